@@ -1,0 +1,33 @@
+# Two entry points: `make demo` and `make test`. Both create .venv themselves.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test test-fast bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11+ or run 'make PYTHON=python3 ...'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[train,edge,dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m train.demo --out $(DEMO_OUT)
+
+test: venv
+	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+bench: venv
+	$(VENV)/bin/bearing-bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

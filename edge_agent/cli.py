@@ -1,0 +1,45 @@
+"""``bearing-agent``: the device-side command.
+
+Each subcommand lives in its own module, which exposes
+``configure_parser(subparser)`` and ``main(args) -> int``; this file only wires
+them together, so it never imports more than the chosen subcommand needs.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+SUBCOMMANDS = {
+    "run": ("edge_agent.service_cli", "run the agent: serial stream -> scores -> GPIO alarm -> journal"),
+    "score": ("edge_agent.score_cli", "score a feature table offline with a bundle (the device's code path)"),
+    "status": ("edge_agent.status_cli", "print the current state, last scores and counters from the journal"),
+    "ack": ("edge_agent.status_cli", "acknowledge a latched alarm"),
+    "export": ("edge_agent.export_cli", "export recorded features as a feature table for retraining"),
+    "install-service": ("edge_agent.install_cli", "install the systemd unit on this machine"),
+    "check-bundle": ("edge_agent.score_cli", "verify a bundle (checksums, schema, runtime) and print its manifest"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bearing-agent", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        mod = importlib.import_module(module)
+        configure = getattr(mod, f"configure_{name.replace('-', '_')}", None) or mod.configure_parser
+        configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    mod = importlib.import_module(args._module)
+    run = getattr(mod, f"main_{args.command.replace('-', '_')}", None) or mod.main
+    return int(run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
