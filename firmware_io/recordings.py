@@ -1,0 +1,241 @@
+"""Recorded vibration snapshots: IMS raw files, folders of them, and the packed npz.
+
+The IMS bearing data comes as one ASCII file per 1-second snapshot: 20,480 rows,
+one tab-separated column per channel, the file name is the time it was taken
+(``YYYY.MM.DD.HH.MM.SS``). Training ingests these files into features and the
+virtual accelerometer (``bearing-replay``) streams them as frames, so both read
+them here, with the same validation.
+
+Folders are searched recursively (the NASA archive layout ``1st_test/``,
+``2nd_test/``, ``4th_test/txt/`` works as is). Files that are plainly not
+snapshots (``.DS_Store``, ``__MACOSX``, notes, PDFs) are skipped and reported;
+a file that looks like a snapshot but is malformed stops the run with an error
+that names it, because silently dropping a snapshot would shift every
+timestamp-based split and alarm time after it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+IMS_SAMPLES_PER_SNAPSHOT = 20_480
+#: IMS values have exactly 3 decimals and clip at +/-5.000: counts of 0.001 are exact in int16.
+IMS_SCALE = 0.001
+
+_NAME_RE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})$")
+# A name starting like a date is meant to be a snapshot: if it does not parse, that is an error.
+_LOOKS_LIKE_SNAPSHOT = re.compile(r"^\d{4}\.\d")
+_JUNK_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
+PACKED_SUFFIXES = (".npz",)
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be used as it is; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One recorded snapshot: ``values`` in physical units, shape ``(n_samples, n_channels)``.
+
+    ``counts`` holds the exact int16 ADC counts when the source has them (the
+    packed npz); ``scale`` converts counts to physical units.
+    """
+
+    timestamp: np.datetime64
+    source: str
+    values: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    scale: float = 1.0
+
+    def physical(self) -> np.ndarray:
+        if self.values is not None:
+            return self.values
+        return self.counts.astype(np.float64) * self.scale
+
+    def as_counts(self, scale: float = IMS_SCALE) -> np.ndarray:
+        """The samples as int16 counts of ``scale``; refuses values that are not exact."""
+        if self.counts is not None and self.scale == scale:
+            return self.counts
+        return to_counts(self.physical(), scale, source=self.source)
+
+    @property
+    def n_channels(self) -> int:
+        return (self.values if self.values is not None else self.counts).shape[1]
+
+
+def parse_snapshot_name(name: str, source: str | None = None) -> np.datetime64:
+    """``2004.02.12.10.32.39`` -> ``numpy.datetime64('2004-02-12T10:32:39')``."""
+    m = _NAME_RE.match(name)
+    where = source or name
+    if not m:
+        raise RecordingError(f"{where}: file name {name!r} is not a snapshot time 'YYYY.MM.DD.HH.MM.SS'")
+    try:
+        when = datetime(*(int(g) for g in m.groups()))
+    except ValueError as exc:
+        raise RecordingError(f"{where}: file name {name!r} is not a valid date/time ({exc})") from None
+    return np.datetime64(when, "s")
+
+
+def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES_PER_SNAPSHOT,
+                       expected_channels: int | None = None) -> np.ndarray:
+    """Parse one ASCII snapshot (LF or CRLF, tab-separated) into float64 ``(rows, channels)``."""
+    path = Path(path)
+    try:
+        values = np.loadtxt(path, delimiter="\t", dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        # numpy's message says which row and column; add the file and what to do.
+        raise RecordingError(f"{path}: not a valid snapshot file: {exc}") from None
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read: {exc}") from None
+    rows, cols = values.shape
+    if rows == 0:
+        raise RecordingError(f"{path}: empty file, expected {expected_rows} rows of samples")
+    if expected_rows is not None and rows != expected_rows:
+        raise RecordingError(f"{path}: has {rows} rows, expected {expected_rows} "
+                             "(one row per sample); the file is truncated or not a snapshot")
+    if expected_channels is not None and cols != expected_channels:
+        raise RecordingError(f"{path}: has {cols} columns, expected {expected_channels} "
+                             "like the other snapshots of this recording")
+    if not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0]) + 1
+        raise RecordingError(f"{path}: row {row}: NaN or infinite value")
+    return values
+
+
+def to_counts(values: np.ndarray, scale: float = IMS_SCALE, source: str = "data") -> np.ndarray:
+    """Physical values -> int16 counts of ``scale``, refusing anything not exactly representable."""
+    counts = np.rint(np.asarray(values, dtype=np.float64) / scale)
+    if np.abs(counts).max(initial=0) > 32767:
+        raise RecordingError(f"{source}: values up to {np.abs(values).max():g} exceed int16 range at "
+                             f"scale {scale:g}; choose a larger scale")
+    err = np.abs(counts * scale - values)
+    tol = 1e-9 * max(1.0, float(np.abs(values).max(initial=0)))
+    if err.max(initial=0) > tol:
+        raise RecordingError(f"{source}: values are not whole multiples of scale {scale:g} "
+                             f"(largest residue {err.max():.3g}); pick the recording's resolution as scale")
+    return counts.astype(np.int16)
+
+
+def is_packed(path: Path) -> bool:
+    return path.suffix in PACKED_SUFFIXES
+
+
+def find_snapshot_files(sources: Iterable[str | Path],
+                        on_skip: Callable[[Path, str], None] | None = None) -> list[Path]:
+    """Expand files and folders into snapshot files sorted by time.
+
+    Raises :class:`RecordingError` for a missing source, a malformed snapshot
+    name, or two files with the same timestamp.
+    """
+    found: list[Path] = []
+    for src in sources:
+        src = Path(src)
+        if src.is_file():
+            parse_snapshot_name(src.name, str(src))  # given explicitly: must be a snapshot
+            found.append(src)
+        elif src.is_dir():
+            found.extend(_scan_folder(src, on_skip))
+        else:
+            raise RecordingError(f"{src}: no such file or folder")
+    return _sorted_unique(found)
+
+
+def _scan_folder(folder: Path, on_skip: Callable[[Path, str], None] | None) -> Iterator[Path]:
+    for path in sorted(folder.rglob("*")):
+        if any(part in _JUNK_DIRS for part in path.relative_to(folder).parts):
+            if path.is_file() and on_skip:
+                on_skip(path, "inside an archive metadata folder")
+            continue
+        if not path.is_file():
+            continue
+        if _LOOKS_LIKE_SNAPSHOT.match(path.name) and not path.name.startswith("."):
+            parse_snapshot_name(path.name, str(path))
+            yield path
+        elif on_skip:
+            on_skip(path, "not a snapshot file (name is not a time YYYY.MM.DD.HH.MM.SS)")
+
+
+def _sorted_unique(paths: list[Path]) -> list[Path]:
+    by_time: dict[np.datetime64, Path] = {}
+    for p in paths:
+        ts = parse_snapshot_name(p.name, str(p))
+        if ts in by_time and by_time[ts].resolve() != p.resolve():
+            raise RecordingError(f"duplicate snapshot time {p.name}: {by_time[ts]} and {p}; "
+                                 "remove one of them")
+        by_time[ts] = p
+    return [by_time[t] for t in sorted(by_time)]
+
+
+@dataclass(frozen=True)
+class PackedRecording:
+    """The packed npz: ``counts`` int16 ``(n_snapshots, n_samples, n_channels)``."""
+
+    path: Path
+    counts: np.ndarray
+    timestamps: np.ndarray  # datetime64[s]
+    scale: float
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def snapshot(self, i: int) -> Snapshot:
+        return Snapshot(self.timestamps[i], f"{self.path}[{i}]", counts=self.counts[i], scale=self.scale)
+
+
+def load_packed(path: str | Path) -> PackedRecording:
+    """Load a packed recording (arrays ``samples``, ``timestamps``, ``scale``)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"samples", "timestamps", "scale"} - set(npz.files)
+            if missing:
+                raise RecordingError(f"{path}: packed recording lacks arrays {sorted(missing)}; "
+                                     "expected samples (int16 n x rows x channels), timestamps, scale")
+            counts, names, scale = npz["samples"], npz["timestamps"], float(npz["scale"])
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, RecordingError):
+            raise
+        raise RecordingError(f"{path}: not a readable npz file: {exc}") from None
+    if counts.ndim != 3 or counts.dtype != np.int16 or counts.shape[0] != len(names):
+        raise RecordingError(f"{path}: samples must be int16 (n_snapshots, n_samples, n_channels) "
+                             f"matching {len(names)} timestamps, got {counts.dtype} {counts.shape}")
+    stamps = np.array([parse_snapshot_name(str(n), f"{path}: timestamps") for n in names])
+    if len(stamps) > 1 and not (np.diff(stamps) > np.timedelta64(0, "s")).all():
+        raise RecordingError(f"{path}: timestamps are not strictly increasing")
+    return PackedRecording(path, counts, stamps, scale)
+
+
+def iter_snapshots(sources: Iterable[str | Path],
+                   on_skip: Callable[[Path, str], None] | None = None) -> Iterator[Snapshot]:
+    """Every snapshot of the given files, folders and packed npz files, in time order per source.
+
+    All snapshots must have the same number of channels and samples.
+    """
+    sources = [Path(s) for s in sources]
+    packed = [s for s in sources if s.is_file() and is_packed(s)]
+    plain = [s for s in sources if s not in packed]
+    shape: tuple[int, int] | None = None
+
+    def check(snap: Snapshot) -> Snapshot:
+        nonlocal shape
+        s = (snap.values if snap.values is not None else snap.counts).shape
+        if shape is None:
+            shape = s
+        elif s != shape:
+            raise RecordingError(f"{snap.source}: has {s[0]} samples x {s[1]} channels, but earlier "
+                                 f"snapshots have {shape[0]} x {shape[1]}; do not mix recordings")
+        return snap
+
+    for p in packed:
+        rec = load_packed(p)
+        for i in range(len(rec)):
+            yield check(rec.snapshot(i))
+    if plain:
+        for path in find_snapshot_files(plain, on_skip):
+            values = read_snapshot_file(path, expected_channels=shape[1] if shape else None)
+            yield check(Snapshot(parse_snapshot_name(path.name, str(path)), str(path), values=values))
