@@ -1,0 +1,139 @@
+"""``bearing-bench``: run every benchmark and write RESULTS.md and results.json.
+
+Each ``benchmarks/bench_*.py`` module measures one thing against its real
+alternative in the same run and returns a :class:`benchmarks.harness.BenchResult`.
+This command runs them one after another (never in parallel: they would
+disturb each other's timings), shows progress, and records the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.harness import BenchResult
+
+BENCH_DIR = Path(__file__).resolve().parent
+#: Cheap first, so a broken environment shows up before the long ones run.
+ORDER = ["features", "decoder", "ingest", "inference", "memory", "training", "agent", "detection",
+         "baselines"]
+
+console = Console(stderr=True)
+
+
+def discover() -> list[str]:
+    names = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("numpy", "tensorflow-cpu", "tensorflow", "keras", "ai-edge-litert", "scikit-learn",
+                 "pyserial", "gpiozero", "bearing-edge"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def render_markdown(results: list[BenchResult], machine: dict, quick: bool, command: str,
+                    failures: dict[str, str], elapsed: float) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"{' (quick mode: fewer repeats and seeds)' if quick else ''}, in {elapsed:.0f} s.",
+        "Every figure below was measured in this run; ratios compare figures measured side by side",
+        "in the same run. Times are medians over repeats with the 10th-90th percentile in brackets.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB",
+        f"- {machine['platform']}, Python {machine['python']}",
+        "- " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        "",
+    ]
+    for r in results:
+        lines += [f"## {r.title}", "", r.markdown.strip(), ""]
+    if failures:
+        lines += ["## Benchmarks that failed", ""]
+        lines += [f"- `{name}`: {msg}" for name, msg in failures.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bearing-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a few minutes)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these (of {', '.join(discover())})")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="folder for RESULTS.md and results.json")
+    args = parser.parse_args(argv)
+
+    names = discover()
+    if args.only:
+        unknown = sorted(set(args.only) - set(names))
+        if unknown:
+            parser.error(f"unknown benchmark(s) {unknown}; available: {names}")
+        names = [n for n in names if n in args.only]
+
+    machine = machine_info()
+    results: list[BenchResult] = []
+    failures: dict[str, str] = {}
+    started = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        console.rule(f"[bold]{i}/{len(names)} {name}")
+        t0 = time.perf_counter()
+        try:
+            module = importlib.import_module(f"benchmarks.bench_{name}")
+            result = module.run(quick=args.quick)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        result.figures.setdefault("elapsed_s", round(time.perf_counter() - t0, 2))
+        results.append(result)
+        console.print(result.markdown)
+    elapsed = time.perf_counter() - started
+
+    command = "bearing-bench" + (" --quick" if args.quick else "") + (
+        f" --only {' '.join(args.only)}" if args.only else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "RESULTS" if not args.only else "RESULTS-partial"
+    (args.out / f"{stem}.md").write_text(render_markdown(results, machine, args.quick, command, failures, elapsed))
+    payload = {"command": command, "quick": args.quick, "machine": machine, "elapsed_s": elapsed,
+               "results": {r.name: r.figures for r in results}, "failures": failures}
+    json_name = "results.json" if not args.only else "results-partial.json"
+    (args.out / json_name).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    console.print(f"wrote {args.out / (stem + '.md')} and {args.out / json_name} in {elapsed:.0f} s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
