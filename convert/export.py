@@ -1,0 +1,102 @@
+"""Keras model -> TFLite flatbuffers with builtin ops only, one per variant.
+
+Why the model is rebuilt first: Keras LSTMs lower to a TensorList/WHILE loop.
+``TFLiteConverter.from_keras_model`` fails on them ("TensorListReserve requires
+element_shape to be static"), SELECT_TF_OPS produces Flex ops no Python
+runtime can run, and a fixed batch-1 WHILE model segfaults full-integer
+calibration. The same architecture built with ``unroll=True`` has no loop at
+all (T is fixed by the feature spec anyway), so we build it, copy the trained
+weights across, and convert that. Batch is fixed to 1: the device scores one
+snapshot at a time, and a fixed shape lets the runtime plan memory once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: E402
+
+from train.model import build_autoencoder  # noqa: E402
+
+#: The variants, in the order they are reported. ``int8`` is the default deployment.
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What a variant is, for the manifest and the docs."""
+
+    name: str
+    description: str
+    quantized: bool
+
+
+VARIANT_INFO = {
+    "float32": VariantInfo("float32", "float32 weights and activations (reference)", False),
+    "float16": VariantInfo("float16", "float16 weights, dequantized to float32 at load; float32 compute", True),
+    "dynamic": VariantInfo("dynamic", "dynamic-range: int8 weights, activations quantized on the fly", True),
+    "int8": VariantInfo("int8", "full-integer: int8 weights and activations, float32 input/output "
+                        "interface, calibrated on the healthy period (see docs/convert.md)", True),
+}
+
+
+def unrolled_copy(model: keras.Model) -> keras.Model:
+    """The same autoencoder with unrolled LSTMs and the trained weights copied in."""
+    _, timesteps, n_features = model.input_shape
+    twin = build_autoencoder(int(timesteps), int(n_features), unroll=True)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _converter(model: keras.Model) -> "tf.lite.TFLiteConverter":
+    _, timesteps, n_features = model.input_shape
+    fn = tf.function(lambda x: model(x, training=False),
+                     input_signature=[tf.TensorSpec([1, timesteps, n_features], tf.float32, name="features")])
+    # Freeze: Keras 3 variables would otherwise stay resource variables (READ_VARIABLE ops),
+    # which break calibration and waste memory on the device.
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def convert_variant(model: keras.Model, variant: str,
+                    representative: Callable[[], Iterable[list[np.ndarray]]] | None = None) -> bytes:
+    """Convert an (unrolled) model to one variant's flatbuffer.
+
+    ``representative`` yields ``[window]`` arrays of shape ``(1, T, f)`` and is
+    required for ``int8`` (it sets every activation's quantization range).
+    """
+    converter = _converter(model)
+    if variant == "float32":
+        pass
+    elif variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # Per-channel dense quantization emits FULLY_CONNECTED version 12, which
+        # tflite-runtime 2.14 (the last release, still on many Pis) cannot load.
+        # Per-tensor scales keep the op at a version both runtimes know.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    elif variant == "int8":
+        if representative is None:
+            raise ValueError("the int8 variant needs representative data for calibration (--data)")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # float32 in/out: the QUANTIZE/DEQUANTIZE at the edges keep the scorer identical for
+        # every variant; everything between them runs in int8.
+        converter.inference_input_type = tf.float32
+        converter.inference_output_type = tf.float32
+    else:
+        raise ValueError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    return converter.convert()

@@ -1,0 +1,93 @@
+"""The parity gate: a converted variant must decide exactly like the Keras model.
+
+Both sides score every snapshot of the feature table (training and test
+periods). The Keras side runs ``model.predict`` on all windows; the variant runs
+through ``edge_agent.scorer.score_table``, i.e. the device's own code path and
+runtime. A variant passes only if every over-threshold flag and every
+debounced alarm agree. Error differences are reported too, with the smallest
+distance of any Keras error to the threshold, because that margin is what a
+quantization error has to stay below.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from edge_agent.detection import debounce, make_windows, reconstruction_error
+from edge_agent.feature_table import FeatureTable, format_timestamp
+from edge_agent.scaler import ScalerParams
+from edge_agent.scorer import ScoreTable
+
+
+def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int) -> ScoreTable:
+    """The reference: the Keras model's scores for every complete window of ``table``."""
+    timesteps = int(model.input_shape[1])
+    windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
+    error = reconstruction_error(windows, model.predict(windows, batch_size=256, verbose=0))
+    over = error > threshold
+    return ScoreTable(table.timestamps[timesteps - 1:], error, over, debounce(over, k))
+
+
+@dataclass
+class ParityResult:
+    """How one variant on one runtime compares with the Keras model."""
+
+    variant: str
+    runtime: str
+    n_snapshots: int
+    max_abs_error_diff: float
+    over_agreement: float  # fraction of snapshots with the same over-threshold flag
+    alarm_agreement: float  # fraction with the same debounced alarm
+    over_mismatches: list[str] = field(default_factory=list)  # first timestamps that disagree
+    alarm_mismatches: list[str] = field(default_factory=list)
+    min_threshold_margin: float = float("nan")  # min |keras error - threshold|
+    passed: bool = False
+    error: str = ""  # set when the variant could not run at all
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(variant: str, runtime: str, reference: ScoreTable, candidate: ScoreTable,
+            threshold: float) -> ParityResult:
+    """Compare per snapshot; passes only on 100 % over-threshold and alarm agreement."""
+    if len(reference) != len(candidate) or not np.array_equal(reference.timestamps, candidate.timestamps):
+        return ParityResult(variant, runtime, len(reference), float("nan"), 0.0, 0.0,
+                            error=f"scored {len(candidate)} snapshots, Keras scored {len(reference)}")
+    over_ok = reference.over_threshold == candidate.over_threshold
+    alarm_ok = reference.alarm == candidate.alarm
+    stamps = reference.timestamps
+    return ParityResult(
+        variant=variant,
+        runtime=runtime,
+        n_snapshots=len(reference),
+        max_abs_error_diff=float(np.max(np.abs(reference.error - candidate.error))),
+        over_agreement=float(over_ok.mean()),
+        alarm_agreement=float(alarm_ok.mean()),
+        over_mismatches=[format_timestamp(t) for t in stamps[~over_ok][:10]],
+        alarm_mismatches=[format_timestamp(t) for t in stamps[~alarm_ok][:10]],
+        min_threshold_margin=float(np.min(np.abs(reference.error - threshold))),
+        passed=bool(over_ok.all() and alarm_ok.all()),
+    )
+
+
+def failed(variant: str, runtime: str, n: int, message: str) -> ParityResult:
+    """A variant that did not run on a runtime: recorded, never bundled for it."""
+    return ParityResult(variant, runtime, n, float("nan"), 0.0, 0.0, error=message)
+
+
+def format_table(results: list[ParityResult], sizes: dict[str, int] | None = None) -> str:
+    """The parity table as markdown (what ``bearing-convert`` and ``make demo`` print)."""
+    sizes = sizes or {}
+    lines = ["| variant | runtime | size | max abs error diff | over-threshold agree | alarm agree | gate |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for r in results:
+        size = f"{sizes[r.variant] / 1024:.1f} KiB" if r.variant in sizes else ""
+        if r.error:
+            lines.append(f"| {r.variant} | {r.runtime} | {size} | - | - | - | FAIL: {r.error[:80]} |")
+            continue
+        gate = "pass" if r.passed else f"FAIL (first: {(r.over_mismatches or r.alarm_mismatches)[0]})"
+        lines.append(f"| {r.variant} | {r.runtime} | {size} | {r.max_abs_error_diff:.2e} | "
+                     f"{r.over_agreement:.2%} | {r.alarm_agreement:.2%} | {gate} |")
+    return "\n".join(lines)

@@ -1,0 +1,257 @@
+"""Model directory -> verified deployment bundle (directory + .tar.gz).
+
+Steps: read the model dir; score the feature table with Keras (the
+reference); convert each variant; score the table with every variant through
+the edge code path on every available runtime; keep the variants that pass the
+parity gate (or all with ``force``, recorded); write the manifest with
+checksums; pack the archive.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from convert.export import VARIANT_INFO, VARIANTS, convert_variant, unrolled_copy
+from convert.modeldir import read_model_dir
+from convert.parity import ParityResult, compare, failed, format_table, keras_scores
+from convert import tflite_env
+from edge_agent.atomic import write_bytes_atomic, write_text_atomic
+from edge_agent.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
+from edge_agent.detection import make_windows
+from edge_agent.feature_table import FeatureTable, parse_timestamp, read_feature_table
+from edge_agent.runtime import runtime_version
+from edge_agent.scorer import score_table
+
+#: Preference for the deployed variant: the smallest quantized one that passes.
+DEFAULT_PREFERENCE = ("int8", "dynamic", "float16", "float32")
+
+
+class ConversionError(RuntimeError):
+    """Conversion produced nothing deployable (e.g. no variant passed the parity gate)."""
+
+
+@dataclass
+class ConvertResult:
+    bundle_dir: Path
+    archive: Path
+    default_variant: str
+    bundled: list[str]
+    parity: list[ParityResult]
+    sizes: dict[str, int]
+    manifest: dict = field(repr=False, default_factory=dict)
+
+    def parity_table(self) -> str:
+        return format_table(self.parity, self.sizes)
+
+
+def _table_sha256(path: Path) -> str:
+    return sha256_file(path)
+
+
+def _calibration(model_dir, table: FeatureTable, train_until: np.datetime64):
+    """Healthy training windows (the int8 calibration set) and their per-channel range."""
+    T = model_dir.spec.timesteps
+    X = model_dir.scaler.transform(table.values).astype(np.float32)
+    windows = make_windows(X, T)
+    train = table.timestamps[T - 1:] <= train_until
+    if not train.any():
+        raise ConversionError(f"no snapshot of the feature table is in the training period (<= {train_until})")
+    cal = windows[train]
+
+    def representative() -> Iterable[list[np.ndarray]]:
+        for w in cal:
+            yield [w[None]]
+    return representative, cal, windows
+
+
+def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: float) -> dict:
+    """Where int8 inputs saturate, and how far over the threshold Keras already is there."""
+    lo, hi = cal.min(axis=(0, 1)), cal.max(axis=(0, 1))
+    outside = ((windows < lo) | (windows > hi)).any(axis=(1, 2))
+    ratio = reference.error[outside] / threshold
+    return {"calibration_windows": int(len(cal)), "input_min": lo.tolist(), "input_max": hi.tolist(),
+            "scaled_input_max_in_table": float(windows.max()),
+            "snapshots_outside_calibration_range": int(outside.sum()),
+            "min_keras_error_over_threshold_outside": float(ratio.min()) if outside.any() else None,
+            "snapshots_outside_below_threshold": int((ratio <= 1).sum())}
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    manifest["files"] = {p.name: sha256_file(p) for p in sorted(out.iterdir())
+                         if p.is_file() and p.name != MANIFEST}
+    digest = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
+    manifest["bundle_id"] = digest[:16]
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+
+
+def _pack(out: Path) -> Path:
+    """``<out>.tar.gz`` with the directory at its top, reproducible (no owners, fixed mtime)."""
+    archive = out.with_name(out.name + ".tar.gz")
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        info.mtime = 0
+        return info
+    tmp = archive.with_name("." + archive.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        tar.add(out, arcname=out.name, filter=clean, recursive=False)
+        for p in sorted(out.iterdir()):
+            tar.add(p, arcname=f"{out.name}/{p.name}", filter=clean)
+    tmp.replace(archive)
+    return archive
+
+
+def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable, table_path: Path,
+                        reference, threshold: float, tflite_py: Path | None) -> list[ParityResult]:
+    results = []
+    try:
+        bundle = load_bundle(staging, variant=variant, runtime="ai-edge-litert")
+        results.append(compare(variant, "ai-edge-litert", reference, score_table(bundle, table), threshold))
+    except Exception as exc:  # a variant that cannot run is a gate failure, not a crash
+        results.append(failed(variant, "ai-edge-litert", len(reference), f"{type(exc).__name__}: {exc}"))
+    if tflite_py is None:
+        results.append(failed(variant, "tflite-runtime", len(reference),
+                              "not checked: no tflite-runtime environment (python -m convert.tflite_env)"))
+        return results
+    with tempfile.TemporaryDirectory() as tmp:
+        out_csv = Path(tmp) / "scores.csv"
+        proc = tflite_env.score_in_tflite_env(tflite_py, staging, variant, table_path, out_csv)
+        if proc.returncode != 0:
+            msg = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
+            results.append(failed(variant, "tflite-runtime", len(reference), msg))
+        else:
+            results.append(compare(variant, "tflite-runtime", reference, read_scores(out_csv), threshold))
+    return results
+
+
+def read_scores(path: Path):
+    """Read a scores CSV (``bearing-agent score`` or the training step's) as a ScoreTable."""
+    import csv
+
+    from edge_agent.scorer import ScoreTable
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    flag = lambda v: str(v).strip().lower() in ("1", "true", "yes")  # noqa: E731
+    return ScoreTable(np.array([parse_timestamp(r["timestamp"]) for r in rows], dtype="datetime64[s]"),
+                      np.array([float(r["error"]) for r in rows]),
+                      np.array([flag(r["over_threshold"]) for r in rows], dtype=bool),
+                      np.array([flag(r["alarm"]) for r in rows], dtype=bool))
+
+
+def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable[str] = VARIANTS,
+                      data: str | Path | None = None, force: bool = False,
+                      default: str | None = None) -> ConvertResult:
+    """Convert, gate and bundle; see the module docstring. Returns the parity table and paths."""
+    import keras
+    import tensorflow as tf
+
+    variants = list(dict.fromkeys(variants))
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    md = read_model_dir(model_dir)
+    data = Path(data) if data else Path(md.metadata.get("data_path", ""))
+    if not data.is_file():
+        raise ConversionError(f"no feature table for the parity gate: pass --data features.csv "
+                              f"(metadata.json names {md.metadata.get('data_path')!r})")
+    table = read_feature_table(data)
+    if list(table.channel_names) != list(md.spec.channel_names):
+        raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
+                              f"{list(md.spec.channel_names)}")
+    train_until = parse_timestamp(md.metadata.get("train_until", str(table.timestamps[0]).replace("T", " ")))
+    threshold, k = md.threshold_value, md.debounce
+    reference = keras_scores(md.model, md.scaler, table, threshold, k)
+    representative, cal, windows = _calibration(md, table, train_until)
+    twin = unrolled_copy(md.model)
+
+    out = Path(out)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    md.scaler.save(staging / SCALER)
+    sizes = {}
+    for v in variants:
+        buf = convert_variant(twin, v, representative if v == "int8" else None)
+        write_bytes_atomic(staging / f"model_{v}.tflite", buf)
+        sizes[v] = len(buf)
+
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "bundle_id": "",
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "default_variant": variants[0],
+        "feature_spec": md.spec.to_dict(),
+        "threshold": {**md.threshold, "debounce": k, "comparison": "error > value"},
+        "scaler": SCALER,
+        "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_INFO[v].description,
+                         "quantized": VARIANT_INFO[v].quantized, "threshold": threshold,
+                         "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
+                         "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
+                         "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
+                     for v in variants},
+        "training_data": {"model_dir_data_sha256": md.metadata.get("data_sha256"),
+                          "parity_table": data.name, "parity_table_sha256": _table_sha256(data),
+                          "parity_snapshots": len(reference), "train_until": md.metadata.get("train_until"),
+                          "seed": md.metadata.get("seed")},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+                     "python": platform.python_version(), "ai-edge-litert": runtime_version("ai-edge-litert"),
+                     "training": md.metadata.get("versions")},
+    }
+    _write_manifest(staging, manifest)
+
+    tflite_py = tflite_env.tflite_python()
+    parity: list[ParityResult] = []
+    for v in variants:
+        results = _parity_on_runtimes(staging, v, table, data, reference, threshold, tflite_py)
+        parity += results
+        entry = manifest["variants"][v]
+        entry["parity"] = {"passed": all(r.passed for r in results if not r.error.startswith("not checked")),
+                           "rule": "100% of over-threshold flags and debounced alarms equal to Keras",
+                           "results": [r.as_dict() for r in results]}
+        ran = [r.runtime for r in results if not r.error]
+        entry["runtimes"] = [r.runtime for r in results if r.passed] or (ran if force else [])
+        entry["forced"] = bool(force and not any(r.passed for r in results))
+        if v == "int8":
+            entry["calibration"] = _out_of_range(windows, cal, reference, threshold)
+    if tflite_py is not None:
+        manifest["versions"]["tflite-runtime"] = "2.14.0"
+
+    bundled = [v for v in variants if manifest["variants"][v]["runtimes"]]
+    passing = [v for v in bundled if not manifest["variants"][v]["forced"]]
+    if default is not None:
+        if default not in bundled:
+            raise ConversionError(f"default variant {default!r} is not bundled (it failed the parity gate "
+                                  f"or was not requested):\n{format_table(parity, sizes)}")
+        chosen = default
+    else:
+        chosen = next((v for v in DEFAULT_PREFERENCE if v in passing), None) or (bundled[0] if bundled else None)
+    if chosen is None:
+        raise ConversionError("no variant passed the parity gate; nothing to bundle (use --force to bundle "
+                              f"anyway, recorded in the manifest):\n{format_table(parity, sizes)}")
+    for v in variants:
+        if v not in bundled:
+            (staging / f"model_{v}.tflite").unlink()
+            del manifest["variants"][v]
+    manifest["default_variant"] = chosen
+    manifest["force"] = bool(force)
+    manifest["parity_summary"] = format_table(parity, sizes)
+    _write_manifest(staging, manifest)
+
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    archive = _pack(out)
+    load_bundle(out)  # the bundle we hand out must load, or we fail here rather than on the Pi
+    return ConvertResult(out, archive, chosen, bundled, parity, sizes, manifest)

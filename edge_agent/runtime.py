@@ -1,0 +1,120 @@
+"""The TFLite interpreter, from whichever runtime this machine has.
+
+``ai-edge-litert`` is the maintained runtime and the default. ``tflite-runtime``
+2.14 is its last release, still what many Raspberry Pi OS images (Python 3.11,
+32-bit) can install; it needs ``numpy < 2`` (under numpy 2 it imports but fails
+when it creates an interpreter). Neither imports TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: runtime name -> module holding ``Interpreter``
+RUNTIME_MODULES = {
+    "ai-edge-litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+}
+RUNTIMES = tuple(RUNTIME_MODULES)
+
+
+class RuntimeUnavailable(RuntimeError):
+    """No usable TFLite runtime (or not the one asked for) on this machine."""
+
+
+def _import_interpreter(runtime: str) -> Any:
+    module_name = RUNTIME_MODULES[runtime]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RuntimeUnavailable(
+            f"runtime {runtime!r} is not installed ({exc}); install it with "
+            f"'pip install {runtime}'" + (' "numpy<2"' if runtime == "tflite-runtime" else "")) from exc
+    if runtime == "tflite-runtime" and int(np.__version__.split(".")[0]) >= 2:
+        raise RuntimeUnavailable(
+            f"tflite-runtime 2.14 cannot create interpreters under numpy {np.__version__}; "
+            "install 'numpy<2' in this environment or use ai-edge-litert")
+    return module.Interpreter
+
+
+def available_runtimes() -> list[str]:
+    """The runtimes that can be imported and used here, in order of preference."""
+    found = []
+    for name in RUNTIMES:
+        try:
+            _import_interpreter(name)
+        except RuntimeUnavailable:
+            continue
+        found.append(name)
+    return found
+
+
+def resolve_runtime(runtime: str = "auto", allowed: list[str] | tuple[str, ...] | None = None) -> str:
+    """Pick a concrete runtime name: ``auto`` = the first usable of ``allowed`` (default: all)."""
+    candidates = list(allowed) if allowed is not None else list(RUNTIMES)
+    if runtime != "auto":
+        if runtime not in RUNTIME_MODULES:
+            raise RuntimeUnavailable(f"unknown runtime {runtime!r}; choose from {['auto', *RUNTIMES]}")
+        _import_interpreter(runtime)
+        return runtime
+    errors = []
+    for name in candidates:
+        try:
+            _import_interpreter(name)
+            return name
+        except RuntimeUnavailable as exc:
+            errors.append(str(exc))
+    raise RuntimeUnavailable("no usable TFLite runtime among " + ", ".join(candidates) + ": " + "; ".join(errors))
+
+
+def load_interpreter(model_path: str | Path, runtime: str = "auto") -> Any:
+    """A ready-to-invoke interpreter (tensors allocated) for ``model_path``.
+
+    ``auto`` tries ai-edge-litert, then tflite-runtime. Single-threaded: the
+    model is tiny, and threads only add wake-up latency on a Pi.
+    """
+    name = resolve_runtime(runtime)
+    interpreter = _import_interpreter(name)(model_path=str(model_path), num_threads=1)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def runtime_version(runtime: str) -> str:
+    from importlib import metadata
+
+    dist = {"ai-edge-litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}[runtime]
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class ModelRunner:
+    """One TFLite model, invoked one window at a time: ``(1, T, f) -> (1, T, f)``.
+
+    Keeps the input/output indices so a call is set_tensor + invoke + get_tensor,
+    which is all that runs per snapshot on the device.
+    """
+
+    def __init__(self, model_path: str | Path, runtime: str = "auto") -> None:
+        self.runtime = resolve_runtime(runtime)
+        self.interpreter = load_interpreter(model_path, self.runtime)
+        inp = self.interpreter.get_input_details()
+        out = self.interpreter.get_output_details()
+        if len(inp) != 1 or len(out) != 1:
+            raise ValueError(f"{model_path}: expected one input and one output tensor, "
+                             f"got {len(inp)} inputs and {len(out)} outputs")
+        self.input_shape = tuple(int(v) for v in inp[0]["shape"])
+        self.output_shape = tuple(int(v) for v in out[0]["shape"])
+        self.input_dtype = np.dtype(inp[0]["dtype"])
+        self.output_dtype = np.dtype(out[0]["dtype"])
+        self._in = inp[0]["index"]
+        self._out = out[0]["index"]
+
+    def __call__(self, window: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self._in, np.asarray(window, dtype=self.input_dtype).reshape(self.input_shape))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out).astype(np.float64)

@@ -1,0 +1,121 @@
+"""Score snapshots with a bundle: the one decision path of the device.
+
+Per snapshot: physical features -> MinMax scaling (the bundle's scaler) ->
+window of the last T -> TFLite model -> reconstruction error -> over the
+threshold? -> debounced alarm. ``bearing-agent score`` runs exactly this code
+over a feature table, so what a user checks on the desktop is what the Pi does.
+"""
+from __future__ import annotations
+
+import csv
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.atomic import atomic_output
+from edge_agent.bundle import Bundle
+from edge_agent.detection import Debouncer, reconstruction_error
+from edge_agent.feature_table import FeatureTable, format_timestamp
+
+SCORE_COLUMNS = ("timestamp", "error", "over_threshold", "alarm")
+
+
+@dataclass(frozen=True)
+class Score:
+    error: float
+    threshold: float
+    over_threshold: bool
+    alarm: bool
+
+
+class SnapshotScorer:
+    """Keeps the last T feature vectors and the debouncer; one :meth:`score` per snapshot."""
+
+    def __init__(self, bundle: Bundle, runtime: str = "auto") -> None:
+        self.bundle = bundle
+        self.runner = bundle.make_runner(runtime if runtime != "auto" else bundle.runtime)
+        self.timesteps = bundle.spec.timesteps
+        self.n_channels = bundle.spec.n_channels
+        self._history: deque[np.ndarray] = deque(maxlen=self.timesteps)  # raw physical features
+        self._debouncer = Debouncer(bundle.debounce)
+
+    @property
+    def runtime(self) -> str:
+        return self.runner.runtime
+
+    def _check(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float64)
+        if x.shape != (self.n_channels,):
+            raise ValueError(f"expected {self.n_channels} features {list(self.bundle.spec.channel_names)}, "
+                             f"got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"features must be finite, got {x.tolist()}")
+        return x
+
+    def score(self, features: np.ndarray) -> Score | None:
+        """Score one snapshot's mean-|x| vector; None until T snapshots have been seen."""
+        self._history.append(self._check(features))
+        if len(self._history) < self.timesteps:
+            return None
+        # The model sees float32, and the error compares it with what the model saw.
+        window = self.bundle.scaler.transform(np.stack(self._history)).astype(np.float32)[None]
+        error = float(reconstruction_error(window, self.runner(window).reshape(window.shape))[0])
+        over = error > self.bundle.threshold
+        return Score(error, self.bundle.threshold, over, self._debouncer.update(over))
+
+    def state(self) -> dict:
+        """What to journal so a restart resumes mid-window and mid-debounce."""
+        return {
+            "bundle_id": self.bundle.bundle_id,
+            "history": [v.tolist() for v in list(self._history)[-(self.timesteps - 1):]] if self.timesteps > 1 else [],
+            "debouncer": self._debouncer.state(),
+        }
+
+    def restore(self, state: dict) -> None:
+        """Resume from :meth:`state`. The history is raw features, so it survives a bundle update
+        with the same channels; the debouncer keeps its alarm across the restart."""
+        history = [self._check(v) for v in state.get("history", [])][-(self.timesteps - 1):] if self.timesteps > 1 else []
+        deb = Debouncer.from_state(state["debouncer"])
+        self._history = deque(history, maxlen=self.timesteps)
+        self._debouncer = Debouncer.from_state({**deb.state(), "k": self.bundle.debounce})
+
+
+@dataclass
+class ScoreTable:
+    """Scores for a feature table: one row per snapshot that completed a window."""
+
+    timestamps: np.ndarray
+    error: np.ndarray
+    over_threshold: np.ndarray
+    alarm: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def write(self, path: str | Path) -> None:
+        """``timestamp,error,over_threshold,alarm`` (flags as 0/1), written atomically."""
+        with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(SCORE_COLUMNS)
+            for ts, e, o, a in zip(self.timestamps, self.error, self.over_threshold, self.alarm):
+                w.writerow([format_timestamp(ts), repr(float(e)), int(o), int(a)])
+
+
+def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> ScoreTable:
+    """Score a whole feature table offline through :class:`SnapshotScorer` (the device's path)."""
+    expected = list(bundle.spec.channel_names)
+    if list(table.channel_names) != expected:
+        raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
+                         f"{expected} (same names, same order)")
+    scorer = SnapshotScorer(bundle, runtime)
+    stamps, rows = [], []
+    for ts, features in zip(table.timestamps, table.values):
+        s = scorer.score(features)
+        if s is not None:
+            stamps.append(ts)
+            rows.append((s.error, s.over_threshold, s.alarm))
+    err, over, alarm = (np.array(c) for c in zip(*rows)) if rows else (np.array([]),) * 3
+    return ScoreTable(np.array(stamps, dtype="datetime64[s]"), np.asarray(err, dtype=np.float64),
+                      np.asarray(over, dtype=bool), np.asarray(alarm, dtype=bool))
