@@ -1,0 +1,203 @@
+"""The agent's configuration file (TOML), with a documented default for every option.
+
+A maintenance engineer edits ``/etc/bearing-agent/agent.toml`` once and then
+forgets it, so the file is checked strictly at start-up: an unknown key (a
+typo such as ``led_pn``) or a bad value stops the agent with a message that
+names the file, the section and the key, instead of silently running with a
+default the engineer did not choose. ``agent.example.toml`` (shipped in the
+package) lists every option with its default; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from edge_agent.runtime import RUNTIMES
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class AgentSection:
+    #: bundle directory or .tar.gz written by ``bearing-convert`` (not used in learning mode)
+    bundle: str = "/var/lib/bearing-agent/bundle"
+    #: bundle variant to run ("" = the bundle's default)
+    variant: str = ""
+    #: TFLite runtime: "auto" (ai-edge-litert, else tflite-runtime), "ai-edge-litert" or "tflite-runtime"
+    runtime: str = "auto"
+    #: score one snapshot every this many seconds (600 = the IMS training cadence; 0 = every snapshot)
+    interval_s: float = 600.0
+    #: learning mode: no bundle, record features of a healthy machine for retraining
+    learn: bool = False
+
+
+@dataclass(frozen=True)
+class SerialSection:
+    #: device path, pty or pyserial URL (socket://host:port, rfc2217://...)
+    port: str = "/dev/ttyACM0"
+    #: line speed (ignored by USB CDC devices, ptys and sockets)
+    baudrate: int = 921600
+    #: longest a read waits for bytes, so the agent wakes to check faults and requests
+    read_timeout_s: float = 0.1
+    #: first wait before reopening a vanished device; doubled after each failure
+    reconnect_initial_s: float = 0.5
+    #: longest wait between reopen attempts
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class FaultsSection:
+    #: sensor fault when no valid sample arrived for this many seconds
+    no_data_timeout_s: float = 10.0
+    #: window over which the bad-frame rate is measured
+    bad_frame_window_s: float = 10.0
+    #: sensor fault when more than this fraction of frames in the window is bad
+    max_bad_frame_rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    #: "auto" (the Pi's own pins on a Pi, gpiozero's mock pins elsewhere), "mock" or "native"
+    pin_factory: str = "auto"
+    #: BCM pin of the status LED (normal: heartbeat, alarm: steady, fault: fast blink, learning: slow blink)
+    led_pin: int = 17
+    #: BCM pin of the buzzer (beeps while an alarm is unacknowledged); -1 = none
+    buzzer_pin: int = 27
+    #: BCM pin of the relay output (energised while an alarm is latched); -1 = none
+    relay_pin: int = 22
+    #: relay module input is active-high (false for the common active-low relay boards)
+    relay_active_high: bool = True
+    #: BCM pin of the acknowledge push button (to ground, internal pull-up); -1 = none
+    ack_button_pin: int = 23
+
+
+@dataclass(frozen=True)
+class JournalSection:
+    #: SQLite journal (WAL mode); its directory is created if missing
+    path: str = "/var/lib/bearing-agent/journal.sqlite"
+    #: scored snapshots and events older than this many days are deleted
+    retention_days: float = 365.0
+    #: at most this many snapshot rows are kept (oldest deleted first)
+    max_snapshots: int = 500_000
+
+
+@dataclass(frozen=True)
+class LearningSection:
+    #: channel names for learning mode ([] = "ch1".."chN" from the stream's channel count)
+    channel_names: list[str] = field(default_factory=list)
+    #: snapshot length in learning mode (samples per channel; IMS: 20480)
+    samples_per_snapshot: int = 20480
+
+
+@dataclass(frozen=True)
+class Config:
+    agent: AgentSection = field(default_factory=AgentSection)
+    serial: SerialSection = field(default_factory=SerialSection)
+    faults: FaultsSection = field(default_factory=FaultsSection)
+    gpio: GpioSection = field(default_factory=GpioSection)
+    journal: JournalSection = field(default_factory=JournalSection)
+    learning: LearningSection = field(default_factory=LearningSection)
+
+    def replace(self, section: str, **changes: Any) -> "Config":
+        """A copy with some options of one section changed (command-line overrides)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        merged = dataclasses.asdict(getattr(self, section)) | changes
+        new = _build_section(type(getattr(self, section)), section, merged, "<command line>")
+        return dataclasses.replace(self, **{section: new})
+
+
+# Values that are in range for their type but still wrong: (check, what it must be).
+_CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
+    ("agent", "runtime"): (lambda v: v in ("auto", *RUNTIMES), f"one of {['auto', *RUNTIMES]}"),
+    ("agent", "interval_s"): (lambda v: v >= 0, ">= 0"),
+    ("serial", "port"): (lambda v: bool(v.strip()), "a device path or URL, not empty"),
+    ("serial", "baudrate"): (lambda v: v > 0, "> 0"),
+    ("serial", "read_timeout_s"): (lambda v: 0 < v <= 5, "> 0 and <= 5"),
+    ("serial", "reconnect_initial_s"): (lambda v: v > 0, "> 0"),
+    ("serial", "reconnect_max_s"): (lambda v: v > 0, "> 0"),
+    ("faults", "no_data_timeout_s"): (lambda v: v > 0, "> 0"),
+    ("faults", "bad_frame_window_s"): (lambda v: v > 0, "> 0"),
+    ("faults", "max_bad_frame_rate"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("gpio", "pin_factory"): (lambda v: v in ("auto", "mock", "native"), 'one of "auto", "mock", "native"'),
+    ("gpio", "led_pin"): (lambda v: 0 <= v <= 27, "a BCM pin 0..27"),
+    ("gpio", "buzzer_pin"): (lambda v: -1 <= v <= 27, "a BCM pin 0..27 or -1 (none)"),
+    ("gpio", "relay_pin"): (lambda v: -1 <= v <= 27, "a BCM pin 0..27 or -1 (none)"),
+    ("gpio", "ack_button_pin"): (lambda v: -1 <= v <= 27, "a BCM pin 0..27 or -1 (none)"),
+    ("journal", "path"): (lambda v: bool(v.strip()), "a file path, not empty"),
+    ("journal", "retention_days"): (lambda v: v > 0, "> 0"),
+    ("journal", "max_snapshots"): (lambda v: v >= 1, ">= 1"),
+    ("learning", "channel_names"): (lambda v: len(set(v)) == len(v) and all(v), "unique, non-empty names"),
+    ("learning", "samples_per_snapshot"): (lambda v: v >= 1, ">= 1"),
+}
+
+
+def _coerce(value: Any, annotation: str, where: str) -> Any:
+    """Check a TOML value against the option's type; ints are accepted for floats."""
+    expected = {"str": str, "int": int, "float": (int, float), "bool": bool, "list[str]": list}[annotation]
+    ok = isinstance(value, expected) and not (annotation in ("int", "float") and isinstance(value, bool))
+    if ok and annotation == "list[str]":
+        ok = all(isinstance(v, str) for v in value)
+    if not ok:
+        raise ConfigError(f"{where} must be {'a list of strings' if annotation == 'list[str]' else annotation}, "
+                          f"got {value!r}")
+    return float(value) if annotation == "float" else list(value) if annotation == "list[str]" else value
+
+
+def _build_section(cls: type, name: str, values: dict[str, Any], source: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {', '.join(f'[{name}] {k}' for k in unknown)}; "
+                          f"known keys in [{name}]: {', '.join(known)}")
+    out = {}
+    for key, value in values.items():
+        where = f"{source}: [{name}] {key}"
+        value = _coerce(value, known[key].type, where)
+        check = _CHECKS.get((name, key))
+        if check and not check[0](value):
+            raise ConfigError(f"{where} must be {check[1]}, got {value!r}")
+        out[key] = value
+    return cls(**out)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Build a :class:`Config` from parsed TOML, refusing unknown keys and bad values."""
+    sections = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+    unknown = sorted(set(data) - set(sections))
+    if unknown:
+        raise ConfigError(f"{source}: unknown section {', '.join(f'[{s}]' for s in unknown)}; "
+                          f"known sections: {', '.join(f'[{s}]' for s in sections)}")
+    built = {}
+    for name, factory in sections.items():
+        values = data.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: {name} must be a [{name}] table, got {values!r}")
+        built[name] = _build_section(type(factory()), name, values, source)
+    return Config(**built)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read ``path`` (or return the defaults when ``path`` is None)."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file "
+                          "(copy edge_agent/agent.example.toml and edit it)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def example_config_path() -> Path:
+    """The commented example shipped with the package (every option, every default)."""
+    return Path(__file__).with_name("agent.example.toml")

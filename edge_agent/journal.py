@@ -1,0 +1,243 @@
+"""The agent's durable journal: one SQLite file in WAL mode.
+
+Everything the agent decided is written here, so that a maintenance engineer
+can later ask "what did it see, with which model, and why did it alarm?":
+
+* ``snapshots``: every scored (or, in learning mode, recorded) snapshot:
+  time, first sample index, the stream it came from, features, error,
+  threshold, over-threshold, debounced alarm, displayed state, the bundle that
+  scored it, and the latency from its last byte to the outputs;
+* ``events``: start, stop, bundle loaded / rejected, alarm raised /
+  acknowledged / cleared, sensor fault begin / end, frames lost, restart;
+* ``counters``: cumulative counts across restarts (frames, bytes, losses);
+* ``state``: the scorer's history and the alarm latch, written in the same
+  transaction as the snapshot they belong to, so a restart (even after
+  ``kill -9`` or a power cut) resumes exactly where the journal ends;
+* ``requests``: commands from other processes (``bearing-agent ack``).
+
+WAL mode lets ``bearing-agent status`` read while the agent writes;
+``synchronous=FULL`` makes each committed row survive a power cut.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL, firmware_version TEXT NOT NULL, sample_rate_hz INTEGER NOT NULL,
+    n_channels INTEGER NOT NULL, scale REAL NOT NULL, channel_names TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    UNIQUE (device_id, firmware_version, sample_rate_hz, n_channels, scale, channel_names));
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,              -- snapshot time, unix seconds UTC
+    first_index INTEGER NOT NULL,    -- device sample index of its first sample
+    stream_id INTEGER REFERENCES streams(id),
+    features TEXT NOT NULL,          -- JSON list, one float per channel (physical units)
+    error REAL, threshold REAL, over_threshold INTEGER, alarm INTEGER,  -- NULL: not scored
+    state TEXT NOT NULL,             -- normal / alarm / fault / learning after this snapshot
+    bundle_id TEXT,                  -- the bundle that scored it (NULL in learning mode)
+    latency_ms REAL);                -- last byte read -> outputs set
+CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots (time);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
+    bundle_id TEXT);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, done REAL);
+"""
+
+
+class JournalError(RuntimeError):
+    """A journal that cannot be opened or is from an incompatible version."""
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    time: float
+    first_index: int
+    stream_id: int | None
+    features: list[float]
+    error: float | None
+    threshold: float | None
+    over_threshold: bool | None
+    alarm: bool | None
+    state: str
+    bundle_id: str | None
+    latency_ms: float | None
+
+
+class Journal:
+    """One connection, used by one thread at a time (the agent's loop, or a CLI command)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise JournalError(f"{self.path}: no journal here (is the agent configured with another "
+                               "[journal] path? pass --journal or --config)")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+        if row is None:
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise JournalError(f"{self.path}: journal schema version {row[0]}, this agent writes "
+                               f"{SCHEMA_VERSION}; move the old journal aside")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing --------------------------------------------------------------
+    def stream_id(self, device_id: str, firmware_version: str, sample_rate_hz: int, n_channels: int,
+                  scale: float, channel_names: list[str]) -> int:
+        key = (device_id, firmware_version, sample_rate_hz, n_channels, float(scale), json.dumps(channel_names))
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO streams (device_id, firmware_version, sample_rate_hz, n_channels,"
+                       " scale, channel_names, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, time.time()))
+            return db.execute("SELECT id FROM streams WHERE device_id=? AND firmware_version=? AND "
+                              "sample_rate_hz=? AND n_channels=? AND scale=? AND channel_names=?",
+                              key).fetchone()[0]
+
+    def record_snapshot(self, row: SnapshotRow, *, state: dict[str, Any] | None = None,
+                        counters: dict[str, int] | None = None) -> None:
+        """The snapshot, the state it leaves behind and the counters, in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold,"
+                " over_threshold, alarm, state, bundle_id, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (row.time, row.first_index, row.stream_id, json.dumps([float(v) for v in row.features]),
+                 row.error, row.threshold, _opt_int(row.over_threshold), _opt_int(row.alarm),
+                 row.state, row.bundle_id, row.latency_ms))
+            self._put_state(db, state or {})
+            self._put_counters(db, counters or {})
+
+    def event(self, kind: str, detail: str = "", bundle_id: str | None = None,
+              when: float | None = None) -> None:
+        self.db.execute("INSERT INTO events (time, kind, detail, bundle_id) VALUES (?, ?, ?, ?)",
+                        (time.time() if when is None else when, kind, detail, bundle_id))
+
+    def set_state(self, **values: Any) -> None:
+        with self.transaction() as db:
+            self._put_state(db, values)
+
+    def set_counters(self, counters: dict[str, int]) -> None:
+        with self.transaction() as db:
+            self._put_counters(db, counters)
+
+    @staticmethod
+    def _put_state(db: sqlite3.Connection, values: dict[str, Any]) -> None:
+        now = time.time()
+        db.executemany("INSERT INTO state (key, value, updated) VALUES (?, ?, ?) ON CONFLICT(key) DO "
+                       "UPDATE SET value=excluded.value, updated=excluded.updated",
+                       [(k, json.dumps(v), now) for k, v in values.items()])
+
+    @staticmethod
+    def _put_counters(db: sqlite3.Connection, counters: dict[str, int]) -> None:
+        db.executemany("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO "
+                       "UPDATE SET value=excluded.value", [(k, int(v)) for k, v in counters.items()])
+
+    def request(self, kind: str, source: str) -> int:
+        """Queue a command for the running agent (it polls about every 0.5 s)."""
+        cur = self.db.execute("INSERT INTO requests (time, kind, source) VALUES (?, ?, ?)",
+                              (time.time(), kind, source))
+        return int(cur.lastrowid)
+
+    def take_requests(self) -> list[tuple[int, str, str]]:
+        """Pending requests, marked done in the same transaction."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, kind, source FROM requests WHERE done IS NULL ORDER BY id").fetchall()
+            if rows:
+                db.execute("UPDATE requests SET done=? WHERE done IS NULL", (time.time(),))
+        return [(int(i), k, s) for i, k, s in rows]
+
+    def prune(self, retention_days: float, max_snapshots: int, now: float | None = None) -> int:
+        """Delete rows past the retention limit; returns the number of snapshot rows deleted."""
+        cutoff = (time.time() if now is None else now) - retention_days * 86400.0
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM snapshots WHERE time < ?", (cutoff,)).rowcount
+            n += db.execute("DELETE FROM snapshots WHERE id <= (SELECT id FROM snapshots ORDER BY id DESC "
+                            "LIMIT 1 OFFSET ?)", (max_snapshots,)).rowcount
+            db.execute("DELETE FROM events WHERE time < ?", (cutoff,))
+            db.execute("DELETE FROM requests WHERE done IS NOT NULL AND done < ?", (cutoff,))
+        return n
+
+    # -- reading --------------------------------------------------------------
+    def get_state(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def state_updated(self, key: str) -> float | None:
+        row = self.db.execute("SELECT updated FROM state WHERE key=?", (key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, value FROM counters ORDER BY name").fetchall())
+
+    def snapshots(self, *, since: float | None = None, until: float | None = None,
+                  last: int | None = None, device_id: str | None = None) -> list[dict[str, Any]]:
+        """Snapshot rows (oldest first) with their stream's device and channel names."""
+        sql = ("SELECT s.*, st.device_id, st.channel_names FROM snapshots s "
+               "LEFT JOIN streams st ON st.id = s.stream_id WHERE 1=1")
+        args: list[Any] = []
+        if since is not None:
+            sql += " AND s.time >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND s.time < ?"
+            args.append(until)
+        if device_id is not None:
+            sql += " AND st.device_id = ?"
+            args.append(device_id)
+        sql += " ORDER BY s.id DESC" if last else " ORDER BY s.id"
+        if last:
+            sql += f" LIMIT {int(last)}"
+        cur = self.db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        for r in rows:
+            r["features"] = json.loads(r["features"])
+            r["channel_names"] = json.loads(r["channel_names"]) if r["channel_names"] else None
+        return rows[::-1] if last else rows
+
+    def events(self, *, last: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM events", []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        cur = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, last))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()][::-1]
+
+
+def _opt_int(v: bool | None) -> int | None:
+    return None if v is None else int(bool(v))
