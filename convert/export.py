@@ -12,6 +12,7 @@ snapshot at a time, and a fixed shape lets the runtime plan memory once.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -99,4 +100,8 @@ def convert_variant(model: keras.Model, variant: str,
         converter.inference_output_type = tf.float32
     else:
         raise ValueError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
-    return converter.convert()
+    with warnings.catch_warnings():
+        # "Statistics for quantized inputs were expected": the float32 input is quantized by
+        # the model's own QUANTIZE op with calibrated statistics, so there is nothing to supply.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()

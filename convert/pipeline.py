@@ -75,15 +75,24 @@ def _calibration(model_dir, table: FeatureTable, train_until: np.datetime64):
 
 
 def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: float) -> dict:
-    """Where int8 inputs saturate, and how far over the threshold Keras already is there."""
+    """Where int8 inputs saturate (outside the calibration range), and whether it matters.
+
+    The scorer computes the error against the float input, so saturation only
+    bends the reconstruction; it can flip a decision only for a snapshot both
+    outside the range and near the threshold. These figures show how far out
+    the below-threshold snapshots went and how far over the threshold the rest are.
+    """
     lo, hi = cal.min(axis=(0, 1)), cal.max(axis=(0, 1))
-    outside = ((windows < lo) | (windows > hi)).any(axis=(1, 2))
-    ratio = reference.error[outside] / threshold
+    overshoot = np.maximum(windows - hi, lo - windows).max(axis=(1, 2))
+    outside = overshoot > 0
+    below = outside & (reference.error <= threshold)
     return {"calibration_windows": int(len(cal)), "input_min": lo.tolist(), "input_max": hi.tolist(),
             "scaled_input_max_in_table": float(windows.max()),
             "snapshots_outside_calibration_range": int(outside.sum()),
-            "min_keras_error_over_threshold_outside": float(ratio.min()) if outside.any() else None,
-            "snapshots_outside_below_threshold": int((ratio <= 1).sum())}
+            "snapshots_outside_below_threshold": int(below.sum()),
+            "max_overshoot_below_threshold": float(overshoot[below].max()) if below.any() else 0.0,
+            "min_error_over_threshold_ratio_when_overshoot_above_1": (
+                float((reference.error[overshoot > 1] / threshold).min()) if (overshoot > 1).any() else None)}
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
