@@ -1,0 +1,343 @@
+"""Fit: feature table -> model directory (model, scaler, threshold, scores, metadata, plots).
+
+The steps, each a short function below:
+
+1. read the feature table and split it at ``train_until`` (inclusive: healthy);
+2. fit scikit-learn's ``MinMaxScaler`` on the healthy rows only and export it
+   (``scaler.json``); scale every row with the exported parameters, i.e. the
+   exact arithmetic the device will use;
+3. build windows of ``T`` consecutive snapshots (``make_windows``; T=1 is the seed);
+4. train the default autoencoder, seeded and deterministic (Adam, MAE, 100
+   epochs, batch 10, validation split 0.05: Keras takes the *last* 5 % of the
+   healthy windows, unshuffled, as validation);
+5. score every window, set the threshold from the healthy errors
+   (:mod:`train.threshold`) and debounce (``edge_agent.detection``);
+6. write everything atomically into a fresh directory that replaces ``out``.
+
+Snapshots before the first full window (the first ``T - 1`` when ``T > 1``)
+have no score: ``scores.csv`` lists them with an empty ``error``,
+``over_threshold = 0`` and ``alarm = 0`` and they are not fed to the
+debouncer. The device behaves the same: it cannot score until it has
+collected ``T`` snapshots.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_agent.atomic import atomic_output, write_text_atomic
+from edge_agent.detection import Debouncer, make_windows, reconstruction_error
+from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from edge_agent.features import FeatureSpec
+from edge_agent.scaler import ScalerParams
+from train import plots
+from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
+
+DEFAULT_EPOCHS = 100
+DEFAULT_BATCH_SIZE = 10
+DEFAULT_VALIDATION_SPLIT = 0.05
+#: Batches run per call into the compiled graph. Pure speed: the update sequence is
+#: the same as one batch per call (same batches, same order, same loss values).
+STEPS_PER_EXECUTION = 64
+MODEL_FILE = "model.keras"
+SCORES_HEADER = ["timestamp", "error", "over_threshold", "alarm", "split"]
+
+
+class FitError(ValueError):
+    """Training cannot proceed with this input; the message says why and what to do."""
+
+
+@dataclass
+class Scores:
+    """One entry per snapshot; ``error`` is NaN where no window ends (the first T-1)."""
+
+    timestamps: np.ndarray
+    error: np.ndarray
+    over_threshold: np.ndarray
+    alarm: np.ndarray
+    split: np.ndarray  # "train" | "validation" | "test"
+
+    def first_alarm(self, after: np.datetime64 | None = None) -> np.datetime64 | None:
+        mask = self.alarm if after is None else self.alarm & (self.timestamps > after)
+        return self.timestamps[int(np.argmax(mask))] if mask.any() else None
+
+    def alarm_onsets(self) -> np.ndarray:
+        """Timestamps where the debounced alarm switches on."""
+        a = self.alarm.astype(np.int8)
+        return self.timestamps[np.flatnonzero(np.diff(np.concatenate([[0], a])) == 1)]
+
+    def write(self, path: Path) -> None:
+        with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(SCORES_HEADER)
+            for ts, e, o, a, s in zip(self.timestamps, self.error, self.over_threshold, self.alarm, self.split):
+                w.writerow([format_timestamp(ts), "" if math.isnan(e) else repr(float(e)), int(o), int(a), s])
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_model_dir` produced; everything is also on disk in ``out``."""
+
+    out: Path
+    threshold: dict[str, Any]
+    scores: Scores
+    metadata: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def threshold_value(self) -> float:
+        return float(self.threshold["value"])
+
+    @property
+    def first_alarm(self) -> np.datetime64 | None:
+        return self.scores.first_alarm()
+
+    @property
+    def false_alarms(self) -> int:
+        """Alarm onsets at or before the end of the healthy (training) period."""
+        until = np.datetime64(self.metadata["split"]["train_until"].replace(" ", "T"))
+        return int((self.scores.alarm_onsets() <= until).sum())
+
+    @property
+    def training_seconds(self) -> float:
+        return float(self.metadata["training_seconds"])
+
+
+def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np.datetime64, *,
+                  timesteps: int = 1, seed: int = 0, epochs: int = DEFAULT_EPOCHS,
+                  batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
+                  rule: str = DEFAULT_RULE, margin: float = DEFAULT_MARGIN, debounce: int = DEFAULT_DEBOUNCE,
+                  threshold: float | None = None, make_plots: bool = True, verbose: int = 0) -> FitResult:
+    """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
+
+    ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
+    sets it from the healthy errors. ``out`` is replaced only when everything
+    succeeded; it must be empty, absent, or an earlier model directory.
+    """
+    table_path, out = Path(table_path), Path(out)
+    _check_out(out)
+    table = read_feature_table(table_path)
+    until = _parse_until(train_until)
+    healthy = table.timestamps <= until
+    _check_split(table, healthy, until, timesteps, validation_split, table_path)
+    rule_obj = ThresholdRule("fixed", debounce, value=threshold) if threshold is not None \
+        else ThresholdRule(rule, debounce, margin=margin)
+
+    scaler = fit_scaler(table, healthy)
+    X = scaler.transform(table.values)
+    windows = make_windows(X, timesteps)
+    ends = np.arange(timesteps - 1, len(table))  # the snapshot each window belongs to
+    train_windows = windows[healthy[ends]]
+    model, history, seconds = train_autoencoder(train_windows, seed=seed, epochs=epochs, batch_size=batch_size,
+                                                validation_split=validation_split, verbose=verbose)
+    errors = reconstruction_error(windows, model.predict(windows, batch_size=1024, verbose=0))
+
+    rule_obj.fit(errors[healthy[ends]])
+    scores = _score(table, errors, ends, healthy, rule_obj, timesteps, validation_split)
+    spec = FeatureSpec(channel_names=tuple(table.channel_names), timesteps=timesteps)
+    metadata = _metadata(table_path, table, until, healthy, scores, seed, timesteps, spec, seconds,
+                         epochs, batch_size, validation_split, history, model)
+    threshold_d = rule_obj.to_dict()
+    with _staging_dir(out) as stage:
+        model.save(stage / MODEL_FILE)
+        scaler.save(stage / "scaler.json")
+        write_text_atomic(stage / "threshold.json", json.dumps(threshold_d, indent=2) + "\n")
+        scores.write(stage / "scores.csv")
+        write_text_atomic(stage / "metadata.json", json.dumps(metadata, indent=2) + "\n")
+        _write_history(stage / "history.csv", history)
+        if make_plots:
+            _write_plots(stage / "plots", table, scores, history, rule_obj, until)
+    return FitResult(out, threshold_d, scores, metadata, history)
+
+
+def fit_scaler(table: FeatureTable, healthy: np.ndarray) -> ScalerParams:
+    """scikit-learn's MinMaxScaler on the healthy rows only, exported for the edge."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    try:
+        return ScalerParams.from_fitted(MinMaxScaler().fit(table.values[healthy]), table.channel_names)
+    except ValueError as exc:
+        raise FitError(f"cannot scale the training period: {exc}") from None
+
+
+def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_EPOCHS,
+                      batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
+                      verbose: int = 0):
+    """The default model, trained to reconstruct ``windows``: returns (model, history, seconds).
+
+    Deterministic on CPU for a given seed: Python, NumPy and TensorFlow RNGs are
+    seeded and TensorFlow's deterministic ops are enabled.
+    """
+    import keras
+    import tensorflow as tf
+
+    from train.model import build_autoencoder
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build_autoencoder(windows.shape[1], windows.shape[2])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mae", steps_per_execution=STEPS_PER_EXECUTION)
+    x = windows.astype(np.float32)
+    t0 = time.perf_counter()
+    hist = model.fit(x, x, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                     shuffle=True, verbose=verbose)
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return model, history, seconds
+
+
+def _parse_until(value: str | np.datetime64) -> np.datetime64:
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[s]")
+    try:
+        return parse_timestamp(str(value).replace("T", " "))
+    except ValueError:
+        raise FitError(f"--train-until {value!r} is not a time 'YYYY-MM-DD HH:MM:SS'") from None
+
+
+def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64, timesteps: int,
+                 validation_split: float, path: Path) -> None:
+    n = int(healthy.sum())
+    first, last = table.timestamp_strings()[0], table.timestamp_strings()[-1]
+    if timesteps < 1:
+        raise FitError(f"--timesteps must be >= 1, got {timesteps}")
+    if not 0 <= validation_split < 1:
+        raise FitError(f"validation split must be in [0, 1), got {validation_split}")
+    n_windows = n - timesteps + 1
+    needed = 2 if validation_split == 0 else max(2, math.ceil(1 / validation_split) + 1)
+    if n_windows < needed:
+        raise FitError(f"{path}: only {n} snapshots ({max(n_windows, 0)} windows of {timesteps}) at or before "
+                       f"{format_timestamp(until)} (the table runs {first} .. {last}); need at least {needed} "
+                       "windows to train with a validation split: choose a later --train-until")
+
+
+def _score(table: FeatureTable, errors: np.ndarray, ends: np.ndarray, healthy: np.ndarray,
+           rule: ThresholdRule, timesteps: int, validation_split: float) -> Scores:
+    n = len(table)
+    full = np.full(n, np.nan)
+    full[ends] = errors
+    over = np.zeros(n, dtype=bool)
+    over[ends] = errors > rule.value_
+    alarm = np.zeros(n, dtype=bool)
+    deb = Debouncer(rule.debounce)
+    for i in ends:  # rows without a window are not fed: the device cannot score them either
+        alarm[i] = deb.update(over[i])
+    split = np.where(healthy, "train", "test").astype(object)
+    healthy_ends = ends[healthy[ends]]
+    split_at = int(math.floor(len(healthy_ends) * (1.0 - validation_split)))  # Keras's own formula
+    split[healthy_ends[split_at:]] = "validation"
+    return Scores(table.timestamps, full, over, alarm, split.astype(str))
+
+
+def _metadata(table_path: Path, table: FeatureTable, until: np.datetime64, healthy: np.ndarray,
+              scores: Scores, seed: int, timesteps: int, spec: FeatureSpec, seconds: float, epochs: int,
+              batch_size: int, validation_split: float, history: dict, model) -> dict[str, Any]:
+    first = scores.first_alarm()
+    return {
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"path": str(table_path), "sha256": sha256_file(table_path), "n_snapshots": len(table),
+                 "first": format_timestamp(table.timestamps[0]), "last": format_timestamp(table.timestamps[-1])},
+        "split": {"train_until": format_timestamp(until), "n_healthy_snapshots": int(healthy.sum()),
+                  "n_train": int((scores.split == "train").sum()),
+                  "n_validation": int((scores.split == "validation").sum()),
+                  "n_test": int((scores.split == "test").sum())},
+        "seed": seed,
+        "timesteps": timesteps,
+        "feature_spec": spec.to_dict(),
+        "training": {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
+                     "optimizer": "adam", "loss": "mae", "n_parameters": int(model.count_params()),
+                     "final_loss": history["loss"][-1], "final_val_loss": history.get("val_loss", [None])[-1]},
+        "training_seconds": round(seconds, 3),
+        "result": {"first_alarm": None if first is None else format_timestamp(first),
+                   "alarm_onsets": [format_timestamp(t) for t in scores.alarm_onsets()]},
+        "versions": versions(),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("bearing-edge", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_history(path: Path, history: dict[str, list[float]]) -> None:
+    keys = list(history)
+    with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]])):
+            w.writerow([i + 1, *(repr(history[k][i]) for k in keys)])
+
+
+def _write_plots(folder: Path, table: FeatureTable, scores: Scores, history: dict, rule: ThresholdRule,
+                 until: np.datetime64) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = plots.PLOT_FILES
+    plots.plot_loss(history["loss"], history.get("val_loss", []), folder / p["loss"])
+    ok = ~np.isnan(scores.error)
+    plots.plot_error_distribution(scores.error[ok & (scores.split == "train")], rule.value_, rule.rule,
+                                  folder / p["error_distribution"],
+                                  scores.error[ok & (scores.split == "validation")])
+    plots.plot_timeline(scores.timestamps, scores.error, scores.alarm, rule.value_, until, folder / p["timeline"])
+    plots.plot_features(table.timestamps, table.values, table.channel_names, until, folder / p["features"])
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metadata.json").is_file())):
+        raise FitError(f"{out}: exists and is not an empty folder or an earlier model directory; "
+                       "refusing to overwrite it: choose another --out")
+
+
+class _staging_dir:
+    """Build the model directory beside ``out`` and swap it in only when complete."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def __enter__(self) -> Path:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        return self.stage
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            return
+        # mkdtemp / atomic_output create 0700 / 0600; a model directory is meant to be shared and copied.
+        os.chmod(self.stage, 0o755)
+        for path in self.stage.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+            os.replace(self.out, old)
+        os.replace(self.stage, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""``bearing-train report MODEL_DIR``: what a model directory says, in a dozen lines.
+
+``fit`` prints the same summary when it finishes, so a user sees at once the
+threshold, the first alarm and whether the healthy period stayed quiet.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from train.threshold import load_threshold
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a directory written by 'bearing-train fit'")
+
+
+def summary(model_dir: str | Path) -> str:
+    """The human summary of a model directory (reads only its JSON files and scores.csv)."""
+    d = Path(model_dir)
+    if not (d / "metadata.json").is_file():
+        raise ValueError(f"{d}: not a model directory (no metadata.json); run 'bearing-train fit' first")
+    meta = json.loads((d / "metadata.json").read_text())
+    thr = load_threshold(d / "threshold.json")
+    s, tr, res = meta["split"], meta["training"], meta["result"]
+    onsets = res["alarm_onsets"]
+    false = [t for t in onsets if t <= s["train_until"]]
+    plots = sorted(p.name for p in (d / "plots").glob("*.png")) if (d / "plots").is_dir() else []
+    lines = [
+        f"model directory   {d}",
+        f"data              {meta['data']['path']} ({meta['data']['n_snapshots']} snapshots, "
+        f"{meta['data']['first']} .. {meta['data']['last']}, sha256 {meta['data']['sha256'][:12]}...)",
+        f"channels          {', '.join(meta['feature_spec']['channel_names'])}",
+        f"healthy period    until {s['train_until']}: {s['n_healthy_snapshots']} snapshots "
+        f"({s['n_train']} train, {s['n_validation']} validation), {s['n_test']} after",
+        f"model             timesteps {meta['timesteps']}, {tr['n_parameters']} parameters, seed {meta['seed']}, "
+        f"{tr['epochs']} epochs, batch {tr['batch_size']}",
+        f"training          {meta['training_seconds']:.1f} s, final loss {tr['final_loss']:.4f}, "
+        f"validation loss {tr['final_val_loss']:.4f}" if tr["final_val_loss"] is not None else
+        f"training          {meta['training_seconds']:.1f} s, final loss {tr['final_loss']:.4f}",
+        f"threshold         {thr['value']:.6g} ({thr['rule']}; {thr.get('description', '')})",
+        f"first alarm       {res['first_alarm'] or 'none'}",
+        f"alarm onsets      {len(onsets)}" + (f": {', '.join(onsets[:5])}{' ...' if len(onsets) > 5 else ''}" if onsets else ""),
+        f"false alarms      {len(false)} in the healthy period" + (f" ({', '.join(false[:5])})" if false else ""),
+        f"files             model.keras, scaler.json, threshold.json, scores.csv, metadata.json; plots: {', '.join(plots) or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    print(summary(args.model_dir))
+    return 0
