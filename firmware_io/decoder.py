@@ -94,8 +94,27 @@ class StreamDecoder:
     def feed(self, data: bytes) -> list[fr.Frame]:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
         self.stats.bytes_in += len(data)
+        self._buf += data
+        return self._scan()
+
+    def flush(self) -> list[fr.Frame]:
+        """End of input (port closed, or idle): return what can still be decoded and empty the buffer.
+
+        A frame start whose header looked valid makes the decoder wait for
+        its full length; if the stream ends first, complete frames behind it
+        would wait forever. ``flush`` gives up on such an incomplete start
+        (its bytes count as skipped) and decodes whatever follows.
+        """
+        out: list[fr.Frame] = []
+        while self._buf:
+            self._skip(1)
+            del self._buf[:1]
+            out += self._scan()
+        return out
+
+    def _scan(self) -> list[fr.Frame]:
+        """Take every complete frame off the front of the buffer; keep a partial one."""
         buf = self._buf
-        buf += data
         out: list[fr.Frame] = []
         pos = 0
         end = len(buf)
