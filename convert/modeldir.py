@@ -32,6 +32,19 @@ class ModelDir:
     def debounce(self) -> int:
         return int(self.threshold.get("debounce", 1))
 
+    @property
+    def train_until(self) -> str | None:
+        """End of the healthy period (inclusive), as ``bearing-train fit`` recorded it."""
+        return self.metadata.get("split", {}).get("train_until") or self.metadata.get("train_until")
+
+    @property
+    def data_path(self) -> str | None:
+        return self.metadata.get("data", {}).get("path") or self.metadata.get("data_path")
+
+    @property
+    def data_sha256(self) -> str | None:
+        return self.metadata.get("data", {}).get("sha256") or self.metadata.get("data_sha256")
+
 
 def _json(path: Path) -> dict:
     try:

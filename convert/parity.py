@@ -21,12 +21,15 @@ from edge_agent.scorer import ScoreTable
 
 
 def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int) -> ScoreTable:
-    """The reference: the Keras model's scores for every complete window of ``table``."""
+    """The reference: the Keras model's scores for every snapshot of ``table`` (NaN before the first window)."""
     timesteps = int(model.input_shape[1])
     windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
     error = reconstruction_error(windows, model.predict(windows, batch_size=256, verbose=0))
     over = error > threshold
-    return ScoreTable(table.timestamps[timesteps - 1:], error, over, debounce(over, k))
+    pad = timesteps - 1  # the first T-1 snapshots have no window: no score, never over, no alarm
+    return ScoreTable(table.timestamps, np.concatenate([np.full(pad, np.nan), error]),
+                      np.concatenate([np.zeros(pad, bool), over]), np.concatenate([np.zeros(pad, bool),
+                                                                                 debounce(over, k)]))
 
 
 @dataclass
@@ -55,6 +58,10 @@ def compare(variant: str, runtime: str, reference: ScoreTable, candidate: ScoreT
     if len(reference) != len(candidate) or not np.array_equal(reference.timestamps, candidate.timestamps):
         return ParityResult(variant, runtime, len(reference), float("nan"), 0.0, 0.0,
                             error=f"scored {len(candidate)} snapshots, Keras scored {len(reference)}")
+    scored = np.isfinite(reference.error)
+    if not np.array_equal(scored, np.isfinite(candidate.error)):
+        return ParityResult(variant, runtime, len(reference), float("nan"), 0.0, 0.0,
+                            error="scores a different set of snapshots than Keras (window start differs)")
     over_ok = reference.over_threshold == candidate.over_threshold
     alarm_ok = reference.alarm == candidate.alarm
     stamps = reference.timestamps
@@ -62,12 +69,12 @@ def compare(variant: str, runtime: str, reference: ScoreTable, candidate: ScoreT
         variant=variant,
         runtime=runtime,
         n_snapshots=len(reference),
-        max_abs_error_diff=float(np.max(np.abs(reference.error - candidate.error))),
+        max_abs_error_diff=float(np.max(np.abs(reference.error - candidate.error)[scored])),
         over_agreement=float(over_ok.mean()),
         alarm_agreement=float(alarm_ok.mean()),
         over_mismatches=[format_timestamp(t) for t in stamps[~over_ok][:10]],
         alarm_mismatches=[format_timestamp(t) for t in stamps[~alarm_ok][:10]],
-        min_threshold_margin=float(np.min(np.abs(reference.error - threshold))),
+        min_threshold_margin=float(np.min(np.abs(reference.error[scored] - threshold))),
         passed=bool(over_ok.all() and alarm_ok.all()),
     )
 

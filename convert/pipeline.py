@@ -82,17 +82,18 @@ def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: fl
     outside the range and near the threshold. These figures show how far out
     the below-threshold snapshots went and how far over the threshold the rest are.
     """
+    error = reference.error[len(reference) - len(windows):]  # rows that end a window
     lo, hi = cal.min(axis=(0, 1)), cal.max(axis=(0, 1))
     overshoot = np.maximum(windows - hi, lo - windows).max(axis=(1, 2))
     outside = overshoot > 0
-    below = outside & (reference.error <= threshold)
+    below = outside & (error <= threshold)
     return {"calibration_windows": int(len(cal)), "input_min": lo.tolist(), "input_max": hi.tolist(),
             "scaled_input_max_in_table": float(windows.max()),
             "snapshots_outside_calibration_range": int(outside.sum()),
             "snapshots_outside_below_threshold": int(below.sum()),
             "max_overshoot_below_threshold": float(overshoot[below].max()) if below.any() else 0.0,
             "min_error_over_threshold_ratio_when_overshoot_above_1": (
-                float((reference.error[overshoot > 1] / threshold).min()) if (overshoot > 1).any() else None)}
+                float((error[overshoot > 1] / threshold).min()) if (overshoot > 1).any() else None)}
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
@@ -154,7 +155,7 @@ def read_scores(path: Path):
         rows = list(csv.DictReader(fh))
     flag = lambda v: str(v).strip().lower() in ("1", "true", "yes")  # noqa: E731
     return ScoreTable(np.array([parse_timestamp(r["timestamp"]) for r in rows], dtype="datetime64[s]"),
-                      np.array([float(r["error"]) for r in rows]),
+                      np.array([float(r["error"]) if r["error"].strip() else np.nan for r in rows]),
                       np.array([flag(r["over_threshold"]) for r in rows], dtype=bool),
                       np.array([flag(r["alarm"]) for r in rows], dtype=bool))
 
@@ -171,15 +172,18 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     md = read_model_dir(model_dir)
-    data = Path(data) if data else Path(md.metadata.get("data_path", ""))
+    data = Path(data) if data else Path(md.data_path or "")
     if not data.is_file():
         raise ConversionError(f"no feature table for the parity gate: pass --data features.csv "
-                              f"(metadata.json names {md.metadata.get('data_path')!r})")
+                              f"(metadata.json names {md.data_path!r}, which is not a file here)")
     table = read_feature_table(data)
     if list(table.channel_names) != list(md.spec.channel_names):
         raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
                               f"{list(md.spec.channel_names)}")
-    train_until = parse_timestamp(md.metadata.get("train_until", str(table.timestamps[0]).replace("T", " ")))
+    if md.train_until is None:
+        raise ConversionError(f"{md.path / 'metadata.json'}: no split.train_until; cannot tell the healthy "
+                              "period used for int8 calibration")
+    train_until = parse_timestamp(md.train_until)
     threshold, k = md.threshold_value, md.debounce
     reference = keras_scores(md.model, md.scaler, table, threshold, k)
     representative, cal, windows = _calibration(md, table, train_until)
@@ -210,9 +214,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                          "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
                          "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
                      for v in variants},
-        "training_data": {"model_dir_data_sha256": md.metadata.get("data_sha256"),
+        "training_data": {"sha256": md.data_sha256, "path": md.data_path,
                           "parity_table": data.name, "parity_table_sha256": _table_sha256(data),
-                          "parity_snapshots": len(reference), "train_until": md.metadata.get("train_until"),
+                          "parity_snapshots": len(reference), "train_until": md.train_until,
                           "seed": md.metadata.get("seed")},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
                      "python": platform.python_version(), "ai-edge-litert": runtime_version("ai-edge-litert"),

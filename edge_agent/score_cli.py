@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from edge_agent.runtime import RUNTIMES
 
 
@@ -48,8 +50,9 @@ def main_score(args: argparse.Namespace) -> int:
         return 2
     scores.write(args.output)
     n_over, n_alarm = int(scores.over_threshold.sum()), int(scores.alarm.sum())
+    n_scored = int(np.isfinite(scores.error).sum())
     first = next((str(t).replace("T", " ") for t, a in zip(scores.timestamps, scores.alarm) if a), "never")
-    print(f"scored {len(scores)} of {len(table)} snapshots with {bundle.variant} on {bundle.runtime} "
+    print(f"scored {n_scored} of {len(table)} snapshots with {bundle.variant} on {bundle.runtime} "
           f"(bundle {bundle.bundle_id}): {n_over} over threshold {bundle.threshold:.6g}, "
           f"{n_alarm} in alarm, first alarm {first} -> {args.output}")
     return 0

@@ -84,7 +84,11 @@ class SnapshotScorer:
 
 @dataclass
 class ScoreTable:
-    """Scores for a feature table: one row per snapshot that completed a window."""
+    """Scores for a feature table, one row per snapshot, like the training step's ``scores.csv``.
+
+    The first T-1 snapshots complete no window: their error is NaN (written
+    empty), and they are never over the threshold nor in alarm.
+    """
 
     timestamps: np.ndarray
     error: np.ndarray
@@ -100,7 +104,7 @@ class ScoreTable:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(SCORE_COLUMNS)
             for ts, e, o, a in zip(self.timestamps, self.error, self.over_threshold, self.alarm):
-                w.writerow([format_timestamp(ts), repr(float(e)), int(o), int(a)])
+                w.writerow([format_timestamp(ts), "" if np.isnan(e) else repr(float(e)), int(o), int(a)])
 
 
 def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> ScoreTable:
@@ -110,12 +114,10 @@ def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> S
         raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
                          f"{expected} (same names, same order)")
     scorer = SnapshotScorer(bundle, runtime)
-    stamps, rows = [], []
-    for ts, features in zip(table.timestamps, table.values):
+    n = len(table)
+    error, over, alarm = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for i, features in enumerate(table.values):
         s = scorer.score(features)
         if s is not None:
-            stamps.append(ts)
-            rows.append((s.error, s.over_threshold, s.alarm))
-    err, over, alarm = (np.array(c) for c in zip(*rows)) if rows else (np.array([]),) * 3
-    return ScoreTable(np.array(stamps, dtype="datetime64[s]"), np.asarray(err, dtype=np.float64),
-                      np.asarray(over, dtype=bool), np.asarray(alarm, dtype=bool))
+            error[i], over[i], alarm[i] = s.error, s.over_threshold, s.alarm
+    return ScoreTable(table.timestamps.copy(), error, over, alarm)

@@ -14,8 +14,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from edge_agent.feature_table import read_feature_table  # noqa: E402
@@ -32,48 +30,20 @@ def feature_table_path() -> Path:
 
 
 def _train_model_dir(out: Path, timesteps: int, epochs: int) -> Path:
-    """A real model directory in the ``bearing-train fit`` format, trained briefly."""
-    import keras
-    from sklearn.preprocessing import MinMaxScaler
+    """A real model directory from ``bearing-train fit``'s Python API, with few epochs."""
+    from train.fit import fit_model_dir
 
-    from edge_agent.detection import debounce, make_windows, reconstruction_error
-    from edge_agent.features import FeatureSpec
-    from edge_agent.scaler import ScalerParams
-    from train.model import build_autoencoder
-
-    out.mkdir(parents=True)
-    table = read_feature_table(feature_table_path())
-    healthy = table.timestamps <= np.datetime64(datasets.TEST2_TRAIN_UNTIL)
-    scaler = ScalerParams.from_fitted(MinMaxScaler().fit(table.values[healthy]), table.channel_names)
-    scaler.save(out / "scaler.json")
-    windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
-    train = healthy[timesteps - 1:]
-    keras.utils.set_random_seed(0)
-    model = build_autoencoder(timesteps, len(table.channel_names))
-    model.compile("adam", "mae")
-    model.fit(windows[train], windows[train], epochs=epochs, batch_size=10, verbose=0)
-    model.save(out / "model.keras")
-    error = reconstruction_error(windows, model.predict(windows, verbose=0))
-    threshold = float(np.quantile(error[train], 0.99))
-    k = 3
-    (out / "threshold.json").write_text(json.dumps(
-        {"value": threshold, "rule": "quantile", "params": {"q": 0.99}, "debounce": k}))
-    over = error > threshold
-    alarm = debounce(over, k)
-    stamps = table.timestamp_strings()[timesteps - 1:]
-    lines = ["timestamp,error,over_threshold,alarm,split"] + [
-        f"{s},{float(e)!r},{int(o)},{int(a)},{'train' if t else 'test'}"
-        for s, e, o, a, t in zip(stamps, error, over, alarm, train)]
-    (out / "scores.csv").write_text("\n".join(lines) + "\n")
-    spec = FeatureSpec(tuple(table.channel_names), timesteps=timesteps)
-    (out / "metadata.json").write_text(json.dumps({
-        "timesteps": timesteps, "feature_spec": spec.to_dict(), "data_sha256": "test",
-        "train_until": datasets.TEST2_TRAIN_UNTIL, "seed": 0, "versions": {"keras": keras.__version__}}))
+    fit_model_dir(feature_table_path(), out, datasets.TEST2_TRAIN_UNTIL, timesteps=timesteps, seed=0,
+                  epochs=epochs, make_plots=False)
     return out
 
 
-def model_dir(timesteps: int = 1, epochs: int = 40) -> Path:
-    return _model_dir(timesteps, epochs)
+#: Few epochs keep the session short; T=3 only exercises windows and restart state.
+EPOCHS = {1: 30, 3: 10}
+
+
+def model_dir(timesteps: int = 1) -> Path:
+    return _model_dir(timesteps, EPOCHS.get(timesteps, 10))
 
 
 @functools.cache

@@ -31,9 +31,9 @@ def test_windows_match_keras_for_every_snapshot(bundle, table):
     md = read_model_dir(model_dir(T))
     reference = keras_scores(md.model, md.scaler, table, bundle.threshold, bundle.debounce)
     edge = score_table(bundle, table)
-    assert len(edge) == len(table) - (T - 1)
-    assert np.array_equal(edge.timestamps, table.timestamps[T - 1:])
-    assert np.max(np.abs(edge.error - reference.error)) < 1e-5
+    assert len(edge) == len(table) and np.array_equal(edge.timestamps, table.timestamps)
+    assert np.isnan(edge.error[:T - 1]).all() and not edge.alarm[:T - 1].any()
+    assert np.nanmax(np.abs(edge.error - reference.error)) < 1e-5
     assert np.array_equal(edge.over_threshold, reference.over_threshold)
     assert np.array_equal(edge.alarm, reference.alarm)
 
@@ -48,7 +48,7 @@ def test_no_score_until_t_snapshots(bundle, table):
 def test_restart_from_state_continues_identically(bundle, table):
     """Cut the run where the alarm is being debounced, restore in a fresh scorer: same output."""
     full = score_table(bundle, table)
-    first_alarm = int(np.argmax(full.alarm)) + (T - 1)  # row index in the table
+    first_alarm = int(np.argmax(full.alarm))  # row index in the table
     cut = first_alarm - 1  # inside the run-up: over threshold but not yet alarmed
     a = SnapshotScorer(bundle)
     before = [a.score(v) for v in table.values[:cut]]
@@ -58,8 +58,8 @@ def test_restart_from_state_continues_identically(bundle, table):
     b.restore(state)
     after = [b.score(v) for v in table.values[cut:]]
     resumed = [s for s in before + after if s is not None]
-    assert [s.alarm for s in resumed] == full.alarm.tolist()
-    assert np.allclose([s.error for s in resumed], full.error, rtol=0, atol=1e-7)
+    assert [s.alarm for s in resumed] == full.alarm[T - 1:].tolist()
+    assert np.allclose([s.error for s in resumed], full.error[T - 1:], rtol=0, atol=1e-7)
 
 
 def test_bad_features_are_refused(bundle):
