@@ -175,11 +175,13 @@ def fit_scaler(table: FeatureTable, healthy: np.ndarray) -> ScalerParams:
 
 def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_EPOCHS,
                       batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
-                      verbose: int = 0):
+                      verbose: int = 0, steps_per_execution: int = STEPS_PER_EXECUTION):
     """The default model, trained to reconstruct ``windows``: returns (model, history, seconds).
 
     Deterministic on CPU for a given seed: Python, NumPy and TensorFlow RNGs are
-    seeded and TensorFlow's deterministic ops are enabled.
+    seeded and TensorFlow's deterministic ops are enabled. ``steps_per_execution``
+    only changes how many batches run per call into the compiled graph (speed),
+    not which updates are made.
     """
     import keras
     import tensorflow as tf
@@ -189,7 +191,7 @@ def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_E
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model = build_autoencoder(windows.shape[1], windows.shape[2])
-    model.compile(optimizer=keras.optimizers.Adam(), loss="mae", steps_per_execution=STEPS_PER_EXECUTION)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mae", steps_per_execution=steps_per_execution)
     x = windows.astype(np.float32)
     t0 = time.perf_counter()
     hist = model.fit(x, x, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
