@@ -8,9 +8,11 @@ disturb each other's timings), shows progress, and records the machine.
 from __future__ import annotations
 
 import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs would bury the progress display
 import importlib
 import json
-import os
 import platform
 import sys
 import time
