@@ -47,8 +47,10 @@ CREATE TABLE IF NOT EXISTS snapshots (
     error REAL, threshold REAL, over_threshold INTEGER, alarm INTEGER,  -- NULL: not scored
     state TEXT NOT NULL,             -- normal / alarm / fault / learning after this snapshot
     bundle_id TEXT,                  -- the bundle that scored it (NULL in learning mode)
-    latency_ms REAL);                -- last byte read -> outputs set
+    latency_ms REAL,                 -- last byte read -> outputs set
+    recorded REAL NOT NULL);         -- wall clock when journaled (retention; differs from time in replays)
 CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots (time);
+CREATE INDEX IF NOT EXISTS snapshots_recorded ON snapshots (recorded);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
     bundle_id TEXT);
@@ -134,10 +136,10 @@ class Journal:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold,"
-                " over_threshold, alarm, state, bundle_id, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " over_threshold, alarm, state, bundle_id, latency_ms, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (row.time, row.first_index, row.stream_id, json.dumps([float(v) for v in row.features]),
                  row.error, row.threshold, _opt_int(row.over_threshold), _opt_int(row.alarm),
-                 row.state, row.bundle_id, row.latency_ms))
+                 row.state, row.bundle_id, row.latency_ms, time.time()))
             self._put_state(db, state or {})
             self._put_counters(db, counters or {})
 
@@ -181,10 +183,14 @@ class Journal:
         return [(int(i), k, s) for i, k, s in rows]
 
     def prune(self, retention_days: float, max_snapshots: int, now: float | None = None) -> int:
-        """Delete rows past the retention limit; returns the number of snapshot rows deleted."""
+        """Delete rows past the retention limit; returns the number of snapshot rows deleted.
+
+        Age counts from when a row was journaled, not from the snapshot's own
+        time (a replayed recording from 2004 is not "old" on the day it is replayed).
+        """
         cutoff = (time.time() if now is None else now) - retention_days * 86400.0
         with self.transaction() as db:
-            n = db.execute("DELETE FROM snapshots WHERE time < ?", (cutoff,)).rowcount
+            n = db.execute("DELETE FROM snapshots WHERE recorded < ?", (cutoff,)).rowcount
             n += db.execute("DELETE FROM snapshots WHERE id <= (SELECT id FROM snapshots ORDER BY id DESC "
                             "LIMIT 1 OFFSET ?)", (max_snapshots,)).rowcount
             db.execute("DELETE FROM events WHERE time < ?", (cutoff,))

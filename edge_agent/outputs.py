@@ -97,7 +97,11 @@ class StatusOutputs:
         return bool(self.relay.value) if self.relay is not None else False
 
     def close(self) -> None:
-        """Switch everything off and release the pins (clean stop)."""
+        """Switch everything off and release the pins (clean stop; a latched alarm is
+        journaled and shown again at the next start)."""
+        for device in (self.led, self.buzzer, self.relay):
+            if device is not None:
+                device.off()
         for device in (self.led, self.buzzer, self.relay, self.button):
             if device is not None:
                 device.close()

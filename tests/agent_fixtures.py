@@ -1,0 +1,95 @@
+"""Shared builders for the edge-agent tests: a real bundle, the replay on a pty, an agent config.
+
+The bundle is the real thing: an autoencoder with T = 2 (so the agent's
+history across snapshots and restarts matters) trained on IMS test 2 with the
+training code, converted by ``convert.pipeline.convert_model_dir`` (float32
+variant). Built once per test session (``functools.cache``). No tests here.
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.config import Config, parse_config
+from edge_agent.feature_table import FeatureTable
+from edge_agent.features import mean_abs
+from firmware_io import recordings
+from train import datasets
+
+_ROOT = Path(tempfile.mkdtemp(prefix="bearing-agent-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+
+TIMESTEPS = 2
+
+
+@functools.cache
+def bundle_dir(timesteps: int = TIMESTEPS) -> Path:
+    """A real bundle (trained briefly, converted, checksummed) for the agent tests."""
+    from convert.pipeline import convert_model_dir
+    from tests import test_convert_support as support
+
+    result = convert_model_dir(support.model_dir(timesteps), _ROOT / f"bundle_T{timesteps}",
+                               variants=("float32",), data=support.feature_table_path())
+    return result.bundle_dir
+
+
+def raw_test2_files() -> list[Path]:
+    """The 25 real IMS test-2 snapshot files bundled with the repository, in time order."""
+    return sorted(p for p in datasets.RAW_TEST2_DIR.iterdir() if p.name[:4].isdigit())
+
+
+def features_of(sources, scale: float = recordings.IMS_SCALE) -> FeatureTable:
+    """The feature table of recorded snapshots, computed from counts as the device sends them."""
+    stamps, rows = [], []
+    for snap in recordings.iter_snapshots([str(s) for s in sources]):
+        stamps.append(snap.timestamp)
+        rows.append(mean_abs(snap.as_counts(scale), scale))
+    return FeatureTable(np.array(stamps, dtype="datetime64[s]"),
+                        ["Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4"], np.array(rows))
+
+
+def agent_config(tmp: Path, port: str, *, bundle: Path | None = None, learn: bool = False, **sections) -> Config:
+    """A config for tests: mock pins, every snapshot scored, short fault timers."""
+    data = {
+        "agent": {"bundle": str(bundle or ""), "interval_s": 0.0, "learn": learn},
+        "serial": {"port": port, "read_timeout_s": 0.05, "reconnect_initial_s": 0.05, "reconnect_max_s": 0.2},
+        "faults": {"no_data_timeout_s": 2.0},
+        "gpio": {"pin_factory": "mock"},
+        "journal": {"path": str(tmp / "journal.sqlite")},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return parse_config(data, "<test>")
+
+
+class ReplayThread:
+    """``bearing-replay`` in a thread, writing to a pty whose stable name is ``link``."""
+
+    def __init__(self, sources, link: Path, **replayer_kwargs) -> None:
+        from firmware_io.ports import PtyPort
+        from firmware_io.replay import Replayer
+
+        self.port = PtyPort(link)
+        self.replayer = Replayer([str(s) for s in sources], **replayer_kwargs)
+        self.stop = threading.Event()
+        self.stats = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        if self.port.wait_for_reader(self.stop):
+            self.stats = self.replayer.run(self.port, self.stop)
+
+    def start(self) -> "ReplayThread":
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.port.close()
