@@ -52,3 +52,17 @@ class FrameEncoder:
 
     def mark(self, mark: fr.SnapshotMark) -> bytes:
         return frame_bytes(fr.TYPE_SNAPSHOT_MARK, fr.pack_mark(mark))
+
+
+def encode_frame(frame: fr.Frame) -> bytes:
+    """Any frame as bytes; a Samples frame keeps its own ``seq`` (replays, tests, vectors)."""
+    if isinstance(frame, fr.Samples):
+        return FrameEncoder(frame.seq).samples(frame.first_index, frame.samples)
+    enc = FrameEncoder()
+    if isinstance(frame, fr.StreamInfo):
+        return enc.info(frame)
+    if isinstance(frame, fr.DeviceStatus):
+        return enc.status(frame)
+    if isinstance(frame, fr.SnapshotMark):
+        return enc.mark(frame)
+    raise TypeError(f"not a frame: {type(frame).__name__}")

@@ -25,7 +25,7 @@ import numpy as np
 
 from firmware_io import frames as fr
 from firmware_io import recordings as rec
-from firmware_io.encoder import FrameEncoder
+from firmware_io.encoder import encode_frame
 from firmware_io.faults import Fate, FaultConfig, FaultInjector
 
 FIRMWARE_VERSION = "bearing-replay 0.1.0"
@@ -193,7 +193,6 @@ class Replayer:
             if self._n_channels is None:
                 self._n_channels = n_ch
             self.stats.snapshots += 1
-            yield fr.SnapshotMark(snap.first_index, snap.timestamp), snap.first_index
             for start in range(0, snap.counts.shape[0], self.frame_samples):
                 index = snap.first_index + start
                 if index >= next_info:
@@ -201,6 +200,8 @@ class Replayer:
                     yield fr.DeviceStatus(uptime_ms=index * 1000 // self.sample_rate_hz,
                                           tx_overruns=self.stats.tx_overruns, frames_sent=frames_sent), index
                     next_info = index + self.info_interval
+                if start == 0:
+                    yield fr.SnapshotMark(snap.first_index, snap.timestamp), index
                 block = snap.counts[start:start + self.frame_samples]
                 frames_sent += 1
                 yield fr.Samples(seq, index, block), index + block.shape[0]
@@ -214,7 +215,6 @@ class Replayer:
         are lost; none at speed 0, where the device waits for the host) and
         starts the new connection with a StreamInfo.
         """
-        enc = FrameEncoder()
         cfg = self.faults
         since_disconnect = 0
         lose_until = -1  # stream index up to which frames are lost during an outage
@@ -230,10 +230,10 @@ class Replayer:
             if reconnected and not isinstance(frame, fr.StreamInfo) and self._n_channels is not None:
                 info = self.stream_info(self._n_channels)
                 self.stats.frames += 1
-                data, fate = self.injector.apply(self._encode(enc, info))
+                data, fate = self.injector.apply(encode_frame(info))
                 yield WireChunk(data, info, fate, end_index - self._n_samples(frame))
             reconnected = False
-            data, fate = self.injector.apply(self._encode(enc, frame))
+            data, fate = self.injector.apply(encode_frame(frame))
             since_disconnect += 1
             disconnect = bool(cfg.disconnect_every) and since_disconnect >= cfg.disconnect_every
             if disconnect:
@@ -245,17 +245,6 @@ class Replayer:
     @staticmethod
     def _n_samples(frame: fr.Frame) -> int:
         return frame.n_samples if isinstance(frame, fr.Samples) else 0
-
-    @staticmethod
-    def _encode(enc: FrameEncoder, frame: fr.Frame) -> bytes:
-        if isinstance(frame, fr.Samples):
-            enc.seq = frame.seq
-            return enc.samples(frame.first_index, frame.samples)
-        if isinstance(frame, fr.StreamInfo):
-            return enc.info(frame)
-        if isinstance(frame, fr.DeviceStatus):
-            return enc.status(frame)
-        return enc.mark(frame)
 
     # --- transport and pacing ----------------------------------------------
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_io import frames as fr
-from firmware_io.encoder import FrameEncoder
+from firmware_io.encoder import encode_frame
 
 VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 CASES_FILE = VECTORS_DIR / "cases.txt"
@@ -24,22 +24,13 @@ CASES_FILE = VECTORS_DIR / "cases.txt"
 
 @dataclass(frozen=True)
 class Case:
-    """One vector: its name, the frame it describes, and the Samples seq to start from."""
+    """One vector: its name and the frame it describes."""
 
     name: str
     frame: fr.Frame
-    seq: int = 0
 
     def encode(self) -> bytes:
-        enc = FrameEncoder(self.seq)
-        f = self.frame
-        if isinstance(f, fr.Samples):
-            return enc.samples(f.first_index, f.samples)
-        if isinstance(f, fr.StreamInfo):
-            return enc.info(f)
-        if isinstance(f, fr.DeviceStatus):
-            return enc.status(f)
-        return enc.mark(f)
+        return encode_frame(self.frame)
 
 
 def _text(token: str) -> str:
@@ -64,7 +55,7 @@ def parse_cases(path: Path = CASES_FILE) -> list[Case]:
             i += 4
             values = np.array(tokens[i:i + n * ch], dtype=np.int16).reshape(n, ch)
             i += n * ch
-            cases.append(Case(name, fr.Samples(seq, first, values), seq))
+            cases.append(Case(name, fr.Samples(seq, first, values)))
         elif kind == "status":
             cases.append(Case(name, fr.DeviceStatus(*(int(t) for t in tokens[i:i + 5]))))
             i += 5

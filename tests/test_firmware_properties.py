@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from firmware_io import frames as fr
 from firmware_io.decoder import StreamDecoder
-from firmware_io.encoder import FrameEncoder
+from firmware_io.encoder import FrameEncoder, encode_frame as encode
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,13 +36,6 @@ def frames_st(draw) -> fr.Frame:
         u32 = st.integers(0, 2**32 - 1)
         return fr.DeviceStatus(draw(st.integers(0, 2**64 - 1)), draw(u32), draw(u32), draw(u32), draw(u32))
     return fr.SnapshotMark(draw(st.integers(0, 2**63)), draw(st.integers(0, 2**40)) / 1e6)
-
-
-def encode(frame: fr.Frame) -> bytes:
-    if isinstance(frame, fr.Samples):
-        return FrameEncoder(frame.seq).samples(frame.first_index, frame.samples)
-    enc = FrameEncoder()
-    return {fr.StreamInfo: enc.info, fr.DeviceStatus: enc.status, fr.SnapshotMark: enc.mark}[type(frame)](frame)
 
 
 @st.composite

@@ -1,0 +1,178 @@
+"""The virtual accelerometer's byte stream, in memory, on the real IMS recordings.
+
+The fault-injection tests hold the decoder to its promises over a whole
+replay: zero crashes, no corrupted frame accepted, every intact frame
+recovered, every missing sample counted.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_io import frames as fr
+from firmware_io import recordings as rec
+from firmware_io.decoder import StreamDecoder
+from firmware_io.encoder import encode_frame
+from firmware_io.faults import Fate, FaultConfig
+from firmware_io.replay import Replayer, read_sources
+from firmware_io.replay_cli import main as replay_main
+from train import datasets
+
+FAULTS = FaultConfig(corrupt_rate=1e-4, drop_rate=0.01, garbage_rate=0.02, garbage_max=200, seed=2026)
+
+
+def decode_in_random_chunks(data: bytes, seed: int = 0) -> tuple[list[fr.Frame], StreamDecoder]:
+    rng = np.random.default_rng(seed)
+    dec = StreamDecoder()
+    out: list[fr.Frame] = []
+    pos = 0
+    while pos < len(data):
+        n = int(rng.choice([1, 7, 300, 4096, 65536, 1 << 20]))
+        out += dec.feed(data[pos:pos + n])
+        pos += n
+    return out + dec.flush(), dec
+
+
+def check_faulty_replay(sources: list[Path], faults: FaultConfig = FAULTS) -> dict[str, int]:
+    """Replay ``sources`` through ``faults`` and check every guarantee against the truth."""
+    replayer = Replayer(sources, speed=0, faults=faults)
+    chunks = list(replayer.chunks())
+    out, dec = decode_in_random_chunks(b"".join(c.data for c in chunks))
+
+    intact = [c.frame for c in chunks if c.fate == Fate.INTACT]
+    assert len(out) == len(intact)  # every intact frame recovered ...
+    assert all(a == b for a, b in zip(out, intact))  # ... and nothing else, in order
+
+    # Every missing sample is counted: samples of frames that did not arrive intact,
+    # between the first and the last Samples frame that did.
+    sample_chunks = [c for c in chunks if isinstance(c.frame, fr.Samples)]
+    ok = [i for i, c in enumerate(sample_chunks) if c.fate == Fate.INTACT]
+    lost = sum(c.frame.n_samples for c in sample_chunks[ok[0]:ok[-1]] if c.fate != Fate.INTACT)
+    assert dec.stats.missing_samples == lost
+    assert dec.stats.frames_missing == sum(c.fate != Fate.INTACT for c in sample_chunks[ok[0]:ok[-1]])
+    assert dec.stats.bytes_in == dec.stats.bytes_skipped + sum(len(encode_frame(f)) for f in intact)
+
+    # The recovered samples are the recording's, exactly.
+    recorded = {s.first_index: s.counts for s in read_sources(sources)}
+    n = next(iter(recorded.values())).shape[0]
+    for f in out:
+        if isinstance(f, fr.Samples):
+            start = f.first_index - f.first_index % n
+            np.testing.assert_array_equal(f.samples, recorded[start][f.first_index - start:][:f.n_samples])
+    log = replayer.injector.log
+    assert log.corrupted > 0 and log.dropped > 0 and log.garbage_bursts > 0  # the faults did happen
+    return {**dec.stats.as_dict(), "lost_samples": lost, **{f"inj_{k}": v for k, v in log.as_dict().items()}}
+
+
+def test_faulty_replay_of_the_bundled_recordings_loses_nothing_intact() -> None:
+    figures = check_faulty_replay([datasets.RAW_TEST2_DIR])
+    assert figures["bad_checks"] > 0 and figures["resyncs"] > 0
+
+
+@pytest.mark.slow
+def test_faulty_replay_of_the_full_test2(full_npz: Path) -> None:
+    """All 984 snapshots (161 MB of samples) under 1e-4 byte corruption, 1% drops, garbage bursts."""
+    figures = check_faulty_replay([full_npz])
+    assert figures["inj_frames"] > 984 * 80
+
+
+def test_snapshot_marks_reproduce_the_recorded_snapshots() -> None:
+    files = sorted(datasets.RAW_TEST2_DIR.iterdir())[:3]
+    out, dec = decode_in_random_chunks(b"".join(c.data for c in Replayer(files, speed=0).chunks()))
+    marks = [f for f in out if isinstance(f, fr.SnapshotMark)]
+    assert [m.first_index for m in marks] == [0, 20480, 40960]
+    stream = np.concatenate([f.samples for f in out if isinstance(f, fr.Samples)])
+    for mark, path in zip(marks, files):
+        expected = rec.to_counts(rec.read_snapshot_file(path))
+        np.testing.assert_array_equal(stream[mark.first_index:mark.first_index + 20480], expected)
+        ts = rec.parse_snapshot_name(path.name)
+        assert mark.timestamp == (ts - np.datetime64(0, "s")) / np.timedelta64(1, "s")
+    infos = [f for f in out if isinstance(f, fr.StreamInfo)]
+    assert infos[0] == fr.StreamInfo("bearing-replay", infos[0].firmware_version, 20000, 4, "int16", 0.001)
+    assert len(infos) == -(-3 * 20480 // 20000)  # one a second of stream
+    assert sum(isinstance(f, fr.DeviceStatus) for f in out) == len(infos)
+    assert dec.stats.missing_samples == dec.stats.bytes_skipped == 0
+
+
+def test_eight_channel_test1_file() -> None:
+    out, _ = decode_in_random_chunks(b"".join(c.data for c in Replayer([datasets.RAW_TEST1_DIR], speed=0).chunks()))
+    assert next(f for f in out if isinstance(f, fr.StreamInfo)).n_channels == 8
+    assert sum(f.n_samples for f in out if isinstance(f, fr.Samples)) == 20480
+
+
+def test_raw_npy_of_counts_and_of_values(tmp_path: Path) -> None:
+    counts = np.random.default_rng(1).integers(-5000, 5001, size=(2, 1000, 3), dtype=np.int16)
+    np.save(tmp_path / "counts.npy", counts)
+    np.save(tmp_path / "values.npy", counts[0] * 0.001)  # one 2-D snapshot of physical values
+    snaps = list(read_sources([tmp_path / "counts.npy", tmp_path / "values.npy"]))
+    assert [s.first_index for s in snaps] == [0, 1000, 2000]
+    np.testing.assert_array_equal(snaps[2].counts, counts[0])
+    assert snaps[1].timestamp - snaps[0].timestamp == pytest.approx(1000 / 20000)
+
+
+def test_values_not_exact_at_the_scale_are_refused_with_a_clear_message(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "fine.npy"
+    np.save(path, np.full((100, 4), 0.0005))  # half a count
+    with pytest.raises(rec.RecordingError, match="not whole multiples of scale"):
+        list(read_sources([path]))
+    assert replay_main([str(path), "--pty"]) == 2
+    err = capsys.readouterr().err
+    assert "fine.npy" in err and "scale" in err
+
+
+def test_cli_refuses_missing_source_and_bad_scale(tmp_path: Path, capsys) -> None:
+    assert replay_main([str(tmp_path / "nope"), "--pty"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert replay_main([str(datasets.RAW_TEST1_DIR), "--pty", "--scale", "3.141592653589793"]) == 2
+    assert "ratio" in capsys.readouterr().err
+
+
+def test_disconnect_resends_info_and_loses_the_outage() -> None:
+    faults = FaultConfig(disconnect_every=50, down_time=0.5)
+    chunks = list(Replayer(sorted(datasets.RAW_TEST2_DIR.iterdir())[:2], speed=1.0, faults=faults).chunks())
+    cut = next(i for i, c in enumerate(chunks) if c.disconnect_after)
+    lost = list(itertools.takewhile(lambda c: c.fate == Fate.DROPPED, chunks[cut + 1:]))
+    # 0.5 s at 20 kHz, rounded to whole 256-sample frames
+    assert sum(c.frame.n_samples for c in lost if isinstance(c.frame, fr.Samples)) == 10000 // 256 * 256
+    back = chunks[cut + 1 + len(lost)]
+    assert isinstance(back.frame, fr.StreamInfo) and back.fate == Fate.INTACT
+
+
+class MemoryPort:
+    """A port that keeps what it is given; ``delay`` simulates a slow reader."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.data = bytearray()
+        self.delay = delay
+
+    def write(self, data: bytes, stop: threading.Event) -> None:
+        time.sleep(self.delay)
+        self.data += data
+
+    def disconnect(self) -> None: ...
+    def reconnect(self) -> None: ...
+    def drain(self, stop: threading.Event, timeout: float = 10.0) -> bool:
+        return True
+
+
+def test_real_time_pacing_and_overruns_when_the_reader_is_slow() -> None:
+    one = [sorted(datasets.RAW_TEST2_DIR.iterdir())[0]]
+    port = MemoryPort()
+    stats = Replayer(one, speed=8).run(port)
+    assert stats.elapsed_s >= 20480 / 20000 / 8 * 0.95  # not faster than 8x real time
+    assert stats.tx_overruns == 0 and len(port.data) == stats.bytes_written
+    out, _ = decode_in_random_chunks(bytes(port.data))
+    assert sum(f.n_samples for f in out if isinstance(f, fr.Samples)) == 20480
+
+    slow = MemoryPort(delay=0.03)  # 85 frames x 30 ms >> the 51 ms the stream takes at 20x
+    stats = Replayer(one, speed=20).run(slow)
+    assert stats.tx_overruns > 0  # the device dropped frames rather than fall behind forever
+    out, dec = decode_in_random_chunks(bytes(slow.data))
+    received = sum(f.n_samples for f in out if isinstance(f, fr.Samples))
+    assert dec.stats.missing_samples > 0
+    assert received + dec.stats.missing_samples <= 20480
