@@ -1,8 +1,9 @@
 """Shared builders for the edge-agent tests: a real bundle, the replay on a pty, an agent config.
 
 The bundle is the real thing: an autoencoder with T = 2 (so the agent's
-history across snapshots and restarts matters) trained on IMS test 2 with the
-training code, converted by ``convert.pipeline.convert_model_dir`` (float32
+history across snapshots and restarts matters) trained on the healthy period
+of IMS test 2 by ``bearing-train fit``'s own code (``train.fit.fit_model_dir``,
+a few epochs), converted by ``convert.pipeline.convert_model_dir`` (float32
 variant). Built once per test session (``functools.cache``). No tests here.
 """
 from __future__ import annotations
@@ -26,17 +27,24 @@ _ROOT = Path(tempfile.mkdtemp(prefix="bearing-agent-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 
 TIMESTEPS = 2
+EPOCHS = 20
+
+
+def build_bundle(out: Path, timesteps: int = TIMESTEPS, epochs: int = EPOCHS) -> Path:
+    """Train (``bearing-train fit``'s code) and convert a bundle into ``out``; returns the bundle dir."""
+    from convert.pipeline import convert_model_dir
+    from train.fit import fit_model_dir
+
+    model = out / "model"
+    fit_model_dir(datasets.FEATURES_TEST2, model, datasets.TEST2_TRAIN_UNTIL, timesteps=timesteps,
+                  epochs=epochs, make_plots=False)
+    return convert_model_dir(model, out / "bundle", variants=("float32",), data=datasets.FEATURES_TEST2).bundle_dir
 
 
 @functools.cache
 def bundle_dir(timesteps: int = TIMESTEPS) -> Path:
-    """A real bundle (trained briefly, converted, checksummed) for the agent tests."""
-    from convert.pipeline import convert_model_dir
-    from tests import test_convert_support as support
-
-    result = convert_model_dir(support.model_dir(timesteps), _ROOT / f"bundle_T{timesteps}",
-                               variants=("float32",), data=support.feature_table_path())
-    return result.bundle_dir
+    """The session's real bundle (trained briefly, converted, checksummed) for the agent tests."""
+    return build_bundle(_ROOT / f"T{timesteps}", timesteps)
 
 
 def raw_test2_files() -> list[Path]:
