@@ -27,7 +27,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from train.model import build_autoencoder  # noqa: E402
 
-#: The variants, in the order they are reported. ``int8`` is the default deployment.
+#: The variants, in the order they are reported.
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 
 
@@ -37,16 +37,40 @@ class VariantInfo:
 
     name: str
     description: str
-    quantized: bool
 
 
 VARIANT_INFO = {
-    "float32": VariantInfo("float32", "float32 weights and activations (reference)", False),
-    "float16": VariantInfo("float16", "float16 weights, dequantized to float32 at load; float32 compute", True),
-    "dynamic": VariantInfo("dynamic", "dynamic-range: int8 weights, activations quantized on the fly", True),
+    "float32": VariantInfo("float32", "float32 weights and activations (reference)"),
+    "float16": VariantInfo("float16", "float16 weights, dequantized to float32 at load; float32 compute"),
+    "dynamic": VariantInfo("dynamic", "dynamic-range: int8 weights (tensors >= 1024 elements only), "
+                           "activations quantized on the fly"),
     "int8": VariantInfo("int8", "full-integer: int8 weights and activations, float32 input/output "
-                        "interface, calibrated on the healthy period (see docs/convert.md)", True),
+                        "interface, calibrated on the healthy period (see docs/convert.md)"),
 }
+
+
+def weight_dtypes(flatbuffer: bytes) -> dict[str, int]:
+    """How many constant tensors of each dtype the model stores (what quantization really did).
+
+    The converter leaves tensors under 1,024 elements in float32 in the dynamic-range
+    variant, so at T=1 it is float32 in all but name; this makes that visible.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    counts: dict[str, int] = {}
+    interpreter = Interpreter(model_content=flatbuffer)
+    for t in interpreter.get_tensor_details():
+        if t["name"] and np.dtype(t["dtype"]) != np.int32 and _is_constant(interpreter, t):
+            counts[np.dtype(t["dtype"]).name] = counts.get(np.dtype(t["dtype"]).name, 0) + 1
+    return counts
+
+
+def _is_constant(interpreter, detail: dict) -> bool:
+    try:  # constant (read-only) tensors are readable before allocation; activations are not
+        interpreter.get_tensor(detail["index"])
+        return True
+    except ValueError:
+        return False
 
 
 def unrolled_copy(model: keras.Model) -> keras.Model:

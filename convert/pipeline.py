@@ -21,7 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
-from convert.export import VARIANT_INFO, VARIANTS, convert_variant, unrolled_copy
+from convert.export import VARIANT_INFO, VARIANTS, convert_variant, unrolled_copy, weight_dtypes
 from convert.modeldir import read_model_dir
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
@@ -32,8 +32,10 @@ from edge_agent.feature_table import FeatureTable, parse_timestamp, read_feature
 from edge_agent.runtime import runtime_version
 from edge_agent.scorer import score_table
 
-#: Preference for the deployed variant: the smallest quantized one that passes.
-DEFAULT_PREFERENCE = ("int8", "dynamic", "float16", "float32")
+#: Tie-break order for the deployed variant. The rule itself (see choose_default): the
+#: smallest file among the variants that really store quantized weights and pass the gate.
+DEFAULT_PREFERENCE = ("float16", "int8", "dynamic", "float32")
+QUANTIZED_DTYPES = ("int8", "float16")
 
 
 class ConversionError(RuntimeError):
@@ -160,6 +162,19 @@ def read_scores(path: Path):
                       np.array([flag(r["alarm"]) for r in rows], dtype=bool))
 
 
+def choose_default(manifest: dict, passing: list[str]) -> str | None:
+    """The smallest passing variant that really stores quantized weights, else the first passing one.
+
+    Every variant runs far under the latency goal (the runtime's per-call overhead
+    dominates this tiny model), so what quantization buys here is size; a variant
+    named "quantized" that the converter left in float32 does not count.
+    """
+    quantized = [v for v in passing if manifest["variants"][v]["quantized"]]
+    if quantized:
+        return min(quantized, key=lambda v: (manifest["variants"][v]["size_bytes"], DEFAULT_PREFERENCE.index(v)))
+    return next((v for v in DEFAULT_PREFERENCE if v in passing), None)
+
+
 def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable[str] = VARIANTS,
                       data: str | Path | None = None, force: bool = False,
                       default: str | None = None) -> ConvertResult:
@@ -194,11 +209,11 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     md.scaler.save(staging / SCALER)
-    sizes = {}
+    sizes, dtypes = {}, {}
     for v in variants:
         buf = convert_variant(twin, v, representative if v == "int8" else None)
         write_bytes_atomic(staging / f"model_{v}.tflite", buf)
-        sizes[v] = len(buf)
+        sizes[v], dtypes[v] = len(buf), weight_dtypes(buf)
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -209,7 +224,8 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         "threshold": {**md.threshold, "debounce": k, "comparison": "error > value"},
         "scaler": SCALER,
         "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_INFO[v].description,
-                         "quantized": VARIANT_INFO[v].quantized, "threshold": threshold,
+                         "weight_dtypes": dtypes[v],
+                         "quantized": any(d in dtypes[v] for d in QUANTIZED_DTYPES), "threshold": threshold,
                          "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
                          "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
                          "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
@@ -249,7 +265,7 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                                   f"or was not requested):\n{format_table(parity, sizes)}")
         chosen = default
     else:
-        chosen = next((v for v in DEFAULT_PREFERENCE if v in passing), None) or (bundled[0] if bundled else None)
+        chosen = choose_default(manifest, passing) or (bundled[0] if bundled else None)
     if chosen is None:
         raise ConversionError("no variant passed the parity gate; nothing to bundle (use --force to bundle "
                               f"anyway, recorded in the manifest):\n{format_table(parity, sizes)}")

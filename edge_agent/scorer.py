@@ -61,7 +61,7 @@ class SnapshotScorer:
             return None
         # The model sees float32, and the error compares it with what the model saw.
         window = self.bundle.scaler.transform(np.stack(self._history)).astype(np.float32)[None]
-        error = float(reconstruction_error(window, self.runner(window).reshape(window.shape))[0])
+        error = float(reconstruction_error(window, self.runner(window))[0])
         over = error > self.bundle.threshold
         return Score(error, self.bundle.threshold, over, self._debouncer.update(over))
 
