@@ -6,6 +6,7 @@ recovered, every missing sample counted.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import time
@@ -38,35 +39,74 @@ def decode_in_random_chunks(data: bytes, seed: int = 0) -> tuple[list[fr.Frame],
     return out + dec.flush(), dec
 
 
+class RecordingCursor:
+    """The recording's own snapshots (read by firmware_io.recordings, not by the replay), in order."""
+
+    def __init__(self, sources: list[Path]) -> None:
+        self._snaps = rec.iter_snapshots(sources)
+        self._k = -1
+        self._counts: np.ndarray | None = None
+
+    def samples(self, first_index: int, n: int, per_snapshot: int = 20480) -> np.ndarray:
+        k, offset = divmod(first_index, per_snapshot)
+        while self._k < k:
+            self._counts = next(self._snaps).as_counts(rec.IMS_SCALE)
+            self._k += 1
+        return self._counts[offset:offset + n]
+
+
 def check_faulty_replay(sources: list[Path], faults: FaultConfig = FAULTS) -> dict[str, int]:
-    """Replay ``sources`` through ``faults`` and check every guarantee against the truth."""
+    """Replay ``sources`` through ``faults`` and check every guarantee against the truth.
+
+    Streams: the decoder is fed as the replay produces bytes (in random-sized
+    reads), so the full recording never has to be in memory twice.
+    """
     replayer = Replayer(sources, speed=0, faults=faults)
-    chunks = list(replayer.chunks())
-    out, dec = decode_in_random_chunks(b"".join(c.data for c in chunks))
+    rng = np.random.default_rng(0)
+    dec = StreamDecoder()
+    expected: collections.deque[fr.Frame] = collections.deque()
+    pending = bytearray()
+    recording = RecordingCursor(sources)
+    received = intact_bytes = 0
+    lost_since_ok = lost = frames_lost_since_ok = frames_lost = 0
+    seen_ok = False
 
-    intact = [c.frame for c in chunks if c.fate == Fate.INTACT]
-    assert len(out) == len(intact)  # every intact frame recovered ...
-    assert all(a == b for a, b in zip(out, intact))  # ... and nothing else, in order
+    def check(frames: list[fr.Frame]) -> None:
+        nonlocal received
+        for f in frames:
+            assert f == expected.popleft()  # nothing but the intact frames, in order
+            if isinstance(f, fr.Samples):
+                np.testing.assert_array_equal(f.samples, recording.samples(f.first_index, f.n_samples))
+                received += f.n_samples
 
-    # Every missing sample is counted: samples of frames that did not arrive intact,
-    # between the first and the last Samples frame that did.
-    sample_chunks = [c for c in chunks if isinstance(c.frame, fr.Samples)]
-    ok = [i for i, c in enumerate(sample_chunks) if c.fate == Fate.INTACT]
-    lost = sum(c.frame.n_samples for c in sample_chunks[ok[0]:ok[-1]] if c.fate != Fate.INTACT)
-    assert dec.stats.missing_samples == lost
-    assert dec.stats.frames_missing == sum(c.fate != Fate.INTACT for c in sample_chunks[ok[0]:ok[-1]])
-    assert dec.stats.bytes_in == dec.stats.bytes_skipped + sum(len(encode_frame(f)) for f in intact)
+    for chunk in replayer.chunks():
+        if chunk.fate == Fate.INTACT:
+            expected.append(chunk.frame)
+            intact_bytes += len(encode_frame(chunk.frame))
+        if isinstance(chunk.frame, fr.Samples):
+            if chunk.fate == Fate.INTACT:
+                # Losses count once an intact Samples frame follows them (and one preceded them).
+                lost, frames_lost = lost + lost_since_ok * seen_ok, frames_lost + frames_lost_since_ok * seen_ok
+                lost_since_ok = frames_lost_since_ok = 0
+                seen_ok = True
+            else:
+                lost_since_ok += chunk.frame.n_samples
+                frames_lost_since_ok += 1
+        pending += chunk.data
+        while len(pending) > (1 << 20):
+            n = int(rng.choice([1, 7, 300, 4096, 65536, 1 << 20]))
+            check(dec.feed(bytes(pending[:n])))
+            del pending[:n]
+    check(dec.feed(bytes(pending)) + dec.flush())
 
-    # The recovered samples are the recording's, exactly.
-    recorded = {s.first_index: s.counts for s in read_sources(sources)}
-    n = next(iter(recorded.values())).shape[0]
-    for f in out:
-        if isinstance(f, fr.Samples):
-            start = f.first_index - f.first_index % n
-            np.testing.assert_array_equal(f.samples, recorded[start][f.first_index - start:][:f.n_samples])
+    assert not expected  # every intact frame recovered
+    assert dec.stats.missing_samples == lost  # every missing sample counted
+    assert dec.stats.frames_missing == frames_lost
+    assert dec.stats.bytes_in == dec.stats.bytes_skipped + intact_bytes
     log = replayer.injector.log
     assert log.corrupted > 0 and log.dropped > 0 and log.garbage_bursts > 0  # the faults did happen
-    return {**dec.stats.as_dict(), "lost_samples": lost, **{f"inj_{k}": v for k, v in log.as_dict().items()}}
+    return {**dec.stats.as_dict(), "lost_samples": lost, "received_samples": received,
+            **{f"inj_{k}": v for k, v in log.as_dict().items()}}
 
 
 def test_faulty_replay_of_the_bundled_recordings_loses_nothing_intact() -> None:
