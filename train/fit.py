@@ -248,13 +248,15 @@ def _metadata(table_path: Path, table: FeatureTable, until: np.datetime64, healt
               scores: Scores, seed: int, timesteps: int, spec: FeatureSpec, seconds: float, epochs: int,
               batch_size: int, validation_split: float, history: dict, model) -> dict[str, Any]:
     first = scores.first_alarm()
+    scored = ~np.isnan(scores.error)
     return {
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {"path": str(table_path), "sha256": sha256_file(table_path), "n_snapshots": len(table),
                  "first": format_timestamp(table.timestamps[0]), "last": format_timestamp(table.timestamps[-1])},
         "split": {"train_until": format_timestamp(until), "n_healthy_snapshots": int(healthy.sum()),
-                  "n_train": int((scores.split == "train").sum()),
-                  "n_validation": int((scores.split == "validation").sum()),
+                  # windows, not snapshots: for T > 1 the first T-1 snapshots are in no window
+                  "n_train": int(((scores.split == "train") & scored).sum()),
+                  "n_validation": int(((scores.split == "validation") & scored).sum()),
                   "n_test": int((scores.split == "test").sum())},
         "seed": seed,
         "timesteps": timesteps,
