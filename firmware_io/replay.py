@@ -251,13 +251,14 @@ class Replayer:
     def run(self, port: Port, stop: threading.Event | None = None) -> ReplayStats:
         """Write the stream to ``port`` with pacing and faults until done or ``stop`` is set."""
         stop = stop or threading.Event()
-        t0 = time.monotonic()
+        started = time.monotonic()
+        t0: float | None = None  # when sample 0 was taken: set once the first bytes are out
+        rate = self.sample_rate_hz * self.speed
         for chunk in self.chunks():
             if stop.is_set():
                 break
-            if self.speed > 0:
-                due = t0 + chunk.end_index / (self.sample_rate_hz * self.speed)
-                lag = time.monotonic() - due
+            if self.speed > 0 and t0 is not None:
+                lag = time.monotonic() - (t0 + chunk.end_index / rate)
                 if lag < 0:
                     if stop.wait(-lag):
                         break
@@ -265,8 +266,12 @@ class Replayer:
                     self.stats.tx_overruns += 1  # the port is too slow: the device drops, as an MCU would
                     continue
             if chunk.data:
+                # The first write may wait for a reader to open the port: the device's
+                # clock starts when it is first heard, or every frame would be "late".
                 port.write(chunk.data, stop)
                 self.stats.bytes_written += len(chunk.data)
+                if t0 is None and rate > 0:
+                    t0 = time.monotonic() - chunk.end_index / rate
             if chunk.disconnect_after:
                 self.stats.disconnects += 1
                 port.disconnect()
@@ -275,6 +280,6 @@ class Replayer:
                 port.reconnect()
         else:
             port.drain(stop)
-        self.stats.elapsed_s = time.monotonic() - t0
+        self.stats.elapsed_s = time.monotonic() - started
         self.stats.faults = self.injector.log.as_dict()
         return self.stats

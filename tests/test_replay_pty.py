@@ -6,6 +6,7 @@ every sample arrives exactly.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -132,3 +133,24 @@ def test_replay_to_a_socket_url() -> None:
     frames = StreamDecoder().feed(bytes(got))
     stream = np.concatenate([f.samples for f in frames if isinstance(f, fr.Samples)])
     np.testing.assert_array_equal(stream, recorded_stream([one]))
+
+
+def test_real_time_replay_waits_for_a_late_reader_and_drops_nothing() -> None:
+    """The device clock starts when the reader attaches: a late reader is not an overrun."""
+    one = sorted(datasets.RAW_TEST2_DIR.iterdir())[0]
+    proc = start_replay(str(one), "--pty", "--speed", "2", "--stats")
+    try:
+        path = proc.stdout.readline().strip()
+        time.sleep(1.5)  # longer than the 1 s of lag after which the device drops frames
+        t0 = time.monotonic()
+        dec = StreamDecoder()
+        frames = read_until_replay_exits(path, proc, dec)
+        took = time.monotonic() - t0
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    stats = json.loads(proc.stderr.read().strip().splitlines()[-1])
+    assert stats["tx_overruns"] == 0
+    stream = np.concatenate([f.samples for f in frames if isinstance(f, fr.Samples)])
+    np.testing.assert_array_equal(stream, recorded_stream([one]))
+    assert took >= 20480 / 20000 / 2 * 0.9  # paced: not faster than 2x real time
