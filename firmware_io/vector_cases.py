@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from firmware_io import frames as fr
+from firmware_io import recordings as rec
 from firmware_io.encoder import encode_frame
 
 VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 CASES_FILE = VECTORS_DIR / "cases.txt"
+#: The bundled IMS raw files in a source checkout (only needed to regenerate the vectors).
+RAW_DIR = Path(__file__).resolve().parent.parent / "data" / "ims" / "raw"
 
 
 @dataclass(frozen=True)
@@ -72,13 +75,10 @@ def _samples_line(name: str, seq: int, first: int, counts: np.ndarray) -> str:
     return f"samples {name} {seq} {first} {counts.shape[0]} {counts.shape[1]} {values}"
 
 
-def make_cases_text() -> str:
+def make_cases_text(raw_dir: Path = RAW_DIR) -> str:
     """The committed ``cases.txt``: edge values plus real IMS samples (test 1 and test 2)."""
-    from firmware_io import recordings as rec
-    from train import datasets  # only for the data paths; this runs on the desktop
-
-    test2 = rec.read_snapshot_file(datasets.RAW_TEST2_DIR / "2004.02.12.10.32.39")
-    test1 = rec.read_snapshot_file(datasets.RAW_TEST1_DIR / "2003.10.22.12.06.24")
+    test2 = rec.read_snapshot_file(raw_dir / "2nd_test" / "2004.02.12.10.32.39")
+    test1 = rec.read_snapshot_file(raw_dir / "1st_test" / "2003.10.22.12.06.24")
     lines = [
         "# Shared test vectors: see firmware_io/vector_cases.py and firmware/host/vectors_main.c",
         "info info_ims bearing-replay 0.1.0 20000 4 1 1000",

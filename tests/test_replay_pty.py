@@ -28,7 +28,10 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal
 
 
 def start_replay(*args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "firmware_io.replay_cli", *args]
+    """``bearing-replay`` as installed (the console script), else the module it runs."""
+    script = Path(sys.executable).with_name("bearing-replay")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "firmware_io.replay_cli"]
+    cmd += args
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
