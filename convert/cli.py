@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelDirError, ConversionError, FeatureTableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(result.parity_table())
+    print(result.parity_table(markdown=False))
+    print(f"\nclosest Keras error to the threshold: {result.min_threshold_margin:.3g} "
+          "(an error difference above this could flip a decision)")
     print(f"\nbundle: {result.bundle_dir} (+ {result.archive.name}), variants {result.bundled}, "
           f"default {result.default_variant}")
     return 0

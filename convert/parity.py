@@ -84,8 +84,9 @@ def failed(variant: str, runtime: str, n: int, message: str) -> ParityResult:
     return ParityResult(variant, runtime, n, float("nan"), 0.0, 0.0, error=message)
 
 
-def format_table(results: list[ParityResult], sizes: dict[str, int] | None = None) -> str:
-    """The parity table as markdown (what ``bearing-convert`` and ``make demo`` print)."""
+def format_table(results: list[ParityResult], sizes: dict[str, int] | None = None,
+                 markdown: bool = True) -> str:
+    """The parity table, as markdown (manifest, docs) or aligned plain text (terminal)."""
     sizes = sizes or {}
     lines = ["| variant | runtime | size | max abs error diff | over-threshold agree | alarm agree | gate |",
              "|---|---|---:|---:|---:|---:|---|"]
@@ -97,4 +98,11 @@ def format_table(results: list[ParityResult], sizes: dict[str, int] | None = Non
         gate = "pass" if r.passed else f"FAIL (first: {(r.over_mismatches or r.alarm_mismatches)[0]})"
         lines.append(f"| {r.variant} | {r.runtime} | {size} | {r.max_abs_error_diff:.2e} | "
                      f"{r.over_agreement:.2%} | {r.alarm_agreement:.2%} | {gate} |")
-    return "\n".join(lines)
+    return "\n".join(lines) if markdown else _aligned(lines)
+
+
+def _aligned(markdown_lines: list[str]) -> str:
+    """Markdown table rows -> space-aligned columns without the pipes and the rule line."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for i, line in enumerate(markdown_lines) if i != 1]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

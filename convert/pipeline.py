@@ -52,8 +52,14 @@ class ConvertResult:
     sizes: dict[str, int]
     manifest: dict = field(repr=False, default_factory=dict)
 
-    def parity_table(self) -> str:
-        return format_table(self.parity, self.sizes)
+    @property
+    def min_threshold_margin(self) -> float:
+        """How close the Keras error came to the threshold: what a variant's error difference must stay under."""
+        return min((r.min_threshold_margin for r in self.parity if not r.error), default=float("nan"))
+
+    def parity_table(self, markdown: bool = True) -> str:
+        """Every variant on every runtime against Keras; ``markdown=False`` for a terminal."""
+        return format_table(self.parity, self.sizes, markdown)
 
 
 def _table_sha256(path: Path) -> str:

@@ -117,6 +117,6 @@ def test_cli_writes_bundle_and_prints_parity_table(tmp_path, capsys):
     assert convert_main([str(model_dir()), "--out", str(out), "--variant", "float16",
                          "--data", str(feature_table_path())]) == 0
     printed = capsys.readouterr().out
-    assert "| float16 | ai-edge-litert |" in printed and "default float16" in printed
+    assert "float16  ai-edge-litert" in printed and "default float16" in printed
     assert (tmp_path / "b.tar.gz").is_file() and load_bundle(out).variant == "float16"
     assert set(VARIANTS) == {"float32", "float16", "dynamic", "int8"}
