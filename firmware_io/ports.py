@@ -59,10 +59,16 @@ class PtyPort:
             self.on_connect(self.path)
 
     def disconnect(self) -> None:
-        """Close the master: the reader's next read fails, as when a cable is pulled."""
+        """Close the master and remove the link: as when a cable is pulled.
+
+        The reader's next read fails, and opening the link fails until
+        :meth:`reconnect`, like a ``/dev/serial/by-id`` name while unplugged.
+        """
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        if self.link is not None and self.link.is_symlink():
+            self.link.unlink()
 
     def drain(self, stop: threading.Event, timeout: float = 10.0) -> bool:
         """Wait until the reader has read everything written (or ``timeout``); True if it has.
@@ -92,8 +98,6 @@ class PtyPort:
 
     def close(self) -> None:
         self.disconnect()
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
 
     def reader_attached(self) -> bool:
         """True once something has the device path open."""
