@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from firmware_io import frames as fr
 from firmware_io.decoder import StreamDecoder
-from firmware_io.encoder import FrameEncoder, encode_frame as encode
+from firmware_io.encoder import FrameEncoder, encode_frame as encode, frame_bytes
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -157,3 +157,16 @@ def test_missing_samples_equal_the_samples_of_lost_frames(sizes, data) -> None:
     assert dec.stats.missing_samples == lost
     assert received + lost == sum(sizes)
     assert dec.stats.frames_missing == lost_frames
+
+
+@SETTINGS
+@given(st.sampled_from([fr.TYPE_STREAM_INFO, fr.TYPE_SAMPLES, fr.TYPE_DEVICE_STATUS, fr.TYPE_SNAPSHOT_MARK]),
+       st.binary(max_size=300))
+def test_checked_frames_with_arbitrary_payloads_never_raise(ftype, payload) -> None:
+    """A buggy firmware can send a correct CRC over a wrong payload: counted as malformed, never a crash."""
+    dec = StreamDecoder()
+    out = dec.feed(frame_bytes(ftype, payload))
+    assert len(out) + dec.stats.malformed == 1
+    kinds = {fr.TYPE_STREAM_INFO: fr.StreamInfo, fr.TYPE_SAMPLES: fr.Samples,
+             fr.TYPE_DEVICE_STATUS: fr.DeviceStatus, fr.TYPE_SNAPSHOT_MARK: fr.SnapshotMark}
+    assert all(isinstance(f, kinds[ftype]) for f in out)
