@@ -31,7 +31,10 @@ class FrameEncoder:
         self.seq = seq % fr.SEQ_MODULO
 
     def info(self, info: fr.StreamInfo) -> bytes:
-        return frame_bytes(fr.TYPE_STREAM_INFO, fr.pack_stream_info(info), info.protocol_version)
+        if info.protocol_version != fr.PROTOCOL_VERSION:
+            raise ValueError(f"this encoder writes protocol version {fr.PROTOCOL_VERSION}, "
+                             f"not {info.protocol_version}")
+        return frame_bytes(fr.TYPE_STREAM_INFO, fr.pack_stream_info(info))
 
     def samples(self, first_index: int, samples: np.ndarray) -> bytes:
         """Frame ``samples`` (int16, ``(n, n_channels)``) starting at sample ``first_index``."""
