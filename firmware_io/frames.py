@@ -15,6 +15,7 @@ before it, header included.
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -153,6 +154,8 @@ Frame = Union[StreamInfo, Samples, DeviceStatus, SnapshotMark]
 
 def scale_ratio(scale: float) -> tuple[int, int]:
     """``scale`` as ``(num, den)`` with ``num / den == scale`` exactly, or ValueError."""
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number of units per count, got {scale!r}")
     frac = Fraction(scale).limit_denominator(0xFFFFFFFF)
     num, den = frac.numerator, frac.denominator
     if not (-(1 << 31) <= num < (1 << 31)) or num / den != scale or scale == 0:
