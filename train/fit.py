@@ -23,7 +23,6 @@ collected ``T`` snapshots.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from edge_agent.atomic import atomic_output, write_text_atomic
+from edge_agent.bundle import sha256_file
 from edge_agent.detection import Debouncer, make_windows, reconstruction_error
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.features import FeatureSpec
@@ -281,14 +281,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_history(path: Path, history: dict[str, list[float]]) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from edge_agent.feature_table import FeatureTable, format_timestamp
 from edge_agent.features import mean_abs
 from firmware_io.recordings import (
+    IMS_SAMPLES_PER_SNAPSHOT,
     IMS_SCALE,
     RecordingError,
     find_snapshot_files,
@@ -37,6 +38,8 @@ from firmware_io.recordings import (
 
 #: Files per task sent to a worker: large enough to amortise pickling, small enough for a live progress bar.
 _CHUNK = 8
+#: A worker process costs about as much to start as parsing this many files; fewer files stay in-process.
+_FILES_PER_WORKER = 32
 
 
 def channel_names(n_channels: int) -> list[str]:
@@ -63,9 +66,29 @@ def snapshot_features(values: np.ndarray, source: str = "data") -> np.ndarray:
     return mean_abs(counts, IMS_SCALE)
 
 
+def read_snapshot_fast(path: str | Path) -> np.ndarray:
+    """:func:`firmware_io.recordings.read_snapshot_file`, with pandas' C parser as the fast path.
+
+    pandas parses these files about 1.6x faster than ``numpy.loadtxt``, but its
+    errors are vaguer (and it pads short rows with NaN). So a file pandas reads
+    cleanly, with the expected row count and only finite numbers, is accepted;
+    anything else is handed to the reference reader, whose error names the
+    file, row and column. Both parse to the same float64 values.
+    """
+    import pandas as pd
+
+    try:
+        values = pd.read_csv(path, sep="\t", header=None, dtype=np.float64).to_numpy()
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        values = None
+    if values is None or values.shape[0] != IMS_SAMPLES_PER_SNAPSHOT or not np.isfinite(values).all():
+        return read_snapshot_file(path)  # raises RecordingError with the precise diagnosis
+    return values
+
+
 def _file_features(path: str) -> tuple[str, int, int, np.ndarray]:
     """Worker: (path, rows, channels, features) of one snapshot file."""
-    values = read_snapshot_file(path)
+    values = read_snapshot_fast(path)
     return path, values.shape[0], values.shape[1], snapshot_features(values, path)
 
 
@@ -119,7 +142,7 @@ def _packed_rows(path: Path, progress: bool) -> Iterable[tuple]:
 def _file_rows(files: list[Path], workers: int | None, progress: bool) -> list[tuple]:
     if not files:
         return []
-    workers = workers or min(len(files), os.cpu_count() or 1)
+    workers = workers or max(1, min(os.cpu_count() or 1, len(files) // _FILES_PER_WORKER))
     names = [str(f) for f in files]
     if workers <= 1:
         results = map(_file_features, names)

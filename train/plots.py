@@ -25,6 +25,20 @@ PLOT_FILES = {
 }
 
 
+def _finish(fig: plt.Figure, ax: plt.Axes, path: Path, title: str, xlabel: str | None, ylabel: str,
+            legend_loc: str = "best", dates: bool = False) -> Path:
+    """Label, grid, legend and save: the common tail of every plot."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_loc, ncol=2 if dates and len(ax.get_legend_handles_labels()[0]) > 4 else 1)
+    if dates:
+        fig.autofmt_xdate()
+    return _save(fig, path)
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     with atomic_output(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
@@ -38,12 +52,7 @@ def plot_loss(loss: list[float], val_loss: list[float], path: Path) -> Path:
     ax.plot(epochs, loss, label="training loss (MAE)")
     if val_loss:
         ax.plot(epochs, val_loss, label="validation loss (MAE)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean absolute error (scaled features)")
-    ax.set_title("Training and validation loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Training and validation loss", "epoch", "mean absolute error (scaled features)")
 
 
 def plot_error_distribution(train_errors: np.ndarray, threshold: float, rule: str, path: Path,
@@ -55,12 +64,8 @@ def plot_error_distribution(train_errors: np.ndarray, threshold: float, rule: st
     if validation_errors is not None and len(validation_errors):
         ax.hist(validation_errors, bins=bins, alpha=0.7, label=f"validation snapshots (n={len(validation_errors)})")
     ax.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold:.4g} ({rule})")
-    ax.set_xlabel("reconstruction error (MAE)")
-    ax.set_ylabel("snapshots")
-    ax.set_title("Reconstruction error in the healthy period")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Reconstruction error in the healthy period", "reconstruction error (MAE)",
+                   "snapshots")
 
 
 def plot_timeline(timestamps: np.ndarray, errors: np.ndarray, alarm: np.ndarray, threshold: float,
@@ -78,12 +83,8 @@ def plot_timeline(timestamps: np.ndarray, errors: np.ndarray, alarm: np.ndarray,
         ax.annotate(f"first alarm\n{first:%Y-%m-%d %H:%M}", xy=(first, threshold), xytext=(-120, 40),
                     textcoords="offset points", arrowprops={"arrowstyle": "->"})
     ax.set_yscale("log")
-    ax.set_ylabel("reconstruction error (MAE, log scale)")
-    ax.set_title("Reconstruction error over the whole recording")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
-    fig.autofmt_xdate()
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Reconstruction error over the whole recording", None,
+                   "reconstruction error (MAE, log scale)", "upper left", dates=True)
 
 
 def plot_features(timestamps: np.ndarray, values: np.ndarray, names: list[str],
@@ -94,9 +95,4 @@ def plot_features(timestamps: np.ndarray, values: np.ndarray, names: list[str],
         ax.plot(t, values[:, j], lw=0.8, label=name)
     ax.axvspan(t[0], np.datetime64(train_until).astype(object), color="green", alpha=0.08,
                label="training period (healthy)")
-    ax.set_ylabel("mean |x| per snapshot")
-    ax.set_title("Raw features")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", ncol=2)
-    fig.autofmt_xdate()
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Raw features", None, "mean |x| per snapshot", "upper left", dates=True)
