@@ -152,7 +152,7 @@ def test_raw_npy_of_counts_and_of_values(tmp_path: Path) -> None:
     snaps = list(read_sources([tmp_path / "counts.npy", tmp_path / "values.npy"]))
     assert [s.first_index for s in snaps] == [0, 1000, 2000]
     np.testing.assert_array_equal(snaps[2].counts, counts[0])
-    assert snaps[1].timestamp - snaps[0].timestamp == pytest.approx(1000 / 20000)
+    assert snaps[1].timestamp - snaps[0].timestamp == pytest.approx(1000 / 20000, abs=1e-6)  # float64 at 1.7e9 s
 
 
 def test_values_not_exact_at_the_scale_are_refused_with_a_clear_message(tmp_path: Path, capsys) -> None:
