@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import tarfile
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = (1,)
 MANIFEST = "manifest.json"
 SCALER = "scaler.json"
+_TMP_PREFIX = "bearing-bundle-"
 
 
 class BundleError(ValueError):
@@ -89,14 +92,16 @@ def check_runtime(manifest: dict, variant: str, runtime: str, where: Path) -> st
 
 def _extract(archive: Path) -> Path:
     """Unpack a ``.tar.gz`` bundle into a private temporary directory and return the bundle dir."""
-    target = Path(tempfile.mkdtemp(prefix="bearing-bundle-"))
+    target = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX))
     try:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(target, filter="data")  # refuses absolute paths, '..', devices
     except (tarfile.TarError, OSError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
     manifests = sorted(target.rglob(MANIFEST))
     if not manifests:
+        shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{archive}: the archive holds no {MANIFEST}; is this a bundle made by bearing-convert?")
     return manifests[0].parent
 
@@ -173,7 +178,27 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
     path = Path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle directory or archive")
-    root = _extract(path) if path.is_file() else path
+    if path.is_file():
+        root = _extract(path)
+        try:
+            bundle = _load_dir(root, variant, runtime)
+        except BundleError as exc:
+            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            raise BundleError(f"{path} (unpacked): {exc}") from exc
+        except BaseException:
+            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            raise
+        # The unpacked copy lives as long as the Bundle (the interpreter maps the model file).
+        weakref.finalize(bundle, shutil.rmtree, str(_tmp_root(root)), True)
+        return bundle
+    return _load_dir(path, variant, runtime)
+
+
+def _tmp_root(root: Path) -> Path:
+    return next((p for p in (root, *root.parents) if p.name.startswith(_TMP_PREFIX)), root)
+
+
+def _load_dir(root: Path, variant: str | None, runtime: str) -> Bundle:
     manifest = _read_manifest(root)
     _verify_files(root, manifest)
     try:
