@@ -192,6 +192,10 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise ConversionError(f"{out}: exists and is neither empty nor an earlier bundle; refusing to "
+                              "replace it: choose another --out")
     md = read_model_dir(model_dir)
     data = Path(data) if data else Path(md.data_path or "")
     if not data.is_file():
@@ -210,7 +214,6 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     representative, cal, windows = _calibration(md, table, train_until)
     twin = unrolled_copy(md.model)
 
-    out = Path(out)
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
