@@ -120,7 +120,7 @@ def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
     is not exactly representable as int16 counts of ``scale``.
     """
     first_index = 0
-    start = time.time()
+    start = float(int(time.time()))  # whole seconds: raw arrays carry no time of their own
     for src in (Path(s) for s in sources):
         if src.is_file() and src.suffix == ".npy":
             snaps = _npy_snapshots(src, scale, sample_rate_hz, start + first_index / sample_rate_hz)
