@@ -27,7 +27,8 @@ EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bearing-train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bearing-train", description="Desktop training: IMS recordings -> "
+                                     "feature table -> LSTM autoencoder model directory (docs/training.md).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

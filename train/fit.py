@@ -43,7 +43,6 @@ from edge_agent.detection import Debouncer, make_windows, reconstruction_error
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.features import FeatureSpec
 from edge_agent.scaler import ScalerParams
-from train import plots
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100
@@ -294,6 +293,8 @@ def _write_history(path: Path, history: dict[str, list[float]]) -> None:
 
 def _write_plots(folder: Path, table: FeatureTable, scores: Scores, history: dict, rule: ThresholdRule,
                  until: np.datetime64) -> None:
+    from train import plots  # matplotlib: imported only when plotting
+
     folder.mkdir(parents=True, exist_ok=True)
     p = plots.PLOT_FILES
     plots.plot_loss(history["loss"], history.get("val_loss", []), folder / p["loss"])

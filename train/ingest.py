@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,9 @@ def read_snapshot_fast(path: str | Path) -> np.ndarray:
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         values = None
     if values is None or values.shape[0] != IMS_SAMPLES_PER_SNAPSHOT or not np.isfinite(values).all():
-        return read_snapshot_file(path)  # raises RecordingError with the precise diagnosis
+        with warnings.catch_warnings():  # loadtxt warns "input contained no data" before the clear error
+            warnings.simplefilter("ignore", UserWarning)
+            return read_snapshot_file(path)  # raises RecordingError with the precise diagnosis
     return values
 
 
