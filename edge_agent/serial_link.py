@@ -17,12 +17,6 @@ import serial
 
 log = logging.getLogger(__name__)
 
-#: After the first byte arrives, wait this long for the rest of a burst, so a
-#: 160 kB/s stream is read in a few hundred chunks a second, not thousands.
-#: Small against the 20 ms alarm-latency budget.
-BATCH_WAIT_S = 0.003
-
-
 class SerialLink:
     """A port that reopens itself. ``read()`` returns bytes (possibly ``b""``) and never raises.
 
@@ -104,8 +98,9 @@ class SerialLink:
             else:
                 data = port.read(1)  # blocks until a byte or the timeout: no busy loop
                 if data:
+                    # The rest of what arrived with it, without waiting: a device writes
+                    # whole frames, so this is the frame (a sleep here would add latency).
                     self.chunk_time = time.perf_counter()
-                    time.sleep(BATCH_WAIT_S)
                     more = port.in_waiting
                     if more:
                         data += port.read(more)

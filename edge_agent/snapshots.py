@@ -105,12 +105,10 @@ class SnapshotAssembler:
     # -- internals ----------------------------------------------------------
     def _due(self, timestamp: float) -> bool:
         last = self.last_timestamp
-        if last is None:
+        if last is None or self.interval_s <= 0 or timestamp < last:
+            # every snapshot; or time went back (the wall clock was set back, or a replay
+            # started its recording again): take it rather than stall for hours
             return True
-        if self.marked_stream and timestamp <= last:
-            return False  # a recorded snapshot already taken (e.g. before a restart)
-        if self.interval_s <= 0 or timestamp < last:
-            return True  # every snapshot; or the wall clock was set back: do not stall for hours
         return timestamp - last >= self.interval_s - min(CADENCE_SLACK_S, self.interval_s / 2)
 
     def _on_mark(self, mark: SnapshotMark) -> None:

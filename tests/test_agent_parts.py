@@ -127,11 +127,12 @@ def test_cadence_wall_clock_and_marks():
     assert marked.counts["skipped_cadence"] == 3
 
 
-def test_marked_snapshot_already_taken_before_a_restart_is_not_taken_again():
-    asm = SnapshotAssembler(512, interval_s=0)
-    asm.last_timestamp = 1e9 + 600
-    items = [SnapshotMark(0, 1e9 + 600), *frames(0, 2), SnapshotMark(512, 1e9 + 1200), *frames(512, 2)]
-    assert [s.first_index for s in feed_all(asm, items)] == [512]
+def test_time_going_back_does_not_stall_the_cadence():
+    # a looping replay (or a wall clock set back) restarts the timestamps: keep taking snapshots
+    asm = SnapshotAssembler(512, interval_s=600)
+    asm.last_timestamp = 1e9 + 6000
+    items = [SnapshotMark(0, 1e9), *frames(0, 2), SnapshotMark(512, 1e9 + 600), *frames(512, 2)]
+    assert [s.first_index for s in feed_all(asm, items)] == [0, 512]
 
 
 def test_reset_discards_partial_snapshot():
