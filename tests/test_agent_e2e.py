@@ -247,6 +247,59 @@ def test_learning_mode_records_features_and_exports_them(tmp_path, truth):
     np.testing.assert_array_equal(table.values, truth.values[day1])  # repr floats: bit-exact
 
 
+def run_until(config, replay: ReplayThread, predicate, timeout: float, what: str, factory=None) -> Agent:
+    agent, thread = run_in_thread(config, factory or MockFactory())
+    replay.start()
+    try:
+        wait_for(lambda: predicate(agent), timeout, what)
+    finally:
+        agent.stop()
+        thread.join(10)
+        replay.close()
+    return agent
+
+
+def fault_details(journal: Path) -> list[str]:
+    return [e["detail"] for e in journal_events(journal, "sensor_fault_begin")]
+
+
+def test_sensor_fault_when_the_data_stops(tmp_path, bundle):
+    link = tmp_path / "ttyBEARING"
+    config = agent_config(tmp_path, str(link), bundle=bundle, faults={"no_data_timeout_s": 0.5})
+    replay = ReplayThread(raw_test2_files()[:3], link, speed=0)
+    seen = {}
+
+    def stopped(agent):  # the replay has ended, the port stays open, nothing arrives
+        if replay.stats is not None and agent.alarm.display == "fault":
+            seen["pattern"] = agent.outputs.pattern
+            return True
+        return False
+
+    run_until(config, replay, stopped, 20, "the no-data fault")
+    assert seen["pattern"] == "fault"
+    assert any(d.startswith("no valid data for") for d in fault_details(tmp_path / "journal.sqlite"))
+
+
+def test_sensor_fault_on_a_high_bad_frame_rate(tmp_path, bundle):
+    link = tmp_path / "ttyBEARING"
+    config = agent_config(tmp_path, str(link), bundle=bundle)
+    replay = ReplayThread(raw_test2_files()[:4], link, speed=0, faults=FaultConfig(drop_rate=0.3, seed=1))
+    journal = tmp_path / "journal.sqlite"
+    run_until(config, replay, lambda a: a.alarm.fault and "bad or lost" in a.alarm.fault, 20, "the bad-frame fault")
+    assert any("frames bad or lost in the last 10 s (limit 5%)" in d for d in fault_details(journal))
+    assert journal_rows(journal) == []  # 30 % of frames lost: no whole snapshot, nothing scored
+
+
+def test_stream_that_does_not_match_is_not_recorded(tmp_path):
+    link = tmp_path / "ttyBEARING"
+    config = agent_config(tmp_path, str(link), learn=True, learning={"channel_names": ["a", "b", "c"]})
+    replay = ReplayThread(raw_test2_files()[:2], link, speed=0)
+    journal = tmp_path / "journal.sqlite"
+    run_until(config, replay, lambda a: replay.stats is not None and a.alarm.fault, 20, "the mismatch fault")
+    assert "has 4 channels but [learning] channel_names lists 3" in journal_events(journal, "stream_mismatch")[0]["detail"]
+    assert journal_rows(journal) == []
+
+
 # --- the agent as a process: refusals, kill -9, SIGHUP ------------------------------------
 
 def agent_cmd(tmp: Path, link: Path, bundle: Path, *extra: str) -> list[str]:
