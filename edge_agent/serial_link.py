@@ -50,7 +50,10 @@ class SerialLink:
         return self.port is not None
 
     def _open(self) -> None:
-        self.port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s)
+        # exclusive: a second agent (or a terminal program) on the same device would
+        # steal half the bytes; the lock makes it fail to open instead.
+        self.port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s,
+                                          exclusive=True)
         self.connects += 1
         self._backoff = self.reconnect_initial_s
         self._last_error = None

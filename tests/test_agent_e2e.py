@@ -300,6 +300,36 @@ def test_stream_that_does_not_match_is_not_recorded(tmp_path):
     assert journal_rows(journal) == []
 
 
+def test_socket_url_works_like_a_serial_device(tmp_path, truth):
+    """A sensor on the network: the replay's bytes over TCP, the agent on socket://."""
+    import socket
+    import threading
+
+    from firmware_io.replay import Replayer
+
+    server = socket.create_server(("127.0.0.1", 0))
+    host, port = server.getsockname()
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            for chunk in Replayer([str(p) for p in raw_test2_files()[:3]], speed=0).chunks():
+                conn.sendall(chunk.data)
+            time.sleep(5)
+
+    threading.Thread(target=serve, daemon=True).start()
+    rows = []
+    agent, thread = run_in_thread(agent_config(tmp_path, f"socket://{host}:{port}", learn=True), MockFactory(),
+                                  lambda row, a: rows.append(row))
+    try:
+        wait_for(lambda: len(rows) == 3, 20, "3 snapshots over TCP")
+    finally:
+        agent.stop()
+        thread.join(10)
+        server.close()
+    assert_features_exact(journal_rows(tmp_path / "journal.sqlite"), truth)
+
+
 # --- the agent as a process: refusals, kill -9, SIGHUP ------------------------------------
 
 def agent_cmd(tmp: Path, link: Path, bundle: Path, *extra: str) -> list[str]:
