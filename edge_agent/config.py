@@ -180,6 +180,13 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: {name} must be a [{name}] table, got {values!r}")
         built[name] = _build_section(type(factory()), name, values, source)
+    g = built["gpio"]
+    pins = {k: getattr(g, k) for k in ("led_pin", "buzzer_pin", "relay_pin", "ack_button_pin")
+            if getattr(g, k) >= 0}
+    shared = sorted({p for p in pins.values() if list(pins.values()).count(p) > 1})
+    if shared:
+        raise ConfigError(f"{source}: [gpio] " + ", ".join(f"{k} = {v}" for k, v in pins.items() if v in shared)
+                          + ": one pin cannot drive two outputs; give each its own BCM pin")
     return Config(**built)
 
 

@@ -138,11 +138,18 @@ class Agent:
         self._decoder_seen: dict[str, int] = {}
         self._decoder_totals = {name: 0 for name in DECODER_COUNTERS}
         self._restore()
-        factory = pin_factory if pin_factory is not None else make_pin_factory(config.gpio.pin_factory)
         g = config.gpio
-        self.outputs = StatusOutputs(led_pin=g.led_pin, buzzer_pin=g.buzzer_pin, relay_pin=g.relay_pin,
-                                     relay_active_high=g.relay_active_high, ack_button_pin=g.ack_button_pin,
-                                     on_ack=lambda: self.acknowledge("button"), pin_factory=factory)
+        try:
+            factory = pin_factory if pin_factory is not None else make_pin_factory(g.pin_factory)
+            self.outputs = StatusOutputs(led_pin=g.led_pin, buzzer_pin=g.buzzer_pin, relay_pin=g.relay_pin,
+                                         relay_active_high=g.relay_active_high, ack_button_pin=g.ack_button_pin,
+                                         on_ack=lambda: self.acknowledge("button"), pin_factory=factory)
+        except Exception as exc:  # gpiozero: pin in use, no permission, no pin library
+            self.journal.close()
+            raise AgentError(f"cannot set up the GPIO pins (LED {g.led_pin}, buzzer {g.buzzer_pin}, relay "
+                             f"{g.relay_pin}, button {g.ack_button_pin}): {type(exc).__name__}: {exc}; check the "
+                             "[gpio] pins are distinct and free, the user is in the 'gpio' group, and python3-lgpio "
+                             "is installed (or set [gpio] pin_factory = \"mock\")") from exc
         now = time.monotonic()
         self._last_valid = now  # the no-data timer starts at start-up
         self._bad_window: deque[tuple[float, int, int]] = deque()

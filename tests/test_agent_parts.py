@@ -48,6 +48,7 @@ def test_example_config_lists_every_option_with_its_default():
     ("[faults]\nmax_bad_frame_rate = 5\n", "[faults] max_bad_frame_rate must be between 0 and 1"),
     ("[learning]\nchannel_names = [\"a\", \"a\"]\n", "[learning] channel_names must be unique"),
     ("agent = 3\n", "agent must be a [agent] table"),
+    ("[gpio]\nrelay_pin = 17\n", "[gpio] led_pin = 17, relay_pin = 17: one pin cannot drive two outputs"),
     ("[agent\n", "not valid TOML"),
 ])
 def test_bad_config_is_refused_with_the_key_named(tmp_path, text, message):
