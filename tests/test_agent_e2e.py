@@ -213,7 +213,7 @@ def test_device_disappears_and_comes_back(tmp_path, bundle, truth):
     assert len(journal_events(journal, "sensor_fault_begin")) >= 1
     assert len(journal_events(journal, "sensor_fault_end")) >= 1
     rows = journal_rows(journal)
-    assert rows[-1]["time"] > back[-1]["time"] or rows[-1]["first_index"] == 24 * N  # resumed after the last
+    assert rows[-1]["first_index"] == 24 * N  # resumed by itself after the last unplug
     assert len(rows) >= 25 - replay.stats.disconnects  # at most one snapshot lost per unplug
     assert_features_exact(rows, truth)
     assert_scores_match_offline(tmp_path, journal, bundle)
