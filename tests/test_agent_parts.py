@@ -304,3 +304,14 @@ def test_agent_modules_never_import_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "FORBIDDEN []" in proc.stdout
+
+
+def test_bundle_spec_must_match_the_live_stream():
+    from edge_agent.features import FeatureSpec
+    from edge_agent.service import spec_mismatch
+    from firmware_io.frames import StreamInfo
+
+    spec = FeatureSpec(("Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4"))
+    assert spec_mismatch(spec, StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)) is None
+    why = spec_mismatch(spec, StreamInfo("pump-7", "fw", 25600, 3, scale=0.001))
+    assert "3 channels, the bundle expects 4" in why and "25600 Hz, the bundle expects 20000 Hz" in why
