@@ -330,6 +330,35 @@ def test_socket_url_works_like_a_serial_device(tmp_path, truth):
     assert_features_exact(journal_rows(tmp_path / "journal.sqlite"), truth)
 
 
+def test_agent_never_imports_tensorflow_while_scoring(tmp_path, bundle):
+    """The Pi installs only [edge]: import and run the agent's modules, scoring real snapshots."""
+    link = tmp_path / "ttyBEARING"
+    code = (
+        "import sys, threading\n"
+        "from edge_agent import cli, service, service_cli, status_cli, export_cli, install_cli, score_cli\n"
+        "from edge_agent.config import parse_config\n"
+        "done = threading.Event(); rows = []\n"
+        "cfg = parse_config({'agent': {'bundle': sys.argv[1], 'interval_s': 0}, 'serial': {'port': sys.argv[2]},"
+        " 'gpio': {'pin_factory': 'mock'}, 'journal': {'path': sys.argv[3]}})\n"
+        "a = service.Agent(cfg, on_snapshot=lambda r, a: (rows.append(r.error), len(rows) == 3 and done.set()))\n"
+        "t = a.start(); done.wait(60); a.stop(); t.join()\n"
+        "cli.main(['status', '--journal', sys.argv[3]])\n"
+        "print('SCORED', rows)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('tensorflow', 'keras', 'sklearn', 'pandas', 'train', 'convert'))\n"
+        "print('FORBIDDEN', bad)\n"
+    )
+    replay = ReplayThread(raw_test2_files()[:3], link, speed=0).start()
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(bundle), str(link), str(tmp_path / "j.sqlite")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        replay.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "SCORED [None, " in proc.stdout  # T = 2: the 2nd and 3rd snapshots were scored by the model
+    assert "FORBIDDEN []" in proc.stdout
+
+
 # --- the agent as a process: refusals, kill -9, SIGHUP ------------------------------------
 
 def agent_cmd(tmp: Path, link: Path, bundle: Path, *extra: str) -> list[str]:

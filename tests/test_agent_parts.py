@@ -287,25 +287,6 @@ def test_service_unit_is_shipped_and_filled_in():
     assert shipped_unit_path().is_file()
 
 
-def test_agent_modules_never_import_tensorflow():
-    code = (
-        "import sys, tempfile, pathlib\n"
-        "from edge_agent import cli, service, service_cli, status_cli, export_cli, install_cli, bundle, scorer\n"
-        "from edge_agent.config import parse_config\n"
-        "tmp = pathlib.Path(tempfile.mkdtemp())\n"
-        "cfg = parse_config({'agent': {'learn': True}, 'serial': {'port': str(tmp / 'none')},"
-        " 'gpio': {'pin_factory': 'mock'}, 'journal': {'path': str(tmp / 'j.sqlite')}})\n"
-        "a = service.Agent(cfg); t = a.start(); import time; time.sleep(0.3); a.stop(); t.join()\n"
-        "cli.main(['status', '--journal', str(tmp / 'j.sqlite')])\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " ('tensorflow', 'keras', 'sklearn', 'pandas', 'train', 'convert'))\n"
-        "print('FORBIDDEN', bad)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "FORBIDDEN []" in proc.stdout
-
-
 def test_bundle_spec_must_match_the_live_stream():
     from edge_agent.features import FeatureSpec
     from edge_agent.service import spec_mismatch
