@@ -17,6 +17,8 @@ def atomic_output(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes 0600 files; the result should have the mode an ordinary open() gives.
+    os.fchmod(fd, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
@@ -29,6 +31,12 @@ def atomic_output(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -79,7 +79,8 @@ def test_threshold_and_metadata_describe_the_fit(fitted):
     meta = json.loads((fitted.out / "metadata.json").read_text())
     assert meta["data"]["sha256"] == hashlib.sha256(TABLE.read_bytes()).hexdigest()
     assert meta["split"] == {"train_until": UNTIL, "n_healthy_snapshots": 447, "n_train": 424,
-                             "n_validation": 23, "n_test": 537}
+                             "n_validation": 23, "n_test": 537, "excluded": [], "n_excluded_snapshots": 0}
+    assert meta["warnings"] == []  # 447 healthy snapshots over 3 days is enough
     assert meta["seed"] == 0 and meta["timesteps"] == 1 and meta["training"]["epochs"] == 3
     assert meta["training"]["n_parameters"] == 1344 + 336 + 144 + 1344 + 68
     assert FeatureSpec.from_dict(meta["feature_spec"]).channel_names == tuple(f"Bearing {i}" for i in range(1, 5))
@@ -152,3 +153,43 @@ def test_bad_table_and_report_of_non_model(tmp_path, capsys):
     assert "line 2: non-numeric" in capsys.readouterr().err
     assert cli_main(["report", str(tmp_path)]) == 2
     assert "not a model directory" in capsys.readouterr().err
+
+
+def test_excluded_period_is_scored_but_not_trained_on(tmp_path):
+    """A maintenance window inside the healthy period must not shape the scaler or the threshold."""
+    table = read_feature_table(TABLE)
+    # Make the excluded period unmistakable: a stopped machine reads near zero.
+    values = table.values.copy()
+    stop = (table.timestamps >= parse_timestamp("2004-02-13 00:00:00")) & \
+           (table.timestamps <= parse_timestamp("2004-02-13 05:59:59"))
+    values[stop] = 0.001
+    path = tmp_path / "features.csv"
+    type(table)(table.timestamps, table.channel_names, values).write(path)
+
+    res = fit_model_dir(path, tmp_path / "model", UNTIL, seed=0, epochs=2, make_plots=False,
+                        exclude=[("2004-02-13 00:00:00", "2004-02-13 05:59:59")])
+    params = ScalerParams.load(tmp_path / "model" / "scaler.json")
+    assert min(params.data_min) > 0.03  # the zeros did not enter the scaler
+    split = res.scores.split
+    assert (split[stop] == "excluded").all() and stop.sum() == 36
+    assert not np.isnan(res.scores.error[stop]).any()  # still scored
+    meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert meta["split"]["n_excluded_snapshots"] == 36
+    assert meta["split"]["n_train"] + meta["split"]["n_validation"] == 447 - 36
+
+
+def test_too_little_healthy_data_is_warned_about(tmp_path, capsys):
+    until = "2004-02-13 10:32:39"  # one day: 145 snapshots
+    assert cli_main(["fit", str(TABLE), "--train-until", until, "--out", str(tmp_path / "m"),
+                     "--epochs", "1", "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING" in out and "only 145 healthy windows over 24.0 h" in out
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert len(meta["warnings"]) == 1
+
+
+def test_bad_exclude_period_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["fit", str(TABLE), "--train-until", UNTIL, "--out", str(tmp_path / "m"),
+                  "--exclude", "2004-02-13 00:00:00"])
+    assert "is not a period START..END" in capsys.readouterr().err

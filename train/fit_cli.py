@@ -29,8 +29,19 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help=f"multiplier of the sustained-max / max rules (default {DEFAULT_MARGIN})")
     p.add_argument("--debounce", type=int, default=DEFAULT_DEBOUNCE, metavar="K",
                    help=f"alarm after K consecutive snapshots over the threshold, clear after K under (default {DEFAULT_DEBOUNCE})")
+    p.add_argument("--exclude", action="append", default=[], metavar="START..END", type=_period,
+                   help="a period before --train-until that is not healthy (maintenance, a stopped machine): "
+                        "scored but not trained on; 'YYYY-MM-DD HH:MM:SS..YYYY-MM-DD HH:MM:SS', repeatable")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-v", "--verbose", action="store_true", help="show Keras's per-epoch progress")
+
+
+def _period(text: str) -> tuple[str, str]:
+    start, sep, end = text.partition("..")
+    if not sep or not start.strip() or not end.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a period START..END "
+                                         "(e.g. '2024-03-01 08:00:00..2024-03-01 12:00:00')")
+    return start.strip(), end.strip()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,6 +51,6 @@ def main(args: argparse.Namespace) -> int:
     fit_model_dir(args.table, args.out, args.train_until, timesteps=args.timesteps, seed=args.seed,
                   epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                   rule=args.threshold_rule, margin=args.margin, debounce=args.debounce, threshold=args.threshold,
-                  make_plots=not args.no_plots, verbose=2 if args.verbose else 0)
+                  exclude=args.exclude, make_plots=not args.no_plots, verbose=2 if args.verbose else 0)
     print(summary(args.out))
     return 0

@@ -45,6 +45,10 @@ def summary(model_dir: str | Path) -> str:
         f"false alarms      {len(false)} in the healthy period" + (f" ({', '.join(false[:5])})" if false else ""),
         f"files             model.keras, scaler.json, threshold.json, scores.csv, metadata.json; plots: {', '.join(plots) or 'none'}",
     ]
+    if s.get("excluded"):
+        lines.insert(4, f"excluded          {s['n_excluded_snapshots']} snapshots in "
+                        + ", ".join(f"{a} .. {b}" for a, b in s["excluded"]))
+    lines += [f"WARNING           {w}" for w in meta.get("warnings", [])]
     return "\n".join(lines)
 
 
