@@ -50,6 +50,9 @@ log = logging.getLogger("edge_agent")
 HOUSEKEEPING_S = 0.25
 #: How often counters and the heartbeat are written when no snapshot writes them.
 FLUSH_S = 10.0
+#: Lost frames are summed into one ``frames_lost`` event at most this often (a noisy
+#: cable must not fill the journal with an event every quarter second).
+LOSS_REPORT_S = 5.0
 #: How often old journal rows are pruned.
 PRUNE_S = 3600.0
 #: Raw feature vectors kept to prime a new bundle's history after a reload.
@@ -153,7 +156,7 @@ class Agent:
         now = time.monotonic()
         self._last_valid = now  # the no-data timer starts at start-up
         self._bad_window: deque[tuple[float, int, int]] = deque()
-        self._last_housekeeping = self._last_flush = now
+        self._last_housekeeping = self._last_flush = self._last_loss_report = now
         self._last_prune = -PRUNE_S
         self._lost_reported = (0, 0)
         self.started = time.time()
@@ -361,7 +364,9 @@ class Agent:
     def _housekeeping(self, now: float) -> None:
         self._last_housekeeping = now
         self._update_fault(now)
-        self._report_losses()
+        if now - self._last_loss_report >= LOSS_REPORT_S:
+            self._last_loss_report = now
+            self._report_losses()
         while self._acks:
             self._apply_ack(self._acks.popleft())
         for _id, kind, source in self._pending_requests():
@@ -498,6 +503,7 @@ class Agent:
     def _shutdown(self) -> None:
         self.link.close()
         try:
+            self._report_losses()
             self.journal.set_state(heartbeat={**self.heartbeat(), "stopped": True}, alarm=self.alarm.to_dict())
             self.journal.set_counters(self.counters())
             self._event("stop", "clean stop")
