@@ -90,7 +90,11 @@ class Journal:
             raise JournalError(f"{self.path}: no journal here (is the agent configured with another "
                                "[journal] path? pass --journal or --config)")
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise JournalError(f"{self.path}: cannot create the journal's directory ({exc}); "
+                                   "set [journal] path to a writable place") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
                                       check_same_thread=False)
@@ -99,7 +103,8 @@ class Journal:
             self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+            raise JournalError(f"{self.path}: cannot open the journal: {exc} (is the file writable by "
+                               "this user, and a SQLite database?)") from None
         if row is None:
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:

@@ -294,3 +294,12 @@ def test_bundle_spec_must_match_the_live_stream():
     assert spec_mismatch(spec, StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)) is None
     why = spec_mismatch(spec, StreamInfo("pump-7", "fw", 25600, 3, scale=0.001))
     assert "3 channels, the bundle expects 4" in why and "25600 Hz, the bundle expects 20000 Hz" in why
+
+
+def test_unusable_journal_is_refused_with_the_path(tmp_path, capsys):
+    not_db = tmp_path / "notes.sqlite"
+    not_db.write_text("this is not a database\n")
+    assert cli.main(["run", "--learn", "--port", str(tmp_path / "none"), "--journal", str(not_db)]) == 2
+    err = capsys.readouterr().err
+    assert f"{not_db}: cannot open the journal: file is not a database" in err
+    assert not_db.read_text() == "this is not a database\n"  # nothing lost
