@@ -296,7 +296,10 @@ def test_bundle_spec_must_match_the_live_stream():
     assert "3 channels, the bundle expects 4" in why and "25600 Hz, the bundle expects 20000 Hz" in why
 
 
-def test_unusable_journal_is_refused_with_the_path(tmp_path, capsys):
+def test_unusable_journal_is_refused_with_the_path(tmp_path, capsys, monkeypatch):
+    from edge_agent import service_cli
+
+    monkeypatch.setattr(service_cli, "setup_logging", lambda level: None)  # keep pytest's logging
     not_db = tmp_path / "notes.sqlite"
     not_db.write_text("this is not a database\n")
     assert cli.main(["run", "--learn", "--port", str(tmp_path / "none"), "--journal", str(not_db)]) == 2
