@@ -27,3 +27,16 @@ def test_demo_trains_the_default_model_and_alarms_on_time(tmp_path, capsys):
     assert len(onsets) >= 1
     assert (onsets >= np.datetime64("2004-02-16T03:12:39")).all(), f"false alarm: {onsets}"
     assert onsets[0] <= np.datetime64("2004-02-16T04:32:39")
+    # steps 4-5: the bundle, and the live agent deciding like offline scoring on the replayed raw files
+    assert (tmp_path / "bundle" / "manifest.json").is_file() and (tmp_path / "bundle.tar.gz").is_file()
+    assert "identical decisions, errors within 1e-6" in printed
+    # the three failure-era snapshots before 04:32 are over the threshold, so the debounced
+    # alarm (k = 3) turns the LED steady and the relay on at the first failing-bearing file
+    assert "alarm (LED steady, relay on) from the snapshot recorded 2004-02-19 04:32:39" in printed
+    from edge_agent.journal import Journal
+    journal = Journal(tmp_path / "journal.sqlite", create=False)
+    try:
+        rows = journal.snapshots()
+    finally:
+        journal.close()
+    assert len(rows) == 25 and rows[-1]["bundle_id"]

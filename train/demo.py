@@ -6,9 +6,13 @@ A clear sequence of steps (:func:`run_demo`), each printing what it did:
    and that they match the bundled feature table);
 2. fit the default model on the bundled full test-2 feature table
    (``data/ims/features/ims_test2_features.csv``), healthy until 2004-02-15 12:52:39;
-3. print the summary of the model directory.
-
-Later steps (conversion, the edge agent) are added to :func:`run_demo` after these.
+3. print the summary of the model directory;
+4. convert it to TFLite, run the parity gate against the Keras model and write
+   the deployment bundle (``bundle/`` and ``bundle.tar.gz``);
+5. start the virtual accelerometer (``bearing-replay --pty``) streaming the
+   bundled raw snapshots as live 4 ch x 20 kHz frames, and the edge agent
+   reading that pty with the bundle and mock GPIO pins; print the timeline of
+   scores and the LED/relay, and check it against offline scoring.
 """
 from __future__ import annotations
 
@@ -51,6 +55,100 @@ def fit_bundled(out: Path, seed: int, epochs: int):
     return fit_model_dir(datasets.FEATURES_TEST2, model_dir, datasets.TEST2_TRAIN_UNTIL, seed=seed, epochs=epochs)
 
 
+def convert_bundle(out: Path, model_dir: Path):
+    """Step 4: every TFLite variant through the parity gate, the bundle for the Pi."""
+    from convert.pipeline import convert_model_dir
+    from train import datasets
+
+    result = convert_model_dir(model_dir, out / "bundle", data=datasets.FEATURES_TEST2)
+    print(result.parity_table(markdown=False))
+    print(f"deployed variant: {result.default_variant}; bundle: {out / 'bundle'} and {result.archive}")
+    return result
+
+
+def replay_to_agent(out: Path, bundle: Path) -> list:
+    """Step 5: bearing-replay -> pty -> bearing-agent (mock GPIO) -> journal, printed as a timeline."""
+    import subprocess
+    import time
+
+    from gpiozero.pins.mock import MockFactory
+
+    from edge_agent.config import parse_config
+    from edge_agent.service import Agent
+    from train import datasets
+
+    link, journal = out / "accelerometer", out / "journal.sqlite"
+    for stale in (link, journal):
+        stale.unlink(missing_ok=True)
+    n_files = len([p for p in datasets.RAW_TEST2_DIR.iterdir() if p.is_file()])
+    replay = subprocess.Popen([sys.executable, "-m", "firmware_io.replay_cli", "--pty", "--link", str(link),
+                               "--speed", "0", str(datasets.RAW_TEST2_DIR)], stdout=subprocess.DEVNULL)
+    try:
+        _wait_for(link.exists, 30, "bearing-replay did not create its pty")
+        print(f"bearing-replay streams {n_files} real snapshots as live frames on {link} "
+              f"(pid {replay.pid}); the agent reads it")
+        config = parse_config({"agent": {"bundle": str(bundle), "interval_s": 0},
+                               "serial": {"port": str(link)}, "gpio": {"pin_factory": "mock"},
+                               "journal": {"path": str(journal)}}, "<demo>")
+        pins = MockFactory()
+        rows: list = []
+        print(f"\n{'snapshot (recorded)':20} {'error':>9} {'threshold':>9}  over  {'LED':7} relay")
+
+        def show(row, agent) -> None:
+            relay = "ON" if pins.pin(config.gpio.relay_pin).state else "off"
+            print(f"{_ts(row.time):20} {row.error:9.4f} {row.threshold:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
+                  f"{row.state:7} {relay}", flush=True)
+            rows.append((row, relay))
+
+        agent = Agent(config, pin_factory=pins, on_snapshot=show)
+        thread = agent.start()
+        _wait_for(lambda: len(rows) >= n_files or replay.poll() not in (None, 0), 120,
+                  "the agent did not score every replayed snapshot")
+        time.sleep(0.2)
+        agent.stop()
+        thread.join(10)
+    finally:
+        replay.terminate()
+        replay.wait(10)
+    return rows
+
+
+def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) -> None:
+    """The live agent must decide exactly like offline scoring of the same snapshots."""
+    from edge_agent.bundle import load_bundle
+    from edge_agent.feature_table import read_feature_table
+    from edge_agent.scorer import score_table
+
+    offline = score_table(load_bundle(bundle), read_feature_table(raw_table))
+    live_err = np.array([r.error for r, _ in rows])
+    live_alarm = np.array([bool(r.alarm) for r, _ in rows])
+    same = len(rows) == len(offline.error) and np.allclose(live_err, offline.error, atol=1e-6) \
+        and (live_alarm == offline.alarm).all()
+    first = next((r for r, relay in rows if relay == "ON"), None)
+    print(f"\nlive agent vs offline 'bearing-agent score' on the same {len(rows)} snapshots: "
+          f"{'identical decisions, errors within 1e-6' if same else 'DIFFERENT'}")
+    print(f"alarm (LED steady, relay on) from the snapshot recorded {_ts(first.time) if first else 'never'}; "
+          f"journal: {out / 'journal.sqlite'} (try: bearing-agent status --journal {out / 'journal.sqlite'})")
+    if not same:
+        raise RuntimeError("the live agent and offline scoring disagree; please report this as a bug")
+
+
+def _wait_for(condition, timeout_s: float, what: str) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} within {timeout_s:g} s")
+        time.sleep(0.05)
+
+
+def _ts(unix_seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
     """Run every step into ``out``; returns the paths and results for later steps."""
     from train.report import summary
@@ -63,7 +161,12 @@ def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
     fit = fit_bundled(out, seed, epochs)
     step(3, "summary of the model directory")
     print(summary(fit.out))
-    return {"raw_table": table, "model_dir": fit.out, "fit": fit}
+    step(4, "convert to TFLite, prove parity with the Keras model, write the bundle")
+    conversion = convert_bundle(out, fit.out)
+    step(5, "virtual accelerometer -> serial pty -> edge agent with the bundle and mock GPIO")
+    rows = replay_to_agent(out, out / "bundle")
+    check_against_offline(out, out / "bundle", table, rows)
+    return {"raw_table": table, "model_dir": fit.out, "fit": fit, "conversion": conversion, "agent_rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         run_demo(args.out, seed=args.seed, epochs=args.epochs)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
     return 0
