@@ -124,6 +124,7 @@ class Agent:
         self.journal = Journal(config.journal.path)
         self.alarm = AlarmState(learning=self.learning)
         self.info: StreamInfo | None = None
+        self.last_info: StreamInfo | None = None  # kept while the device is away: reloads are checked against it
         self.stream_id: int | None = None
         self.channel_names: list[str] = []
         self.stream_problem: str | None = None
@@ -308,6 +309,7 @@ class Agent:
 
     def _on_stream_info(self, info: StreamInfo) -> None:
         previous, self.info = self.info, info
+        self.last_info = info
         if previous is not None and (previous.device_id, previous.n_channels, previous.sample_rate_hz) != (
                 info.device_id, info.n_channels, info.sample_rate_hz):
             self.assembler.reset("the stream changed")
@@ -412,10 +414,8 @@ class Agent:
         """Start a requested load in a helper thread; swap in a finished one (between snapshots)."""
         if self._reload.is_set() and self._loader is None:
             self._reload.clear()
-            if self.learning:
-                log.warning("reload requested in learning mode: ignored (restart without --learn to score)")
-                return
-            log.info("reloading bundle %s", self.config.agent.bundle)
+            log.info("reloading bundle %s%s", self.config.agent.bundle,
+                     " (learning mode: scoring starts if it is valid)" if self.learning else "")
             self._loader = threading.Thread(target=self._load_candidate, name="bundle-loader", daemon=True)
             self._loader.start()
         if self._loader is not None and not self._loader.is_alive():
@@ -435,10 +435,11 @@ class Agent:
         problem = None
         if isinstance(candidate, Exception) or candidate is None:
             problem = f"cannot load {self.config.agent.bundle}: {candidate}"
-        elif self.info is not None:
-            problem = spec_mismatch(candidate.bundle.spec, self.info)
+        elif (self.info or self.last_info) is not None:
+            # While the device is away (unplugged, between replays), check against the last stream seen.
+            problem = spec_mismatch(candidate.bundle.spec, self.info or self.last_info)
         if problem:
-            log.error("bundle reload rejected, still running %s: %s", old_id, problem)
+            log.error("bundle reload rejected, still running %s: %s", old_id or "in learning mode", problem)
             self._event("bundle_rejected", problem)
             return
         # The new scorer continues the same machine's history: the last T-1 raw features.
@@ -446,6 +447,12 @@ class Agent:
         for features in list(self.recent_features)[-(t - 1):] if t > 1 else []:
             candidate.scorer.score(features)
         self.loaded = candidate
+        if self.learning:  # commissioning done: score from the next snapshot on, alarms live
+            self.learning = self.alarm.learning = False
+            self._event("learning_ended", f"scoring with {candidate.bundle.bundle_id}; set [agent] learn = false "
+                                          "(or drop --learn) so that a restart keeps scoring")
+            log.warning("learning mode ended by the reload; the configuration still asks for learning mode: "
+                        "set [agent] learn = false (or drop --learn) so that a restart keeps scoring")
         self.assembler.set_length(candidate.bundle.spec.samples_per_snapshot)
         if self.info is not None:
             self._on_stream_info(self.info)  # channel names and the stream row of the new bundle

@@ -138,13 +138,19 @@ class Replayer:
     ``speed``: 1.0 = real time at ``sample_rate_hz``, 10 = ten times faster,
     0 = as fast as the port takes the bytes. ``loops``: how many times to
     play the recording (0 = forever); the sample index keeps counting up.
+    ``start``/``stop``: play only snapshots ``start <= k < stop`` of the
+    recording (0-based, like a Python slice; ``stop`` None = to the end). They
+    keep the stream positions they have in the whole recording, so two
+    partial replays line up with one whole replay (commissioning tests).
     """
 
     def __init__(self, sources: Iterable[str | Path], *, sample_rate_hz: int = DEFAULT_RATE_HZ,
                  scale: float = rec.IMS_SCALE, speed: float = 1.0,
                  frame_samples: int = fr.DEFAULT_FRAME_SAMPLES, faults: FaultConfig | None = None,
                  device_id: str = "bearing-replay", firmware_version: str = FIRMWARE_VERSION,
-                 info_interval_s: float = 1.0, loops: int = 1) -> None:
+                 info_interval_s: float = 1.0, loops: int = 1, start: int = 0, stop: int | None = None) -> None:
+        if start < 0 or (stop is not None and stop <= start):
+            raise ValueError(f"snapshot range must satisfy 0 <= start < stop, got start={start}, stop={stop}")
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
         if not 0 < frame_samples < 65536:
@@ -160,6 +166,7 @@ class Replayer:
         self.firmware_version = firmware_version
         self.info_interval = max(1, round(info_interval_s * sample_rate_hz))
         self.loops = loops
+        self.start, self.stop = start, stop
         self.stats = ReplayStats()
         self.injector = FaultInjector(self.faults)
         self._n_channels: int | None = None
@@ -170,12 +177,18 @@ class Replayer:
         """Every snapshot to play, with its stream position (loops continue the index)."""
         offset, loop = 0, 0
         while self.loops == 0 or loop < self.loops:
-            n = 0
-            for snap in read_sources(self.sources, self.scale, self.sample_rate_hz):
+            n = played = 0
+            for k, snap in enumerate(read_sources(self.sources, self.scale, self.sample_rate_hz)):
                 n = snap.first_index + snap.counts.shape[0]
+                if k < self.start or (self.stop is not None and k >= self.stop):
+                    continue
+                played += 1
                 yield RecordedSnapshot(snap.first_index + offset, snap.timestamp, snap.counts, snap.source)
             if n == 0:
                 raise rec.RecordingError(f"no snapshots found in {[str(s) for s in self.sources]}")
+            if played == 0:
+                raise rec.RecordingError(f"no snapshots in the range {self.start}..{self.stop}: "
+                                         f"{[str(s) for s in self.sources]} has {k + 1}")
             offset += n
             loop += 1
 

@@ -3,6 +3,7 @@
     bearing-replay data/ims/raw/2nd_test --pty --link /tmp/accel
     bearing-replay ims_test2_int16.npz --port /dev/ttyUSB1 --speed 10
     bearing-replay data/ims/raw/2nd_test --pty --speed 0 --corrupt-rate 1e-4 --drop-rate 0.01
+    bearing-replay ims_test2_int16.npz --pty --link /tmp/accel --speed 0 --start 532   # snapshots 532..end
 
 With ``--pty`` the device path is printed on stdout (one line per
 (re)connect) so a script can read it; everything else goes to stderr.
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0,
                    help="1 = real time (default), 10 = ten times faster, 0 = as fast as the reader takes it")
     p.add_argument("--loops", type=int, default=1, help="play the recording N times (0 = forever; default 1)")
+    p.add_argument("--start", type=int, default=0, metavar="K",
+                   help="first snapshot to play, 0-based (default 0); positions stay those of the whole recording")
+    p.add_argument("--stop", type=int, default=None, metavar="K",
+                   help="play up to, not including, snapshot K (default: to the end)")
     p.add_argument("--rate", type=int, default=DEFAULT_RATE_HZ, help="sample rate in Hz (default 20000)")
     p.add_argument("--scale", type=float, default=rec.IMS_SCALE,
                    help="physical units per int16 count (default 0.001: exact for IMS data)")
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.disconnect_every, args.down_time, args.seed)
         replayer = Replayer(args.sources, sample_rate_hz=args.rate, scale=args.scale, speed=args.speed,
                             frame_samples=args.frame_samples, faults=faults, device_id=args.device_id,
-                            loops=args.loops)
+                            loops=args.loops, start=args.start, stop=args.stop)
         # Read and check the first snapshot before opening anything: bad data fails fast.
         next(iter(replayer.snapshots()))
     except StopIteration:
