@@ -16,16 +16,14 @@ Run: ``python -m benchmarks.bench_detection`` (quick: 2 seeds instead of 5).
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
 from edge_agent.detection import debounce
 from edge_agent.feature_table import format_timestamp
 from train import datasets
-from train.fit import fit_model_dir
 from train.threshold import ThresholdRule
 
 NO_ALARM_BEFORE = np.datetime64("2004-02-16T03:12:39")
@@ -68,9 +66,7 @@ def run(quick: bool = False) -> BenchResult:
     per_rule: dict[str, list[dict]] = {label: [] for label, _ in COMPARED}
     sens: dict[tuple[float, int], list] = {(m, k): [] for m in MARGINS for k in KS}
     for seed in seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            fit = fit_model_dir(datasets.FEATURES_TEST2, Path(tmp) / "model", datasets.TEST2_TRAIN_UNTIL,
-                                seed=seed, make_plots=False)
+        fit = fitted(datasets.FEATURES_TEST2, datasets.TEST2_TRAIN_UNTIL, seed=seed)
         ts, err = fit.scores.timestamps, fit.scores.error
         healthy = fit.scores.split != "test"
         for label, kwargs in COMPARED:
