@@ -219,6 +219,10 @@ class Agent:
 
     # -- snapshots ---------------------------------------------------------------------
     def _process(self, snap: Snapshot, t_chunk: float) -> None:
+        # A whole snapshot is valid data: end a fault now, not at the next housekeeping, or a fast
+        # stream's first snapshot is journaled as "fault" (and left out by export --exclude-alarms).
+        self._last_valid = time.monotonic()
+        self._update_fault(self._last_valid)
         features = mean_abs(snap.samples, self.info.scale)
         self.recent_features.append(features)
         score = None if self.loaded is None else self.loaded.scorer.score(features)
