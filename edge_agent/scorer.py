@@ -7,17 +7,18 @@ over a feature table, so what a user checks on the desktop is what the Pi does.
 """
 from __future__ import annotations
 
-import csv
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_agent.atomic import atomic_output
 from edge_agent.bundle import Bundle
 from edge_agent.detection import Debouncer, reconstruction_error
-from edge_agent.feature_table import FeatureTable, format_timestamp
+
+if TYPE_CHECKING:  # the offline paths import it when they run: the agent never reads a table
+    from edge_agent.feature_table import FeatureTable
 
 SCORE_COLUMNS = ("timestamp", "error", "over_threshold", "alarm")
 
@@ -100,6 +101,11 @@ class ScoreTable:
 
     def write(self, path: str | Path) -> None:
         """``timestamp,error,over_threshold,alarm`` (flags as 0/1), written atomically."""
+        import csv
+
+        from edge_agent.atomic import atomic_output
+        from edge_agent.feature_table import format_timestamp
+
         with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(SCORE_COLUMNS)
