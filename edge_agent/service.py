@@ -460,7 +460,8 @@ class Agent:
         self.assembler.set_length(candidate.bundle.spec.samples_per_snapshot)
         if self.info is not None:
             self._on_stream_info(self.info)  # channel names and the stream row of the new bundle
-        detail = (f"{candidate.bundle.bundle_id} from {self.config.agent.bundle} (replaces {old_id}); "
+        detail = (f"{candidate.bundle.bundle_id} from {self.config.agent.bundle} "
+                  f"(replaces {old_id or 'learning mode'}); "
                   f"threshold {candidate.bundle.threshold:.6g}, debounce {candidate.bundle.debounce}")
         log.info("bundle loaded: %s", detail)
         self._event("bundle_loaded", detail)

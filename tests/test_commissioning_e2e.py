@@ -215,7 +215,8 @@ def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_
     deploy(first, live)
     agent = start_agent(tmp_path, link, live, learn=False)
     files = raw_test2_files()
-    device = replay(*map(str, files), "--pty", "--link", str(link), "--speed", "2")  # 0.5 s a snapshot: time to swap mid-stream
+    # twice real time: 0.5 s a snapshot leaves time to refuse and to swap mid-stream
+    device = replay(*map(str, files), "--pty", "--link", str(link), "--speed", "2")
     try:
         wait_for(lambda: n_rows(journal) >= 4, 60, "4 snapshots")
         deploy(eight, live)
