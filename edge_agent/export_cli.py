@@ -47,19 +47,20 @@ def configure_export(p: argparse.ArgumentParser) -> None:
 
 
 def journal_features(journal: Journal, *, since: float | None = None, until: float | None = None,
-                     device_id: str | None = None, exclude_alarms: bool = False) -> tuple[FeatureTable, int]:
-    """The selected snapshots as a table, and how many rows were dropped for a repeated second."""
+                     device_id: str | None = None, exclude_alarms: bool = False) -> tuple[FeatureTable, int, int]:
+    """The selected snapshots as a table, how many rows were dropped for a repeated second, the sample rate."""
     rows = journal.snapshots(since=since, until=until, device_id=device_id)
     if exclude_alarms:
         rows = [r for r in rows if r["state"] not in ("alarm", "fault")]
     if not rows:
         raise ExportError("no recorded snapshots match (check --since/--until/--device, or let the agent run longer)")
-    layouts = {(r["device_id"], tuple(r["channel_names"] or ())) for r in rows}
-    if len({names for _, names in layouts}) > 1:
-        listing = "; ".join(f"device {d!r}: {list(n)}" for d, n in sorted(layouts))
-        raise ExportError(f"the selected snapshots come from streams with different channels ({listing}); "
-                          "pick one with --device or a time range")
-    names = list(next(iter(layouts))[1])
+    layouts = {(r["device_id"], tuple(r["channel_names"] or ()), r["sample_rate_hz"]) for r in rows}
+    if len({(names, rate) for _, names, rate in layouts}) > 1:
+        listing = "; ".join(f"device {d!r}: {list(n)} at {r} Hz" for d, n, r in sorted(layouts))
+        raise ExportError(f"the selected snapshots come from streams with different channels or rates ({listing}); "
+                          "a model learns one kind of stream: pick one with --device or a time range")
+    _, names, rate = next(iter(layouts))
+    names = list(names)
     # The table's timestamps have one-second resolution and must increase strictly.
     stamps, values, dropped = [], [], 0
     for r in sorted(rows, key=lambda r: r["time"]):
@@ -69,7 +70,8 @@ def journal_features(journal: Journal, *, since: float | None = None, until: flo
             continue
         stamps.append(second)
         values.append(r["features"])
-    return FeatureTable(np.array(stamps, dtype="datetime64[s]"), names, np.array(values, dtype=np.float64)), dropped
+    table = FeatureTable(np.array(stamps, dtype="datetime64[s]"), names, np.array(values, dtype=np.float64))
+    return table, dropped, int(rate)
 
 
 def main_export(args: argparse.Namespace) -> int:
@@ -79,8 +81,9 @@ def main_export(args: argparse.Namespace) -> int:
         print(f"bearing-agent export: {exc}", file=sys.stderr)
         return 2
     try:
-        table, dropped = journal_features(journal, since=args.since, until=args.until, device_id=args.device,
-                                          exclude_alarms=args.exclude_alarms)
+        table, dropped, rate = journal_features(journal, since=args.since, until=args.until,
+                                                device_id=args.device, exclude_alarms=args.exclude_alarms)
+        length = journal.get_state("samples_per_snapshot")
     except ExportError as exc:
         print(f"bearing-agent export: {exc}", file=sys.stderr)
         return 1
@@ -92,4 +95,9 @@ def main_export(args: argparse.Namespace) -> int:
     if dropped:
         print(f"note: {dropped} snapshots shared a second with the previous one and were left out "
               "(the table has one-second timestamps)")
+    # The CSV holds features only: the stream they came from must reach the bundle's spec,
+    # or the agent refuses the new bundle on reload.
+    spec = f"--sample-rate {rate}" + (f" --snapshot-length {length}" if length else "")
+    print(f"recorded at {rate} Hz{f', {length} samples a snapshot' if length else ''}: "
+          f"train with 'bearing-train fit {args.output} {spec} --train-until ... --out ...'")
     return 0

@@ -217,7 +217,7 @@ class Journal:
     def snapshots(self, *, since: float | None = None, until: float | None = None,
                   last: int | None = None, device_id: str | None = None) -> list[dict[str, Any]]:
         """Snapshot rows (oldest first) with their stream's device and channel names."""
-        sql = ("SELECT s.*, st.device_id, st.channel_names FROM snapshots s "
+        sql = ("SELECT s.*, st.device_id, st.channel_names, st.sample_rate_hz FROM snapshots s "
                "LEFT JOIN streams st ON st.id = s.stream_id WHERE 1=1")
         args: list[Any] = []
         if since is not None:

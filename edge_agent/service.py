@@ -258,6 +258,7 @@ class Agent:
             state["scorer"] = self.loaded.scorer.state()
         if snapshot_time is not None:
             state["last_snapshot_time"] = snapshot_time
+        state["samples_per_snapshot"] = self.assembler.length  # export tells bearing-train fit
         return state
 
     def heartbeat(self) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from edge_agent.atomic import atomic_output, write_text_atomic
 from edge_agent.bundle import sha256_file
 from edge_agent.detection import Debouncer, make_windows, reconstruction_error
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
-from edge_agent.features import FeatureSpec
+from edge_agent.features import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
 from edge_agent.scaler import ScalerParams
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
@@ -120,6 +120,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
                   rule: str = DEFAULT_RULE, margin: float = DEFAULT_MARGIN, debounce: int = DEFAULT_DEBOUNCE,
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
+                  sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
                   make_plots: bool = True, verbose: int = 0) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
@@ -127,7 +128,10 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     sets it from the healthy errors. ``exclude`` lists ``(start, end)`` periods
     (inclusive) that are not healthy although before ``train_until``, e.g.
     maintenance: they are scored but neither trained on nor used for the
-    threshold. ``out`` is replaced only when everything succeeded; it must be
+    threshold. ``sample_rate_hz`` and ``samples_per_snapshot`` describe the
+    stream the features came from (``bearing-agent export`` prints them); they go
+    into the feature spec, and the agent refuses a bundle whose rate differs
+    from the live stream's. ``out`` is replaced only when everything succeeded; it must be
     empty, absent, or an earlier model directory.
     """
     table_path, out = Path(table_path), Path(out)
@@ -137,6 +141,11 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     excluded = excluded_mask(table.timestamps, exclude)
     healthy = (table.timestamps <= until) & ~excluded
     _check_split(table, healthy, until, timesteps, validation_split, table_path)
+    try:  # before training: a bad rate must not cost a training run
+        spec = FeatureSpec(channel_names=tuple(table.channel_names), sample_rate_hz=sample_rate_hz,
+                           samples_per_snapshot=samples_per_snapshot, timesteps=timesteps)
+    except ValueError as exc:
+        raise FitError(f"{table_path}: {exc}") from None
     rule_obj = ThresholdRule("fixed", debounce, value=threshold) if threshold is not None \
         else ThresholdRule(rule, debounce, margin=margin)
 
@@ -153,7 +162,6 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
 
     rule_obj.fit(errors[healthy_windows])
     scores = _score(table, errors, ends, healthy_windows, excluded, rule_obj, validation_split)
-    spec = FeatureSpec(channel_names=tuple(table.channel_names), timesteps=timesteps)
     metadata = _metadata(table_path, table, until, healthy, scores, seed, timesteps, spec, seconds,
                          epochs, batch_size, validation_split, history, model)
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]

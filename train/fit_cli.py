@@ -8,6 +8,7 @@ from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, RULE
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
+    from edge_agent.features import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
     from train.fit import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VALIDATION_SPLIT
 
     p.add_argument("table", type=Path, metavar="FEATURES_CSV", help="feature table written by 'bearing-train ingest'")
@@ -32,6 +33,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="START..END", type=_period,
                    help="a period before --train-until that is not healthy (maintenance, a stopped machine): "
                         "scored but not trained on; 'YYYY-MM-DD HH:MM:SS..YYYY-MM-DD HH:MM:SS', repeatable")
+    p.add_argument("--sample-rate", type=int, default=IMS_SAMPLE_RATE_HZ, metavar="HZ",
+                   help=f"sample rate of the stream the features came from (default {IMS_SAMPLE_RATE_HZ}, IMS; "
+                        "'bearing-agent export' prints it)")
+    p.add_argument("--snapshot-length", type=int, default=IMS_SAMPLES_PER_SNAPSHOT, metavar="N",
+                   help=f"samples per channel in a snapshot (default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-v", "--verbose", action="store_true", help="show Keras's per-epoch progress")
 
@@ -51,6 +57,8 @@ def main(args: argparse.Namespace) -> int:
     fit_model_dir(args.table, args.out, args.train_until, timesteps=args.timesteps, seed=args.seed,
                   epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                   rule=args.threshold_rule, margin=args.margin, debounce=args.debounce, threshold=args.threshold,
-                  exclude=args.exclude, make_plots=not args.no_plots, verbose=2 if args.verbose else 0)
+                  exclude=args.exclude, sample_rate_hz=args.sample_rate,
+                  samples_per_snapshot=args.snapshot_length,
+                  make_plots=not args.no_plots, verbose=2 if args.verbose else 0)
     print(summary(args.out))
     return 0
