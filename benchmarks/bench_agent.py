@@ -19,6 +19,11 @@ the agent's serial link and throws the bytes away (the floor of reading
 160 kB/s in Python). Goals: CPU <= 5 % of one core, peak RSS <= 50 MiB,
 latency <= 20 ms.
 
+The project's own modules are byte-compiled first, as ``pip install`` does on
+the device: with ``PYTHONDONTWRITEBYTECODE`` set (as in the development
+shell), the agent would otherwise compile its ~30 modules from source at every
+start, which costs ~1.3 MiB of resident memory that no installed agent pays.
+
 Run: ``python -m benchmarks.bench_agent`` (``--quick``: ~15 s windows instead
 of ~45 s). Set ``BEARING_EDGE_BENCH_BUNDLE`` to use an existing bundle;
 otherwise one is trained briefly and converted first (not timed).
@@ -26,6 +31,7 @@ otherwise one is trained briefly and converted first (not timed).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -68,6 +74,13 @@ def _bundle(tmp: Path, quick: bool) -> Path:
                   epochs=10 if quick else 30, make_plots=False)
     return convert_model_dir(tmp / "model", tmp / "bundle", variants=("float32",),
                              data=datasets.FEATURES_TEST2).bundle_dir
+
+
+def _byte_compile() -> None:
+    """Write the ``__pycache__`` files an installed agent has (pip compiles at install time)."""
+    for package in ("edge_agent", "firmware_io"):
+        if not compileall.compile_dir(REPO / package, quiet=1):
+            raise RuntimeError(f"cannot byte-compile {REPO / package}")
 
 
 def _replay(link: Path) -> subprocess.Popen:
@@ -122,6 +135,7 @@ def run(quick: bool = False) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp_name:
         tmp = Path(tmp_name)
         bundle = _bundle(tmp, quick)
+        _byte_compile()
         config = tmp / "agent.toml"
         config.write_text('[gpio]\npin_factory = "mock"\n')
 

@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown benchmark(s) {unknown}; available: {names}")
         names = [n for n in names if n in args.only]
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ["BEARING_BENCH_OUT"] = str(args.out.resolve())  # benchmarks that write plots put them here
     machine = machine_info()
     results: list[BenchResult] = []
     failures: dict[str, str] = {}
