@@ -107,7 +107,10 @@ def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: fl
 def _write_manifest(out: Path, manifest: dict) -> None:
     manifest["files"] = {p.name: sha256_file(p) for p in sorted(out.iterdir())
                          if p.is_file() and p.name != MANIFEST}
-    digest = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
+    # Everything that changes a decision: the files, and the threshold/debounce, spec and variant run,
+    # so that a re-thresholded bundle with the same model files gets its own id in the journal.
+    identity = {k: manifest.get(k) for k in ("files", "threshold", "feature_spec", "default_variant")}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     manifest["bundle_id"] = digest[:16]
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 

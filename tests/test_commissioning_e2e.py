@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from edge_agent.feature_table import read_feature_table
 from edge_agent.journal import Journal
 from train import datasets
 from tests.agent_fixtures import bundle_dir, raw_test2_files
+from tests.test_commissioning import wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")]
@@ -47,15 +47,6 @@ CHANNELS = ["Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4"]
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 def read_journal(path: Path, what: str = "snapshots", **kw):
     if not path.exists():
@@ -208,8 +199,16 @@ def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_
     # the same model directory reconverted to another variant, no retraining: a different bundle id
     other = convert_model_dir(first.parent / "model", tmp_path / "bundles" / "f16", variants=("float16",),
                               data=datasets.FEATURES_TEST2).bundle_dir
-    ids = {p: json.loads((p / "manifest.json").read_text())["bundle_id"] for p in (first, eight, other)}
-    assert len(set(ids.values())) == 3
+    # the same model with another threshold: the same model file, yet a bundle id of its own
+    stricter = shutil.copytree(first.parent / "model", tmp_path / "stricter-model")
+    threshold = json.loads((stricter / "threshold.json").read_text())
+    (stricter / "threshold.json").write_text(json.dumps({**threshold, "value": threshold["value"] * 0.9}))
+    retuned = convert_model_dir(stricter, tmp_path / "bundles" / "stricter", variants=("float32",),
+                                data=datasets.FEATURES_TEST2).bundle_dir
+    manifests = {p: json.loads((p / "manifest.json").read_text()) for p in (first, eight, other, retuned)}
+    assert manifests[retuned]["files"]["model_float32.tflite"] == manifests[first]["files"]["model_float32.tflite"]
+    ids = {p: m["bundle_id"] for p, m in manifests.items()}
+    assert len(set(ids.values())) == 4
 
     link, journal, live = tmp_path / "ttyACM-sensor", tmp_path / "journal.sqlite", tmp_path / "bundle"
     deploy(first, live)
