@@ -22,20 +22,33 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only that subcommand's module is imported and its options added.
+
+    ``bearing-agent run`` is a long-running service on a small device: the other
+    subcommands' modules (and what they import) would stay in its memory for nothing.
+    """
     parser = argparse.ArgumentParser(prog="bearing-agent", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        mod = importlib.import_module(module)
-        configure = getattr(mod, f"configure_{name.replace('-', '_')}", None) or mod.configure_parser
-        configure(p)
+        if command is None or name == command:
+            mod = importlib.import_module(module)
+            configure = getattr(mod, f"configure_{name.replace('-', '_')}", None) or mod.configure_parser
+            configure(p)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first non-option word), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in SUBCOMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
     mod = importlib.import_module(args._module)
     run = getattr(mod, f"main_{args.command.replace('-', '_')}", None) or mod.main
     return int(run(args) or 0)
