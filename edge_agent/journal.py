@@ -100,6 +100,9 @@ class Journal:
                                       check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            # 512 KiB of page cache, not SQLite's 2 MiB: the hourly prune scans a year's rows and
+            # would fill the default cache, +1.8 MiB resident for the agent's life; same speed.
+            self.db.execute("PRAGMA cache_size=-512")
             self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
