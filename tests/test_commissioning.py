@@ -84,6 +84,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.mark.slow  # 9-11 s: TensorFlow's import and one epoch
 def test_a_machine_at_another_rate_gets_a_model_for_that_rate(tmp_path, capsys) -> None:
     """Learning on a 25.6 kHz stream: export says so, and fit writes it into the feature spec."""
     from train.fit import FitError, fit_model_dir
