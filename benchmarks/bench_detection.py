@@ -94,7 +94,7 @@ def run(quick: bool = False) -> BenchResult:
                   "| seed | threshold | first alarm | false alarms (before 2004-02-16 03:12:39) |",
                   "|---:|---:|---|---:|"]
         lines += [f"| {r['seed']} | {r['threshold']:.4f} | {r['first_alarm']} | {r['false_alarms']} |" for r in rows]
-    lines += [f"\n**Sensitivity of sustained-max** (same errors): median first alarm (HH:MM on 02-16) / seeds "
+    lines += ["\n**Sensitivity of sustained-max** (same errors): median first alarm (HH:MM on 02-16) / seeds "
               "meeting the per-seed window 03:12:39-04:32:39; rows margin, columns debounce k\n",
               "| margin | " + " | ".join(f"k={k}" for k in KS) + " |", "|---:|" + "---|" * len(KS)]
     figures["sensitivity"] = {}

@@ -14,10 +14,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from edge_agent.config import ConfigError
 from edge_agent.feature_table import FeatureTable
-from edge_agent.journal import Journal, JournalError
-from edge_agent.status_cli import _journal_args, open_journal
+from edge_agent.journal import Journal
+from edge_agent.status_cli import _journal_args, open_journal_or_report
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +74,8 @@ def journal_features(journal: Journal, *, since: float | None = None, until: flo
 
 
 def main_export(args: argparse.Namespace) -> int:
-    try:
-        journal = open_journal(args)
-    except (JournalError, ConfigError) as exc:
-        print(f"bearing-agent export: {exc}", file=sys.stderr)
+    journal = open_journal_or_report(args, "export")
+    if journal is None:
         return 2
     try:
         table, dropped, rate = journal_features(journal, since=args.since, until=args.until,

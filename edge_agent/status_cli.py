@@ -29,6 +29,15 @@ def open_journal(args: argparse.Namespace) -> Journal:
     return Journal(path, create=False)
 
 
+def open_journal_or_report(args: argparse.Namespace, command: str) -> Journal | None:
+    """The journal for a read-side command, or None after printing why it cannot be opened."""
+    try:
+        return open_journal(args)
+    except (JournalError, ConfigError) as exc:
+        print(f"bearing-agent {command}: {exc}", file=sys.stderr)
+        return None
+
+
 def configure_status(p: argparse.ArgumentParser) -> None:
     _journal_args(p)
     p.add_argument("-n", "--last", type=int, default=10, help="how many recent snapshots to show (default 10)")
@@ -58,16 +67,13 @@ def collect_status(journal: Journal, last: int = 10) -> dict:
 
 
 def main_status(args: argparse.Namespace) -> int:
-    try:
-        journal = open_journal(args)
-    except (JournalError, ConfigError) as exc:
-        print(f"bearing-agent status: {exc}", file=sys.stderr)
+    journal = open_journal_or_report(args, "status")
+    if journal is None:
         return 2
-    with_closing = journal
     try:
         status = collect_status(journal, args.last)
     finally:
-        with_closing.close()
+        journal.close()
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
@@ -101,10 +107,8 @@ def main_status(args: argparse.Namespace) -> int:
 
 
 def main_ack(args: argparse.Namespace) -> int:
-    try:
-        journal = open_journal(args)
-    except (JournalError, ConfigError) as exc:
-        print(f"bearing-agent ack: {exc}", file=sys.stderr)
+    journal = open_journal_or_report(args, "ack")
+    if journal is None:
         return 2
     try:
         alarm = journal.get_state("alarm") or {}

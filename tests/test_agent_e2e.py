@@ -25,7 +25,7 @@ from edge_agent.feature_table import read_feature_table
 from edge_agent.journal import Journal
 from edge_agent.service import Agent
 from firmware_io.faults import FaultConfig
-from tests.agent_fixtures import ReplayThread, agent_config, bundle_dir, features_of, raw_test2_files
+from tests.agent_fixtures import ReplayThread, agent_config, bundle_dir, features_of, raw_test2_files, wait_for
 
 N = 20480
 RELAY, LED = 22, 17
@@ -40,15 +40,6 @@ def bundle() -> Path:
 def truth():
     """Features of the 25 recorded snapshots, computed from the files."""
     return features_of(raw_test2_files())
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def journal_rows(path: Path) -> list[dict]:

@@ -9,7 +9,6 @@ two parts line up with one whole replay. The whole routine is in
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from firmware_io import recordings as rec
 from firmware_io.decoder import StreamDecoder
 from firmware_io.replay import Replayer
 from firmware_io.replay_cli import main as replay_main
-from tests.agent_fixtures import ReplayThread, agent_config, features_of, raw_test2_files
+from tests.agent_fixtures import ReplayThread, agent_config, features_of, raw_test2_files, wait_for
 
 N = 20480
 
@@ -74,15 +73,6 @@ def test_a_bad_range_is_refused_before_opening_anything(args, message, capsys) -
 
 
 # --- the stream's spec: journal -> export -> fit ---------------------------------------------
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 @pytest.mark.slow  # 9-11 s: TensorFlow's import and one epoch
 def test_a_machine_at_another_rate_gets_a_model_for_that_rate(tmp_path, capsys) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from edge_agent.feature_table import read_feature_table  # noqa: E402
 from train import datasets  # noqa: E402
 
 _ROOT = Path(tempfile.mkdtemp(prefix="bearing-convert-tests-"))
