@@ -190,8 +190,6 @@ def run(quick: bool = False) -> BenchResult:
 
     f = figures
     markdown = "\n".join([
-        "## Edge agent on a live stream (4 ch x 20 kHz, real time)",
-        "",
         f"`bearing-replay --speed 1` (25 IMS test-2 snapshots, looping) -> pty -> `bearing-agent run "
         f"--interval 0` (every snapshot scored: the worst case). Window {f['wall_s']:.0f} s after the first "
         f"snapshot; {f['snapshots_in_window']} snapshots journaled, {f['snapshots_scored_in_window']} scored.",
