@@ -95,6 +95,26 @@ def run_in_thread(config, pin_factory=None, on_snapshot=None) -> tuple[Agent, ob
     agent = Agent(config, pin_factory=pin_factory, on_snapshot=on_snapshot)
     return agent, agent.start()
 
+def replay_all_and_check(tmp_path, sources, bundle, factory, on_snapshot, seen: list, n: int, timeout: float):
+    """Replay ``sources`` at full speed into an agent until ``seen`` has ``n`` entries; check the journal.
+
+    The journal must hold the ``n`` recorded snapshots in order at their recorded sample
+    positions, each scored exactly like offline scoring of the same features.
+    """
+    link = tmp_path / "ttyBEARING"
+    replay = ReplayThread(sources, link, speed=0).start()
+    agent, thread = run_in_thread(agent_config(tmp_path, str(link), bundle=bundle), factory, on_snapshot)
+    try:
+        wait_for(lambda: len(seen) == n, timeout, f"{n} snapshots")
+    finally:
+        agent.stop()
+        thread.join(10)
+        replay.close()
+    rows = assert_scores_match_offline(tmp_path, tmp_path / "journal.sqlite", bundle)
+    assert [r["first_index"] for r in rows] == [k * N for k in range(n)]
+    return rows
+
+
 
 def test_replay_25_files_scores_equal_offline_and_alarm_exact(tmp_path, bundle, truth):
     factory = MockFactory()
@@ -103,18 +123,7 @@ def test_replay_25_files_scores_equal_offline_and_alarm_exact(tmp_path, bundle, 
     def on_snapshot(row, agent):
         seen.append((row.first_index, factory.pin(RELAY).state, factory.pin(LED).state, agent.outputs.pattern))
 
-    link = tmp_path / "ttyBEARING"
-    replay = ReplayThread(raw_test2_files(), link, speed=0).start()
-    agent, thread = run_in_thread(agent_config(tmp_path, str(link), bundle=bundle), factory, on_snapshot)
-    try:
-        wait_for(lambda: len(seen) == 25, 60, "25 snapshots")
-    finally:
-        agent.stop()
-        thread.join(10)
-        replay.close()
-    journal = tmp_path / "journal.sqlite"
-    rows = assert_scores_match_offline(tmp_path, journal, bundle)
-    assert [r["first_index"] for r in rows] == [k * N for k in range(25)]
+    rows = replay_all_and_check(tmp_path, raw_test2_files(), bundle, factory, on_snapshot, seen, 25, 60)
     assert_features_exact(rows, truth)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {r["bundle_id"] for r in rows} == {manifest["bundle_id"]}  # every row names its bundle
@@ -129,7 +138,7 @@ def test_replay_25_files_scores_equal_offline_and_alarm_exact(tmp_path, bundle, 
             assert led is True  # alarm pattern: steady on
     assert [r["state"] for r in rows] == ["alarm" if x else "normal" for x in expected_relay]
     # stopping switched the outputs off and journaled a clean stop
-    assert journal_events(journal)[-1]["kind"] == "stop"
+    assert journal_events(tmp_path / "journal.sqlite")[-1]["kind"] == "stop"
     assert factory.pin(RELAY).state is False
 
 
@@ -452,20 +461,9 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
 
 @pytest.mark.slow
 def test_full_test2_984_snapshots(tmp_path, bundle, full_npz):
-    link = tmp_path / "ttyBEARING"
-    replay = ReplayThread([full_npz], link, speed=0).start()
     count = []
-    agent, thread = run_in_thread(agent_config(tmp_path, str(link), bundle=bundle), MockFactory(),
-                                  lambda row, a: count.append(row))
-    try:
-        wait_for(lambda: len(count) == 984, 170, "984 snapshots")
-    finally:
-        agent.stop()
-        thread.join(10)
-        replay.close()
-    journal = tmp_path / "journal.sqlite"
-    rows = assert_scores_match_offline(tmp_path, journal, bundle)
-    assert [r["first_index"] for r in rows] == [k * N for k in range(984)]
+    rows = replay_all_and_check(tmp_path, [full_npz], bundle, MockFactory(), lambda row, a: count.append(row),
+                                count, 984, 170)
     truth = features_of([full_npz])
     np.testing.assert_allclose([r["features"] for r in rows], truth.values, rtol=0, atol=1e-12)
     alarms = [bool(r["alarm"]) for r in rows if r["alarm"] is not None]
