@@ -170,7 +170,11 @@ def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up chatter (oneDNN notes, graph attribute warnings) and the
+    # converter's deprecation notices would bury the demo's own output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)
     p = argparse.ArgumentParser(prog="python -m train.demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     p.add_argument("--seed", type=int, default=0)
