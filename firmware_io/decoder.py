@@ -66,6 +66,7 @@ class StreamDecoder:
         self.stats = DecoderStats()
         self._buf = bytearray()
         self._skipping = False  # inside a run of skipped bytes (one resync)
+        self._need = 0  # bytes the checked frame header at the buffer's start needs: wait until then
         self._next_seq: int | None = None
         self._next_index: int | None = None
         self._parsers: dict[int, Callable[[bytes], fr.Frame]] = {
@@ -87,6 +88,7 @@ class StreamDecoder:
         """
         self.stats.bytes_skipped += len(self._buf)
         self._buf.clear()
+        self._need = 0
         self._skipping = False
         self._next_seq = None
         self._next_index = None
@@ -95,6 +97,8 @@ class StreamDecoder:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
         self.stats.bytes_in += len(data)
         self._buf += data
+        if len(self._buf) < self._need:
+            return []  # a serial read is often a fraction of a frame: its header was checked already
         return self._scan()
 
     def flush(self) -> list[fr.Frame]:
@@ -120,6 +124,7 @@ class StreamDecoder:
         end = len(buf)
         sync = fr.SYNC
         stats = self.stats
+        self._need = 0
         while True:
             start = buf.find(sync, pos)
             if start < 0:
@@ -141,6 +146,7 @@ class StreamDecoder:
                 continue
             total = fr.HEADER_SIZE + length + fr.CRC_SIZE
             if end - pos < total:
+                self._need = total  # this frame starts the buffer once it is trimmed below
                 break  # wait for the rest of this frame
             body_end = pos + total - fr.CRC_SIZE
             if crc32(buf[pos:body_end]) != _U32.unpack_from(buf, body_end)[0]:

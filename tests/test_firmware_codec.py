@@ -122,6 +122,9 @@ def test_reset_forgets_continuity_and_partial_bytes(ims_counts: np.ndarray) -> N
     assert dec.pending_bytes == 100
     dec.reset()  # re-plug: the device resumes later in its sample stream
     assert dec.pending_bytes == 0
+    # A frame shorter than the partial one that was waiting is not held back for it.
+    mark = fr.SnapshotMark(1536, 1.0)
+    assert dec.feed(FrameEncoder().mark(mark)) == [mark]
     assert len(dec.feed(b"".join(frames[6:]))) == 2
     assert dec.stats.missing_samples == 0 and dec.stats.seq_gaps == 0
     assert dec.stats.bytes_skipped == 100
