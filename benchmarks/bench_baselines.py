@@ -22,10 +22,9 @@ from benchmarks.baselines import DenseAutoencoder, IsolationForestDetector, PCAM
 from benchmarks import fits
 from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
-from edge_agent.detection import debounce
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from train import datasets
-from train.fit import fit_scaler
+from train.fit import alarm_onsets, debounced_alarm, first_alarm, fit_scaler
 from train.threshold import ThresholdRule
 
 def _out_dir() -> Path:
@@ -99,15 +98,11 @@ def _baseline_scores(method: str, table: FeatureTable, healthy: np.ndarray, seed
 def evaluate(timestamps: np.ndarray, scores: np.ndarray, threshold: float, k: int, healthy_until: np.datetime64,
              end: np.datetime64) -> dict:
     """First alarm after the healthy period, its lead time, and false alarms inside it."""
-    valid = ~np.isnan(scores)  # T > 1: the first T-1 snapshots have no window
-    alarm = np.zeros(len(scores), dtype=bool)
-    alarm[valid] = debounce(scores[valid] > threshold, k)
-    onsets = timestamps[np.flatnonzero(np.diff(np.concatenate([[0], alarm.astype(np.int8)])) == 1)]
-    late = timestamps[alarm & (timestamps > healthy_until)]
-    first = late[0] if len(late) else None
+    alarm = debounced_alarm(scores, threshold, k)  # T > 1: the first T-1 snapshots (NaN) are not fed
+    first = first_alarm(timestamps, alarm, after=healthy_until)
     return {
         "threshold": float(threshold),
-        "false_alarms": int((onsets <= healthy_until).sum()),
+        "false_alarms": int((alarm_onsets(timestamps, alarm) <= healthy_until).sum()),
         "first_alarm": format_timestamp(first) if first is not None else None,
         "lead_time_h": float((end - first) / np.timedelta64(1, "h")) if first is not None else None,
     }

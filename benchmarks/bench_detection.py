@@ -22,9 +22,9 @@ import numpy as np
 from benchmarks import fits
 from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
-from edge_agent.detection import debounce
 from edge_agent.feature_table import format_timestamp
 from train import datasets
+from train.fit import alarm_onsets, debounced_alarm, first_alarm
 from train.threshold import ThresholdRule
 
 NO_ALARM_BEFORE = np.datetime64("2004-02-16T03:12:39")
@@ -44,10 +44,8 @@ COMPARED = [
 
 
 def _first_and_false(timestamps: np.ndarray, errors: np.ndarray, threshold: float, k: int):
-    alarm = debounce(errors > threshold, k)
-    onsets = timestamps[np.flatnonzero(np.diff(np.concatenate([[0], alarm.astype(np.int8)])) == 1)]
-    first = timestamps[int(np.argmax(alarm))] if alarm.any() else None
-    return first, int((onsets < NO_ALARM_BEFORE).sum())
+    alarm = debounced_alarm(errors, threshold, k)
+    return first_alarm(timestamps, alarm), int((alarm_onsets(timestamps, alarm) < NO_ALARM_BEFORE).sum())
 
 
 def _median(times: list) -> np.datetime64 | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from edge_agent.features import FeatureSpec
 from edge_agent.scaler import ScalerParams
 from train import datasets
 from train.cli import main as cli_main
-from train.fit import fit_model_dir
+from train.fit import debounced_alarm, fit_model_dir
 from train.plots import PLOT_FILES
 
 UNTIL = datasets.TEST2_TRAIN_UNTIL
@@ -40,6 +42,16 @@ def test_model_directory_has_every_file(fitted):
         png = (d / "plots" / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000, name
     assert not [p for p in d.parent.iterdir() if p.name.startswith(".model")]  # no staging left
+
+
+def test_model_directory_is_readable_by_others_like_any_new_file(fitted):
+    """Not mkdtemp's 0700 / mkstemp's 0600: the folder is shared and copied to the Pi."""
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fitted.out.stat().st_mode) == 0o755
+    for path in fitted.out.rglob("*"):
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
 
 
 def test_scaler_is_fitted_on_the_healthy_period_only(fitted):
@@ -108,6 +120,11 @@ def test_timesteps_windows_leave_the_first_snapshots_unscored(tmp_path):
     # 445 healthy windows (447 - 2): Keras trains on floor(445 * 0.95) = 422, validates on 23
     assert (meta["split"]["n_train"], meta["split"]["n_validation"]) == (422, 23)
     assert np.isnan(res.scores.error[:2]).all() and not np.isnan(res.scores.error[2:]).any()
+    # the benchmarks re-threshold saved errors with debounced_alarm: it must decide exactly like fit
+    alarm = debounced_alarm(res.scores.error, res.threshold_value, res.threshold["debounce"])
+    assert (alarm == res.scores.alarm).all()
+    lower = debounced_alarm(res.scores.error, 0.5 * res.threshold_value, res.threshold["debounce"])
+    assert not lower[:2].any() and lower.sum() > res.scores.alarm.sum()  # unscored rows stay off
 
 
 def test_cli_fit_with_fixed_threshold_then_report(tmp_path, capsys):

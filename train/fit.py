@@ -39,7 +39,7 @@ import numpy as np
 
 from edge_agent.atomic import atomic_output, write_text_atomic
 from edge_agent.bundle import sha256_file
-from edge_agent.detection import Debouncer, make_windows, reconstruction_error
+from edge_agent.detection import Debouncer, debounce, make_windows, reconstruction_error
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.features import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
 from edge_agent.scaler import ScalerParams
@@ -59,6 +59,32 @@ class FitError(ValueError):
     """Training cannot proceed with this input; the message says why and what to do."""
 
 
+def debounced_alarm(errors: np.ndarray, threshold: float, k: int) -> np.ndarray:
+    """The debounced alarm per snapshot for an error series and a threshold.
+
+    NaN errors (the first T-1 snapshots, which no window ends at) are not fed
+    to the debouncer and have no alarm, as in ``scores.csv`` and on the device.
+    Lets the benchmarks re-threshold saved errors exactly as ``fit`` decides.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    scored = ~np.isnan(errors)
+    alarm = np.zeros(len(errors), dtype=bool)
+    alarm[scored] = debounce(errors[scored] > threshold, k)
+    return alarm
+
+
+def alarm_onsets(timestamps: np.ndarray, alarm: np.ndarray) -> np.ndarray:
+    """Timestamps where the debounced ``alarm`` switches on."""
+    return timestamps[np.flatnonzero(np.diff(np.concatenate([[0], alarm.astype(np.int8)])) == 1)]
+
+
+def first_alarm(timestamps: np.ndarray, alarm: np.ndarray,
+                after: np.datetime64 | None = None) -> np.datetime64 | None:
+    """The first snapshot in alarm (only those later than ``after``, when given), or None."""
+    mask = alarm if after is None else alarm & (timestamps > after)
+    return timestamps[int(np.argmax(mask))] if mask.any() else None
+
+
 @dataclass
 class Scores:
     """One entry per snapshot; ``error`` is NaN where no window ends (the first T-1)."""
@@ -69,14 +95,12 @@ class Scores:
     alarm: np.ndarray
     split: np.ndarray  # "train" | "validation" | "test"
 
-    def first_alarm(self, after: np.datetime64 | None = None) -> np.datetime64 | None:
-        mask = self.alarm if after is None else self.alarm & (self.timestamps > after)
-        return self.timestamps[int(np.argmax(mask))] if mask.any() else None
+    def first_alarm(self) -> np.datetime64 | None:
+        return first_alarm(self.timestamps, self.alarm)
 
     def alarm_onsets(self) -> np.ndarray:
         """Timestamps where the debounced alarm switches on."""
-        a = self.alarm.astype(np.int8)
-        return self.timestamps[np.flatnonzero(np.diff(np.concatenate([[0], a])) == 1)]
+        return alarm_onsets(self.timestamps, self.alarm)
 
     def write(self, path: Path) -> None:
         with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
@@ -391,10 +415,9 @@ class _staging_dir:
         if exc_type is not None:
             shutil.rmtree(self.stage, ignore_errors=True)
             return
-        # mkdtemp / atomic_output create 0700 / 0600; a model directory is meant to be shared and copied.
+        # mkdtemp makes the folder 0700, but a model directory is meant to be shared and copied. The
+        # files inside already have the umask's ordinary mode (atomic_output, Keras and mkdir honour it).
         os.chmod(self.stage, 0o755)
-        for path in self.stage.rglob("*"):
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
         old = None
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
