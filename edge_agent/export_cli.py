@@ -87,7 +87,8 @@ def main_export(args: argparse.Namespace) -> int:
     finally:
         journal.close()
     table.write(args.output)
-    first, last = table.timestamp_strings()[0], table.timestamp_strings()[-1]
+    stamps = table.timestamp_strings()
+    first, last = stamps[0], stamps[-1]
     print(f"wrote {len(table)} snapshots x {len(table.channel_names)} channels ({first} .. {last}) to {args.output}")
     if dropped:
         print(f"note: {dropped} snapshots shared a second with the previous one and were left out "

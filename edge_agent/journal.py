@@ -184,6 +184,10 @@ class Journal:
 
     def take_requests(self) -> list[tuple[int, str, str]]:
         """Pending requests, marked done in the same transaction."""
+        # The agent polls this every housekeeping tick: a cheap read first, the write
+        # transaction only when something is queued.
+        if self.db.execute("SELECT 1 FROM requests WHERE done IS NULL LIMIT 1").fetchone() is None:
+            return []
         with self.transaction() as db:
             rows = db.execute("SELECT id, kind, source FROM requests WHERE done IS NULL ORDER BY id").fetchall()
             if rows:
@@ -251,6 +255,11 @@ class Journal:
         cur = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, last))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()][::-1]
+
+
+def format_time(t: float) -> str:
+    """A journal time (unix seconds) as ``YYYY-MM-DD HH:MM:SS`` UTC, the feature tables' format."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
 
 
 def _opt_int(v: bool | None) -> int | None:

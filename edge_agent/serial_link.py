@@ -38,7 +38,6 @@ class SerialLink:
         self.port: serial.SerialBase | None = None
         self.connects = 0  # successful opens
         self.disconnects = 0  # losses of an open port
-        self.bytes_in = 0
         #: perf_counter() when the last chunk's first byte was seen: the start of the alarm latency
         self.chunk_time = 0.0
         self._backoff = reconnect_initial_s
@@ -110,7 +109,6 @@ class SerialLink:
         except (serial.SerialException, OSError) as exc:
             self._lost(exc)
             return b""
-        self.bytes_in += len(data)
         return data
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 from edge_agent.alarm_state import AlarmState
 from edge_agent.config import Config
 from edge_agent.features import mean_abs
-from edge_agent.journal import Journal, SnapshotRow
+from edge_agent.journal import Journal, SnapshotRow, format_time
 from edge_agent.outputs import StatusOutputs, make_pin_factory
 from edge_agent.serial_link import SerialLink
 from edge_agent.snapshots import Snapshot, SnapshotAssembler
@@ -219,9 +219,9 @@ class Agent:
 
     # -- snapshots ---------------------------------------------------------------------
     def _process(self, snap: Snapshot, t_chunk: float) -> None:
-        # A whole snapshot is valid data: end a fault now, not at the next housekeeping, or a fast
-        # stream's first snapshot is journaled as "fault" (and left out by export --exclude-alarms).
-        self._last_valid = time.monotonic()
+        # A whole snapshot is valid data (_on_frame has just set _last_valid): end a fault now, not at
+        # the next housekeeping, or a fast stream's first snapshot is journaled as "fault" (and left
+        # out by export --exclude-alarms).
         self._update_fault(self._last_valid)
         features = mean_abs(snap.samples, self.info.scale)
         self.recent_features.append(features)
@@ -237,29 +237,38 @@ class Agent:
             over_threshold=score.over_threshold if score else None, alarm=score.alarm if score else None,
             state=self.alarm.display, bundle_id=bundle_id, latency_ms=latency_ms)
         self.session["snapshots_scored" if score is not None else "snapshots_recorded"] += 1
-        self.journal.record_snapshot(row, state=self._state_to_persist(snap.timestamp),
-                                     counters=self.counters())
+        self.journal.record_snapshot(row, state=self._state_to_persist(), counters=self.counters())
         for kind, detail in events:
             self._event(kind, detail)
         if score is not None:
             log.info("snapshot %d @ %s: error %.6g (threshold %.6g)%s -> %s", snap.first_index,
-                     _fmt_time(snap.timestamp), score.error, score.threshold,
+                     format_time(snap.timestamp), score.error, score.threshold,
                      " OVER" if score.over_threshold else "", self.alarm.display)
         else:
-            log.info("snapshot %d @ %s: features %s (%s)", snap.first_index, _fmt_time(snap.timestamp),
+            log.info("snapshot %d @ %s: features %s (%s)", snap.first_index, format_time(snap.timestamp),
                      np.array2string(features, precision=5), "learning" if self.learning
                      else "filling the model's history")
         if self.on_snapshot is not None:
             self.on_snapshot(row, self)
 
-    def _state_to_persist(self, snapshot_time: float | None = None) -> dict[str, Any]:
+    def _state_to_persist(self) -> dict[str, Any]:
+        """What a snapshot changes: journaled with it. (The cadence's last snapshot time is the
+        last journaled row's time; the snapshot length changes only at start and on a swap.)"""
         state: dict[str, Any] = {"alarm": self.alarm.to_dict(), "heartbeat": self.heartbeat()}
         if self.loaded is not None:
             state["scorer"] = self.loaded.scorer.state()
-        if snapshot_time is not None:
-            state["last_snapshot_time"] = snapshot_time
-        state["samples_per_snapshot"] = self.assembler.length  # export tells bearing-train fit
         return state
+
+    def _persist_all_state(self) -> None:
+        """At start and after a bundle swap: the per-snapshot state plus the snapshot length
+        (``export`` tells ``bearing-train fit`` the length the features were computed over)."""
+        self.journal.set_state(**self._state_to_persist(), samples_per_snapshot=self.assembler.length)
+
+    def _prime_history(self, scorer, timesteps: int) -> None:
+        """Feed ``scorer`` the last T-1 raw features, so it continues this machine's history."""
+        if timesteps > 1:
+            for features in list(self.recent_features)[-(timesteps - 1):]:
+                scorer.score(features)
 
     def heartbeat(self) -> dict[str, Any]:
         """What ``bearing-agent status`` shows about the running agent."""
@@ -376,7 +385,7 @@ class Agent:
             self._report_losses()
         while self._acks:
             self._apply_ack(self._acks.popleft())
-        for _id, kind, source in self._pending_requests():
+        for _id, kind, source in self.journal.take_requests():
             if kind == "ack":
                 self._apply_ack(source)
         self._reload_step()
@@ -391,12 +400,6 @@ class Agent:
             if deleted:
                 log.info("journal retention: deleted %d old snapshot rows", deleted)
 
-    def _pending_requests(self) -> list[tuple[int, str, str]]:
-        # A cheap read first: the write transaction only when something is queued.
-        if self.journal.db.execute("SELECT 1 FROM requests WHERE done IS NULL LIMIT 1").fetchone():
-            return self.journal.take_requests()
-        return []
-
     def _apply_ack(self, source: str) -> None:
         for kind, detail in self.alarm.acknowledge(source):
             log.info("%s: %s", kind.replace("_", " "), detail)
@@ -407,7 +410,7 @@ class Agent:
     def _report_losses(self) -> None:
         stats = self.decoder.stats
         lost = (stats.frames_missing + stats.bad_checks, stats.missing_samples)
-        if lost != self._lost_reported and (lost[0] > self._lost_reported[0] or lost[1] > self._lost_reported[1]):
+        if lost[0] > self._lost_reported[0] or lost[1] > self._lost_reported[1]:
             d_frames = lost[0] - self._lost_reported[0]
             d_samples = lost[1] - self._lost_reported[1]
             detail = f"{max(0, d_frames)} frames bad or missing, {max(0, d_samples)} samples missing"
@@ -448,9 +451,7 @@ class Agent:
             self._event("bundle_rejected", problem)
             return
         # The new scorer continues the same machine's history: the last T-1 raw features.
-        t = candidate.bundle.spec.timesteps
-        for features in list(self.recent_features)[-(t - 1):] if t > 1 else []:
-            candidate.scorer.score(features)
+        self._prime_history(candidate.scorer, candidate.bundle.spec.timesteps)
         self.loaded = candidate
         if self.learning:  # commissioning done: score from the next snapshot on, alarms live
             self.learning = self.alarm.learning = False
@@ -466,16 +467,15 @@ class Agent:
                   f"threshold {candidate.bundle.threshold:.6g}, debounce {candidate.bundle.debounce}")
         log.info("bundle loaded: %s", detail)
         self._event("bundle_loaded", detail)
-        self.journal.set_state(**self._state_to_persist())
+        self._persist_all_state()
 
     # -- start, restore, stop ---------------------------------------------------------------
     def _restore(self) -> None:
         """Take back the scorer history, the alarm latch and the cadence from the journal."""
         self.alarm.restore(self.journal.get_state("alarm", {}))
-        last_time = self.journal.get_state("last_snapshot_time")
-        if last_time is not None:
-            self.assembler.last_timestamp = float(last_time)
         rows = self.journal.snapshots(last=FEATURE_MEMORY)
+        if rows:  # the cadence continues from the last snapshot taken
+            self.assembler.last_timestamp = float(rows[-1]["time"])
         for r in rows:
             self.recent_features.append(np.asarray(r["features"], dtype=np.float64))
         if self.loaded is None:
@@ -485,9 +485,8 @@ class Agent:
         try:
             if saved:
                 scorer.restore(saved)  # raw features and the debouncer: valid across a bundle update
-            elif spec.timesteps > 1:
-                for features in list(self.recent_features)[-(spec.timesteps - 1):]:
-                    scorer.score(features)
+            else:
+                self._prime_history(scorer, spec.timesteps)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("journaled scorer history does not fit this bundle (%s): starting a fresh history", exc)
 
@@ -510,7 +509,7 @@ class Agent:
             self._event("bundle_loaded", detail)
         if self.alarm.latched:
             log.warning("an alarm latched before the restart is still active: acknowledge it to clear")
-        self.journal.set_state(**self._state_to_persist())
+        self._persist_all_state()
         self.journal.set_counters(self.counters())
 
     def _shutdown(self) -> None:
@@ -530,7 +529,3 @@ class Agent:
 
     def _show(self) -> None:
         self.outputs.show(self.alarm.display, self.alarm.buzzer, self.alarm.relay)
-
-
-def _fmt_time(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))

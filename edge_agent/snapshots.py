@@ -171,7 +171,9 @@ class SnapshotAssembler:
             self._filled += take
             pos += take
             if self._filled == self.length:
-                out.append(Snapshot(self._start, self._stamp, self._buf.copy(), self.marked_stream))
+                # hand the filled buffer over (no copy); the next snapshot gets a fresh one
+                out.append(Snapshot(self._start, self._stamp, self._buf, self.marked_stream))
+                self._buf = None
                 self.counts["completed"] += 1
                 self.last_timestamp = self._stamp
                 self._start, self._filled = None, 0

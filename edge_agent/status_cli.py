@@ -13,7 +13,7 @@ import sys
 import time
 
 from edge_agent.config import ConfigError, load_config
-from edge_agent.journal import Journal, JournalError
+from edge_agent.journal import Journal, JournalError, format_time
 
 #: A heartbeat older than this means the agent is not running (it writes every 10 s).
 STALE_S = 30.0
@@ -49,7 +49,7 @@ def configure_ack(p: argparse.ArgumentParser) -> None:
 
 
 def _fmt(t: float | None) -> str:
-    return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+    return "-" if t is None else format_time(t)
 
 
 def collect_status(journal: Journal, last: int = 10) -> dict:

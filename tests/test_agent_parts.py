@@ -240,6 +240,29 @@ def test_status_and_export_commands(tmp_path, capsys):
     assert cli.main(["status", "--journal", str(tmp_path / "none.sqlite")]) == 2
 
 
+def test_restart_resumes_the_cadence_and_features_from_the_journal_rows(tmp_path):
+    from edge_agent.service import Agent
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    for k in range(3):
+        j.record_snapshot(row(1.7e9 + 600 * k, k * 1024, features=[0.1 * k, 0.2]))
+    j.close()
+    config = parse_config({"agent": {"learn": True, "interval_s": 600.0},
+                           "serial": {"port": str(tmp_path / "no-such-device")}, "gpio": {"pin_factory": "mock"},
+                           "journal": {"path": str(path)}, "learning": {"samples_per_snapshot": 1024}}, "<test>")
+    agent = Agent(config, pin_factory=MockFactory())
+    # the next snapshot is due 600 s after the last journaled one, not at once
+    assert agent.assembler.last_timestamp == 1.7e9 + 1200
+    assert [f.tolist() for f in agent.recent_features] == [[0.0, 0.2], [0.1, 0.2], [0.2, 0.2]]
+    agent.stop()
+    agent.run()  # start and clean stop: journals the snapshot length that export reports
+    j = Journal(path, create=False)
+    assert j.get_state("samples_per_snapshot") == 1024
+    assert [e["kind"] for e in j.events(last=2)] == ["start", "stop"]
+    j.close()
+
+
 # --- outputs ------------------------------------------------------------------------------
 
 def test_outputs_drive_mock_pins_and_button_acknowledges():
