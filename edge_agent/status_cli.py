@@ -52,13 +52,17 @@ def _fmt(t: float | None) -> str:
     return "-" if t is None else format_time(t)
 
 
+def agent_running(heartbeat: dict) -> bool:
+    """Whether the journal's heartbeat says an agent is running now (fresh, and not a clean stop)."""
+    return bool(heartbeat) and not heartbeat.get("stopped") and time.time() - heartbeat["time"] < STALE_S
+
+
 def collect_status(journal: Journal, last: int = 10) -> dict:
     """Everything ``status`` prints, as one dict (also what ``--json`` prints)."""
     heartbeat = journal.get_state("heartbeat") or {}
-    age = time.time() - heartbeat["time"] if heartbeat else None
-    running = bool(heartbeat) and not heartbeat.get("stopped") and age is not None and age < STALE_S
     return {
-        "running": running, "heartbeat_age_s": age, "agent": heartbeat,
+        "running": agent_running(heartbeat),
+        "heartbeat_age_s": time.time() - heartbeat["time"] if heartbeat else None, "agent": heartbeat,
         "alarm": journal.get_state("alarm") or {},
         "snapshots": journal.snapshots(last=last),
         "counters": journal.counters(),
@@ -120,6 +124,6 @@ def main_ack(args: argparse.Namespace) -> int:
         print("no latched alarm at the last journal write; acknowledgement queued anyway")
     else:
         print("acknowledgement queued; the agent applies it within about a second")
-    if not heartbeat or heartbeat.get("stopped") or time.time() - heartbeat.get("time", 0) > STALE_S:
+    if not agent_running(heartbeat):
         print("note: the agent does not seem to be running; it will apply the acknowledgement when it starts")
     return 0

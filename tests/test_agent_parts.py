@@ -240,6 +240,20 @@ def test_status_and_export_commands(tmp_path, capsys):
     assert cli.main(["status", "--journal", str(tmp_path / "none.sqlite")]) == 2
 
 
+def test_status_and_ack_tell_a_stale_or_stopped_agent_from_a_running_one(tmp_path, capsys):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    for heartbeat, running in [({"time": time.time(), "pid": 1}, True),
+                               ({"time": time.time(), "pid": 1, "stopped": True}, False),
+                               ({"time": time.time() - 60, "pid": 1}, False)]:
+        j.set_state(heartbeat=heartbeat)
+        assert cli.main(["status", "--journal", str(path), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["running"] is running
+        assert cli.main(["ack", "--journal", str(path)]) == 0
+        assert ("does not seem to be running" in capsys.readouterr().out) is not running
+    j.close()
+
+
 def test_restart_resumes_the_cadence_and_features_from_the_journal_rows(tmp_path):
     from edge_agent.service import Agent
 
