@@ -55,10 +55,6 @@ class FaultConfig:
             raise ValueError("disconnect_every and down_time must be >= 0, got "
                              f"{self.disconnect_every} and {self.down_time}")
 
-    @property
-    def active(self) -> bool:
-        return bool(self.corrupt_rate or self.drop_rate or self.garbage_rate or self.disconnect_every)
-
 
 @dataclass
 class FaultLog:
