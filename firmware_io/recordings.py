@@ -1,10 +1,11 @@
-"""Recorded vibration snapshots: IMS raw files, folders of them, and the packed npz.
+"""Recorded vibration snapshots: IMS raw files, folders of them, the packed npz and raw .npy arrays.
 
 The IMS bearing data comes as one ASCII file per 1-second snapshot: 20,480 rows,
 one tab-separated column per channel, the file name is the time it was taken
 (``YYYY.MM.DD.HH.MM.SS``). Training ingests these files into features and the
 virtual accelerometer (``bearing-replay``) streams them as frames, so both read
-them here, with the same validation.
+them here, with the same validation. (Training's faster pandas parser stays in
+``train.ingest``: nothing under ``firmware_io`` may import pandas.)
 
 Folders are searched recursively (the NASA archive layout ``1st_test/``,
 ``2nd_test/``, ``4th_test/txt/`` works as is). Files that are plainly not
@@ -32,6 +33,7 @@ _NAME_RE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})$")
 _LOOKS_LIKE_SNAPSHOT = re.compile(r"^\d{4}\.\d")
 _JUNK_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 PACKED_SUFFIXES = (".npz",)
+NPY_SUFFIX = ".npy"
 
 
 class RecordingError(ValueError):
@@ -64,8 +66,29 @@ class Snapshot:
         return to_counts(self.physical(), scale, source=self.source)
 
     @property
-    def n_channels(self) -> int:
-        return (self.values if self.values is not None else self.counts).shape[1]
+    def shape(self) -> tuple[int, int]:
+        """``(n_samples, n_channels)``."""
+        return (self.values if self.values is not None else self.counts).shape
+
+
+class SameShape:
+    """Passes snapshots through, refusing one whose shape differs from the first one's.
+
+    A stream or a feature table holds one recording: a snapshot with other
+    channels or another length in the middle of it would be misread, not just
+    look odd.
+    """
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, int] | None = None
+
+    def __call__(self, snap: Snapshot) -> Snapshot:
+        if self.shape is None:
+            self.shape = snap.shape
+        elif snap.shape != self.shape:
+            raise RecordingError(f"{snap.source}: has {snap.shape[0]} samples x {snap.shape[1]} channels, but "
+                                 f"earlier snapshots have {self.shape[0]} x {self.shape[1]}; do not mix recordings")
+        return snap
 
 
 def parse_snapshot_name(name: str, source: str | None = None) -> np.datetime64:
@@ -81,8 +104,7 @@ def parse_snapshot_name(name: str, source: str | None = None) -> np.datetime64:
     return np.datetime64(when, "s")
 
 
-def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES_PER_SNAPSHOT,
-                       expected_channels: int | None = None) -> np.ndarray:
+def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES_PER_SNAPSHOT) -> np.ndarray:
     """Parse one ASCII snapshot (LF or CRLF, tab-separated) into float64 ``(rows, channels)``."""
     path = Path(path)
     try:
@@ -92,15 +114,12 @@ def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES
         raise RecordingError(f"{path}: not a valid snapshot file: {exc}") from None
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read: {exc}") from None
-    rows, cols = values.shape
+    rows = values.shape[0]
     if rows == 0:
         raise RecordingError(f"{path}: empty file, expected {expected_rows} rows of samples")
     if expected_rows is not None and rows != expected_rows:
         raise RecordingError(f"{path}: has {rows} rows, expected {expected_rows} "
                              "(one row per sample); the file is truncated or not a snapshot")
-    if expected_channels is not None and cols != expected_channels:
-        raise RecordingError(f"{path}: has {cols} columns, expected {expected_channels} "
-                             "like the other snapshots of this recording")
     if not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0]) + 1
         raise RecordingError(f"{path}: row {row}: NaN or infinite value")
@@ -123,6 +142,10 @@ def to_counts(values: np.ndarray, scale: float = IMS_SCALE, source: str = "data"
 
 def is_packed(path: Path) -> bool:
     return path.suffix in PACKED_SUFFIXES
+
+
+def is_npy(path: Path) -> bool:
+    return path.suffix == NPY_SUFFIX
 
 
 def find_snapshot_files(sources: Iterable[str | Path],
@@ -210,6 +233,37 @@ def load_packed(path: str | Path) -> PackedRecording:
     return PackedRecording(path, counts, stamps, scale)
 
 
+def iter_npy_snapshots(path: str | Path, scale: float, sample_rate_hz: float,
+                       start: float) -> Iterator[Snapshot]:
+    """A raw ``.npy``: ``(n_snapshots, n_samples, n_channels)`` or one ``(n_samples, n_channels)`` snapshot.
+
+    int16 arrays are counts of ``scale``; float arrays are physical values. The
+    array carries no times, so snapshot ``k`` is stamped ``start + k * n_samples / sample_rate_hz``
+    (unix seconds).
+    """
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{path}: not a readable .npy array: {exc}") from None
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise RecordingError(f"{path}: expected a numeric array (n_snapshots, n_samples, n_channels) "
+                             f"or (n_samples, n_channels), got {arr.dtype} {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.int16:
+        raise RecordingError(f"{path}: integer arrays must be int16 counts, got {arr.dtype}")
+    step = arr.shape[1] / sample_rate_hz
+    for k in range(arr.shape[0]):
+        ts = np.datetime64(round((start + k * step) * 1e6), "us")
+        block = np.asarray(arr[k])
+        source = f"{path}[{k}]"
+        if block.dtype == np.int16:
+            yield Snapshot(ts, source, counts=block, scale=scale)
+        else:
+            yield Snapshot(ts, source, values=block.astype(np.float64))
+
+
 def iter_snapshots(sources: Iterable[str | Path],
                    on_skip: Callable[[Path, str], None] | None = None) -> Iterator[Snapshot]:
     """Every snapshot of the given files, folders and packed npz files, in time order per source.
@@ -219,23 +273,12 @@ def iter_snapshots(sources: Iterable[str | Path],
     sources = [Path(s) for s in sources]
     packed = [s for s in sources if s.is_file() and is_packed(s)]
     plain = [s for s in sources if s not in packed]
-    shape: tuple[int, int] | None = None
-
-    def check(snap: Snapshot) -> Snapshot:
-        nonlocal shape
-        s = (snap.values if snap.values is not None else snap.counts).shape
-        if shape is None:
-            shape = s
-        elif s != shape:
-            raise RecordingError(f"{snap.source}: has {s[0]} samples x {s[1]} channels, but earlier "
-                                 f"snapshots have {shape[0]} x {shape[1]}; do not mix recordings")
-        return snap
-
+    check = SameShape()
     for p in packed:
         rec = load_packed(p)
         for i in range(len(rec)):
             yield check(rec.snapshot(i))
     if plain:
         for path in find_snapshot_files(plain, on_skip):
-            values = read_snapshot_file(path, expected_channels=shape[1] if shape else None)
+            values = read_snapshot_file(path)
             yield check(Snapshot(parse_snapshot_name(path.name, str(path)), str(path), values=values))

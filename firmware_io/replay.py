@@ -85,49 +85,24 @@ def _unix_seconds(ts: np.datetime64) -> float:
     return float((ts.astype("datetime64[us]") - np.datetime64(0, "us")) / np.timedelta64(1, "s"))
 
 
-def _npy_snapshots(path: Path, scale: float, rate_hz: int, start: float) -> Iterator[rec.Snapshot]:
-    """A raw ``.npy``: ``(n_snapshots, n_samples, n_channels)`` or one ``(n_samples, n_channels)`` snapshot.
-
-    It carries no times, so snapshot ``k`` is stamped ``start + k * n_samples / rate``.
-    """
-    try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise rec.RecordingError(f"{path}: not a readable .npy array: {exc}") from None
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise rec.RecordingError(f"{path}: expected a numeric array (n_snapshots, n_samples, n_channels) "
-                                 f"or (n_samples, n_channels), got {arr.dtype} {arr.shape}")
-    step = arr.shape[1] / rate_hz
-    for k in range(arr.shape[0]):
-        ts = np.datetime64(round((start + k * step) * 1e6), "us")
-        block = np.asarray(arr[k])
-        source = f"{path}[{k}]"
-        if block.dtype == np.int16:
-            yield rec.Snapshot(ts, source, counts=block, scale=scale)
-        elif np.issubdtype(block.dtype, np.integer):
-            raise rec.RecordingError(f"{path}: integer arrays must be int16 counts, got {block.dtype}")
-        else:
-            yield rec.Snapshot(ts, source, values=block.astype(np.float64))
-
-
 def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
                  sample_rate_hz: int = DEFAULT_RATE_HZ) -> Iterator[RecordedSnapshot]:
     """Snapshots of IMS files/folders, packed npz and raw .npy, laid end to end as counts of ``scale``.
 
-    Raises :class:`recordings.RecordingError` (naming the file) for data that
-    is not exactly representable as int16 counts of ``scale``.
+    Sources play in the order given. Raises :class:`recordings.RecordingError`
+    (naming the file) for data that is not exactly representable as int16
+    counts of ``scale``, and for snapshots of another shape than the first.
     """
     first_index = 0
     start = float(int(time.time()))  # whole seconds: raw arrays carry no time of their own
+    check = rec.SameShape()  # one stream, one StreamInfo: every source must match the first
     for src in (Path(s) for s in sources):
-        if src.is_file() and src.suffix == ".npy":
-            snaps = _npy_snapshots(src, scale, sample_rate_hz, start + first_index / sample_rate_hz)
+        if src.is_file() and rec.is_npy(src):
+            snaps = rec.iter_npy_snapshots(src, scale, sample_rate_hz, start + first_index / sample_rate_hz)
         else:
             snaps = rec.iter_snapshots([src])
         for snap in snaps:
-            counts = snap.as_counts(scale)
+            counts = check(snap).as_counts(scale)
             yield RecordedSnapshot(first_index, _unix_seconds(snap.timestamp), counts, snap.source)
             first_index += counts.shape[0]
 
@@ -153,8 +128,8 @@ class Replayer:
             raise ValueError(f"snapshot range must satisfy 0 <= start < stop, got start={start}, stop={stop}")
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
-        if not 0 < frame_samples < 65536:
-            raise ValueError(f"frame_samples must be in 1..65535, got {frame_samples}")
+        if frame_samples < 1:
+            raise ValueError(f"frame_samples must be >= 1, got {frame_samples}")
         fr.scale_ratio(scale)  # refuse a scale the wire cannot carry before streaming anything
         self.sources = [Path(s) for s in sources]
         self.sample_rate_hz = int(sample_rate_hz)
@@ -169,7 +144,6 @@ class Replayer:
         self.start, self.stop = start, stop
         self.stats = ReplayStats()
         self.injector = FaultInjector(self.faults)
-        self._n_channels: int | None = None
 
     # --- the byte stream ---------------------------------------------------
 
@@ -178,10 +152,15 @@ class Replayer:
         offset, loop = 0, 0
         while self.loops == 0 or loop < self.loops:
             n = played = 0
+            last_loop = loop == self.loops - 1
             for k, snap in enumerate(read_sources(self.sources, self.scale, self.sample_rate_hz)):
+                if self.stop is not None and k >= self.stop and last_loop:
+                    break  # the rest is read only to know where the next loop starts
                 n = snap.first_index + snap.counts.shape[0]
                 if k < self.start or (self.stop is not None and k >= self.stop):
                     continue
+                if not played:
+                    self._check_frame_size(snap)  # every snapshot has the first one's shape
                 played += 1
                 yield RecordedSnapshot(snap.first_index + offset, snap.timestamp, snap.counts, snap.source)
             if n == 0:
@@ -191,6 +170,13 @@ class Replayer:
                                          f"{[str(s) for s in self.sources]} has {k + 1}")
             offset += n
             loop += 1
+
+    def _check_frame_size(self, snap: RecordedSnapshot) -> None:
+        n_channels = snap.counts.shape[1]
+        most = (fr.MAX_PAYLOAD - fr.SAMPLES_HEADER_SIZE) // (2 * n_channels)
+        if self.frame_samples > most:
+            raise ValueError(f"frame_samples {self.frame_samples} x {n_channels} channels does not fit in a "
+                             f"frame ({fr.MAX_PAYLOAD} bytes of payload): use at most {most}")
 
     def stream_info(self, n_channels: int) -> fr.StreamInfo:
         return fr.StreamInfo(self.device_id, self.firmware_version, self.sample_rate_hz, n_channels,
@@ -203,8 +189,6 @@ class Replayer:
         frames_sent = 0
         for snap in self.snapshots():
             n_ch = snap.counts.shape[1]
-            if self._n_channels is None:
-                self._n_channels = n_ch
             self.stats.snapshots += 1
             for start in range(0, snap.counts.shape[0], self.frame_samples):
                 index = snap.first_index + start
@@ -232,7 +216,10 @@ class Replayer:
         since_disconnect = 0
         lose_until = -1  # stream index up to which frames are lost during an outage
         reconnected = False
+        info: fr.StreamInfo | None = None  # the latest: a new connection starts with it
         for frame, end_index in self.frames():
+            if isinstance(frame, fr.StreamInfo):
+                info = frame
             self.stats.frames += 1
             if isinstance(frame, fr.Samples):
                 self.stats.samples_frames += 1
@@ -240,8 +227,7 @@ class Replayer:
                 self.injector.drop()
                 yield WireChunk(b"", frame, Fate.DROPPED, end_index)
                 continue
-            if reconnected and not isinstance(frame, fr.StreamInfo) and self._n_channels is not None:
-                info = self.stream_info(self._n_channels)
+            if reconnected and not isinstance(frame, fr.StreamInfo):
                 self.stats.frames += 1
                 data, fate = self.injector.apply(encode_frame(info))
                 yield WireChunk(data, info, fate, end_index - self._n_samples(frame))

@@ -18,6 +18,7 @@ import threading
 
 from firmware_io import recordings as rec
 from firmware_io.faults import FaultConfig
+from firmware_io.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.replay import DEFAULT_RATE_HZ, Replayer
 
 
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=DEFAULT_RATE_HZ, help="sample rate in Hz (default 20000)")
     p.add_argument("--scale", type=float, default=rec.IMS_SCALE,
                    help="physical units per int16 count (default 0.001: exact for IMS data)")
-    p.add_argument("--frame-samples", type=int, default=256, help="samples per channel per frame (default 256)")
+    p.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES,
+                   help=f"samples per channel per frame (default {DEFAULT_FRAME_SAMPLES})")
     p.add_argument("--device-id", default="bearing-replay", help="device id sent in StreamInfo")
     f = p.add_argument_group("fault injection (for testing the receiving side)")
     f.add_argument("--corrupt-rate", type=float, default=0.0, help="probability per byte of corrupting it")

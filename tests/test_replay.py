@@ -172,6 +172,24 @@ def test_cli_refuses_missing_source_and_bad_scale(tmp_path: Path, capsys) -> Non
     assert "ratio" in capsys.readouterr().err
 
 
+def test_mixed_recordings_are_refused_not_streamed_under_one_stream_info() -> None:
+    """Test 1 has 8 channels, test 2 has 4: one stream cannot carry both."""
+    test2_file = sorted(datasets.RAW_TEST2_DIR.iterdir())[0]
+    with pytest.raises(rec.RecordingError, match=f"{test2_file.name}: has 20480 samples x 4 channels, but "
+                                                 "earlier snapshots have 20480 x 8; do not mix recordings"):
+        list(Replayer([datasets.RAW_TEST1_DIR, test2_file], speed=0).chunks())
+
+
+def test_cli_refuses_frames_larger_than_the_protocol_allows(capsys) -> None:
+    # 8 channels x 1024 samples x 2 bytes = 16 KiB of samples + 16 header bytes > 16384
+    assert replay_main([str(datasets.RAW_TEST1_DIR), "--pty", "--frame-samples", "1024"]) == 2
+    err = capsys.readouterr().err
+    assert "frame_samples 1024 x 8 channels" in err and "at most 1023" in err
+    largest = Replayer([datasets.RAW_TEST1_DIR], speed=0, frame_samples=1023).chunks()
+    frame = next(c.frame for c in largest if isinstance(c.frame, fr.Samples))
+    assert frame.samples.shape == (1023, 8)
+
+
 def test_disconnect_resends_info_and_loses_the_outage() -> None:
     faults = FaultConfig(disconnect_every=50, down_time=0.5)
     chunks = list(Replayer(sorted(datasets.RAW_TEST2_DIR.iterdir())[:2], speed=1.0, faults=faults).chunks())
