@@ -53,19 +53,18 @@ class Bundle:
     debounce: int
     variant: str
     model_path: Path
-    runtime: str  # the runtime the model was verified with
-    runner: ModelRunner | None = field(default=None, repr=False)
+    runner: ModelRunner = field(repr=False)  # loaded and checked against the feature spec
 
     @property
-    def variant_info(self) -> dict:
-        return self.manifest["variants"][self.variant]
+    def runtime(self) -> str:
+        """The runtime the model was verified with."""
+        return self.runner.runtime
 
     def make_runner(self, runtime: str = "auto") -> ModelRunner:
-        """The verified runner when ``runtime`` matches; else a new one, checked for compatibility."""
-        name = check_runtime(self.manifest, self.variant, runtime, self.path)
-        if self.runner is not None and self.runner.runtime == name:
+        """The verified runner for ``auto`` or its own runtime; another gets a new one, checked for compatibility."""
+        if runtime in ("auto", self.runtime):
             return self.runner
-        return ModelRunner(self.model_path, name)
+        return ModelRunner(self.model_path, check_runtime(self.manifest, self.variant, runtime, self.path))
 
 
 def _sha256() -> Any:
@@ -249,7 +248,7 @@ def _load_dir(root: Path, variant: str | None, runtime: str) -> Bundle:
     _check_shapes(model_path, runner, spec)
     return Bundle(bundle_id=str(manifest["bundle_id"]), path=root, manifest=manifest, spec=spec,
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
-                  model_path=model_path, runtime=name, runner=runner)
+                  model_path=model_path, runner=runner)
 
 
 def describe(bundle: Bundle) -> dict[str, Any]:

@@ -40,18 +40,6 @@ def _import_interpreter(runtime: str) -> Any:
     return module.Interpreter
 
 
-def available_runtimes() -> list[str]:
-    """The runtimes that can be imported and used here, in order of preference."""
-    found = []
-    for name in RUNTIMES:
-        try:
-            _import_interpreter(name)
-        except RuntimeUnavailable:
-            continue
-        found.append(name)
-    return found
-
-
 def resolve_runtime(runtime: str = "auto", allowed: list[str] | tuple[str, ...] | None = None) -> str:
     """Pick a concrete runtime name: ``auto`` = the first usable of ``allowed`` (default: all)."""
     candidates = list(allowed) if allowed is not None else list(RUNTIMES)
@@ -83,11 +71,11 @@ def load_interpreter(model_path: str | Path, runtime: str = "auto") -> Any:
 
 
 def runtime_version(runtime: str) -> str:
+    """The installed version of a runtime (each runtime's name is its pip distribution's name)."""
     from importlib import metadata
 
-    dist = {"ai-edge-litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}[runtime]
     try:
-        return metadata.version(dist)
+        return metadata.version(runtime)
     except metadata.PackageNotFoundError:
         return "not installed"
 

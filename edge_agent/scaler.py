@@ -45,6 +45,9 @@ class ScalerParams:
             raise ValueError(f"scaler has zero range (data_max <= data_min) for {flat}: the "
                              "channel was constant in the training period, so it cannot be scaled; "
                              "check the sensor wiring or drop the channel")
+        # The arrays transform() applies, built once: the edge scales one vector per snapshot.
+        object.__setattr__(self, "_scale_array", _frozen_array(self.scale))
+        object.__setattr__(self, "_min_array", _frozen_array(self.min))
 
     @property
     def n_features(self) -> int:
@@ -69,7 +72,7 @@ class ScalerParams:
         if X.shape[-1] != self.n_features:
             raise ValueError(f"expected {self.n_features} features {list(self.feature_names)}, "
                              f"got an array with {X.shape[-1]} (shape {X.shape})")
-        return X * np.asarray(self.scale) + np.asarray(self.min)
+        return X * self._scale_array + self._min_array
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,3 +117,10 @@ class ScalerParams:
             return cls.from_dict(d)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from exc
+
+
+def _frozen_array(values: tuple[float, ...]) -> np.ndarray:
+    """A read-only float64 array: the scaler is frozen, and so are the arrays it applies."""
+    a = np.array(values, dtype=np.float64)
+    a.flags.writeable = False
+    return a

@@ -36,10 +36,13 @@ class SnapshotScorer:
 
     def __init__(self, bundle: Bundle, runtime: str = "auto") -> None:
         self.bundle = bundle
-        self.runner = bundle.make_runner(runtime if runtime != "auto" else bundle.runtime)
+        self.runner = bundle.make_runner(runtime)
         self.timesteps = bundle.spec.timesteps
         self.n_channels = bundle.spec.n_channels
         self._history: deque[np.ndarray] = deque(maxlen=self.timesteps)  # raw physical features
+        # The model's input, kept scaled in float32 and shifted by one row per snapshot: each
+        # vector is scaled once when it arrives, not T times while it is in the window.
+        self._window = np.zeros((1, self.timesteps, self.n_channels), dtype=np.float32)
         self._debouncer = Debouncer(bundle.debounce)
 
     @property
@@ -51,18 +54,25 @@ class SnapshotScorer:
         if x.shape != (self.n_channels,):
             raise ValueError(f"expected {self.n_channels} features {list(self.bundle.spec.channel_names)}, "
                              f"got shape {x.shape}")
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             raise ValueError(f"features must be finite, got {x.tolist()}")
         return x
 
+    def _push(self, x: np.ndarray) -> None:
+        """Append a checked vector to the history and its scaled float32 copy to the window."""
+        self._history.append(x)
+        rows = self._window[0]
+        if self.timesteps > 1:
+            rows[:-1] = rows[1:]
+        # The model sees float32, and the error compares it with what the model saw.
+        rows[-1] = self.bundle.scaler.transform(x)
+
     def score(self, features: np.ndarray) -> Score | None:
         """Score one snapshot's mean-|x| vector; None until T snapshots have been seen."""
-        self._history.append(self._check(features))
+        self._push(self._check(features))
         if len(self._history) < self.timesteps:
             return None
-        # The model sees float32, and the error compares it with what the model saw.
-        window = self.bundle.scaler.transform(np.stack(self._history)).astype(np.float32)[None]
-        error = float(reconstruction_error(window, self.runner(window))[0])
+        error = float(reconstruction_error(self._window, self.runner(self._window))[0])
         over = error > self.bundle.threshold
         return Score(error, self.bundle.threshold, over, self._debouncer.update(over))
 
@@ -79,7 +89,9 @@ class SnapshotScorer:
         with the same channels; the debouncer keeps its alarm across the restart."""
         history = [self._check(v) for v in state.get("history", [])][-(self.timesteps - 1):] if self.timesteps > 1 else []
         deb = Debouncer.from_state(state["debouncer"])
-        self._history = deque(history, maxlen=self.timesteps)
+        self._history.clear()
+        for x in history:
+            self._push(x)
         self._debouncer = Debouncer.from_state({**deb.state(), "k": self.bundle.debounce})
 
 
