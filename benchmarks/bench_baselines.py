@@ -179,7 +179,7 @@ def run(quick: bool = False) -> BenchResult:
                 for seed in seeds:
                     progress.update(task, description=f"{run_.name}: {method}, seed {seed}")
                     if method in DETERMINISTIC and per_seed:
-                        per_seed.append(dict(per_seed[0]))
+                        per_seed.append(per_seed[0] | {"seed": seed})
                         progress.advance(task)
                         continue
                     if method.startswith("LSTM"):

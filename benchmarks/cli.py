@@ -128,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "bearing-bench" + (" --quick" if args.quick else "") + (
         f" --only {' '.join(args.only)}" if args.only else "")
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "RESULTS" if not args.only else "RESULTS-partial"
     (args.out / f"{stem}.md").write_text(render_markdown(results, machine, args.quick, command, failures, elapsed))
     payload = {"command": command, "quick": args.quick, "machine": machine, "elapsed_s": elapsed,

@@ -297,7 +297,6 @@ def _parse_until(value: str | np.datetime64) -> np.datetime64:
 def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64, timesteps: int,
                  validation_split: float, path: Path) -> None:
     n = int(healthy.sum())
-    first, last = table.timestamp_strings()[0], table.timestamp_strings()[-1]
     if timesteps < 1:
         raise FitError(f"--timesteps must be >= 1, got {timesteps}")
     if not 0 <= validation_split < 1:
@@ -305,6 +304,7 @@ def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64,
     n_windows = n - timesteps + 1
     needed = 2 if validation_split == 0 else max(2, math.ceil(1 / validation_split) + 1)
     if n_windows < needed:
+        first, last = format_timestamp(table.timestamps[0]), format_timestamp(table.timestamps[-1])
         raise FitError(f"{path}: only {n} snapshots ({max(n_windows, 0)} windows of {timesteps}) at or before "
                        f"{format_timestamp(until)} (the table runs {first} .. {last}); need at least {needed} "
                        "windows to train with a validation split: choose a later --train-until")

@@ -18,6 +18,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from edge_agent.feature_table import format_timestamp
     from train.ingest import ingest
 
     def on_skip(path: Path, why: str) -> None:
@@ -27,6 +28,7 @@ def main(args: argparse.Namespace) -> int:
     result = ingest(args.sources, args.output, workers=args.jobs, progress=not args.quiet, on_skip=on_skip)
     t = result.table
     print(f"wrote {args.output}: {len(t)} snapshots x {len(t.channel_names)} channels "
-          f"({', '.join(t.channel_names)}), {t.timestamp_strings()[0]} .. {t.timestamp_strings()[-1]}; "
+          f"({', '.join(t.channel_names)}), {format_timestamp(t.timestamps[0])} .. "
+          f"{format_timestamp(t.timestamps[-1])}; "
           f"{result.n_files} files, {result.n_packed} from packed npz, {len(result.skipped)} skipped")
     return 0
