@@ -8,10 +8,10 @@ checksums; pack the archive.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import platform
-import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ from convert.export import VARIANT_INFO, VARIANTS, convert_variant, unrolled_cop
 from convert.modeldir import read_model_dir
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
-from edge_agent.atomic import write_bytes_atomic, write_text_atomic
+from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
 from edge_agent.detection import make_windows
 from edge_agent.feature_table import FeatureTable, parse_timestamp, read_feature_table
@@ -60,10 +60,6 @@ class ConvertResult:
     def parity_table(self, markdown: bool = True) -> str:
         """Every variant on every runtime against Keras; ``markdown=False`` for a terminal."""
         return format_table(self.parity, self.sizes, markdown)
-
-
-def _table_sha256(path: Path) -> str:
-    return sha256_file(path)
 
 
 def _calibration(model_dir, table: FeatureTable, train_until: np.datetime64):
@@ -116,7 +112,8 @@ def _write_manifest(out: Path, manifest: dict) -> None:
 
 
 def _pack(out: Path) -> Path:
-    """``<out>.tar.gz`` with the directory at its top, reproducible (no owners, fixed mtime)."""
+    """``<out>.tar.gz`` with the directory at its top, reproducible (no owners, fixed mtimes, no
+    name or time in the gzip header), written atomically."""
     archive = out.with_name(out.name + ".tar.gz")
 
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -124,12 +121,11 @@ def _pack(out: Path) -> Path:
         info.uname = info.gname = ""
         info.mtime = 0
         return info
-    tmp = archive.with_name("." + archive.name + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    with atomic_output(archive, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
         tar.add(out, arcname=out.name, filter=clean, recursive=False)
         for p in sorted(out.iterdir()):
             tar.add(p, arcname=f"{out.name}/{p.name}", filter=clean)
-    tmp.replace(archive)
     return archive
 
 
@@ -217,82 +213,77 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     representative, cal, windows = _calibration(md, table, train_until)
     twin = unrolled_copy(md.model)
 
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    md.scaler.save(staging / SCALER)
-    sizes, dtypes = {}, {}
-    for v in variants:
-        buf = convert_variant(twin, v, representative if v == "int8" else None)
-        write_bytes_atomic(staging / f"model_{v}.tflite", buf)
-        sizes[v], dtypes[v] = len(buf), weight_dtypes(buf)
+    with atomic_directory(out) as staging:  # a failure leaves no half-built bundle and out untouched
+        md.scaler.save(staging / SCALER)
+        sizes, dtypes = {}, {}
+        for v in variants:
+            buf = convert_variant(twin, v, representative if v == "int8" else None)
+            write_bytes_atomic(staging / f"model_{v}.tflite", buf)
+            sizes[v], dtypes[v] = len(buf), weight_dtypes(buf)
 
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "bundle_id": "",
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "default_variant": variants[0],
-        "feature_spec": md.spec.to_dict(),
-        "threshold": {**md.threshold, "debounce": k, "comparison": "error > value"},
-        "scaler": SCALER,
-        "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_INFO[v].description,
-                         "weight_dtypes": dtypes[v],
-                         "quantized": any(d in dtypes[v] for d in QUANTIZED_DTYPES), "threshold": threshold,
-                         "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
-                         "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
-                         "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
-                     for v in variants},
-        "training_data": {"sha256": md.data_sha256, "path": md.data_path,
-                          "parity_table": data.name, "parity_table_sha256": _table_sha256(data),
-                          "parity_snapshots": len(reference), "train_until": md.train_until,
-                          "seed": md.metadata.get("seed")},
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
-                     "python": platform.python_version(), "ai-edge-litert": runtime_version("ai-edge-litert"),
-                     "training": md.metadata.get("versions")},
-    }
-    _write_manifest(staging, manifest)
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "bundle_id": "",
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "default_variant": variants[0],
+            "feature_spec": md.spec.to_dict(),
+            "threshold": {**md.threshold, "debounce": k, "comparison": "error > value"},
+            "scaler": SCALER,
+            "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_INFO[v].description,
+                             "weight_dtypes": dtypes[v],
+                             "quantized": any(d in dtypes[v] for d in QUANTIZED_DTYPES), "threshold": threshold,
+                             "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
+                             "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
+                             "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
+                         for v in variants},
+            "training_data": {"sha256": md.data_sha256, "path": md.data_path,
+                              "parity_table": data.name, "parity_table_sha256": sha256_file(data),
+                              "parity_snapshots": len(reference), "train_until": md.train_until,
+                              "seed": md.metadata.get("seed")},
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+                         "python": platform.python_version(), "ai-edge-litert": runtime_version("ai-edge-litert"),
+                         "training": md.metadata.get("versions")},
+        }
+        _write_manifest(staging, manifest)
 
-    tflite_py = tflite_env.tflite_python()
-    parity: list[ParityResult] = []
-    for v in variants:
-        results = _parity_on_runtimes(staging, v, table, data, reference, threshold, tflite_py)
-        parity += results
-        entry = manifest["variants"][v]
-        entry["parity"] = {"passed": all(r.passed for r in results if not r.error.startswith("not checked")),
-                           "rule": "100% of over-threshold flags and debounced alarms equal to Keras",
-                           "results": [r.as_dict() for r in results]}
-        ran = [r.runtime for r in results if not r.error]
-        entry["runtimes"] = [r.runtime for r in results if r.passed] or (ran if force else [])
-        entry["forced"] = bool(force and not any(r.passed for r in results))
-        if v == "int8":
-            entry["calibration"] = _out_of_range(windows, cal, reference, threshold)
-    if tflite_py is not None:
-        manifest["versions"]["tflite-runtime"] = "2.14.0"
+        tflite_py = tflite_env.tflite_python()
+        parity: list[ParityResult] = []
+        for v in variants:
+            results = _parity_on_runtimes(staging, v, table, data, reference, threshold, tflite_py)
+            parity += results
+            entry = manifest["variants"][v]
+            entry["parity"] = {"passed": all(r.passed for r in results if not r.error.startswith("not checked")),
+                               "rule": "100% of over-threshold flags and debounced alarms equal to Keras",
+                               "results": [r.as_dict() for r in results]}
+            ran = [r.runtime for r in results if not r.error]
+            entry["runtimes"] = [r.runtime for r in results if r.passed] or (ran if force else [])
+            entry["forced"] = bool(force and not any(r.passed for r in results))
+            if v == "int8":
+                entry["calibration"] = _out_of_range(windows, cal, reference, threshold)
+        if tflite_py is not None:
+            manifest["versions"]["tflite-runtime"] = "2.14.0"
 
-    bundled = [v for v in variants if manifest["variants"][v]["runtimes"]]
-    passing = [v for v in bundled if not manifest["variants"][v]["forced"]]
-    if default is not None:
-        if default not in bundled:
-            raise ConversionError(f"default variant {default!r} is not bundled (it failed the parity gate "
-                                  f"or was not requested):\n{format_table(parity, sizes)}")
-        chosen = default
-    else:
-        chosen = choose_default(manifest, passing) or (bundled[0] if bundled else None)
-    if chosen is None:
-        raise ConversionError("no variant passed the parity gate; nothing to bundle (use --force to bundle "
-                              f"anyway, recorded in the manifest):\n{format_table(parity, sizes)}")
-    for v in variants:
-        if v not in bundled:
-            (staging / f"model_{v}.tflite").unlink()
-            del manifest["variants"][v]
-    manifest["default_variant"] = chosen
-    manifest["force"] = bool(force)
-    manifest["parity_summary"] = format_table(parity, sizes)
-    _write_manifest(staging, manifest)
+        bundled = [v for v in variants if manifest["variants"][v]["runtimes"]]
+        passing = [v for v in bundled if not manifest["variants"][v]["forced"]]
+        if default is not None:
+            if default not in bundled:
+                raise ConversionError(f"default variant {default!r} is not bundled (it failed the parity gate "
+                                      f"or was not requested):\n{format_table(parity, sizes)}")
+            chosen = default
+        else:
+            chosen = choose_default(manifest, passing) or (bundled[0] if bundled else None)
+        if chosen is None:
+            raise ConversionError("no variant passed the parity gate; nothing to bundle (use --force to bundle "
+                                  f"anyway, recorded in the manifest):\n{format_table(parity, sizes)}")
+        for v in variants:
+            if v not in bundled:
+                (staging / f"model_{v}.tflite").unlink()
+                del manifest["variants"][v]
+        manifest["default_variant"] = chosen
+        manifest["force"] = bool(force)
+        manifest["parity_summary"] = format_table(parity, sizes)
+        _write_manifest(staging, manifest)
 
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     archive = _pack(out)
     load_bundle(out)  # the bundle we hand out must load, or we fail here rather than on the Pi
     return ConvertResult(out, archive, chosen, bundled, parity, sizes, manifest)

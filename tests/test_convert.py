@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from convert.cli import main as convert_main
-from convert.export import VARIANTS
-from convert.pipeline import convert_model_dir, read_scores
+from convert.pipeline import ConversionError, convert_model_dir, read_scores
 from edge_agent.bundle import load_bundle
 from edge_agent.feature_table import read_feature_table
 from edge_agent.score_cli import main as score_main
@@ -96,8 +95,8 @@ def test_failing_variant_is_left_out_unless_forced(tmp_path):
     gated = convert_model_dir(md, tmp_path / "gated", variants=["float32", "int8"], data=feature_table_path())
     assert gated.bundled == ["float32"] and gated.default_variant == "float32"
     assert not (tmp_path / "gated" / "model_int8.tflite").exists()
-    failed = [r for r in gated.parity if r.variant == "int8"]
-    assert all(not r.passed and r.over_agreement < 1.0 for r in failed)
+    failed = [r for r in gated.parity if r.variant == "int8" and not r.error]
+    assert failed and all(not r.passed and r.over_agreement < 1.0 for r in failed)
 
     forced = convert_model_dir(md, tmp_path / "forced", variants=["float32", "int8"],
                                data=feature_table_path(), force=True)
@@ -128,4 +127,16 @@ def test_cli_writes_bundle_and_prints_parity_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "float16  ai-edge-litert" in printed and "default float16" in printed
     assert (tmp_path / "b.tar.gz").is_file() and load_bundle(out).variant == "float16"
-    assert set(VARIANTS) == {"float32", "float16", "dynamic", "int8"}
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model_float16.tflite", "scaler.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "b.tar.gz"]  # no staging folder left
+
+
+def test_failed_conversion_leaves_the_previous_bundle_and_no_staging_folder(tmp_path):
+    out = tmp_path / "b"
+    first = convert_model_dir(model_dir(), out, variants=["float32"], data=feature_table_path())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ConversionError, match=r"default variant 'int8' is not bundled"):
+        convert_model_dir(model_dir(), out, variants=["float32"], data=feature_table_path(), default="int8")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "b.tar.gz"]
+    assert load_bundle(first.archive).bundle_id == load_bundle(out).bundle_id

@@ -1,9 +1,13 @@
-"""edge_agent.feature_table: the CSV between every step: bit-exact round trip, clear errors, atomic writes."""
+"""edge_agent.feature_table: the CSV between every step: bit-exact round trip, clear errors, atomic writes
+(edge_agent.atomic: files and directories)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
+from edge_agent.atomic import atomic_directory
 from edge_agent.feature_table import FeatureTable, FeatureTableError, read_feature_table
 from train import datasets
 
@@ -68,3 +72,21 @@ def test_failed_write_leaves_previous_file(tmp_path):
 def test_shape_mismatch_is_refused():
     with pytest.raises(FeatureTableError, match="does not match"):
         FeatureTable(np.array(["2004-02-12T10:32:39"], dtype="datetime64[s]"), ["a", "b"], np.array([[1.0]]))
+
+
+def test_atomic_directory_swaps_in_only_a_complete_directory(tmp_path):
+    out = tmp_path / "out"
+    with atomic_directory(out) as stage:
+        (stage / "a").write_text("1")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert [p.name for p in out.iterdir()] == ["a"] and out.stat().st_mode & 0o777 == 0o777 & ~umask  # not 0700
+    with pytest.raises(RuntimeError):
+        with atomic_directory(out) as stage:
+            (stage / "b").write_text("half")
+            raise RuntimeError("power cut")
+    assert [p.name for p in out.iterdir()] == ["a"]  # untouched, and the half-built folder is gone
+    with atomic_directory(out) as stage:
+        (stage / "c").write_text("2")
+    assert [p.name for p in out.iterdir()] == ["c"]  # replaced whole, not merged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
