@@ -74,6 +74,7 @@ def replay_to_agent(out: Path, bundle: Path) -> list:
     from gpiozero.pins.mock import MockFactory
 
     from edge_agent.config import parse_config
+    from edge_agent.journal import format_time
     from edge_agent.service import Agent
     from train import datasets
 
@@ -96,7 +97,7 @@ def replay_to_agent(out: Path, bundle: Path) -> list:
 
         def show(row, agent) -> None:
             relay = "ON" if pins.pin(config.gpio.relay_pin).state else "off"
-            print(f"{_ts(row.time):20} {row.error:9.4f} {row.threshold:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
+            print(f"{format_time(row.time):20} {row.error:9.4f} {row.threshold:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
                   f"{row.state:7} {relay}", flush=True)
             rows.append((row, relay))
 
@@ -117,6 +118,7 @@ def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) 
     """The live agent must decide exactly like offline scoring of the same snapshots."""
     from edge_agent.bundle import load_bundle
     from edge_agent.feature_table import read_feature_table
+    from edge_agent.journal import format_time
     from edge_agent.scorer import score_table
 
     offline = score_table(load_bundle(bundle), read_feature_table(raw_table))
@@ -127,7 +129,7 @@ def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) 
     first = next((r for r, relay in rows if relay == "ON"), None)
     print(f"\nlive agent vs offline 'bearing-agent score' on the same {len(rows)} snapshots: "
           f"{'identical decisions, errors within 1e-6' if same else 'DIFFERENT'}")
-    print(f"alarm (LED steady, relay on) from the snapshot recorded {_ts(first.time) if first else 'never'}; "
+    print(f"alarm (LED steady, relay on) from the snapshot recorded {format_time(first.time) if first else 'never'}; "
           f"journal: {out / 'journal.sqlite'} (try: bearing-agent status --journal {out / 'journal.sqlite'})")
     if not same:
         raise RuntimeError("the live agent and offline scoring disagree; please report this as a bug")
@@ -141,12 +143,6 @@ def _wait_for(condition, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} within {timeout_s:g} s")
         time.sleep(0.05)
-
-
-def _ts(unix_seconds: float) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
