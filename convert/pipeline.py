@@ -30,7 +30,7 @@ from edge_agent.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha
 from edge_agent.detection import make_windows
 from edge_agent.feature_table import FeatureTable, parse_timestamp, read_feature_table
 from edge_agent.runtime import runtime_version
-from edge_agent.scorer import score_table
+from edge_agent.scorer import ScoreTable, score_table
 
 #: Tie-break order for the deployed variant. The rule itself (see choose_default): the
 #: smallest file among the variants that really store quantized weights and pass the gate.
@@ -148,23 +148,8 @@ def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable, table_
             msg = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
             results.append(failed(variant, "tflite-runtime", len(reference), msg))
         else:
-            results.append(compare(variant, "tflite-runtime", reference, read_scores(out_csv), threshold))
+            results.append(compare(variant, "tflite-runtime", reference, ScoreTable.read(out_csv), threshold))
     return results
-
-
-def read_scores(path: Path):
-    """Read a scores CSV (``bearing-agent score`` or the training step's) as a ScoreTable."""
-    import csv
-
-    from edge_agent.scorer import ScoreTable
-
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    flag = lambda v: str(v).strip().lower() in ("1", "true", "yes")  # noqa: E731
-    return ScoreTable(np.array([parse_timestamp(r["timestamp"]) for r in rows], dtype="datetime64[s]"),
-                      np.array([float(r["error"]) if r["error"].strip() else np.nan for r in rows]),
-                      np.array([flag(r["over_threshold"]) for r in rows], dtype=bool),
-                      np.array([flag(r["alarm"]) for r in rows], dtype=bool))
 
 
 def choose_default(manifest: dict, passing: list[str]) -> str | None:

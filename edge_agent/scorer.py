@@ -111,6 +111,21 @@ class ScoreTable:
     def __len__(self) -> int:
         return len(self.timestamps)
 
+    @classmethod
+    def read(cls, path: str | Path) -> "ScoreTable":
+        """Read :meth:`write`'s CSV or the training step's ``scores.csv`` (its ``split`` column is ignored)."""
+        import csv
+
+        from edge_agent.feature_table import parse_timestamp
+
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        flag = lambda v: str(v).strip().lower() in ("1", "true", "yes")  # noqa: E731
+        return cls(np.array([parse_timestamp(r["timestamp"]) for r in rows], dtype="datetime64[s]"),
+                   np.array([float(r["error"]) if r["error"].strip() else np.nan for r in rows]),
+                   np.array([flag(r["over_threshold"]) for r in rows], dtype=bool),
+                   np.array([flag(r["alarm"]) for r in rows], dtype=bool))
+
     def write(self, path: str | Path) -> None:
         """``timestamp,error,over_threshold,alarm`` (flags as 0/1), written atomically."""
         import csv

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from convert.cli import main as convert_main
-from convert.pipeline import ConversionError, convert_model_dir, read_scores
+from convert.pipeline import ConversionError, convert_model_dir
 from edge_agent.bundle import load_bundle
 from edge_agent.feature_table import read_feature_table
+from edge_agent.scorer import ScoreTable
 from edge_agent.score_cli import main as score_main
 from tests.test_convert_support import converted, feature_table_path, model_dir
 
@@ -68,7 +69,7 @@ def test_default_bundle_scores_like_the_keras_scores_csv(result, tmp_path):
     """`bearing-agent score` on the edge path decides like the training step, row by row."""
     out = tmp_path / "scores.csv"
     assert score_main(["score", "--bundle", str(result.archive), str(feature_table_path()), "-o", str(out)]) == 0
-    edge, keras = read_scores(out), read_scores(model_dir() / "scores.csv")
+    edge, keras = ScoreTable.read(out), ScoreTable.read(model_dir() / "scores.csv")
     assert np.array_equal(edge.timestamps, keras.timestamps)
     assert np.array_equal(edge.over_threshold, keras.over_threshold)
     assert np.array_equal(edge.alarm, keras.alarm)
@@ -82,7 +83,7 @@ def test_failing_variant_is_left_out_unless_forced(tmp_path):
     shutil.copytree(model_dir(), md)
     res = converted()
     int8 = next(r for r in res.parity if r.variant == "int8" and r.runtime == "ai-edge-litert")
-    keras = read_scores(model_dir() / "scores.csv")
+    keras = ScoreTable.read(model_dir() / "scores.csv")
     edge = load_bundle(res.bundle_dir, variant="int8")
     from edge_agent.scorer import score_table
     scored = score_table(edge, read_feature_table(feature_table_path()))

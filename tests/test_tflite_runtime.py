@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from convert.pipeline import read_scores
 from convert.tflite_env import REPO_ROOT
 from edge_agent.bundle import BundleError, load_bundle
+from edge_agent.scorer import ScoreTable
 from tests.test_convert_support import converted, feature_table_path, model_dir, tflite_python
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def test_default_bundle_on_tflite_runtime_decides_like_keras(py, tmp_path):
                 str(feature_table_path()), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert f"with {result.default_variant} on tflite-runtime" in proc.stdout  # auto picked it
-    edge, keras = read_scores(out), read_scores(model_dir() / "scores.csv")
+    edge, keras = ScoreTable.read(out), ScoreTable.read(model_dir() / "scores.csv")
     assert np.array_equal(edge.timestamps, keras.timestamps)
     assert np.array_equal(edge.over_threshold, keras.over_threshold)
     assert np.array_equal(edge.alarm, keras.alarm)
