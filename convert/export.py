@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -27,26 +26,15 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from train.model import build_autoencoder  # noqa: E402
 
-#: The variants, in the order they are reported.
-VARIANTS = ("float32", "float16", "dynamic", "int8")
-
-
-@dataclass(frozen=True)
-class VariantInfo:
-    """What a variant is, for the manifest and the docs."""
-
-    name: str
-    description: str
-
-
-VARIANT_INFO = {
-    "float32": VariantInfo("float32", "float32 weights and activations (reference)"),
-    "float16": VariantInfo("float16", "float16 weights, dequantized to float32 at load; float32 compute"),
-    "dynamic": VariantInfo("dynamic", "dynamic-range: int8 weights (tensors >= 1024 elements only), "
-                           "activations quantized on the fly"),
-    "int8": VariantInfo("int8", "full-integer: int8 weights and activations, float32 input/output "
-                        "interface, calibrated on the healthy period (see docs/convert.md)"),
+#: What each variant is, for the manifest and the docs; in the order they are reported.
+VARIANT_DESCRIPTIONS = {
+    "float32": "float32 weights and activations (reference)",
+    "float16": "float16 weights, dequantized to float32 at load; float32 compute",
+    "dynamic": "dynamic-range: int8 weights (tensors >= 1024 elements only), activations quantized on the fly",
+    "int8": "full-integer: int8 weights and activations, float32 input/output interface, "
+            "calibrated on the healthy period (see docs/convert.md)",
 }
+VARIANTS = tuple(VARIANT_DESCRIPTIONS)
 
 
 def weight_dtypes(flatbuffer: bytes) -> dict[str, int]:

@@ -21,7 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
-from convert.export import VARIANT_INFO, VARIANTS, convert_variant, unrolled_copy, weight_dtypes
+from convert.export import VARIANT_DESCRIPTIONS, VARIANTS, convert_variant, unrolled_copy, weight_dtypes
 from convert.modeldir import read_model_dir
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
@@ -214,7 +214,7 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
             "feature_spec": md.spec.to_dict(),
             "threshold": {**md.threshold, "debounce": k, "comparison": "error > value"},
             "scaler": SCALER,
-            "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_INFO[v].description,
+            "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_DESCRIPTIONS[v],
                              "weight_dtypes": dtypes[v],
                              "quantized": any(d in dtypes[v] for d in QUANTIZED_DTYPES), "threshold": threshold,
                              "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
