@@ -35,15 +35,15 @@ class ModelDir:
     @property
     def train_until(self) -> str | None:
         """End of the healthy period (inclusive), as ``bearing-train fit`` recorded it."""
-        return self.metadata.get("split", {}).get("train_until") or self.metadata.get("train_until")
+        return self.metadata.get("split", {}).get("train_until")
 
     @property
     def data_path(self) -> str | None:
-        return self.metadata.get("data", {}).get("path") or self.metadata.get("data_path")
+        return self.metadata.get("data", {}).get("path")
 
     @property
     def data_sha256(self) -> str | None:
-        return self.metadata.get("data", {}).get("sha256") or self.metadata.get("data_sha256")
+        return self.metadata.get("data", {}).get("sha256")
 
 
 def _json(path: Path) -> dict:

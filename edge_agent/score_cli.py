@@ -38,7 +38,7 @@ def configure_check_bundle(p: argparse.ArgumentParser) -> None:
 
 def main_score(args: argparse.Namespace) -> int:
     from edge_agent.bundle import BundleError, load_bundle
-    from edge_agent.feature_table import FeatureTableError, read_feature_table
+    from edge_agent.feature_table import FeatureTableError, format_timestamp, read_feature_table
     from edge_agent.scorer import score_table
 
     try:
@@ -51,7 +51,7 @@ def main_score(args: argparse.Namespace) -> int:
     scores.write(args.output)
     n_over, n_alarm = int(scores.over_threshold.sum()), int(scores.alarm.sum())
     n_scored = int(np.isfinite(scores.error).sum())
-    first = next((str(t).replace("T", " ") for t, a in zip(scores.timestamps, scores.alarm) if a), "never")
+    first = next((format_timestamp(t) for t, a in zip(scores.timestamps, scores.alarm) if a), "never")
     print(f"scored {n_scored} of {len(table)} snapshots with {bundle.variant} on {bundle.runtime} "
           f"(bundle {bundle.bundle_id}): {n_over} over threshold {bundle.threshold:.6g}, "
           f"{n_alarm} in alarm, first alarm {first} -> {args.output}")

@@ -32,6 +32,12 @@ def test_large_int16_sums_stay_exact():
     assert mean_abs(x, 0.5)[0] == 32767 * 0.5
 
 
+def test_block_sums_equal_one_int64_sum_with_a_partial_last_block():
+    x = np.random.default_rng(0).integers(-32768, 32768, size=(10_000, 3), dtype=np.int16)  # 2 blocks + 1808 rows
+    expected = np.abs(x.astype(np.int64)).sum(axis=0).astype(np.float64) * 0.25 / len(x)
+    np.testing.assert_array_equal(mean_abs(x, 0.25), expected)
+
+
 def test_scale_is_applied_after_the_mean_and_returns_float64():
     x = np.array([[1, -3], [-2, 5]], dtype=np.int16)
     out = mean_abs(x, 0.001)
