@@ -25,10 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import platform
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edge_agent.atomic import atomic_output, write_text_atomic
+from edge_agent.atomic import atomic_directory, atomic_output, write_text_atomic
 from edge_agent.bundle import sha256_file
 from edge_agent.detection import Debouncer, debounce, make_windows, reconstruction_error
 from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
@@ -193,7 +190,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
     metadata["warnings"] = [warning] if warning else []
     threshold_d = rule_obj.to_dict()
-    with _staging_dir(out) as stage:
+    with atomic_directory(out) as stage:
         model.save(stage / MODEL_FILE)
         scaler.save(stage / "scaler.json")
         write_text_atomic(stage / "threshold.json", json.dumps(threshold_d, indent=2) + "\n")
@@ -398,30 +395,3 @@ def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metadata.json").is_file())):
         raise FitError(f"{out}: exists and is not an empty folder or an earlier model directory; "
                        "refusing to overwrite it: choose another --out")
-
-
-class _staging_dir:
-    """Build the model directory beside ``out`` and swap it in only when complete."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-
-    def __enter__(self) -> Path:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
-        return self.stage
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            return
-        # mkdtemp makes the folder 0700, but a model directory is meant to be shared and copied. The
-        # files inside already have the umask's ordinary mode (atomic_output, Keras and mkdir honour it).
-        os.chmod(self.stage, 0o755)
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
-            os.replace(self.out, old)
-        os.replace(self.stage, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
