@@ -27,7 +27,7 @@ from benchmarks.harness import BenchResult
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Cheap first, so a broken environment shows up before the long ones run.
-ORDER = ["features", "decoder", "ingest", "inference", "memory", "training", "agent", "detection",
+ORDER = ["features", "decoder", "ingest", "inference", "training", "agent", "detection",
          "baselines"]
 
 console = Console(stderr=True)
