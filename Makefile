@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(PY) -m train.demo --out $(DEMO_OUT)
+	$(PY) -m demo.run --out $(DEMO_OUT)
 
 test: venv
 	$(PY) -m pytest

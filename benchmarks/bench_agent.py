@@ -46,7 +46,7 @@ import psutil  # noqa: E402
 
 from benchmarks.harness import BenchResult  # noqa: E402
 from edge_agent.journal import Journal  # noqa: E402
-from train import datasets  # noqa: E402
+from firmware_io.recordings import ims as datasets  # noqa: E402
 
 GOAL_CPU_PCT = 5.0
 GOAL_RSS_MIB = 50.0
@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The floor: read the stream with the agent's own transport and discard it.
 _READER_SCRIPT = """
 import sys
-from edge_agent.serial_link import SerialLink
+from edge_agent.stream.serial_link import SerialLink
 link = SerialLink(sys.argv[1], read_timeout_s=0.1)
 while True:
     link.read()
@@ -85,7 +85,7 @@ def _byte_compile() -> None:
 
 def _replay(link: Path) -> subprocess.Popen:
     files = sorted(str(p) for p in datasets.RAW_TEST2_DIR.iterdir() if p.name[:4].isdigit())
-    return subprocess.Popen([sys.executable, "-m", "firmware_io.replay_cli", *files, "--pty", "--link", str(link),
+    return subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *files, "--pty", "--link", str(link),
                              "--speed", "1", "--loops", "0"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -155,7 +155,7 @@ def run(quick: bool = False) -> BenchResult:
         journal = tmp / "journal.sqlite"
         replay = _replay(link)
         _wait(link.exists, 30)
-        agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(config),
+        agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
                                   "--bundle", str(bundle), "--port", str(link), "--journal", str(journal),
                                   "--interval", "0", "--log-level", "WARNING"], cwd=REPO)
         try:

@@ -22,8 +22,8 @@ from benchmarks.baselines import DenseAutoencoder, IsolationForestDetector, PCAM
 from benchmarks import fits
 from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
-from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
-from train import datasets
+from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from firmware_io.recordings import ims as datasets
 from train.fit import alarm_onsets, debounced_alarm, first_alarm, fit_scaler
 from train.threshold import ThresholdRule
 

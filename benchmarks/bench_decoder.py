@@ -14,12 +14,12 @@ from __future__ import annotations
 import zlib
 
 from benchmarks.harness import BenchResult, measure
-from firmware_io import frames as fr
-from firmware_io.decoder import StreamDecoder
-from firmware_io.encoder import FrameEncoder
-from firmware_io.faults import FaultConfig
-from firmware_io.replay import Replayer
-from train import datasets
+from firmware_io.protocol import frames as fr
+from firmware_io.protocol.decoder import StreamDecoder
+from firmware_io.protocol.encoder import FrameEncoder
+from firmware_io.simulator.faults import FaultConfig
+from firmware_io.simulator.replay import Replayer
+from firmware_io.recordings import ims as datasets
 
 RATE_HZ = 20_000
 N_CHANNELS = 4

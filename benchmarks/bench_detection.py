@@ -22,8 +22,8 @@ import numpy as np
 from benchmarks import fits
 from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
-from edge_agent.feature_table import format_timestamp
-from train import datasets
+from edge_agent.features.table import format_timestamp
+from firmware_io.recordings import ims as datasets
 from train.fit import alarm_onsets, debounced_alarm, first_alarm
 from train.threshold import ThresholdRule
 

@@ -1,6 +1,6 @@
 """The feature computation per snapshot: what the Pi does once per snapshot before scoring.
 
-``edge_agent.features.mean_abs`` on one real snapshot as the agent receives it
+``edge_agent.features.registry.mean_abs`` on one real snapshot as the agent receives it
 (20,480 x 4 int16 counts), against the obvious float route (convert the counts
 to physical values, then ``np.abs(x).mean(axis=0)``), measured in the same run.
 A snapshot holds 1.024 s of signal, so "x real time" is 1.024 s / time.
@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.harness import BenchResult, measure
-from edge_agent.features import IMS_SAMPLE_RATE_HZ, mean_abs
-from firmware_io.recordings import IMS_SCALE, iter_snapshots
-from train import datasets
+from edge_agent.features.registry import mean_abs
+from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ
+from firmware_io.recordings.reader import IMS_SCALE, iter_snapshots
+from firmware_io.recordings import ims as datasets
 
 
 def run(quick: bool = False) -> BenchResult:

@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.harness import BenchResult, format_seconds, measure  # noqa: E402
 from convert import tflite_env  # noqa: E402
-from edge_agent.feature_table import read_feature_table  # noqa: E402
-from train import datasets  # noqa: E402
+from edge_agent.features.table import read_feature_table  # noqa: E402
+from firmware_io.recordings import ims as datasets  # noqa: E402
 
 GOAL_SPEEDUP = 100.0
 GOAL_EDGE_MIB = 50.0
@@ -41,7 +41,7 @@ REPO = tflite_env.REPO_ROOT
 _LATENCY_SCRIPT = """
 import json, sys, numpy as np
 from benchmarks.harness import measure
-from edge_agent.runtime import ModelRunner
+from edge_agent.scoring.runtime import ModelRunner
 runner = ModelRunner(sys.argv[1], sys.argv[2])
 x = np.load(sys.argv[3]).astype(np.float32)
 t = measure(lambda: runner(x), repeats=int(sys.argv[4]))
@@ -60,8 +60,8 @@ def peak_kib():
 # Peak memory of a process that loads only the runtime + bundle and scores one snapshot.
 _EDGE_MEMORY_SCRIPT = _PEAK + """
 import json, sys, numpy as np
-from edge_agent.bundle import load_bundle
-from edge_agent.scorer import SnapshotScorer
+from edge_agent.scoring.bundle import load_bundle
+from edge_agent.scoring.scorer import SnapshotScorer
 bundle = load_bundle(sys.argv[1], runtime=sys.argv[2])
 scorer = SnapshotScorer(bundle)
 for row in np.load(sys.argv[3]):
@@ -133,9 +133,9 @@ def run(quick: bool = False) -> BenchResult:
     import keras  # noqa: F401  (imported here: the edge measurements below never load it)
 
     from convert.pipeline import convert_model_dir
-    from edge_agent.bundle import load_bundle
-    from edge_agent.runtime import ModelRunner
-    from edge_agent.scorer import SnapshotScorer
+    from edge_agent.scoring.bundle import load_bundle
+    from edge_agent.scoring.runtime import ModelRunner
+    from edge_agent.scoring.scorer import SnapshotScorer
 
     repeats = 3 if quick else 7
     tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.harness import BenchResult, measure
-from train import datasets
+from firmware_io.recordings import ims as datasets
 from train.ingest import ingest
 
 

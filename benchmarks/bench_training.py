@@ -16,9 +16,9 @@ import sys
 import numpy as np
 
 from benchmarks.harness import BenchResult, measure
-from edge_agent.detection import make_windows
-from edge_agent.feature_table import parse_timestamp, read_feature_table
-from train import datasets
+from edge_agent.scoring.detection import make_windows
+from edge_agent.features.table import parse_timestamp, read_feature_table
+from firmware_io.recordings import ims as datasets
 from train.fit import DEFAULT_EPOCHS, STEPS_PER_EXECUTION, fit_scaler, train_autoencoder
 
 GOAL_S = 30.0

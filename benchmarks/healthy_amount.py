@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from benchmarks import fits
-from edge_agent.feature_table import format_timestamp, read_feature_table
-from train import datasets
+from edge_agent.features.table import format_timestamp, read_feature_table
+from firmware_io.recordings import ims as datasets
 
 HEALTHY_UNTIL = np.datetime64("2004-02-16T03:12:39")
 SIZES = (48, 96, 144, 216, 288)

@@ -24,9 +24,9 @@ def rss_mib():
 steps = [("Python interpreter", rss_mib())]
 import numpy as np
 steps.append(("import numpy", rss_mib()))
-from edge_agent import runtime
+from edge_agent.scoring import runtime
 runtime.load_interpreter  # the runtime library itself is imported on first use
-from edge_agent.bundle import load_bundle
+from edge_agent.scoring.bundle import load_bundle
 bundle = load_bundle(sys.argv[1])
 steps.append(("TFLite runtime imported, bundle verified (its model loaded once)", rss_mib()))
 runner = runtime.ModelRunner(bundle.model_path)

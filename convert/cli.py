@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from convert.modeldir import ModelDirError
     from convert.pipeline import ConversionError, convert_model_dir
-    from edge_agent.feature_table import FeatureTableError
+    from edge_agent.features.table import FeatureTableError
 
     try:
         result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,

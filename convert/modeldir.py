@@ -5,8 +5,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.features import FeatureSpec
-from edge_agent.scaler import ScalerParams
+from edge_agent.features.spec import FeatureSpec
+from edge_agent.scoring.scaler import ScalerParams
 
 REQUIRED = ("model.keras", "scaler.json", "threshold.json", "metadata.json")
 

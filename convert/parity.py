@@ -2,7 +2,7 @@
 
 Both sides score every snapshot of the feature table (training and test
 periods). The Keras side runs ``model.predict`` on all windows; the variant runs
-through ``edge_agent.scorer.score_table``, i.e. the device's own code path and
+through ``edge_agent.scoring.scorer.score_table``, i.e. the device's own code path and
 runtime. A variant passes only if every over-threshold flag and every
 debounced alarm agree. Error differences are reported too, with the smallest
 distance of any Keras error to the threshold, because that margin is what a
@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edge_agent.detection import debounce, make_windows, reconstruction_error
-from edge_agent.feature_table import FeatureTable, format_timestamp
-from edge_agent.scaler import ScalerParams
-from edge_agent.scorer import ScoreTable
+from edge_agent.scoring.detection import debounce, make_windows, reconstruction_error
+from edge_agent.features.table import FeatureTable, format_timestamp
+from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.scoring.scores import ScoreTable
 
 
 def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int) -> ScoreTable:

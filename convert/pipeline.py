@@ -26,11 +26,12 @@ from convert.modeldir import read_model_dir
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
-from edge_agent.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
-from edge_agent.detection import make_windows
-from edge_agent.feature_table import FeatureTable, parse_timestamp, read_feature_table
-from edge_agent.runtime import runtime_version
-from edge_agent.scorer import ScoreTable, score_table
+from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
+from edge_agent.scoring.detection import make_windows
+from edge_agent.features.table import FeatureTable, parse_timestamp, read_feature_table
+from edge_agent.scoring.runtime import runtime_version
+from edge_agent.scoring.scorer import score_table
+from edge_agent.scoring.scores import ScoreTable
 
 #: Tie-break order for the deployed variant. The rule itself (see choose_default): the
 #: smallest file among the variants that really store quantized weights and pass the gate.

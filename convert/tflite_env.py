@@ -43,7 +43,7 @@ def create_venv(python: str = "python3.11", venv: Path = VENV_DIR) -> Path:
 def score_in_tflite_env(py: Path, bundle: Path, variant: str, table: Path, out_csv: Path,
                         timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``bearing-agent score`` (the edge code path) on tflite-runtime in the second env."""
-    cmd = [str(py), "-m", "edge_agent.score_cli", "score", "--bundle", str(bundle), "--variant", variant,
+    cmd = [str(py), "-m", "edge_agent.cli.score", "score", "--bundle", str(bundle), "--variant", variant,
            "--runtime", "tflite-runtime", str(table), "-o", str(out_csv)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 

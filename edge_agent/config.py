@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edge_agent.runtime import RUNTIMES
+from edge_agent.scoring.runtime import RUNTIMES
 
 
 class ConfigError(ValueError):

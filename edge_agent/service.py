@@ -3,16 +3,16 @@
 :class:`Agent` wires the pieces together and owns the one loop that runs
 them, so every step happens in a known order in one thread:
 
-1. :class:`~edge_agent.serial_link.SerialLink` reads what is waiting (or
+1. :class:`~edge_agent.stream.serial_link.SerialLink` reads what is waiting (or
    reopens a vanished device with back-off);
-2. :class:`~firmware_io.decoder.StreamDecoder` turns bytes into frames;
-3. :class:`~edge_agent.snapshots.SnapshotAssembler` turns frames into whole
+2. :class:`~firmware_io.protocol.decoder.StreamDecoder` turns bytes into frames;
+3. :class:`~edge_agent.stream.snapshots.SnapshotAssembler` turns frames into whole
    contiguous snapshots (a gap discards one, counted);
-4. :func:`~edge_agent.features.mean_abs` and
-   :class:`~edge_agent.scorer.SnapshotScorer` score it (learning mode only
+4. :func:`~edge_agent.features.registry.mean_abs` and
+   :class:`~edge_agent.scoring.scorer.SnapshotScorer` score it (learning mode only
    records the features);
-5. :class:`~edge_agent.alarm_state.AlarmState` latches the alarm and tracks
-   sensor faults; :class:`~edge_agent.outputs.StatusOutputs` shows it;
+5. :class:`~edge_agent.alarms.alarm_state.AlarmState` latches the alarm and tracks
+   sensor faults; :class:`~edge_agent.outputs.gpio.StatusOutputs` shows it;
 6. :class:`~edge_agent.journal.Journal` records the snapshot together with
    the scorer history and the latch, so a restart resumes where it stopped.
 
@@ -34,15 +34,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_agent.alarm_state import AlarmState
+from edge_agent.alarms.alarm_state import AlarmState
 from edge_agent.config import Config
-from edge_agent.features import mean_abs
+from edge_agent.features import registry
 from edge_agent.journal import Journal, SnapshotRow, format_time
-from edge_agent.outputs import StatusOutputs, make_pin_factory
-from edge_agent.serial_link import SerialLink
-from edge_agent.snapshots import Snapshot, SnapshotAssembler
-from firmware_io.decoder import StreamDecoder
-from firmware_io.frames import DeviceStatus, Samples, StreamInfo
+from edge_agent.outputs.gpio import StatusOutputs, make_pin_factory
+from edge_agent.stream.serial_link import SerialLink
+from edge_agent.stream.snapshots import Snapshot, SnapshotAssembler
+from firmware_io.protocol.decoder import StreamDecoder
+from firmware_io.protocol.frames import DeviceStatus, Samples, StreamInfo
 
 log = logging.getLogger("edge_agent")
 
@@ -76,8 +76,8 @@ class _Loaded:
 
 def load_scorer(path: str, variant: str, runtime: str) -> _Loaded:
     """Load and verify a bundle and build its scorer (raises BundleError / RuntimeUnavailable)."""
-    from edge_agent.bundle import load_bundle
-    from edge_agent.scorer import SnapshotScorer
+    from edge_agent.scoring.bundle import load_bundle
+    from edge_agent.scoring.scorer import SnapshotScorer
 
     bundle = load_bundle(path, variant or None, runtime)
     return _Loaded(bundle, SnapshotScorer(bundle, runtime))
@@ -223,7 +223,7 @@ class Agent:
         # the next housekeeping, or a fast stream's first snapshot is journaled as "fault" (and left
         # out by export --exclude-alarms).
         self._update_fault(self._last_valid)
-        features = mean_abs(snap.samples, self.info.scale)
+        features = registry.compute(self._spec(), snap.samples, self.info.scale)
         self.recent_features.append(features)
         score = None if self.loaded is None else self.loaded.scorer.score(features)
         events = self.alarm.update(score.alarm) if score is not None else []
@@ -307,6 +307,10 @@ class Agent:
         return out
 
     # -- the stream -----------------------------------------------------------------
+    def _spec(self):
+        """The features to compute: the bundle's spec (None in learning mode: the default features)."""
+        return self.loaded.bundle.spec if self.loaded is not None else None
+
     def _snapshot_length(self) -> int:
         if self.loaded is not None:
             return self.loaded.bundle.spec.samples_per_snapshot

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.config import Config, parse_config
-from edge_agent.feature_table import FeatureTable
-from edge_agent.features import mean_abs
-from firmware_io import recordings
-from train import datasets
+from edge_agent.features.table import FeatureTable
+from edge_agent.features.registry import mean_abs
+from firmware_io.recordings import reader as recordings
+from firmware_io.recordings import ims as datasets
 
 _ROOT = Path(tempfile.mkdtemp(prefix="bearing-agent-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
@@ -81,8 +81,8 @@ class ReplayThread:
     """``bearing-replay`` in a thread, writing to a pty whose stable name is ``link``."""
 
     def __init__(self, sources, link: Path, **replayer_kwargs) -> None:
-        from firmware_io.ports import PtyPort
-        from firmware_io.replay import Replayer
+        from firmware_io.simulator.ports import PtyPort
+        from firmware_io.simulator.replay import Replayer
 
         self.port = PtyPort(link)
         self.replayer = Replayer([str(s) for s in sources], **replayer_kwargs)

@@ -1,6 +1,6 @@
 import pytest
 
-from train import datasets
+from firmware_io.recordings import ims as datasets
 
 
 @pytest.fixture(scope="session")

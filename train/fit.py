@@ -11,7 +11,7 @@ The steps, each a short function below:
    epochs, batch 10, validation split 0.05: Keras takes the *last* 5 % of the
    healthy windows, unshuffled, as validation);
 5. score every window, set the threshold from the healthy errors
-   (:mod:`train.threshold`) and debounce (``edge_agent.detection``);
+   (:mod:`train.threshold`) and debounce (``edge_agent.scoring.detection``);
 6. write everything atomically into a fresh directory that replaces ``out``.
 
 Snapshots before the first full window (the first ``T - 1`` when ``T > 1``)
@@ -35,11 +35,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from edge_agent.atomic import atomic_directory, atomic_output, write_text_atomic
-from edge_agent.bundle import sha256_file
-from edge_agent.detection import Debouncer, debounce, make_windows, reconstruction_error
-from edge_agent.feature_table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
-from edge_agent.features import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
-from edge_agent.scaler import ScalerParams
+from edge_agent.scoring.bundle import sha256_file
+from edge_agent.scoring.detection import Debouncer, debounce, make_windows, reconstruction_error
+from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
+from edge_agent.scoring.scaler import ScalerParams
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100

@@ -8,7 +8,7 @@ from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, RULE
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    from edge_agent.features import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
+    from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
     from train.fit import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VALIDATION_SPLIT
 
     p.add_argument("table", type=Path, metavar="FEATURES_CSV", help="feature table written by 'bearing-train ingest'")

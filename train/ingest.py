@@ -1,7 +1,7 @@
 """IMS snapshots -> feature table: one row per snapshot, the mean |x| of each channel.
 
-Reading and validating the recordings is :mod:`firmware_io.recordings`' job and
-the feature is :func:`edge_agent.features.mean_abs`; this module only fans the
+Reading and validating the recordings is :mod:`firmware_io.recordings.reader`' job and
+the feature is :func:`edge_agent.features.registry.mean_abs`; this module only fans the
 files out over the CPU cores, checks that they belong together, and writes the
 table atomically.
 
@@ -23,9 +23,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edge_agent.feature_table import FeatureTable, format_timestamp
-from edge_agent.features import mean_abs
-from firmware_io.recordings import (
+from edge_agent.features.table import FeatureTable, format_timestamp
+from edge_agent.features.registry import mean_abs
+from firmware_io.recordings.reader import (
     IMS_SAMPLES_PER_SNAPSHOT,
     IMS_SCALE,
     RecordingError,
@@ -68,7 +68,7 @@ def snapshot_features(values: np.ndarray, source: str = "data") -> np.ndarray:
 
 
 def read_snapshot_fast(path: str | Path) -> np.ndarray:
-    """:func:`firmware_io.recordings.read_snapshot_file`, with pandas' C parser as the fast path.
+    """:func:`firmware_io.recordings.reader.read_snapshot_file`, with pandas' C parser as the fast path.
 
     pandas parses these files about 1.6x faster than ``numpy.loadtxt``, but its
     errors are vaguer (and it pads short rows with NaN). So a file pandas reads

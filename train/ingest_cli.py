@@ -18,7 +18,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edge_agent.feature_table import format_timestamp
+    from edge_agent.features.table import format_timestamp
     from train.ingest import ingest
 
     def on_skip(path: Path, why: str) -> None:

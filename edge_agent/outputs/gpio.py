@@ -1,0 +1,107 @@
+"""The physical outputs: status LED, buzzer, relay and the acknowledge button (gpiozero).
+
+Off a Raspberry Pi (a desktop, CI) the agent uses gpiozero's mock pins, says
+so once in the log, and otherwise runs exactly the same code; tests pass
+their own ``MockFactory`` through ``pin_factory`` and read the pins.
+
+LED patterns (one LED, so they differ in rhythm): normal = a short blink
+every 2 s (alive), alarm = steady on, sensor fault = fast blink, learning =
+slow even blink.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from gpiozero import LED, Button, Buzzer, OutputDevice
+
+from edge_agent.alarms.alarm_state import ALARM, FAULT, LEARNING, NORMAL
+
+log = logging.getLogger(__name__)
+
+#: (on seconds, off seconds) per state; None = steady on.
+LED_PATTERNS: dict[str, tuple[float, float] | None] = {
+    NORMAL: (0.1, 1.9),
+    ALARM: None,
+    FAULT: (0.1, 0.1),
+    LEARNING: (1.0, 1.0),
+}
+BUZZER_BEEP = (0.5, 0.5)
+
+
+def on_raspberry_pi() -> bool:
+    """True on a Raspberry Pi (its device tree names the model)."""
+    try:
+        return "raspberry pi" in Path("/proc/device-tree/model").read_text(errors="ignore").lower()
+    except OSError:
+        return False
+
+
+def make_pin_factory(kind: str):
+    """The gpiozero pin factory for ``kind`` ("auto", "mock", "native"); None = gpiozero's default."""
+    if kind == "native" or (kind == "auto" and on_raspberry_pi()):
+        return None
+    from gpiozero.pins.mock import MockFactory
+
+    log.warning("not on a Raspberry Pi (or gpio.pin_factory = \"mock\"): using gpiozero's mock pins; "
+                "the LED, buzzer and relay are simulated")
+    return MockFactory()
+
+
+class StatusOutputs:
+    """Drives the LED, buzzer and relay from the alarm state; calls ``on_ack`` on a button press.
+
+    ``show`` is cheap when nothing changed, so the agent calls it after every
+    event without restarting the LED's blink rhythm.
+    """
+
+    def __init__(self, *, led_pin: int, buzzer_pin: int = -1, relay_pin: int = -1,
+                 relay_active_high: bool = True, ack_button_pin: int = -1,
+                 on_ack: Callable[[], None] | None = None, pin_factory=None) -> None:
+        self.pin_factory = pin_factory
+        self.led = LED(led_pin, pin_factory=pin_factory)
+        self.buzzer = Buzzer(buzzer_pin, pin_factory=pin_factory) if buzzer_pin >= 0 else None
+        self.relay = (OutputDevice(relay_pin, active_high=relay_active_high, initial_value=False,
+                                   pin_factory=pin_factory) if relay_pin >= 0 else None)
+        self.button = None
+        if ack_button_pin >= 0:
+            self.button = Button(ack_button_pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
+            if on_ack is not None:
+                self.button.when_pressed = lambda: on_ack()
+        self.pattern: str | None = None
+        self._buzzing: bool | None = None
+        self._relay_on: bool | None = None
+
+    def show(self, display: str, buzzer: bool, relay: bool) -> None:
+        if display != self.pattern:
+            pattern = LED_PATTERNS[display]
+            if pattern is None:
+                self.led.on()
+            else:
+                self.led.blink(on_time=pattern[0], off_time=pattern[1])
+            self.pattern = display
+        if self.relay is not None and relay != self._relay_on:
+            self.relay.value = relay
+            self._relay_on = relay
+        if self.buzzer is not None and buzzer != self._buzzing:
+            if buzzer:
+                self.buzzer.beep(*BUZZER_BEEP)
+            else:
+                self.buzzer.off()
+            self._buzzing = buzzer
+
+    @property
+    def relay_on(self) -> bool:
+        """The relay as the pin reads back (not as requested)."""
+        return bool(self.relay.value) if self.relay is not None else False
+
+    def close(self) -> None:
+        """Switch everything off and release the pins (clean stop; a latched alarm is
+        journaled and shown again at the next start)."""
+        for device in (self.led, self.buzzer, self.relay):
+            if device is not None:
+                device.off()
+        for device in (self.led, self.buzzer, self.relay, self.button):
+            if device is not None:
+                device.close()

@@ -1,0 +1,271 @@
+"""The deployment bundle: verify everything before the device trusts it.
+
+A bundle is a directory (or a ``.tar.gz`` of one) written by ``bearing-convert``::
+
+    manifest.json        schema version, bundle id, sha256 of every file, feature spec,
+                         threshold + debounce, variants (file, I/O shape, runtimes, parity)
+    scaler.json          MinMax parameters (edge_agent.scoring.scaler.ScalerParams)
+    model_<variant>.tflite
+
+:func:`load_bundle` refuses anything it cannot vouch for (unknown schema,
+missing file, checksum mismatch, NaN or zero-range scaler, a model whose input
+or output shape disagrees with the feature spec, a runtime the variant is not
+known to run on) with a :class:`BundleError` that names the file and the fix.
+A wrong model on a bearing is worse than no model: it keeps the light green.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_agent.features.spec import FeatureSpec
+from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
+from edge_agent.scoring.scaler import ScalerParams
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMAS = (1,)
+MANIFEST = "manifest.json"
+SCALER = "scaler.json"
+_TMP_PREFIX = "bearing-bundle-"
+
+
+class BundleError(ValueError):
+    """A bundle that must not be deployed; the message says exactly what is wrong and where."""
+
+
+@dataclass
+class Bundle:
+    """A verified bundle, ready for :class:`edge_agent.scoring.scorer.SnapshotScorer`."""
+
+    bundle_id: str
+    path: Path
+    manifest: dict
+    spec: FeatureSpec
+    scaler: ScalerParams
+    threshold: float
+    debounce: int
+    variant: str
+    model_path: Path
+    runner: ModelRunner = field(repr=False)  # loaded and checked against the feature spec
+
+    @property
+    def runtime(self) -> str:
+        """The runtime the model was verified with."""
+        return self.runner.runtime
+
+    def make_runner(self, runtime: str = "auto") -> ModelRunner:
+        """The verified runner for ``auto`` or its own runtime; another gets a new one, checked for compatibility."""
+        if runtime in ("auto", self.runtime):
+            return self.runner
+        return ModelRunner(self.model_path, check_runtime(self.manifest, self.variant, runtime, self.path))
+
+
+def _sha256() -> Any:
+    """A SHA-256 hash object, from CPython's built-in implementation when it has one.
+
+    ``hashlib`` prefers OpenSSL, and importing it maps libcrypto: about 3.5 MiB
+    more resident memory in the agent for its whole life, to hash ~50 kB once
+    per bundle load. The digest is the same; hashlib is the fallback for a
+    Python built without its own SHA-256 (``_sha2`` since 3.12, ``_sha256`` before).
+    """
+    for module in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(module).sha256()
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256()
+
+
+def sha256_file(path: str | Path) -> str:
+    h = _sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_runtime(manifest: dict, variant: str, runtime: str, where: Path) -> str:
+    """Resolve ``runtime`` among those the variant is known to run on, or refuse."""
+    allowed = list(manifest["variants"][variant].get("runtimes", RUNTIMES))
+    if runtime != "auto" and runtime not in allowed:
+        raise BundleError(
+            f"{where}: variant {variant!r} is not known to run on {runtime!r} (manifest lists "
+            f"{allowed}); choose another variant with --variant, or use runtime {allowed[0]!r}")
+    try:
+        return resolve_runtime(runtime, allowed)
+    except RuntimeUnavailable as exc:
+        raise BundleError(f"{where}: variant {variant!r} needs one of {allowed}: {exc}") from exc
+
+
+def _extract(archive: Path) -> Path:
+    """Unpack a ``.tar.gz`` bundle into a private temporary directory and return the bundle dir."""
+    import tarfile  # only archives need it: a bundle directory does not
+
+    target = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")  # refuses absolute paths, '..', devices
+    except (tarfile.TarError, OSError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
+    manifests = sorted(target.rglob(MANIFEST))
+    if not manifests:
+        shutil.rmtree(target, ignore_errors=True)
+        raise BundleError(f"{archive}: the archive holds no {MANIFEST}; is this a bundle made by bearing-convert?")
+    return manifests[0].parent
+
+
+def _read_manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{root}: no {MANIFEST}; is this a bundle directory made by bearing-convert?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    version = manifest.get("schema_version")
+    if version not in SUPPORTED_SCHEMAS:
+        raise BundleError(
+            f"{path}: unknown schema_version {version!r}; this edge_agent reads {list(SUPPORTED_SCHEMAS)}. "
+            "Upgrade bearing-edge on the device or convert the model with a matching bearing-convert")
+    missing = [k for k in ("bundle_id", "files", "feature_spec", "threshold", "variants", "default_variant")
+               if k not in manifest]
+    if missing:
+        raise BundleError(f"{path}: manifest is missing {missing}")
+    return manifest
+
+
+def _verify_files(root: Path, manifest: dict) -> None:
+    files = manifest["files"]
+    if SCALER not in files:
+        raise BundleError(f"{root / MANIFEST}: 'files' does not list {SCALER}")
+    for name, expected in sorted(files.items()):
+        path = root / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise BundleError(f"{root / MANIFEST}: file entry {name!r} points outside the bundle")
+        if not path.is_file():
+            raise BundleError(f"{root}: missing file {name} (listed in {MANIFEST}); copy the whole bundle again")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise BundleError(
+                f"{path}: checksum mismatch: sha256 is {actual}, manifest says {expected}; the file was "
+                "changed or damaged in transit, copy the bundle again")
+
+
+def _load_scaler(root: Path, spec: FeatureSpec) -> ScalerParams:
+    path = root / SCALER
+    try:
+        scaler = ScalerParams.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{path}: unusable scaler: {exc}") from exc
+    if list(scaler.feature_names) != list(spec.channel_names):
+        raise BundleError(f"{path}: scaler features {list(scaler.feature_names)} differ from the feature "
+                          f"spec's channels {list(spec.channel_names)}")
+    return scaler
+
+
+def _check_shapes(path: Path, runner: ModelRunner, spec: FeatureSpec) -> None:
+    expected = (1, spec.timesteps, spec.n_channels)
+    for what, shape in (("input", runner.input_shape), ("output", runner.output_shape)):
+        if tuple(shape) != expected:
+            raise BundleError(
+                f"{path}: model {what} shape {list(shape)} disagrees with the feature spec "
+                f"(1 window x {spec.timesteps} timesteps x {spec.n_channels} channels = {list(expected)})")
+    if runner.input_dtype.name != "float32" or runner.output_dtype.name != "float32":
+        raise BundleError(f"{path}: model input/output must be float32, got "
+                          f"{runner.input_dtype}/{runner.output_dtype}")
+
+
+def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "auto") -> Bundle:
+    """Verify and load a bundle directory or ``.tar.gz``; raise :class:`BundleError` if anything is off.
+
+    ``variant`` defaults to the manifest's ``default_variant``; ``runtime`` is
+    ``auto`` (ai-edge-litert, then tflite-runtime) or one of those names.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(f"{path}: no such bundle directory or archive")
+    if path.is_file():
+        root = _extract(path)
+        try:
+            bundle = _load_dir(root, variant, runtime)
+        except BundleError as exc:
+            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            raise BundleError(f"{path} (unpacked): {exc}") from exc
+        except BaseException:
+            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            raise
+        # The unpacked copy lives as long as the Bundle (the interpreter maps the model file).
+        weakref.finalize(bundle, shutil.rmtree, str(_tmp_root(root)), True)
+        return bundle
+    return _load_dir(path, variant, runtime)
+
+
+def _tmp_root(root: Path) -> Path:
+    return next((p for p in (root, *root.parents) if p.name.startswith(_TMP_PREFIX)), root)
+
+
+def _load_dir(root: Path, variant: str | None, runtime: str) -> Bundle:
+    manifest = _read_manifest(root)
+    _verify_files(root, manifest)
+    try:
+        spec = FeatureSpec.from_dict(manifest["feature_spec"])
+    except (ValueError, TypeError) as exc:
+        raise BundleError(f"{root / MANIFEST}: bad feature_spec: {exc}") from exc
+    scaler = _load_scaler(root, spec)
+
+    variant = variant or manifest["default_variant"]
+    if variant not in manifest["variants"]:
+        raise BundleError(f"{root}: no variant {variant!r} in this bundle; it has {sorted(manifest['variants'])}")
+    info = manifest["variants"][variant]
+    threshold = float(info.get("threshold", manifest["threshold"]["value"]))
+    debounce = int(manifest["threshold"].get("debounce", 1))
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise BundleError(f"{root / MANIFEST}: threshold for {variant!r} must be a positive number, got {threshold}")
+    if debounce < 1:
+        raise BundleError(f"{root / MANIFEST}: debounce must be >= 1, got {debounce}")
+    if info.get("file") not in manifest["files"]:
+        raise BundleError(f"{root / MANIFEST}: variant {variant!r} model file {info.get('file')!r} "
+                          "is not among the checksummed files")
+
+    model_path = root / info["file"]
+    name = check_runtime(manifest, variant, runtime, root)
+    try:
+        runner = ModelRunner(model_path, name)
+    except (ValueError, RuntimeError) as exc:
+        raise BundleError(f"{model_path}: {name} cannot load the model: {exc}") from exc
+    _check_shapes(model_path, runner, spec)
+    return Bundle(bundle_id=str(manifest["bundle_id"]), path=root, manifest=manifest, spec=spec,
+                  scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
+                  model_path=model_path, runner=runner)
+
+
+def describe(bundle: Bundle) -> dict[str, Any]:
+    """A short summary for ``bearing-agent check-bundle``."""
+    m = bundle.manifest
+    return {
+        "bundle_id": bundle.bundle_id,
+        "path": str(bundle.path),
+        "schema_version": m["schema_version"],
+        "variant": bundle.variant,
+        "runtime": bundle.runtime,
+        "threshold": bundle.threshold,
+        "debounce": bundle.debounce,
+        "channels": list(bundle.spec.channel_names),
+        "timesteps": bundle.spec.timesteps,
+        "variants": {k: {"file": v["file"], "runtimes": v.get("runtimes"), "parity_passed": v.get("parity", {}).get("passed"),
+                         "forced": v.get("forced", False)} for k, v in m["variants"].items()},
+        "training_data": m.get("training_data"),
+        "versions": m.get("versions"),
+    }

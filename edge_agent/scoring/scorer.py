@@ -1,0 +1,109 @@
+"""Score snapshots with a bundle: the one decision path of the device.
+
+Per snapshot: physical features -> MinMax scaling (the bundle's scaler) ->
+window of the last T -> TFLite model -> reconstruction error -> over the
+threshold? -> debounced alarm. ``bearing-agent score`` runs exactly this code
+over a feature table, so what a user checks on the desktop is what the Pi does.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edge_agent.scoring.bundle import Bundle
+from edge_agent.scoring.detection import Debouncer, reconstruction_error
+from edge_agent.scoring.scores import ScoreTable
+
+if TYPE_CHECKING:  # the offline paths import it when they run: the agent never reads a table
+    from edge_agent.features.table import FeatureTable
+
+
+@dataclass(frozen=True)
+class Score:
+    error: float
+    threshold: float
+    over_threshold: bool
+    alarm: bool
+
+
+class SnapshotScorer:
+    """Keeps the last T feature vectors and the debouncer; one :meth:`score` per snapshot."""
+
+    def __init__(self, bundle: Bundle, runtime: str = "auto") -> None:
+        self.bundle = bundle
+        self.runner = bundle.make_runner(runtime)
+        self.timesteps = bundle.spec.timesteps
+        self.n_channels = bundle.spec.n_channels
+        self._history: deque[np.ndarray] = deque(maxlen=self.timesteps)  # raw physical features
+        # The model's input, kept scaled in float32 and shifted by one row per snapshot: each
+        # vector is scaled once when it arrives, not T times while it is in the window.
+        self._window = np.zeros((1, self.timesteps, self.n_channels), dtype=np.float32)
+        self._debouncer = Debouncer(bundle.debounce)
+
+    @property
+    def runtime(self) -> str:
+        return self.runner.runtime
+
+    def _check(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float64)
+        if x.shape != (self.n_channels,):
+            raise ValueError(f"expected {self.n_channels} features {list(self.bundle.spec.channel_names)}, "
+                             f"got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"features must be finite, got {x.tolist()}")
+        return x
+
+    def _push(self, x: np.ndarray) -> None:
+        """Append a checked vector to the history and its scaled float32 copy to the window."""
+        self._history.append(x)
+        rows = self._window[0]
+        if self.timesteps > 1:
+            rows[:-1] = rows[1:]
+        # The model sees float32, and the error compares it with what the model saw.
+        rows[-1] = self.bundle.scaler.transform(x)
+
+    def score(self, features: np.ndarray) -> Score | None:
+        """Score one snapshot's mean-|x| vector; None until T snapshots have been seen."""
+        self._push(self._check(features))
+        if len(self._history) < self.timesteps:
+            return None
+        error = float(reconstruction_error(self._window, self.runner(self._window))[0])
+        over = error > self.bundle.threshold
+        return Score(error, self.bundle.threshold, over, self._debouncer.update(over))
+
+    def state(self) -> dict:
+        """What to journal so a restart resumes mid-window and mid-debounce."""
+        return {
+            "bundle_id": self.bundle.bundle_id,
+            "history": [v.tolist() for v in list(self._history)[-(self.timesteps - 1):]] if self.timesteps > 1 else [],
+            "debouncer": self._debouncer.state(),
+        }
+
+    def restore(self, state: dict) -> None:
+        """Resume from :meth:`state`. The history is raw features, so it survives a bundle update
+        with the same channels; the debouncer keeps its alarm across the restart."""
+        history = [self._check(v) for v in state.get("history", [])][-(self.timesteps - 1):] if self.timesteps > 1 else []
+        deb = Debouncer.from_state(state["debouncer"])
+        self._history.clear()
+        for x in history:
+            self._push(x)
+        self._debouncer = Debouncer.from_state({**deb.state(), "k": self.bundle.debounce})
+
+
+def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> ScoreTable:
+    """Score a whole feature table offline through :class:`SnapshotScorer` (the device's path)."""
+    expected = list(bundle.spec.channel_names)
+    if list(table.channel_names) != expected:
+        raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
+                         f"{expected} (same names, same order)")
+    scorer = SnapshotScorer(bundle, runtime)
+    n = len(table)
+    error, over, alarm = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for i, features in enumerate(table.values):
+        s = scorer.score(features)
+        if s is not None:
+            error[i], over[i], alarm[i] = s.error, s.over_threshold, s.alarm
+    return ScoreTable(table.timestamps.copy(), error, over, alarm)

@@ -1,0 +1,184 @@
+"""Frames in, whole contiguous snapshots out: the model never sees a partial one.
+
+A snapshot is ``length`` consecutive samples by the device's sample index
+(``Samples.first_index``), not by arrival: a frame lost on the wire, a resync
+after corrupted bytes or a device reset shows up as a jump in the index, and
+the snapshot that spans it is thrown away (and counted) rather than scored,
+because a mean over a hole is not the feature the model learned.
+
+Which snapshots are taken:
+
+* With :class:`~firmware_io.protocol.frames.SnapshotMark` frames (a replayed
+  recording), snapshot *k* of the recording starts at the mark's
+  ``first_index`` and carries the mark's ``timestamp``, so the agent scores the
+  recording's own snapshots exactly.
+* Without marks (a real device), a snapshot starts at the first frame that
+  arrives once one is due, and is stamped with the wall clock when its first
+  samples arrived.
+
+Either way a snapshot is taken only if its time is at least ``interval_s``
+after the previous one taken (``0`` takes every one): a model trained on
+10-minute data is not asked to score every second.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from firmware_io.protocol.frames import Samples, SnapshotMark
+
+log = logging.getLogger(__name__)
+
+#: Slack on the cadence, so that a recording made every 600 s is not skipped
+#: every other time for a timestamp that is a few microseconds early.
+CADENCE_SLACK_S = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """``samples[i]`` is sample ``first_index + i``; int16 counts ``(length, n_channels)``."""
+
+    first_index: int
+    timestamp: float  # unix seconds UTC
+    samples: np.ndarray
+    marked: bool  # True when the stream's SnapshotMark defined it (replay)
+
+
+class SnapshotAssembler:
+    """Collects :class:`Samples` into :class:`Snapshot` objects of ``length`` samples.
+
+    ``feed`` takes every decoded frame (other frame types are ignored) and
+    returns the snapshots it completed. ``counts`` says how many were
+    completed, discarded for a gap, and skipped by the cadence.
+    """
+
+    def __init__(self, length: int, interval_s: float = 600.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if length < 1:
+            raise ValueError(f"snapshot length must be >= 1, got {length}")
+        self.length = length
+        self.interval_s = float(interval_s)
+        self.clock = clock
+        self.counts = {"completed": 0, "discarded_gap": 0, "skipped_cadence": 0}
+        self.marked_stream = False  # seen a SnapshotMark since the last reset
+        self.last_timestamp: float | None = None  # of the last snapshot taken
+        self._buf: np.ndarray | None = None
+        self._start: int | None = None  # first_index of the snapshot being collected
+        self._stamp = 0.0
+        self._filled = 0
+        self._pending_marks: list[SnapshotMark] = []
+
+    # -- public -------------------------------------------------------------
+    @property
+    def collecting(self) -> bool:
+        """True while a snapshot is partly collected (a bundle swap waits for none)."""
+        return self._start is not None and self._filled > 0
+
+    def feed(self, frame: object) -> list[Snapshot]:
+        if isinstance(frame, SnapshotMark):
+            self._on_mark(frame)
+            return []
+        if isinstance(frame, Samples):
+            return self._on_samples(frame)
+        return []
+
+    def reset(self, reason: str) -> None:
+        """Forget the stream (reconnect, device reset): a partial snapshot is discarded."""
+        if self.collecting:
+            self._discard(reason)
+        self._start = None
+        self._filled = 0
+        self._pending_marks.clear()
+        self.marked_stream = False
+
+    def set_length(self, length: int) -> None:
+        """Use a new snapshot length from the next snapshot on (a new bundle's spec)."""
+        if length != self.length:
+            self.reset("snapshot length changed")
+            self.length = length
+            self._buf = None
+
+    # -- internals ----------------------------------------------------------
+    def _due(self, timestamp: float) -> bool:
+        last = self.last_timestamp
+        if last is None or self.interval_s <= 0 or timestamp < last:
+            # every snapshot; or time went back (the wall clock was set back, or a replay
+            # started its recording again): take it rather than stall for hours
+            return True
+        return timestamp - last >= self.interval_s - min(CADENCE_SLACK_S, self.interval_s / 2)
+
+    def _on_mark(self, mark: SnapshotMark) -> None:
+        if not self.marked_stream:
+            self.marked_stream = True
+            if self._start is not None:
+                # an unmarked snapshot begun before the first mark: the marks rule now
+                self._start, self._filled = None, 0
+        self._pending_marks.append(mark)
+
+    def _begin(self, first_index: int, timestamp: float) -> None:
+        self._start, self._stamp, self._filled = first_index, timestamp, 0
+
+    def _next_marked_start(self, frame_start: int, frame_end: int) -> None:
+        """Begin collecting at the first due mark that falls in or before this frame."""
+        while self._start is None and self._pending_marks and self._pending_marks[0].first_index < frame_end:
+            mark = self._pending_marks.pop(0)
+            if mark.first_index < frame_start:
+                # its first samples were lost before we got here: cannot be whole
+                if self._due(mark.timestamp):
+                    self._discard(f"snapshot at index {mark.first_index} started before the received stream")
+                continue
+            if self._due(mark.timestamp):
+                self._begin(mark.first_index, mark.timestamp)
+            else:
+                self.counts["skipped_cadence"] += 1
+
+    def _on_samples(self, frame: Samples) -> list[Snapshot]:
+        out: list[Snapshot] = []
+        start, data = frame.first_index, frame.samples
+        end = start + len(data)
+        if self._start is not None:
+            if self._filled == 0 and end <= self._start:
+                return out  # the marked snapshot starts after this frame
+            expected = self._start + self._filled
+            if start > expected or (self._filled > 0 and start < expected):
+                self._discard(f"samples {expected}..{start - 1} missing" if start > expected
+                              else f"sample index went back from {expected} to {start} (device reset?)")
+                self._start, self._filled = None, 0
+        pos = start
+        while pos < end:
+            if self._start is None:
+                if self.marked_stream:
+                    self._next_marked_start(pos, end)
+                else:
+                    now = self.clock()
+                    if self._due(now):
+                        self._begin(pos, now)
+                    else:
+                        return out  # not due yet: nothing to collect in this frame
+                if self._start is None:
+                    return out
+                if self._start >= end:
+                    return out
+                pos = max(pos, self._start)
+            take = min(end - pos, self.length - self._filled)
+            if self._buf is None or self._buf.shape != (self.length, data.shape[1]):
+                self._buf = np.empty((self.length, data.shape[1]), dtype=np.int16)
+            self._buf[self._filled:self._filled + take] = data[pos - start:pos - start + take]
+            self._filled += take
+            pos += take
+            if self._filled == self.length:
+                # hand the filled buffer over (no copy); the next snapshot gets a fresh one
+                out.append(Snapshot(self._start, self._stamp, self._buf, self.marked_stream))
+                self._buf = None
+                self.counts["completed"] += 1
+                self.last_timestamp = self._stamp
+                self._start, self._filled = None, 0
+        return out
+
+    def _discard(self, reason: str) -> None:
+        self.counts["discarded_gap"] += 1
+        log.warning("snapshot discarded, not scored: %s", reason)

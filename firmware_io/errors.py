@@ -1,0 +1,14 @@
+"""The kit's one error base class.
+
+Every error the kit raises on purpose (a bad frame payload, an unreadable
+recording, a bad config, bundle, journal, feature table, model directory...)
+derives from :class:`BearingEdgeError`, so a command-line tool catches exactly
+these, prints their message and exits, and anything else is a bug that shows
+its traceback. It lives in ``firmware_io``, the package every other one may
+import.
+"""
+from __future__ import annotations
+
+
+class BearingEdgeError(Exception):
+    """A problem the user can fix; the message says what, where and what to do."""

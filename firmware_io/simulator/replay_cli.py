@@ -1,0 +1,116 @@
+"""``bearing-replay``: a virtual accelerometer that streams recorded snapshots as protocol frames.
+
+    bearing-replay data/ims/raw/2nd_test --pty --link /tmp/accel
+    bearing-replay ims_test2_int16.npz --port /dev/ttyUSB1 --speed 10
+    bearing-replay data/ims/raw/2nd_test --pty --speed 0 --corrupt-rate 1e-4 --drop-rate 0.01
+    bearing-replay ims_test2_int16.npz --pty --link /tmp/accel --speed 0 --start 532   # snapshots 532..end
+
+With ``--pty`` the device path is printed on stdout (one line per
+(re)connect) so a script can read it; everything else goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from firmware_io.recordings import reader as rec
+from firmware_io.simulator.faults import FaultConfig
+from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
+from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bearing-replay", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.splitlines()[1:]))
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="IMS snapshot files or folders, a packed .npz, or a raw .npy array of counts/values")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--pty", action="store_true", help="create a pseudo-terminal and print its path")
+    out.add_argument("--port", metavar="DEVICE",
+                     help="write to a serial device or pyserial URL (e.g. /dev/ttyUSB0, socket://host:7000)")
+    p.add_argument("--link", metavar="PATH",
+                   help="with --pty: keep a symlink at PATH to the current pty (stable across replugs)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="with --pty: start streaming without waiting for a reader to open the pty")
+    p.add_argument("--baudrate", type=int, default=921600, help="with --port: baud rate (default 921600)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="1 = real time (default), 10 = ten times faster, 0 = as fast as the reader takes it")
+    p.add_argument("--loops", type=int, default=1, help="play the recording N times (0 = forever; default 1)")
+    p.add_argument("--start", type=int, default=0, metavar="K",
+                   help="first snapshot to play, 0-based (default 0); positions stay those of the whole recording")
+    p.add_argument("--stop", type=int, default=None, metavar="K",
+                   help="play up to, not including, snapshot K (default: to the end)")
+    p.add_argument("--rate", type=int, default=DEFAULT_RATE_HZ, help="sample rate in Hz (default 20000)")
+    p.add_argument("--scale", type=float, default=rec.IMS_SCALE,
+                   help="physical units per int16 count (default 0.001: exact for IMS data)")
+    p.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES,
+                   help=f"samples per channel per frame (default {DEFAULT_FRAME_SAMPLES})")
+    p.add_argument("--device-id", default="bearing-replay", help="device id sent in StreamInfo")
+    f = p.add_argument_group("fault injection (for testing the receiving side)")
+    f.add_argument("--corrupt-rate", type=float, default=0.0, help="probability per byte of corrupting it")
+    f.add_argument("--drop-rate", type=float, default=0.0, help="probability per frame of dropping it")
+    f.add_argument("--garbage-rate", type=float, default=0.0,
+                   help="probability per frame of a garbage burst before it")
+    f.add_argument("--garbage-max", type=int, default=64, help="longest garbage burst in bytes (default 64)")
+    f.add_argument("--disconnect-every", type=int, default=0, metavar="N",
+                   help="unplug after every N frames (0 = never)")
+    f.add_argument("--down-time", type=float, default=1.0, help="seconds unplugged (default 1)")
+    f.add_argument("--seed", type=int, default=0, help="random seed for the faults (default 0)")
+    p.add_argument("--stats", action="store_true", help="print the replay's counters as JSON on stderr at the end")
+    return p
+
+
+def _announce(path: str) -> None:
+    print(path, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        faults = FaultConfig(args.corrupt_rate, args.drop_rate, args.garbage_rate, args.garbage_max,
+                             args.disconnect_every, args.down_time, args.seed)
+        replayer = Replayer(args.sources, sample_rate_hz=args.rate, scale=args.scale, speed=args.speed,
+                            frame_samples=args.frame_samples, faults=faults, device_id=args.device_id,
+                            loops=args.loops, start=args.start, stop=args.stop)
+        # Read and check the first snapshot before opening anything: bad data fails fast.
+        next(iter(replayer.snapshots()))
+    except StopIteration:
+        print(f"bearing-replay: no snapshots found in {args.sources}", file=sys.stderr)
+        return 2
+    except (rec.RecordingError, ValueError) as exc:
+        print(f"bearing-replay: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if args.pty:
+            from firmware_io.simulator.ports import PtyPort
+            port = PtyPort(args.link, wait_for_reader=not args.no_wait, on_connect=_announce)
+        else:
+            from firmware_io.simulator.ports import SerialPort
+            port = SerialPort(args.port, args.baudrate)
+    except Exception as exc:  # serial.SerialException, OSError: name the port and stop
+        print(f"bearing-replay: cannot open {args.port or 'a pty'}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        stats = replayer.run(port, stop)
+    except rec.RecordingError as exc:
+        print(f"bearing-replay: stopped: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    finally:
+        port.close()
+    if args.stats:
+        print(json.dumps(stats.as_dict()), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The bundle loader refuses every bad bundle with a message that says what is wrong."""
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+
+import pytest
+
+from edge_agent.scoring.bundle import BundleError, load_bundle
+from tests.convert.test_convert_support import converted, copy_bundle, resign
+
+
+@pytest.fixture(scope="module")
+def bundle_dir():
+    return converted().bundle_dir
+
+
+@pytest.fixture
+def copy(bundle_dir, tmp_path):
+    return copy_bundle(bundle_dir, tmp_path / "bundle")
+
+
+def test_good_bundle_loads_from_dir_and_archive(bundle_dir):
+    from_dir = load_bundle(bundle_dir)
+    from_tar = load_bundle(bundle_dir.with_name(bundle_dir.name + ".tar.gz"))
+    assert from_dir.bundle_id == from_tar.bundle_id
+    assert from_dir.variant == from_dir.manifest["default_variant"]
+    assert from_dir.spec.sample_rate_hz == 20_000 and from_dir.spec.samples_per_snapshot == 20_480
+    assert from_dir.threshold > 0 and from_dir.debounce >= 1
+
+
+def test_refuses_missing_model_file(copy):
+    (copy / "model_int8.tflite").unlink()
+    with pytest.raises(BundleError, match=r"missing file model_int8\.tflite \(listed in manifest\.json\)"):
+        load_bundle(copy)
+
+
+def test_refuses_checksum_mismatch(copy):
+    with open(copy / "model_float32.tflite", "r+b") as fh:
+        fh.seek(200)
+        byte = fh.read(1)
+        fh.seek(200)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(BundleError, match=r"model_float32\.tflite: checksum mismatch: sha256 is [0-9a-f]{64}, "
+                                          r"manifest says [0-9a-f]{64}"):
+        load_bundle(copy, variant="float32")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["data_max"].__setitem__(2, math.nan), r"scaler data_max is not finite \(NaN or inf\) for \['Bearing 3'\]"),
+    (lambda s: s["data_max"].__setitem__(0, s["data_min"][0]), r"zero range .* for \['Bearing 1'\]"),
+])
+def test_refuses_nan_or_zero_range_scaler(copy, edit, message):
+    scaler = json.loads((copy / "scaler.json").read_text())
+    edit(scaler)
+    (copy / "scaler.json").write_text(json.dumps(scaler, allow_nan=True))
+    resign(copy)  # checksums fixed up, so the scaler check itself is what refuses
+    with pytest.raises(BundleError, match=r"scaler\.json: unusable scaler: (scaler has )?" + message):
+        load_bundle(copy)
+
+
+def test_refuses_model_shape_that_disagrees_with_feature_spec(copy):
+    resign(copy, lambda m: m["feature_spec"].__setitem__("timesteps", 7))
+    with pytest.raises(BundleError, match=r"model input shape \[1, 1, 4\] disagrees with the feature spec "
+                                          r"\(1 window x 7 timesteps x 4 channels = \[1, 7, 4\]\)"):
+        load_bundle(copy)
+
+
+def test_refuses_unknown_schema_version(copy):
+    resign(copy, lambda m: m.__setitem__("schema_version", 99))
+    with pytest.raises(BundleError, match=r"unknown schema_version 99; this edge_agent reads \[1\]"):
+        load_bundle(copy)
+
+
+def test_refuses_runtime_the_variant_is_not_known_to_run_on(copy):
+    resign(copy, lambda m: m["variants"]["int8"].__setitem__("runtimes", ["ai-edge-litert"]))
+    with pytest.raises(BundleError, match=r"variant 'int8' is not known to run on 'tflite-runtime' "
+                                          r"\(manifest lists \['ai-edge-litert'\]\)"):
+        load_bundle(copy, variant="int8", runtime="tflite-runtime")
+    assert load_bundle(copy, variant="int8").runtime == "ai-edge-litert"
+
+
+def test_refuses_unknown_variant_and_not_a_bundle(copy, tmp_path):
+    with pytest.raises(BundleError, match=r"no variant 'int4' in this bundle; it has \["):
+        load_bundle(copy, variant="int4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BundleError, match=r"no manifest\.json; is this a bundle directory"):
+        load_bundle(tmp_path / "empty")
+
+
+def test_archive_with_unsafe_member_is_refused(tmp_path):
+    evil = tmp_path / "evil.tar.gz"
+    (tmp_path / "x").write_text("x")
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.add(tmp_path / "x", arcname="../../escape")
+    with pytest.raises(BundleError, match=r"evil\.tar\.gz: cannot unpack the bundle archive"):
+        load_bundle(evil)
