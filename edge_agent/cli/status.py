@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from edge_agent.config import ConfigError, load_config
 from edge_agent.journal import Journal, JournalError, format_time
-
-#: A heartbeat older than this means the agent is not running (it writes every 10 s).
-STALE_S = 30.0
+from edge_agent.status import agent_running, collect_status
 
 
 def _journal_args(p: argparse.ArgumentParser) -> None:
@@ -50,24 +47,6 @@ def configure_ack(p: argparse.ArgumentParser) -> None:
 
 def _fmt(t: float | None) -> str:
     return "-" if t is None else format_time(t)
-
-
-def agent_running(heartbeat: dict) -> bool:
-    """Whether the journal's heartbeat says an agent is running now (fresh, and not a clean stop)."""
-    return bool(heartbeat) and not heartbeat.get("stopped") and time.time() - heartbeat["time"] < STALE_S
-
-
-def collect_status(journal: Journal, last: int = 10) -> dict:
-    """Everything ``status`` prints, as one dict (also what ``--json`` prints)."""
-    heartbeat = journal.get_state("heartbeat") or {}
-    return {
-        "running": agent_running(heartbeat),
-        "heartbeat_age_s": time.time() - heartbeat["time"] if heartbeat else None, "agent": heartbeat,
-        "alarm": journal.get_state("alarm") or {},
-        "snapshots": journal.snapshots(last=last),
-        "counters": journal.counters(),
-        "events": journal.events(last=8),
-    }
 
 
 def main_status(args: argparse.Namespace) -> int:
