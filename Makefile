@@ -21,6 +21,7 @@ demo: venv
 	$(PY) -m demo.run --out $(DEMO_OUT)
 
 test: venv
+	bash .ci/system-packages.sh
 	$(PY) -m pytest
 
 test-fast: venv

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages that the real-component tests start (broker, promtool, browser, ARM emulation).
+# `make test` runs this first. As root with apt-get (CI, a fresh Debian/Ubuntu box) it installs what is
+# missing; elsewhere it only says what is missing, and those tests skip naming the package
+# (under CI=true such a skip is a failure: see tests/conftest.py).
+set -uo pipefail
+# package -> a command (or file) that shows it is installed
+declare -A PROVIDES=(
+)
+missing=()
+for pkg in "${!PROVIDES[@]}"; do
+    probe=${PROVIDES[$pkg]}
+    if [[ $probe == /* ]]; then [ -e "$probe" ] || missing+=("$pkg"); else command -v "$probe" >/dev/null || missing+=("$pkg"); fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing system packages for the real-component tests: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || { echo "error: apt-get install ${missing[*]} failed" >&2; exit 1; }
+else
+    echo "note: not root with apt-get: the tests that need ${missing[*]} will skip (CI=true makes that a failure)"
+fi
