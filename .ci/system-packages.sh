@@ -6,6 +6,8 @@
 set -uo pipefail
 # package -> a command (or file) that shows it is installed
 declare -A PROVIDES=(
+    [chromium]=chromium [chromium-driver]=chromedriver
+    [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_sub [prometheus]=promtool
 )
 missing=()
 for pkg in "${!PROVIDES[@]}"; do

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edge_agent.scoring.runtime import RUNTIMES
+from firmware_io.errors import BearingEdgeError
+from firmware_io.recordings.ims import IMS_SAMPLES_PER_SNAPSHOT
 
 
-class ConfigError(ValueError):
+class ConfigError(BearingEdgeError, ValueError):
     """A configuration that cannot be used; the message names the file and key."""
 
 
@@ -91,7 +92,73 @@ class LearningSection:
     #: channel names for learning mode ([] = "ch1".."chN" from the stream's channel count)
     channel_names: list[str] = field(default_factory=list)
     #: snapshot length in learning mode (samples per channel; IMS: 20480)
-    samples_per_snapshot: int = 20480
+    samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    #: publish to an MQTT broker with ``bearing-agent publish`` (a process of its own, following the journal)
+    enabled: bool = False
+    #: broker host name or address
+    host: str = "localhost"
+    #: broker port (1883 plain, 8883 is the usual TLS port)
+    port: int = 1883
+    #: user name for the broker ("" = anonymous)
+    username: str = ""
+    #: file whose first line is the password (keeps the secret out of agent.toml; "" = none)
+    password_file: str = ""
+    #: CA certificate (PEM) that signed the broker's certificate; set = connect with TLS
+    tls_ca: str = ""
+    #: client certificate (PEM) for brokers that require one ("" = none)
+    tls_certfile: str = ""
+    #: the client certificate's private key (PEM)
+    tls_keyfile: str = ""
+    #: MQTT client id ("" = "bearing-edge-<node_id>")
+    client_id: str = ""
+    #: this machine's name in the topics ("" = the host name reduced to [a-zA-Z0-9_-])
+    node_id: str = ""
+    #: first level of every topic: <topic_prefix>/<node_id>/...
+    topic_prefix: str = "bearing-edge"
+    #: Home Assistant discovery prefix ("" = no discovery messages)
+    discovery_prefix: str = "homeassistant"
+    #: QoS of snapshot, event and state messages (1: the broker acknowledges; the cursor waits for it)
+    qos: int = 1
+    #: seconds between keep-alive pings; the broker declares the publisher gone after 1.5 x this
+    keepalive_s: int = 60
+    #: journal rows read per query and at most in flight (unacknowledged) at once
+    batch_size: int = 100
+    #: at most this many messages per second (a week of backlog must not flood the broker)
+    max_rate_per_s: float = 200.0
+    #: how often the journal is polled for new rows and for the agent's heartbeat
+    poll_s: float = 0.5
+    #: first wait before reconnecting to the broker; doubled after each failure
+    reconnect_initial_s: float = 1.0
+    #: longest wait between reconnect attempts
+    reconnect_max_s: float = 60.0
+    #: unit of the feature sensors shown by Home Assistant (IMS: g)
+    feature_unit: str = "g"
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    #: Prometheus HTTP endpoint port of ``bearing-agent publish`` (0 = off)
+    http_port: int = 0
+    #: address the endpoint binds (127.0.0.1: this machine only; a reverse proxy or SSH tunnel for more)
+    http_addr: str = "127.0.0.1"
+    #: file for node_exporter's textfile collector, written atomically ("" = off)
+    textfile: str = ""
+    #: seconds between textfile writes
+    textfile_interval_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class WebSection:
+    #: where ``bearing-agent web`` listens (HOST:PORT); any address but loopback needs token_file
+    listen: str = "127.0.0.1:8080"
+    #: file whose first line is the page's token ("" = none: then only 127.0.0.1 / ::1 may be used)
+    token_file: str = ""
+    #: host names the page may be opened by besides IP addresses, localhost and this machine's name
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -102,6 +169,9 @@ class Config:
     gpio: GpioSection = field(default_factory=GpioSection)
     journal: JournalSection = field(default_factory=JournalSection)
     learning: LearningSection = field(default_factory=LearningSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    web: WebSection = field(default_factory=WebSection)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (command-line overrides)."""
@@ -113,9 +183,19 @@ class Config:
         return dataclasses.replace(self, **{section: new})
 
 
+def _known_runtime(name: str) -> bool:
+    """Looked up when checked, not imported with this module: edge_agent.scoring.runtime imports
+    numpy, which ``bearing-agent web`` reads this file without (its memory goal is 30 MiB)."""
+    if name == "auto":
+        return True
+    from edge_agent.scoring.runtime import RUNTIMES
+
+    return name in RUNTIMES
+
+
 # Values that are in range for their type but still wrong: (check, what it must be).
 _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
-    ("agent", "runtime"): (lambda v: v in ("auto", *RUNTIMES), f"one of {['auto', *RUNTIMES]}"),
+    ("agent", "runtime"): (_known_runtime, "one of ['auto', 'ai-edge-litert', 'tflite-runtime']"),
     ("agent", "interval_s"): (lambda v: v >= 0, ">= 0"),
     ("serial", "port"): (lambda v: bool(v.strip()), "a device path or URL, not empty"),
     ("serial", "baudrate"): (lambda v: v > 0, "> 0"),
@@ -135,6 +215,27 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("journal", "max_snapshots"): (lambda v: v >= 1, ">= 1"),
     ("learning", "channel_names"): (lambda v: len(set(v)) == len(v) and all(v), "unique, non-empty names"),
     ("learning", "samples_per_snapshot"): (lambda v: v >= 1, ">= 1"),
+    ("mqtt", "host"): (lambda v: bool(v.strip()), "a host name or address, not empty"),
+    ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "a TCP port 1..65535"),
+    ("mqtt", "node_id"): (lambda v: all(c.isascii() and (c.isalnum() or c in "_-") for c in v),
+                          "empty (the host name) or only letters, digits, _ and -"),
+    ("mqtt", "topic_prefix"): (lambda v: bool(v) and not set(v) & set("#+") and not v.startswith("/")
+                               and not v.endswith("/"), "a topic level without #, + or a leading/trailing /"),
+    ("mqtt", "discovery_prefix"): (lambda v: not set(v) & set("#+/"), "one topic level without #, + or / (or empty)"),
+    ("mqtt", "qos"): (lambda v: v in (0, 1), "0 or 1 (1: nothing lost; 0: may lose while the broker is away)"),
+    ("mqtt", "keepalive_s"): (lambda v: 5 <= v <= 3600, "between 5 and 3600"),
+    ("mqtt", "batch_size"): (lambda v: 1 <= v <= 10000, "between 1 and 10000"),
+    ("mqtt", "max_rate_per_s"): (lambda v: v > 0, "> 0"),
+    ("mqtt", "poll_s"): (lambda v: 0 < v <= 60, "> 0 and <= 60"),
+    ("mqtt", "reconnect_initial_s"): (lambda v: v > 0, "> 0"),
+    ("mqtt", "reconnect_max_s"): (lambda v: v > 0, "> 0"),
+    ("metrics", "http_port"): (lambda v: 0 <= v <= 65535, "0 (off) or a TCP port 1..65535"),
+    ("metrics", "http_addr"): (lambda v: bool(v.strip()), "an address to bind, not empty"),
+    ("metrics", "textfile_interval_s"): (lambda v: v > 0, "> 0"),
+    ("metrics", "textfile"): (lambda v: not v or v.endswith(".prom"),
+                              'empty (off) or a path ending in ".prom" (node_exporter reads only those)'),
+    ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
+                        "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),
 }
 
 
@@ -187,6 +288,10 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     if shared:
         raise ConfigError(f"{source}: [gpio] " + ", ".join(f"{k} = {v}" for k, v in pins.items() if v in shared)
                           + ": one pin cannot drive two outputs; give each its own BCM pin")
+    m = built["mqtt"]
+    if (m.tls_certfile or m.tls_keyfile) and not (m.tls_certfile and m.tls_keyfile and m.tls_ca):
+        raise ConfigError(f"{source}: [mqtt] tls_certfile and tls_keyfile go together, and need tls_ca "
+                          "(a client certificate is only sent over TLS)")
     return Config(**built)
 
 

@@ -13,7 +13,10 @@ can later ask "what did it see, with which model, and why did it alarm?":
 * ``state``: the scorer's history and the alarm latch, written in the same
   transaction as the snapshot they belong to, so a restart (even after
   ``kill -9`` or a power cut) resumes exactly where the journal ends;
-* ``requests``: commands from other processes (``bearing-agent ack``).
+* ``requests``: commands from other processes (``bearing-agent ack``);
+* ``outbox_cursor``: how far ``bearing-agent publish`` got on each stream
+  (``snapshot``, ``event``): the id of the last row the broker acknowledged.
+  The journal is the publisher's outbox, so retention keeps rows past a cursor.
 
 WAL mode lets ``bearing-agent status`` read while the agent writes;
 ``synchronous=FULL`` makes each committed row survive a power cut.
@@ -27,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from firmware_io.errors import BearingEdgeError
 
 SCHEMA_VERSION = 1
 
@@ -59,10 +64,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, done REAL);
+CREATE TABLE IF NOT EXISTS outbox_cursor (topic TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated REAL NOT NULL);
 """
 
 
-class JournalError(RuntimeError):
+class JournalError(BearingEdgeError, RuntimeError):
     """A journal that cannot be opened or is from an incompatible version."""
 
 
@@ -113,6 +119,33 @@ class Journal:
         elif int(row[0]) != SCHEMA_VERSION:
             raise JournalError(f"{self.path}: journal schema version {row[0]}, this agent writes "
                                f"{SCHEMA_VERSION}; move the old journal aside")
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> "Journal":
+        """A reader that cannot write (``mode=ro``): the status page's connection.
+
+        It never creates the file or the schema, so a page opened before the agent
+        ever ran says so instead of leaving an empty journal behind. A WAL reader
+        still needs the ``-shm`` file beside the journal (the agent creates it; the
+        reader must be allowed to open it read-write: see docs/status_page.md).
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise JournalError(f"{self.path}: no journal here yet (start the agent: it creates it)")
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0,
+                                      isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA cache_size=-512")
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
+                               "-wal and -shm files? see docs/status_page.md)") from None
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            self.db.close()
+            raise JournalError(f"{self.path}: journal schema version {row and row[0]}, this reader knows "
+                               f"{SCHEMA_VERSION}")
+        return self
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -199,15 +232,55 @@ class Journal:
 
         Age counts from when a row was journaled, not from the snapshot's own
         time (a replayed recording from 2004 is not "old" on the day it is replayed).
+        Once a publisher keeps a cursor here, rows it has not sent yet are kept
+        past their age (a broker away for longer than the retention loses
+        nothing); only the ``max_snapshots`` limit deletes them, and then the
+        loss is counted (``outbox_dropped``) and journaled (``outbox_overflow``).
         """
         cutoff = (time.time() if now is None else now) - retention_days * 86400.0
         with self.transaction() as db:
-            n = db.execute("DELETE FROM snapshots WHERE recorded < ?", (cutoff,)).rowcount
-            n += db.execute("DELETE FROM snapshots WHERE id <= (SELECT id FROM snapshots ORDER BY id DESC "
-                            "LIMIT 1 OFFSET ?)", (max_snapshots,)).rowcount
-            db.execute("DELETE FROM events WHERE time < ?", (cutoff,))
+            sent = _cursor(db, "snapshot")
+            n = db.execute("DELETE FROM snapshots WHERE recorded < ? AND id <= ?",
+                           (cutoff, _ALL if sent is None else sent)).rowcount
+            over = "(SELECT id FROM snapshots ORDER BY id DESC LIMIT 1 OFFSET ?)"
+            dropped = 0 if sent is None else db.execute(
+                f"SELECT COUNT(*) FROM snapshots WHERE id > ? AND id <= {over}", (sent, max_snapshots)).fetchone()[0]
+            n += db.execute(f"DELETE FROM snapshots WHERE id <= {over}", (max_snapshots,)).rowcount
+            sent_events = _cursor(db, "event")
+            db.execute("DELETE FROM events WHERE time < ? AND id <= ?",
+                       (cutoff, _ALL if sent_events is None else sent_events))
+            if sent_events is not None:  # unsent events are kept, but not without bound
+                db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
+                           "OFFSET ?)", (max_snapshots,))
             db.execute("DELETE FROM requests WHERE done IS NOT NULL AND done < ?", (cutoff,))
+            if dropped:
+                db.execute("INSERT INTO counters (name, value) VALUES ('outbox_dropped', ?) ON CONFLICT(name) "
+                           "DO UPDATE SET value = value + excluded.value", (dropped,))
+                db.execute("INSERT INTO events (time, kind, detail) VALUES (?, 'outbox_overflow', ?)",
+                           (time.time(), f"{dropped} snapshot rows deleted before they were published: the "
+                            f"journal reached [journal] max_snapshots = {max_snapshots} while the broker was away"))
         return n
+
+    # -- the publisher's outbox cursor ------------------------------------------
+    def outbox_cursor(self, topic: str) -> int:
+        """The id of the last ``topic`` row (``snapshot`` or ``event``) the broker acknowledged; 0 = none."""
+        return _cursor(self.db, topic) or 0
+
+    def set_outbox_cursor(self, topic: str, last_id: int) -> None:
+        self.db.execute("INSERT INTO outbox_cursor (topic, last_id, updated) VALUES (?, ?, ?) ON CONFLICT(topic) "
+                        "DO UPDATE SET last_id=excluded.last_id, updated=excluded.updated",
+                        (topic, int(last_id), time.time()))
+
+    def count_after(self, topic: str, after_id: int) -> int:
+        """How many ``snapshot`` or ``event`` rows have an id above ``after_id`` (a publisher's backlog)."""
+        table = {"snapshot": "snapshots", "event": "events"}[topic]
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (after_id,)).fetchone()[0])
+
+    def events_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Events with an id above ``after_id``, oldest first, at most ``limit``."""
+        cur = self.db.execute("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
 
     # -- reading --------------------------------------------------------------
     def get_state(self, key: str, default: Any = None) -> Any:
@@ -222,11 +295,18 @@ class Journal:
         return dict(self.db.execute("SELECT name, value FROM counters ORDER BY name").fetchall())
 
     def snapshots(self, *, since: float | None = None, until: float | None = None,
-                  last: int | None = None, device_id: str | None = None) -> list[dict[str, Any]]:
-        """Snapshot rows (oldest first) with their stream's device and channel names."""
+                  last: int | None = None, device_id: str | None = None,
+                  after_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Snapshot rows (oldest first) with their stream's device and channel names.
+
+        ``after_id`` and ``limit``: the next rows after a cursor, a bounded batch at a time.
+        """
         sql = ("SELECT s.*, st.device_id, st.channel_names, st.sample_rate_hz FROM snapshots s "
                "LEFT JOIN streams st ON st.id = s.stream_id WHERE 1=1")
         args: list[Any] = []
+        if after_id is not None:
+            sql += " AND s.id > ?"
+            args.append(after_id)
         if since is not None:
             sql += " AND s.time >= ?"
             args.append(since)
@@ -237,8 +317,8 @@ class Journal:
             sql += " AND st.device_id = ?"
             args.append(device_id)
         sql += " ORDER BY s.id DESC" if last else " ORDER BY s.id"
-        if last:
-            sql += f" LIMIT {int(last)}"
+        if last or limit:
+            sql += f" LIMIT {int(last or limit)}"
         cur = self.db.execute(sql, args)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
@@ -246,6 +326,61 @@ class Journal:
             r["features"] = json.loads(r["features"])
             r["channel_names"] = json.loads(r["channel_names"]) if r["channel_names"] else None
         return rows[::-1] if last else rows
+
+    def snapshot_buckets(self, since: float, until: float, n_buckets: int, n_features: int) -> list[dict[str, Any]]:
+        """Snapshots from ``since`` to ``until`` (inclusive) summed up into at most ``n_buckets`` equal time slices.
+
+        A year of rows is half a million: the page gets a few hundred points instead,
+        computed by SQLite in one indexed range scan. Each slice keeps what a chart
+        must not lose: the highest error (a one-snapshot spike stays visible), whether
+        any snapshot in it was in alarm, and the mean of each feature.
+        """
+        width = max((until - since) / max(1, n_buckets), 1e-9)
+        feats = "".join(f", AVG(json_extract(features, '$[{i}]'))" for i in range(n_features))
+        rows = self.db.execute(
+            "SELECT MIN(time), MAX(time), COUNT(*), MAX(error), MIN(error), MAX(threshold), "
+            f"MAX(state = 'alarm'), MAX(over_threshold){feats} FROM snapshots WHERE time >= ? AND time <= ? "
+            "GROUP BY MIN(CAST((time - ?) / ? AS INTEGER), ?) ORDER BY 1",
+            (since, until, since, width, n_buckets - 1)).fetchall()
+        return [{"t0": r[0], "t1": r[1], "n": r[2], "error_max": r[3], "error_min": r[4], "threshold": r[5],
+                 "alarm": bool(r[6]), "over": bool(r[7]), "features": list(r[8:])} for r in rows]
+
+    def healthy_levels(self, n_features: int, limit: int = 500) -> list[float | None]:
+        """Mean of each feature over the first ``limit`` snapshots under the threshold (or recorded
+        while learning): the machine's healthy level, that a page compares today's features with."""
+        feats = ", ".join(f"AVG(json_extract(features, '$[{i}]'))" for i in range(n_features))
+        row = self.db.execute(f"SELECT {feats} FROM (SELECT features FROM snapshots WHERE "
+                              "COALESCE(over_threshold, 0) = 0 AND state IN ('normal', 'learning') "
+                              "ORDER BY id LIMIT ?)", (limit,)).fetchone()
+        return list(row)
+
+    def state_runs(self, state: str, since: float, until: float) -> list[tuple[float, float]]:
+        """(first, last) snapshot time of each uninterrupted run of ``state`` from ``since`` to ``until``."""
+        rows = self.db.execute(
+            "SELECT MIN(time), MAX(time) FROM (SELECT time, is_state, SUM(change) OVER (ORDER BY id) AS run "
+            "FROM (SELECT id, time, state = ? AS is_state, (state = ?) IS NOT (LAG(state) OVER (ORDER BY id) = ?) "
+            "AS change FROM snapshots WHERE time >= ? AND time <= ?)) WHERE is_state GROUP BY run ORDER BY 1",
+            (state, state, state, since, until)).fetchall()
+        return [(float(a), float(b)) for a, b in rows]
+
+    def snapshot_time_at(self, recorded: float) -> float | None:
+        """The time of the last snapshot journaled at or before the wall-clock ``recorded``.
+
+        Events carry wall-clock times, snapshots their own (a replay of 2004 data is
+        journaled today): this places an event on the snapshots' time axis.
+        """
+        row = self.db.execute("SELECT time FROM snapshots WHERE recorded <= ? ORDER BY recorded DESC LIMIT 1",
+                              (recorded,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def snapshot_range(self) -> tuple[float, float, int] | None:
+        """(first time, last time, count) of the journaled snapshots, or None when there are none."""
+        # Three queries: each of MIN and MAX alone is one index lookup, together with COUNT a table scan.
+        first = self.db.execute("SELECT MIN(time) FROM snapshots").fetchone()[0]
+        if first is None:
+            return None
+        last = self.db.execute("SELECT MAX(time) FROM snapshots").fetchone()[0]
+        return float(first), float(last), int(self.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
 
     def events(self, *, last: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM events", []
@@ -260,6 +395,15 @@ class Journal:
 def format_time(t: float) -> str:
     """A journal time (unix seconds) as ``YYYY-MM-DD HH:MM:SS`` UTC, the feature tables' format."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+#: An id above every row: "no cursor" deletes by age alone, as before publishers existed.
+_ALL = 2**63 - 1
+
+
+def _cursor(db: sqlite3.Connection, topic: str) -> int | None:
+    row = db.execute("SELECT last_id FROM outbox_cursor WHERE topic=?", (topic,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _opt_int(v: bool | None) -> int | None:

@@ -1,0 +1,195 @@
+"""A real Mosquitto broker for the telemetry tests, and a recording MQTT subscriber. No tests here.
+
+The broker runs in the foreground (``mosquitto -c CONFIG``) on free loopback
+ports: a plain listener and a TLS listener, both with a password file, with
+persistence (autosaved every second) so a persistent subscriber session
+survives a ``kill -9`` of the broker. The CA and the server certificate are
+made here with ``openssl``. Every process is stopped by the fixture that made it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from tests.conftest import require_executable
+
+USER, PASSWORD = "edge", "s3cret-pass"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed test CA (EC P-256): (certificate, key)."""
+    openssl = require_executable("openssl", "openssl")
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A server certificate for 127.0.0.1 and localhost, signed by ``ca``."""
+    openssl = require_executable("openssl", "openssl")
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    ext = folder / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    subprocess.run([openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", csr, "-subj", "/CN=localhost"], check=True, capture_output=True)
+    subprocess.run([openssl, "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
+                    "-out", cert, "-days", "2", "-extfile", ext], check=True, capture_output=True)
+    return cert, key
+
+
+class Mosquitto:
+    """One broker process; :meth:`kill` / :meth:`start` keep its ports, config and persistence."""
+
+    def __init__(self, folder: Path) -> None:
+        self.exe = require_executable("mosquitto", "mosquitto")
+        passwd = require_executable("mosquitto_passwd", "mosquitto")
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port, self.tls_port = free_port(), free_port()
+        self.ca = make_ca(folder, "test-ca")
+        cert, key = make_server_cert(folder, self.ca)
+        self.password_file = folder / "passwd"
+        subprocess.run([passwd, "-c", "-b", self.password_file, USER, PASSWORD], check=True, capture_output=True)
+        self.password_file.chmod(0o600)
+        (folder / "data").mkdir(exist_ok=True)
+        self.log = folder / "mosquitto.log"
+        common = f"allow_anonymous false\npassword_file {self.password_file}\n"
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            "per_listener_settings true\n"
+            # as root the broker would drop to user mosquitto and could not read these files
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + f"persistence true\npersistence_location {folder / 'data'}/\nautosave_interval 1\n"
+            f"log_dest file {self.log}\nlog_type all\nmax_queued_messages 100000\n"
+            f"listener {self.port} 127.0.0.1\n{common}"
+            f"listener {self.tls_port} 127.0.0.1\n{common}"
+            f"cafile {self.ca[0]}\ncertfile {cert}\nkeyfile {key}\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> "Mosquitto":
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}; log: "
+                                   f"{self.log.read_text() if self.log.exists() else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                socket.create_connection(("127.0.0.1", self.tls_port), 0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout} s")
+
+    def kill(self) -> None:
+        """``kill -9``: no goodbye, nothing saved since the last autosave."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def mqtt_section(self, node_id: str, **changes) -> dict:
+        """An ``[mqtt]`` table for this broker (plain listener), quick to reconnect."""
+        (self.folder / "client-password").write_text(PASSWORD + "\n")
+        return {"enabled": True, "host": "127.0.0.1", "port": self.port, "username": USER,
+                "password_file": str(self.folder / "client-password"), "node_id": node_id,
+                "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, "poll_s": 0.1, **changes}
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+    at: float = field(default_factory=time.monotonic)
+
+    def json(self):
+        return json.loads(self.payload)
+
+
+class Subscriber:
+    """A paho subscriber that records every message; persistent session (clean_session False), QoS 1."""
+
+    def __init__(self, broker: Mosquitto, topics: list[str], client_id: str = "test-subscriber",
+                 persistent: bool = True) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+        self.topics = topics
+        self.connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=not persistent, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(USER, PASSWORD)
+        self.client.reconnect_delay_set(1, 1)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", broker.port, keepalive=10)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise RuntimeError("the test subscriber could not connect")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe([(t, 1) for t in self.topics])
+            self.connected.set()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self.lock:
+            self.messages.append(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def on(self, topic: str) -> list[Message]:
+        with self.lock:
+            return [m for m in self.messages if m.topic == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def check_snapshot_stream(messages: list[Message], expected_seqs: set[int]) -> dict:
+    """Every expected ``seq`` arrived; first arrivals in order; a repeat only re-sends an earlier seq.
+
+    Returns figures: received, duplicates.
+    """
+    seqs = [m.json()["seq"] for m in messages]
+    assert set(seqs) == expected_seqs, (sorted(expected_seqs - set(seqs)), sorted(set(seqs) - expected_seqs))
+    first = []
+    seen = set()
+    for s in seqs:
+        if s not in seen:
+            seen.add(s)
+            first.append(s)
+    assert first == sorted(first), "first arrivals out of order"
+    return {"received": len(seqs), "duplicates": len(seqs) - len(seen)}
