@@ -27,7 +27,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -40,6 +40,7 @@ from edge_agent.scoring.detection import Debouncer, debounce, make_windows, reco
 from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
 from edge_agent.scoring.scaler import ScalerParams
+from train.drift import DEFAULT_LIMIT_SPREAD_PER_DAY, ON_DRIFT, drift_refusal, measure_drift
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100
@@ -142,7 +143,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   rule: str = DEFAULT_RULE, margin: float = DEFAULT_MARGIN, debounce: int = DEFAULT_DEBOUNCE,
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
                   sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
-                  make_plots: bool = True, verbose: int = 0) -> FitResult:
+                  make_plots: bool = True, verbose: int = 0, on_drift: str = "flag") -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -153,7 +154,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     stream the features came from (``bearing-agent export`` prints them); they go
     into the feature spec, and the agent refuses a bundle whose rate differs
     from the live stream's. ``out`` is replaced only when everything succeeded; it must be
-    empty, absent, or an earlier model directory.
+    empty, absent, or an earlier model directory. ``on_drift`` says what a healthy period whose
+    level still rises does (:mod:`train.drift`): ``refuse`` (FitError before training, what
+    ``bearing-train fit`` does), ``flag`` (written with the refusal as its first warning) or ``accept``.
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
@@ -162,6 +165,12 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     excluded = excluded_mask(table.timestamps, exclude)
     healthy = (table.timestamps <= until) & ~excluded
     _check_split(table, healthy, until, timesteps, validation_split, table_path)
+    if on_drift not in ON_DRIFT:
+        raise FitError(f"on_drift must be one of {ON_DRIFT}, got {on_drift!r}")
+    drift = measure_drift(table.timestamps[healthy], table.values[healthy], table.channel_names)
+    refusal = drift_refusal(drift)
+    if refusal and on_drift == "refuse":
+        raise FitError(f"{table_path}: {refusal}")
     try:  # before training: a bad rate must not cost a training run
         spec = FeatureSpec(channel_names=tuple(table.channel_names), sample_rate_hz=sample_rate_hz,
                            samples_per_snapshot=samples_per_snapshot, timesteps=timesteps)
@@ -189,6 +198,12 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     metadata["split"]["n_excluded_snapshots"] = int(excluded.sum())
     warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
     metadata["warnings"] = [warning] if warning else []
+    metadata["drift"] = {"refused": bool(refusal) and on_drift == "flag",
+                         "accepted": bool(refusal) and on_drift == "accept",
+                         "limit_spread_per_day": DEFAULT_LIMIT_SPREAD_PER_DAY,
+                         "features": [asdict(d) for d in drift]}
+    if refusal:
+        metadata["warnings"].insert(0, refusal if on_drift == "flag" else f"drift accepted by the user: {refusal}")
     threshold_d = rule_obj.to_dict()
     with atomic_directory(out) as stage:
         model.save(stage / MODEL_FILE)

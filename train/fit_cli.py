@@ -38,6 +38,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "'bearing-agent export' prints it)")
     p.add_argument("--snapshot-length", type=int, default=IMS_SAMPLES_PER_SNAPSHOT, metavar="N",
                    help=f"samples per channel in a snapshot (default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
+    p.add_argument("--accept-drift", action="store_true",
+                   help="write the model although the healthy level still rises (refused otherwise; "
+                        "see docs/commissioning.md)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-v", "--verbose", action="store_true", help="show Keras's per-epoch progress")
 
@@ -59,6 +62,7 @@ def main(args: argparse.Namespace) -> int:
                   rule=args.threshold_rule, margin=args.margin, debounce=args.debounce, threshold=args.threshold,
                   exclude=args.exclude, sample_rate_hz=args.sample_rate,
                   samples_per_snapshot=args.snapshot_length,
-                  make_plots=not args.no_plots, verbose=2 if args.verbose else 0)
+                  make_plots=not args.no_plots, verbose=2 if args.verbose else 0,
+                  on_drift="accept" if args.accept_drift else "refuse")
     print(summary(args.out))
     return 0
