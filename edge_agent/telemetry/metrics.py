@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, Info, start_http_server, write_to_textfile
+from prometheus_client import (CollectorRegistry, Histogram, Info, disable_created_metrics, start_http_server,
+                               write_to_textfile)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from edge_agent.journal import Journal
@@ -61,6 +62,8 @@ class TelemetryMetrics:
 
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
+        # No ``_created`` series: a second sample per counter that no dashboard here reads.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=False)
         self.latency = Histogram("bearing_edge_alarm_latency_seconds",
                                  "A snapshot's last byte read -> alarm outputs set", ["node"],

@@ -19,9 +19,8 @@ from edge_agent.config import parse_config
 from edge_agent.journal import Journal, SnapshotRow
 from edge_agent.telemetry.publisher import Publisher
 from tests.agent_fixtures import wait_for
+from tests.edge_agent.telemetry.fake_agent import Writer, fill
 from tests.edge_agent.telemetry.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
-
-CHANNELS = ["Bearing 1", "Bearing 2"]
 
 
 @pytest.fixture
@@ -29,25 +28,6 @@ def broker(tmp_path):
     b = Mosquitto(tmp_path / "broker").start()
     yield b
     b.stop()
-
-
-def fill(journal_path, n: int, start: int = 0) -> None:
-    """``n`` scored snapshot rows and a fresh heartbeat, as the agent writes them."""
-    j = Journal(journal_path)
-    try:
-        stream = j.stream_id("test-board", "1.0", 20000, 2, 1.0, CHANNELS)
-        for k in range(start, start + n):
-            j.record_snapshot(SnapshotRow(1_076_581_959.0 + 600 * k, 20480 * k, stream, [0.06 + k / 1e3, 0.07],
-                                          0.1 * k, 0.3, 0.1 * k > 0.3, False, "normal", "bundle-1", 1.2),
-                              state={"heartbeat": heartbeat()})
-        j.event("start", "test")
-    finally:
-        j.close()
-
-
-def heartbeat(**changes) -> dict:
-    return {"time": time.time(), "pid": 1, "mode": "scoring", "bundle_id": "bundle-1", "display": "normal",
-            "fault": None, "alarm_latched": False, "alarm_acknowledged": False, **changes}
 
 
 def config_for(tmp_path, broker, node="node-a", **mqtt):
@@ -100,3 +80,185 @@ def test_every_row_arrives_in_order_with_its_seq(tmp_path, broker):
     j = Journal(tmp_path / "journal.sqlite", create=False)
     assert j.outbox_cursor("snapshot") == 30 and j.outbox_cursor("event") == 1
     j.close()
+
+
+def test_broker_killed_and_restarted_loses_no_row(tmp_path, broker):
+    journal = tmp_path / "journal.sqlite"
+    fill(journal, 1)
+    sub = Subscriber(broker, ["bearing-edge/node-a/snapshot"])  # persistent session, saved by the broker
+    time.sleep(1.5)  # one autosave with the subscription in it
+    run = Running(config_for(tmp_path, broker))
+    writer = Writer(journal)
+    try:
+        wait_for(lambda: len(sub.on("bearing-edge/node-a/snapshot")) >= 20, 20, "20 messages before the kill")
+        broker.kill()
+        wait_for(lambda: not run.publisher.connected, 10, "the publisher to notice")
+        time.sleep(5)
+        broker.start()
+        time.sleep(1)
+        writer.close()
+        expected = journal_ids(journal)
+        wait_for(lambda: {m.json()["seq"] for m in sub.on("bearing-edge/node-a/snapshot")} >= expected, 30,
+                 "every journal row on the broker after the restart")
+    finally:
+        writer.close()
+        run.close()
+        sub.close()
+    figures = check_snapshot_stream(sub.on("bearing-edge/node-a/snapshot"), expected)
+    assert len(expected) >= 40  # rows were written while the broker was dead
+    assert figures["duplicates"] <= Publisher(config_for(tmp_path, broker)).config.mqtt.batch_size
+
+
+def publisher_cmd(tmp_path, broker, node="node-a") -> list[str]:
+    cfg = tmp_path / "publish.toml"
+    m = broker.mqtt_section(node)
+    cfg.write_text("[mqtt]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') if not isinstance(v, bool) else
+                                        f"{k} = {str(v).lower()}\n" for k, v in m.items())
+                   + f'[journal]\npath = "{tmp_path / "journal.sqlite"}"\n')
+    return [sys.executable, "-m", "edge_agent.cli.main", "publish", "--config", str(cfg)]
+
+
+def test_publisher_killed_and_restarted_loses_no_row(tmp_path, broker):
+    journal = tmp_path / "journal.sqlite"
+    fill(journal, 1)
+    sub = Subscriber(broker, ["bearing-edge/node-a/#"])
+    writer = Writer(journal)
+    first = subprocess.Popen(publisher_cmd(tmp_path, broker), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    second = None
+    try:
+        wait_for(lambda: len(sub.on("bearing-edge/node-a/snapshot")) >= 15, 30, "15 messages")
+        first.kill()
+        first.wait(10)
+        # no clean stop: the broker publishes the last will
+        wait_for(lambda: [m.payload for m in sub.on("bearing-edge/node-a/availability")][-1:] == [b"offline"], 30,
+                 "the last will")
+        time.sleep(1)
+        second = subprocess.Popen(publisher_cmd(tmp_path, broker), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1)
+        writer.close()
+        expected = journal_ids(journal)
+        wait_for(lambda: {m.json()["seq"] for m in sub.on("bearing-edge/node-a/snapshot")} >= expected, 30,
+                 "every row after the restart")
+        wait_for(lambda: [m.payload for m in sub.on("bearing-edge/node-a/availability")][-1:] == [b"online"], 10,
+                 "online again")
+    finally:
+        writer.close()
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                assert p.wait(20) == 0, p.stderr.read().decode()
+        sub.close()
+    check_snapshot_stream(sub.on("bearing-edge/node-a/snapshot"), expected)
+
+
+def run_until_logged(tmp_path, broker, caplog, text: str, **mqtt) -> list[str]:
+    """Run the publisher with a bad setting until it has logged ``text`` three times; the warnings."""
+    fill(tmp_path / "journal.sqlite", 3)
+    caplog.set_level(logging.INFO, logger="edge_agent.telemetry")
+    run = Running(config_for(tmp_path, broker, **mqtt))
+    try:
+        wait_for(lambda: sum(text in r.getMessage() for r in caplog.records) >= 3, 30, f"3 x {text!r}")
+        assert not run.publisher.connected
+    finally:
+        run.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()]
+    delays = [float(w.rsplit("retrying in ", 1)[1].split()[0]) for w in warnings]
+    assert delays[:3] == [0.2, 0.4, 0.8]  # back-off doubles ([mqtt] reconnect_initial_s = 0.2)
+    return warnings
+
+
+def test_wrong_password_names_the_user_and_the_fix(tmp_path, broker, caplog):
+    (tmp_path / "wrong").write_text("not-the-password\n")
+    warnings = run_until_logged(tmp_path, broker, caplog, "refused user 'edge'", password_file=str(tmp_path / "wrong"))
+    assert f"broker 127.0.0.1:{broker.port} refused user 'edge'" in warnings[0]
+    assert "check [mqtt] username and the password in [mqtt] password_file" in warnings[0]
+
+
+def test_unreachable_broker_names_host_port_and_keys(tmp_path, broker, caplog):
+    from tests.edge_agent.telemetry.mosquitto import free_port
+
+    port = free_port()  # nothing listens there
+    warnings = run_until_logged(tmp_path, broker, caplog, "connection refused", port=port)
+    assert f"broker 127.0.0.1:{port}: connection refused" in warnings[0] and "check [mqtt] host and port" in warnings[0]
+
+
+def test_tls_with_the_wrong_ca_says_which_ca(tmp_path, broker, caplog):
+    from tests.edge_agent.telemetry.mosquitto import make_ca
+
+    other_ca, _ = make_ca(tmp_path, "other-ca")
+    warnings = run_until_logged(tmp_path, broker, caplog, "TLS certificate is not trusted",
+                                port=broker.tls_port, tls_ca=str(other_ca))
+    assert f"broker 127.0.0.1:{broker.tls_port} (TLS): its TLS certificate is not trusted" in warnings[0]
+    assert f"[mqtt] tls_ca = {other_ca} is the CA that signed the broker's certificate" in warnings[0]
+
+
+def test_tls_with_the_right_ca_publishes(tmp_path, broker):
+    fill(tmp_path / "journal.sqlite", 5)
+    sub = Subscriber(broker, ["bearing-edge/node-a/snapshot"])
+    run = Running(config_for(tmp_path, broker, port=broker.tls_port, tls_ca=str(broker.ca[0])))
+    try:
+        wait_for(lambda: len(sub.on("bearing-edge/node-a/snapshot")) == 5, 20, "5 messages over TLS")
+    finally:
+        run.close()
+        sub.close()
+
+
+def test_ack_from_the_broker_is_queued_like_the_command_line(tmp_path, broker):
+    journal = tmp_path / "journal.sqlite"
+    fill(journal, 1)
+    sub = Subscriber(broker, ["bearing-edge/node-a/availability"])
+    # A retained ack (someone's mistake) reaches every new subscription: it must not acknowledge at each connect.
+    sub.client.publish("bearing-edge/node-a/cmd/ack", b"ack", qos=1, retain=True).wait_for_publish(5)
+    run = Running(config_for(tmp_path, broker))
+    try:
+        wait_for(lambda: sub.on("bearing-edge/node-a/availability"), 20, "the publisher online")
+        time.sleep(0.5)
+        sub.client.publish("bearing-edge/node-a/cmd/ack", b"ack", qos=1).wait_for_publish(5)
+
+        def requests():
+            j = Journal(journal, create=False)
+            try:
+                return j.db.execute("SELECT kind, source FROM requests").fetchall()
+            finally:
+                j.close()
+
+        wait_for(lambda: requests(), 10, "the request in the journal")
+        time.sleep(0.5)
+        assert requests() == [("ack", "mqtt bearing-edge/node-a/cmd/ack")]  # the retained one is ignored
+    finally:
+        sub.client.publish("bearing-edge/node-a/cmd/ack", b"", qos=1, retain=True).wait_for_publish(5)
+        run.close()
+        sub.close()
+
+
+def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
+    fill(tmp_path / "journal.sqlite", 2)
+    sub = Subscriber(broker, ["homeassistant/#"])
+    run = Running(config_for(tmp_path, broker))
+    try:
+        wait_for(lambda: len(sub.messages) >= 7, 20, "7 discovery configs")
+        first = len(sub.messages)
+        sub.client.publish("homeassistant/status", b"online", qos=1).wait_for_publish(5)
+        wait_for(lambda: len(sub.messages) >= 2 * first, 10, "the configs sent again after HA's birth message")
+        later = Subscriber(broker, ["homeassistant/#"], client_id="later", persistent=False)
+        wait_for(lambda: len(later.messages) >= 7, 10, "the retained configs for a later subscriber")
+        later.close()
+    finally:
+        run.close()
+        sub.close()
+    assert all(m.retain for m in later.messages)
+    configs = {m.topic: m.json() for m in sub.messages if m.topic.endswith("/config")}
+    assert set(configs) == {
+        "homeassistant/binary_sensor/node-a/alarm/config", "homeassistant/binary_sensor/node-a/sensor_fault/config",
+        "homeassistant/sensor/node-a/error/config", "homeassistant/sensor/node-a/threshold/config",
+        "homeassistant/button/node-a/acknowledge/config",
+        "homeassistant/sensor/node-a/feature_bearing_1/config", "homeassistant/sensor/node-a/feature_bearing_2/config"}
+    alarm = configs["homeassistant/binary_sensor/node-a/alarm/config"]
+    assert alarm["device_class"] == "problem" and alarm["state_topic"] == "bearing-edge/node-a/state"
+    assert alarm["availability"][0]["topic"] == "bearing-edge/node-a/availability"
+    assert alarm["device"]["identifiers"] == ["bearing_edge_node-a"] and alarm["origin"]["name"] == "bearing-edge"
+    assert len({c["unique_id"] for c in configs.values()}) == 7
+    feature = configs["homeassistant/sensor/node-a/feature_bearing_1/config"]
+    assert feature["unit_of_measurement"] == "g" and feature["state_class"] == "measurement"
+    assert feature["value_template"] == "{{ value_json.features['Bearing 1'] }}"
+    assert configs["homeassistant/button/node-a/acknowledge/config"]["command_topic"] == "bearing-edge/node-a/cmd/ack"
