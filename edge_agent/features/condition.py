@@ -24,8 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, Callable
 
 import numpy as np
+
+from edge_agent.features.bearing import DEFECT_PARTS, BearingGeometry
 
 #: Standard gravity: the sensor unit "g" in m/s^2 (ISO 80000-3).
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -238,6 +241,7 @@ class SnapshotAnalysis:
             raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz!r}")
         self.values = to_physical(samples, scale)
         self.sample_rate_hz = float(sample_rate_hz)
+        self._lines: dict[tuple[float, float], DefectLine] = {}
 
     @cached_property
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
@@ -265,4 +269,98 @@ class SnapshotAnalysis:
         return velocity_rms(*self.spectrum, to_m_s2=to_m_s2)
 
     def defect_line(self, defect_hz: float, tolerance: float = DEFAULT_TOLERANCE) -> DefectLine:
-        return defect_line(*self.envelope, defect_hz, tolerance=tolerance)
+        """:func:`defect_line` of the envelope, remembered: energy, share and ratio come from one reading."""
+        key = (float(defect_hz), float(tolerance))
+        if key not in self._lines:
+            self._lines[key] = defect_line(*self.envelope, defect_hz, tolerance=tolerance)
+        return self._lines[key]
+
+
+@dataclass(frozen=True)
+class ConditionSettings:
+    """What the spectral features need besides the samples: the sensor's unit and the bearing.
+
+    Written into a feature spec's ``extra["condition"]`` (so into every bundle), because
+    a model trained on the envelope at one bearing's defect frequencies means nothing
+    at another's. ``bearing`` and ``shaft_hz`` may be None when no envelope feature is used.
+    """
+
+    to_m_s2: float = STANDARD_GRAVITY_M_S2
+    bearing: BearingGeometry | None = None
+    shaft_hz: float | None = None
+    tolerance: float = DEFAULT_TOLERANCE
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.to_m_s2 > 0:
+            problems.append(f"to_m_s2 (sensor unit in m/s^2) must be > 0, got {self.to_m_s2!r}")
+        if (self.bearing is None) != (self.shaft_hz is None):
+            problems.append("bearing and shaft_hz go together: give both or neither")
+        if self.shaft_hz is not None and not self.shaft_hz > 0:
+            problems.append(f"shaft_hz must be > 0, got {self.shaft_hz!r}")
+        if not 0 < self.tolerance < 0.5:
+            problems.append(f"tolerance must be in (0, 0.5), got {self.tolerance!r}")
+        if problems:
+            raise ValueError("invalid condition settings: " + "; ".join(problems))
+
+    @cached_property
+    def defect_hz(self) -> dict[str, float]:
+        """BPFO, BPFI, BSF, FTF in Hz (refused with the fix when no bearing is set)."""
+        if self.bearing is None or self.shaft_hz is None:
+            raise ValueError("envelope features need the bearing geometry and shaft speed: "
+                             "bearing-train ingest --bearing N,d,D,ANGLE --shaft-rpm RPM (or --bearing ims)")
+        return self.bearing.defect_frequencies(self.shaft_hz)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"to_m_s2": self.to_m_s2, "tolerance": self.tolerance, "shaft_hz": self.shaft_hz,
+                "bearing": None if self.bearing is None else self.bearing.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "ConditionSettings":
+        d = dict(d or {})
+        unknown = set(d) - {"to_m_s2", "tolerance", "shaft_hz", "bearing"}
+        if unknown:
+            raise ValueError(f"condition settings have unknown keys {sorted(unknown)}")
+        if d.get("bearing") is not None:
+            d["bearing"] = BearingGeometry.from_dict(d["bearing"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ConditionFeature:
+    """A feature of :class:`SnapshotAnalysis`: how to read it, and its unit."""
+
+    read: Callable[[SnapshotAnalysis, ConditionSettings], np.ndarray]
+    units: str
+    #: True when it reads the envelope at a defect frequency (needs the bearing).
+    envelope: bool = False
+
+
+def _envelope_feature(defect: str, quantity: str, units: str) -> ConditionFeature:
+    def read(analysis: SnapshotAnalysis, settings: ConditionSettings) -> np.ndarray:
+        return getattr(analysis.defect_line(settings.defect_hz[defect], settings.tolerance), quantity)
+    return ConditionFeature(read, f"{DEFECT_PARTS[defect]} ({defect.upper()}): {units}", envelope=True)
+
+
+#: Every feature this module offers, by the name a feature spec uses. Each returns one
+#: value per channel; ``sensor`` is the stream's physical unit (IMS: g).
+CONDITION_FEATURES: dict[str, ConditionFeature] = {
+    "rms": ConditionFeature(lambda a, s: a.rms(), "RMS acceleration, sensor units"),
+    "peak": ConditionFeature(lambda a, s: a.peak(), "largest |x|, sensor units"),
+    "crest_factor": ConditionFeature(lambda a, s: a.crest_factor(), "peak / RMS, dimensionless"),
+    "kurtosis": ConditionFeature(lambda a, s: a.kurtosis(), "Pearson kurtosis, 3 for Gaussian"),
+    "velocity_rms": ConditionFeature(lambda a, s: a.velocity_rms(s.to_m_s2),
+                                     "RMS velocity 10-1000 Hz, mm/s (ISO 10816-3)"),
+    **{f"env_{defect}_{name}": _envelope_feature(defect, quantity, units)
+       for defect in DEFECT_PARTS
+       for name, quantity, units in (
+           ("energy", "energy", "envelope line energy at 1-3x, sensor units^4"),
+           ("share", "share", "share of the envelope energy 10-1000 Hz"),
+           ("ptm", "peak_to_median", "envelope line peak / median"))},
+}
+
+
+def defect_of(feature: str) -> str | None:
+    """``"bpfo"`` for ``"env_bpfo_ptm"``; None for a feature that is not read at a defect frequency."""
+    parts = feature.split("_")
+    return parts[1] if len(parts) == 3 and parts[0] == "env" and parts[1] in DEFECT_PARTS else None

@@ -133,3 +133,24 @@ def test_constant_channel_gives_zeros_not_nan_and_bad_input_is_refused():
         SnapshotAnalysis(x, 1.0, 0)
     with pytest.raises(ValueError, match="tolerance"):
         a.defect_line(BPFO, tolerance=0.6)
+
+
+def test_every_named_feature_reads_one_value_per_channel_and_envelope_ones_need_the_bearing(real_counts):
+    from edge_agent.features.condition import CONDITION_FEATURES, ConditionSettings, defect_of
+
+    a = SnapshotAnalysis(real_counts, 0.001, FS)
+    settings = ConditionSettings(bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ)
+    assert ConditionSettings.from_dict(settings.to_dict()) == settings
+    for name, feature in CONDITION_FEATURES.items():
+        values = feature.read(a, settings)
+        assert values.shape == (4,) and np.isfinite(values).all(), name
+        assert feature.envelope == (defect_of(name) is not None)
+    line = a.defect_line(BPFO)
+    np.testing.assert_array_equal(CONDITION_FEATURES["env_bpfo_ptm"].read(a, settings), line.peak_to_median)
+    assert defect_of("env_bpfi_share") == "bpfi" and defect_of("velocity_rms") is None
+    with pytest.raises(ValueError, match="--bearing"):
+        CONDITION_FEATURES["env_bpfo_ptm"].read(a, ConditionSettings())
+    with pytest.raises(ValueError, match="go together"):
+        ConditionSettings(bearing=IMS_BEARING)
+    with pytest.raises(ValueError, match="unknown keys"):
+        ConditionSettings.from_dict({"rpm": 2000})
