@@ -20,10 +20,13 @@ import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Sequence
 
 from rich.console import Console
 
 from benchmarks.harness import BenchResult
+from firmware_io.cli_support import main_single
+from firmware_io.errors import BearingEdgeError
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Cheap first, so a broken environment shows up before the long ones run.
@@ -31,6 +34,10 @@ ORDER = ["features", "decoder", "ingest", "inference", "training", "agent", "det
          "baselines"]
 
 console = Console(stderr=True)
+
+
+class BenchError(BearingEdgeError):
+    """The benchmarks cannot run as asked (e.g. nowhere to write the results)."""
 
 
 def discover() -> list[str]:
@@ -91,21 +98,25 @@ def render_markdown(results: list[BenchResult], machine: dict, quick: bool, comm
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bearing-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a few minutes)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these (of {', '.join(discover())})")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="folder for RESULTS.md and results.json")
-    args = parser.parse_args(argv)
+def _benchmark_name(name: str) -> str:
+    if name not in discover():
+        raise argparse.ArgumentTypeError(f"unknown benchmark {name!r}; available: {', '.join(discover())}")
+    return name
 
-    names = discover()
-    if args.only:
-        unknown = sorted(set(args.only) - set(names))
-        if unknown:
-            parser.error(f"unknown benchmark(s) {unknown}; available: {names}")
-        names = [n for n in names if n in args.only]
 
-    args.out.mkdir(parents=True, exist_ok=True)
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a few minutes)")
+    p.add_argument("--only", nargs="+", metavar="NAME", type=_benchmark_name,
+                   help=f"run only these (of {', '.join(discover())})")
+    p.add_argument("--out", type=Path, default=BENCH_DIR, help="folder for RESULTS.md and results.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n for n in discover() if not args.only or n in args.only]
+    try:  # before an hour of benchmarks, not after
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(f"{args.out}: cannot write the results there ({exc.strerror}); pass --out DIR") from None
     os.environ["BEARING_BENCH_OUT"] = str(args.out.resolve())  # benchmarks that write plots put them here
     machine = machine_info()
     results: list[BenchResult] = []
@@ -136,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / json_name).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     console.print(f"wrote {args.out / (stem + '.md')} and {args.out / json_name} in {elapsed:.0f} s")
     return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_single("bearing-bench", sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,32 @@
-"""What the journal says about the agent now: running or not, state, last scores, counters, events.
+"""What the journal says about the agent now, and the acknowledgement a user queues for it.
 
-``bearing-agent status`` prints it; a status page or a publisher imports it
-(no argparse, no printing here).
+``bearing-agent status`` and ``bearing-agent ack`` print these; a status page
+or a publisher imports them (no argparse and no printing here). Everything
+goes through the journal file (SQLite in WAL mode), so it works from another
+process while the agent runs, with read/write access to the journal only.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
+from edge_agent.config import load_config
 from edge_agent.journal import Journal
 
 #: A heartbeat older than this means the agent is not running (it writes every 10 s).
 STALE_S = 30.0
+
+
+def open_journal(journal: str | Path | None = None, config: str | Path | None = None) -> Journal:
+    """The agent's existing journal: at ``journal``, else at ``[journal] path`` of ``config`` (or the default).
+
+    Raises :class:`~edge_agent.journal.JournalError` when there is no journal
+    there (it is never created from here) and
+    :class:`~edge_agent.config.ConfigError` for a bad configuration file.
+    """
+    path = journal or load_config(config).journal.path
+    return Journal(path, create=False)
 
 
 def agent_running(heartbeat: dict) -> bool:
@@ -29,3 +45,26 @@ def collect_status(journal: Journal, last: int = 10) -> dict:
         "counters": journal.counters(),
         "events": journal.events(last=8),
     }
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What the journal said when an acknowledgement was queued."""
+
+    #: an alarm was latched at the agent's last journal write (else the request changes nothing now)
+    alarm_latched: bool
+    #: an agent is running and applies the request within about half a second (else when it starts)
+    agent_running: bool
+
+
+def acknowledge(journal: Journal, source: str = "command line") -> Acknowledgement:
+    """Queue an acknowledgement of the latched alarm for the agent to apply.
+
+    The agent owns the alarm state, so this only queues a request in the
+    journal; queuing one with no latched alarm is harmless (the agent
+    journals ``ack_ignored``).
+    """
+    alarm = journal.get_state("alarm") or {}
+    heartbeat = journal.get_state("heartbeat") or {}
+    journal.request("ack", source)
+    return Acknowledgement(alarm_latched=bool(alarm.get("latched")), agent_running=agent_running(heartbeat))

@@ -7,8 +7,8 @@ from pathlib import Path
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, RULES
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
+def configure(p: argparse.ArgumentParser) -> None:
+    from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
     from train.fit import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VALIDATION_SPLIT
 
     p.add_argument("table", type=Path, metavar="FEATURES_CSV", help="feature table written by 'bearing-train ingest'")
@@ -53,7 +53,7 @@ def _period(text: str) -> tuple[str, str]:
     return start.strip(), end.strip()
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from train.fit import fit_model_dir
     from train.report import summary
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="IMS snapshot files, folders of them (searched recursively: 1st_test/, 2nd_test/, "
                         "4th_test/txt/ work as is) or packed .npz recordings")
@@ -17,7 +17,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no skip messages")
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from edge_agent.features.table import format_timestamp
     from train.ingest import ingest
 

@@ -3,7 +3,9 @@
 SIGTERM and SIGINT stop it cleanly (outputs off, journal closed with a
 ``stop`` event); SIGHUP reloads the bundle from its configured path, keeping
 the old one if the new one fails validation. Logs go to stdout, where
-journald picks them up (``journalctl -u bearing-agent``).
+journald picks them up (``journalctl -u bearing-agent``). A refused
+configuration, bundle or journal ends it at once with exit status 2 and the
+message on stderr (:mod:`firmware_io.cli_support`), so systemd shows why.
 """
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ import os
 import signal
 import sys
 
-from edge_agent.config import ConfigError, load_config
+from edge_agent.config import Config, load_config
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="bundle directory or .tar.gz (overrides [agent] bundle)")
     p.add_argument("--port", help="serial device, pty or pyserial URL such as socket://host:port "
                                   "(overrides [serial] port)")
@@ -37,33 +39,23 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format=fmt, stream=sys.stdout, force=True)
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> Config:
     """The configuration file with the command line's overrides applied (raises ConfigError)."""
     config = load_config(args.config)
     config = config.replace("agent", bundle=args.bundle, interval_s=args.interval, learn=args.learn)
     config = config.replace("serial", port=args.port)
-    return config.replace("journal", path=getattr(args, "journal", None))
+    return config.replace("journal", path=args.journal)
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
-    log = logging.getLogger("edge_agent")
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"bearing-agent: configuration refused: {exc}", file=sys.stderr)
-        return 2
-    from edge_agent.journal import JournalError
-    from edge_agent.service import Agent, AgentError
+    config = config_from_args(args)
+    from edge_agent.service import Agent  # after the config is accepted: a refusal costs no imports
 
-    try:
-        agent = Agent(config)
-    except (AgentError, JournalError) as exc:
-        print(f"bearing-agent: not started: {exc}", file=sys.stderr)
-        return 2
+    agent = Agent(config)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     signal.signal(signal.SIGHUP, lambda *_: agent.request_reload())
-    log.info("pid %d: SIGTERM stops, SIGHUP reloads the bundle", os.getpid())
+    logging.getLogger("edge_agent").info("pid %d: SIGTERM stops, SIGHUP reloads the bundle", os.getpid())
     agent.run()
     return 0

@@ -1,58 +1,31 @@
-"""``bearing-agent status`` and ``bearing-agent ack``: read the journal, queue an acknowledgement.
+"""``bearing-agent status``: the agent's state, last scores, counters and events, from the journal.
 
-Both work from another shell while the agent runs (the journal is in WAL
-mode), so they need only read/write access to the journal file, not to the
-agent process: ``ack`` queues a request that the agent applies within about
-half a second.
+It works from another shell while the agent runs (the journal is in WAL
+mode), with read access to the journal file only. What it prints comes from
+:func:`edge_agent.status.collect_status`; ``--json`` prints that dict as is.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from edge_agent.config import ConfigError, load_config
-from edge_agent.journal import Journal, JournalError, format_time
-from edge_agent.status import agent_running, collect_status
-
-
-def _journal_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--journal", help="journal path (default: [journal] path of --config, or the built-in default)")
-    p.add_argument("--config", help="agent.toml to take the journal path from")
+from edge_agent.cli.journal_options import add_journal_options, journal_from_args
+from edge_agent.journal import format_time
+from edge_agent.status import collect_status
 
 
-def open_journal(args: argparse.Namespace) -> Journal:
-    path = args.journal or load_config(args.config).journal.path
-    return Journal(path, create=False)
-
-
-def open_journal_or_report(args: argparse.Namespace, command: str) -> Journal | None:
-    """The journal for a read-side command, or None after printing why it cannot be opened."""
-    try:
-        return open_journal(args)
-    except (JournalError, ConfigError) as exc:
-        print(f"bearing-agent {command}: {exc}", file=sys.stderr)
-        return None
-
-
-def configure_status(p: argparse.ArgumentParser) -> None:
-    _journal_args(p)
+def configure(p: argparse.ArgumentParser) -> None:
+    add_journal_options(p)
     p.add_argument("-n", "--last", type=int, default=10, help="how many recent snapshots to show (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-
-
-def configure_ack(p: argparse.ArgumentParser) -> None:
-    _journal_args(p)
 
 
 def _fmt(t: float | None) -> str:
     return "-" if t is None else format_time(t)
 
 
-def main_status(args: argparse.Namespace) -> int:
-    journal = open_journal_or_report(args, "status")
-    if journal is None:
-        return 2
+def run(args: argparse.Namespace) -> int:
+    journal = journal_from_args(args)
     try:
         status = collect_status(journal, args.last)
     finally:
@@ -64,9 +37,9 @@ def main_status(args: argparse.Namespace) -> int:
     if not hb:
         print("agent: never started with this journal")
     else:
-        run = ("running" if status["running"] else
-               "stopped" if hb.get("stopped") else f"not running (last heartbeat {status['heartbeat_age_s']:.0f} s ago)")
-        print(f"agent: {run}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
+        running = ("running" if status["running"] else "stopped" if hb.get("stopped") else
+                   f"not running (last heartbeat {status['heartbeat_age_s']:.0f} s ago)")
+        print(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
         print(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
               + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")
                  if hb.get("alarm_latched") else ""))
@@ -86,23 +59,4 @@ def main_status(args: argparse.Namespace) -> int:
     print("\nrecent events:")
     for e in status["events"]:
         print(f"  {_fmt(e['time'])}  {e['kind']:22} {e['detail']}")
-    return 0
-
-
-def main_ack(args: argparse.Namespace) -> int:
-    journal = open_journal_or_report(args, "ack")
-    if journal is None:
-        return 2
-    try:
-        alarm = journal.get_state("alarm") or {}
-        heartbeat = journal.get_state("heartbeat") or {}
-        journal.request("ack", "command line")
-    finally:
-        journal.close()
-    if not alarm.get("latched"):
-        print("no latched alarm at the last journal write; acknowledgement queued anyway")
-    else:
-        print("acknowledgement queued; the agent applies it within about a second")
-    if not agent_running(heartbeat):
-        print("note: the agent does not seem to be running; it will apply the acknowledgement when it starts")
     return 0

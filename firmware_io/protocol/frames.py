@@ -23,6 +23,8 @@ from typing import Union
 
 import numpy as np
 
+from firmware_io.errors import BearingEdgeError
+
 #: Protocol version written in every header; a reader skips other versions.
 PROTOCOL_VERSION = 1
 
@@ -65,7 +67,7 @@ _STATUS = struct.Struct("<QIIII")  # uptime_ms, adc_overruns, tx_overruns, frame
 _MARK = struct.Struct("<Qq")  # first_index, timestamp in microseconds since the unix epoch
 
 
-class PayloadError(ValueError):
+class PayloadError(BearingEdgeError, ValueError):
     """A payload that passed its CRC but does not follow its type's layout."""
 
 
@@ -153,13 +155,13 @@ Frame = Union[StreamInfo, Samples, DeviceStatus, SnapshotMark]
 # --- payload layouts -------------------------------------------------------
 
 def scale_ratio(scale: float) -> tuple[int, int]:
-    """``scale`` as ``(num, den)`` with ``num / den == scale`` exactly, or ValueError."""
+    """``scale`` as ``(num, den)`` with ``num / den == scale`` exactly, or PayloadError (a ValueError)."""
     if not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number of units per count, got {scale!r}")
+        raise PayloadError(f"scale must be a finite number of units per count, got {scale!r}")
     frac = Fraction(scale).limit_denominator(0xFFFFFFFF)
     num, den = frac.numerator, frac.denominator
     if not (-(1 << 31) <= num < (1 << 31)) or num / den != scale or scale == 0:
-        raise ValueError(f"scale {scale!r} is not a non-zero ratio of an int32 and a uint32 "
+        raise PayloadError(f"scale {scale!r} is not a non-zero ratio of an int32 and a uint32 "
                          "(e.g. 0.001 = 1/1000, 1/4096); pick a scale the firmware can state exactly")
     return num, den
 
@@ -167,7 +169,7 @@ def scale_ratio(scale: float) -> tuple[int, int]:
 def _text(value: str, what: str) -> bytes:
     raw = value.encode("utf-8")
     if len(raw) > MAX_TEXT:
-        raise ValueError(f"{what} {value!r} is {len(raw)} bytes in UTF-8; at most {MAX_TEXT} fit in a frame")
+        raise PayloadError(f"{what} {value!r} is {len(raw)} bytes in UTF-8; at most {MAX_TEXT} fit in a frame")
     return bytes([len(raw)]) + raw
 
 

@@ -15,17 +15,19 @@ import json
 import signal
 import sys
 import threading
+from typing import Sequence
 
+from firmware_io.cli_support import main_single
+from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.recordings import reader as rec
 from firmware_io.simulator.faults import FaultConfig
-from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
-from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer
+from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer, ReplayError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bearing-replay", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.splitlines()[1:]))
+def configure(p: argparse.ArgumentParser) -> None:
+    # The examples above, kept as written, under the options.
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "\n".join(__doc__.splitlines()[1:])
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="IMS snapshot files or folders, a packed .npz, or a raw .npy array of counts/values")
     out = p.add_mutually_exclusive_group(required=True)
@@ -44,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first snapshot to play, 0-based (default 0); positions stay those of the whole recording")
     p.add_argument("--stop", type=int, default=None, metavar="K",
                    help="play up to, not including, snapshot K (default: to the end)")
-    p.add_argument("--rate", type=int, default=DEFAULT_RATE_HZ, help="sample rate in Hz (default 20000)")
+    p.add_argument("--rate", type=int, default=DEFAULT_RATE_HZ, help=f"sample rate in Hz (default {DEFAULT_RATE_HZ})")
     p.add_argument("--scale", type=float, default=rec.IMS_SCALE,
                    help="physical units per int16 count (default 0.001: exact for IMS data)")
     p.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES,
@@ -61,55 +63,56 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--down-time", type=float, default=1.0, help="seconds unplugged (default 1)")
     f.add_argument("--seed", type=int, default=0, help="random seed for the faults (default 0)")
     p.add_argument("--stats", action="store_true", help="print the replay's counters as JSON on stderr at the end")
-    return p
+
+
+def replayer_from_args(args: argparse.Namespace) -> Replayer:
+    """The options as a Replayer (raises ReplayError, RecordingError or PayloadError for bad ones)."""
+    try:
+        faults = FaultConfig(args.corrupt_rate, args.drop_rate, args.garbage_rate, args.garbage_max,
+                             args.disconnect_every, args.down_time, args.seed)
+    except ValueError as exc:  # FaultConfig checks only its own numbers: these are bad options
+        raise ReplayError(f"fault injection: {exc}") from None
+    return Replayer(args.sources, sample_rate_hz=args.rate, scale=args.scale, speed=args.speed,
+                    frame_samples=args.frame_samples, faults=faults, device_id=args.device_id,
+                    loops=args.loops, start=args.start, stop=args.stop)
 
 
 def _announce(path: str) -> None:
     print(path, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        faults = FaultConfig(args.corrupt_rate, args.drop_rate, args.garbage_rate, args.garbage_max,
-                             args.disconnect_every, args.down_time, args.seed)
-        replayer = Replayer(args.sources, sample_rate_hz=args.rate, scale=args.scale, speed=args.speed,
-                            frame_samples=args.frame_samples, faults=faults, device_id=args.device_id,
-                            loops=args.loops, start=args.start, stop=args.stop)
-        # Read and check the first snapshot before opening anything: bad data fails fast.
-        next(iter(replayer.snapshots()))
-    except StopIteration:
-        print(f"bearing-replay: no snapshots found in {args.sources}", file=sys.stderr)
-        return 2
-    except (rec.RecordingError, ValueError) as exc:
-        print(f"bearing-replay: {exc}", file=sys.stderr)
-        return 2
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+def _open_port(args: argparse.Namespace):
     try:
         if args.pty:
             from firmware_io.simulator.ports import PtyPort
-            port = PtyPort(args.link, wait_for_reader=not args.no_wait, on_connect=_announce)
-        else:
-            from firmware_io.simulator.ports import SerialPort
-            port = SerialPort(args.port, args.baudrate)
-    except Exception as exc:  # serial.SerialException, OSError: name the port and stop
-        print(f"bearing-replay: cannot open {args.port or 'a pty'}: {exc}", file=sys.stderr)
-        return 1
+            return PtyPort(args.link, wait_for_reader=not args.no_wait, on_connect=_announce)
+        from firmware_io.simulator.ports import SerialPort
+        return SerialPort(args.port, args.baudrate)
+    except OSError as exc:  # pyserial's SerialException is an OSError too
+        raise ReplayError(f"cannot open {args.port or 'a pty'}: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    replayer = replayer_from_args(args)
+    # Read and check the first snapshot before opening anything: bad data fails fast.
+    next(iter(replayer.snapshots()))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    port = _open_port(args)
     try:
         stats = replayer.run(port, stop)
-    except rec.RecordingError as exc:
-        print(f"bearing-replay: stopped: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away: the replay's normal end when piped
         return 0
     finally:
         port.close()
     if args.stats:
         print(json.dumps(stats.as_dict()), file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_single("bearing-replay", sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""``bearing-agent check-bundle``: verify a bundle before deploying it, and print its manifest summary.
+
+Loading it (:func:`edge_agent.scoring.bundle.load_bundle`) verifies the
+checksums, the schema, the scaler, the model shapes and the runtime; a bundle
+that fails any of them is refused with the file and the problem named.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from edge_agent.cli.bundle_options import add_bundle_options
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", help="bundle directory or .tar.gz")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_bundle_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_agent.scoring.bundle import describe, load_bundle
+
+    summary = describe(load_bundle(args.bundle, variant=args.variant, runtime=args.runtime))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"bundle {summary['bundle_id']} OK: schema {summary['schema_version']}, all checksums match")
+    print(f"  variant {summary['variant']} on {summary['runtime']}, threshold {summary['threshold']:.6g}, "
+          f"debounce {summary['debounce']}, T={summary['timesteps']}, channels {summary['channels']}")
+    for name, v in summary["variants"].items():
+        print(f"  {name:8s} {v['file']:24s} runtimes={v['runtimes']} parity_passed={v['parity_passed']}"
+              + (" FORCED" if v["forced"] else ""))
+    return 0

@@ -1,0 +1,35 @@
+"""``bearing-agent ack``: queue an acknowledgement, and say whether an agent will apply it now."""
+from __future__ import annotations
+
+import json
+import time
+
+from edge_agent.cli import main as cli
+from edge_agent.journal import Journal
+
+
+def test_status_and_ack_tell_a_stale_or_stopped_agent_from_a_running_one(tmp_path, capsys):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    for heartbeat, running in [({"time": time.time(), "pid": 1}, True),
+                               ({"time": time.time(), "pid": 1, "stopped": True}, False),
+                               ({"time": time.time() - 60, "pid": 1}, False)]:
+        j.set_state(heartbeat=heartbeat)
+        assert cli.main(["status", "--journal", str(path), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["running"] is running
+        assert cli.main(["ack", "--journal", str(path)]) == 0
+        assert ("does not seem to be running" in capsys.readouterr().out) is not running
+    j.close()
+
+
+def test_ack_queues_one_request_and_says_whether_an_alarm_was_latched(tmp_path, capsys):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    j.set_state(alarm={"latched": True})
+    assert cli.main(["ack", "--journal", str(path)]) == 0
+    assert "acknowledgement queued; the agent applies it" in capsys.readouterr().out
+    j.set_state(alarm={"latched": False})
+    assert cli.main(["ack", "--journal", str(path)]) == 0
+    assert "no latched alarm" in capsys.readouterr().out
+    assert [(k, s) for _, k, s in j.take_requests()] == [("ack", "command line"), ("ack", "command line")]
+    j.close()

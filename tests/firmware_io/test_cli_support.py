@@ -1,0 +1,97 @@
+"""The console commands: one dispatch style, subcommands imported only when chosen, errors without a traceback."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from firmware_io.cli_support import chosen_subcommand, main_single, main_with_subcommands
+from firmware_io.errors import BearingEdgeError
+
+
+def _module(run) -> types.ModuleType:
+    mod = types.ModuleType("fake_cli", "fake: a command for the test\n\nmore text")
+    mod.configure = lambda p: p.add_argument("--x", type=int, default=0)
+    mod.run = run
+    return mod
+
+
+def test_a_bearing_edge_error_becomes_one_line_and_its_exit_code(capsys):
+    class Refused(BearingEdgeError):
+        exit_code = 1
+
+    def run(args: argparse.Namespace) -> int:
+        raise Refused(f"x={args.x}: no such thing; pass another --x")
+
+    assert main_single("fake", _module(run), ["--x", "3"]) == 1
+    assert capsys.readouterr().err == "fake: error: x=3: no such thing; pass another --x\n"
+
+
+def test_any_other_exception_is_a_bug_and_keeps_its_traceback():
+    def run(args):
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        main_single("fake", _module(run), [])
+
+
+def test_the_exit_code_is_what_run_returns():
+    assert main_single("fake", _module(lambda args: args.x), ["--x", "5"]) == 5
+    assert main_single("fake", _module(lambda args: None), []) == 0
+
+
+def test_only_the_chosen_subcommand_module_is_imported(tmp_path, monkeypatch):
+    for name in ("sub_a", "sub_b"):
+        (tmp_path / f"{name}.py").write_text(
+            f'"""{name}"""\nimport builtins\nbuiltins.imported = getattr(builtins, "imported", []) + ["{name}"]\n'
+            "def configure(p):\n    p.add_argument('--n', type=int, default=1)\n"
+            "def run(args):\n    return args.n\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import builtins
+
+    monkeypatch.setattr(builtins, "imported", [], raising=False)
+    table = {"a": ("sub_a", "the a"), "b": ("sub_b", "the b")}
+    assert chosen_subcommand(["--verbose", "b", "--n", "4"], table) == "b"
+    assert chosen_subcommand(["--help"], table) is None
+    assert main_with_subcommands("tool", "a tool", table, ["b", "--n", "4"]) == 4
+    assert builtins.imported == ["sub_b"]
+
+
+def _command(name: str, module: str) -> list[str]:
+    script = Path(sys.executable).with_name(name)
+    return [str(script)] if script.exists() else [sys.executable, "-m", module]
+
+
+@pytest.mark.parametrize("name, module, args, message", [
+    ("bearing-agent", "edge_agent.cli.main", ["status", "--journal", "{tmp}/none.sqlite"],
+     "bearing-agent status: error: {tmp}/none.sqlite: no journal here"),
+    ("bearing-train", "train.cli", ["report", "{tmp}"], "bearing-train report: error: {tmp}"),
+    ("bearing-convert", "convert.cli", ["{tmp}", "--out", "{tmp}/bundle"], "bearing-convert: error: {tmp}"),
+    ("bearing-replay", "firmware_io.simulator.replay_cli", ["{tmp}/none", "--pty"],
+     "bearing-replay: error: {tmp}/none: no such file or folder"),
+    ("bearing-bench", "benchmarks.cli", ["--only", "features", "--out", "{tmp}/file"],
+     "bearing-bench: error: {tmp}/file: cannot write the results there"),
+])
+def test_each_console_command_prints_the_error_without_a_traceback(tmp_path, name, module, args, message):
+    (tmp_path / "file").write_text("not a folder\n")
+    cmd = _command(name, module) + [a.format(tmp=tmp_path) for a in args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(message.format(tmp=tmp_path)), proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_bearing_agent_run_imports_none_of_the_other_subcommands():
+    """The service's memory: parsing ``run`` must not import status, export, score, install or their deps."""
+    code = ("import sys; from edge_agent.cli import main;"
+            "from firmware_io.cli_support import build_parser, chosen_subcommand;"
+            "build_parser('bearing-agent', '', main.SUBCOMMANDS, 'run').parse_args(['run']);"
+            "print(sorted(m for m in sys.modules if m.startswith('edge_agent.cli.') or m in "
+            "('edge_agent.export', 'edge_agent.status', 'edge_agent.systemd_unit', 'edge_agent.scoring.bundle')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['edge_agent.cli.main', 'edge_agent.cli.run']"
