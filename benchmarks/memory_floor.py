@@ -30,7 +30,7 @@ from edge_agent.scoring.bundle import load_bundle
 bundle = load_bundle(sys.argv[1])
 steps.append(("TFLite runtime imported, bundle verified (its model loaded once)", rss_mib()))
 runner = runtime.ModelRunner(bundle.model_path)
-runner(np.zeros((1, bundle.spec.timesteps, bundle.spec.n_channels), dtype=np.float32))
+runner(np.zeros((1, bundle.spec.timesteps, bundle.spec.n_features), dtype=np.float32))
 steps.append(("one interpreter created and invoked", rss_mib()))
 from gpiozero import LED
 from gpiozero.pins.mock import MockFactory

@@ -187,9 +187,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         raise ConversionError(f"no feature table for the parity gate: pass --data features.csv "
                               f"(metadata.json names {md.data_path!r}, which is not a file here)")
     table = read_feature_table(data)
-    if list(table.channel_names) != list(md.spec.channel_names):
+    if list(table.channel_names) != list(md.spec.feature_names):
         raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
-                              f"{list(md.spec.channel_names)}")
+                              f"{list(md.spec.feature_names)}")
     if md.train_until is None:
         raise ConversionError(f"{md.path / 'metadata.json'}: no split.train_until; cannot tell the healthy "
                               "period used for int8 calibration")
@@ -218,8 +218,8 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
             "variants": {v: {"file": f"model_{v}.tflite", "description": VARIANT_DESCRIPTIONS[v],
                              "weight_dtypes": dtypes[v],
                              "quantized": any(d in dtypes[v] for d in QUANTIZED_DTYPES), "threshold": threshold,
-                             "input_shape": [1, md.spec.timesteps, md.spec.n_channels],
-                             "output_shape": [1, md.spec.timesteps, md.spec.n_channels],
+                             "input_shape": [1, md.spec.timesteps, md.spec.n_features],
+                             "output_shape": [1, md.spec.timesteps, md.spec.n_features],
                              "size_bytes": sizes[v], "runtimes": ["ai-edge-litert", "tflite-runtime"]}
                          for v in variants},
             "training_data": {"sha256": md.data_sha256, "path": md.data_path,

@@ -1,9 +1,10 @@
-"""IMS snapshots -> feature table: one row per snapshot, the mean |x| of each channel.
+"""IMS snapshots -> feature table: one row per snapshot, the default features of each channel.
 
 Reading and validating the recordings is :mod:`firmware_io.recordings.reader`' job and
-the feature is :func:`edge_agent.features.registry.mean_abs`; this module only fans the
-files out over the CPU cores, checks that they belong together, and writes the
-table atomically.
+the features are :func:`edge_agent.features.registry.compute`'s, the function the
+device calls (for the default spec: the mean |x| of each channel); this module only
+fans the files out over the CPU cores, checks that they belong together, and writes
+the table atomically.
 
 Samples that are exact multiples of the IMS resolution (0.001, true for every
 IMS file) are turned into int16 counts before the mean, the same arithmetic the
@@ -23,8 +24,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from edge_agent.features.registry import compute
+from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import FeatureTable, format_timestamp
-from edge_agent.features.registry import mean_abs
 from firmware_io.recordings.reader import (
     IMS_SAMPLES_PER_SNAPSHOT,
     IMS_SCALE,
@@ -53,18 +55,25 @@ def channel_names(n_channels: int) -> list[str]:
     return [f"Channel {i}" for i in range(1, n_channels + 1)]
 
 
+def feature_spec(n_channels: int) -> FeatureSpec:
+    """What ingest computes for a recording of ``n_channels``: the default features of
+    :func:`channel_names`; the table's columns are the spec's ``feature_names``."""
+    return FeatureSpec(tuple(channel_names(n_channels)))
+
+
 def snapshot_features(values: np.ndarray, source: str = "data") -> np.ndarray:
-    """The feature vector of one snapshot in physical units.
+    """The feature vector of one snapshot ``(n_samples, n_channels)`` in physical units.
 
     Uses the exact int16 counts when the values are whole multiples of
     ``IMS_SCALE`` (so the result is identical to the device's and the npz's),
     otherwise the float values as they are.
     """
+    spec = feature_spec(values.shape[1])
     try:
         counts = to_counts(values, IMS_SCALE, source=source)
     except RecordingError:
-        return mean_abs(values)
-    return mean_abs(counts, IMS_SCALE)
+        return compute(spec, values)
+    return compute(spec, counts, IMS_SCALE)
 
 
 def read_snapshot_fast(path: str | Path) -> np.ndarray:
@@ -137,9 +146,10 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
 
 def _packed_rows(path: Path, progress: bool) -> Iterable[tuple]:
     rec = load_packed(path)
+    spec = feature_spec(rec.counts.shape[2])
     for i in _progress(range(len(rec)), total=len(rec), desc=path.name, enabled=progress):
         counts = rec.counts[i]
-        yield rec.timestamps[i], f"{path}[{i}]", counts.shape, mean_abs(counts, rec.scale)
+        yield rec.timestamps[i], f"{path}[{i}]", counts.shape, compute(spec, counts, rec.scale)
 
 
 def _file_rows(files: list[Path], workers: int | None, progress: bool) -> list[tuple]:
@@ -177,7 +187,7 @@ def _assemble(rows: list[tuple]) -> FeatureTable:
                                  f"has {shape[0]} x {shape[1]}; do not mix recordings in one table")
     stamps = np.array([r[0] for r in rows], dtype="datetime64[s]")
     values = np.vstack([r[3] for r in rows])
-    return FeatureTable(stamps, channel_names(shape[1]), values)
+    return FeatureTable(stamps, list(feature_spec(shape[1]).feature_names), values)
 
 
 def _progress(it: Iterable, total: int, desc: str, enabled: bool) -> Iterable:

@@ -1,20 +1,29 @@
-"""The one feature implementation shared by training and the edge.
+"""The feature registry: every feature the kit computes, by name, in one place.
 
 A snapshot (1 s of vibration, ``samples_per_snapshot`` samples per channel)
-becomes one feature vector: the mean absolute value of each channel, in the
-data's physical units. Training (``train.ingest``) and the device
-(``edge_agent``) both call :func:`mean_abs`, so the two can never drift apart.
+becomes one feature vector. Training (``train.ingest``) and the device
+(``edge_agent``) both call :func:`compute`, so the two can never drift apart.
+
+A feature is a function ``(samples, scale) -> one value per channel`` in the
+data's physical units, registered in :data:`FEATURES` under its name; a
+:class:`~edge_agent.features.spec.FeatureSpec` lists the names a model uses.
+
+The vector's order is **for each feature in the spec, for each channel**:
+with features ``("mean_abs", "rms")`` and channels ``B1, B2`` it is
+``[mean_abs B1, mean_abs B2, rms B1, rms B2]``, the order of
+``FeatureSpec.feature_names``.
+
+Adding a feature is one function here and one entry in :data:`FEATURES`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 if TYPE_CHECKING:
     from edge_agent.features.spec import FeatureSpec
-
-FEATURE_NAME = "mean_abs"
 
 #: Rows summed at a time by :func:`mean_abs` (int64 block: 4,096 x 4 x 8 B = 128 kB).
 _SUM_BLOCK_ROWS = 4096
@@ -46,6 +55,52 @@ def mean_abs(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return values if scale == 1.0 else values * float(scale)
 
 
-def compute(spec: "FeatureSpec", samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """The feature vector the model of ``spec`` expects for one snapshot (agent and ingest call this)."""
-    return mean_abs(samples, scale)
+@dataclass(frozen=True)
+class Feature:
+    """A registered feature: its function and what its values mean."""
+
+    #: ``(samples (n_samples, n_channels) int counts or floats, scale units per count)``
+    #: -> float64 ``(n_channels,)`` in physical units.
+    function: Callable[[np.ndarray, float], np.ndarray]
+    #: What one value is and in which unit, for whoever chooses features for a spec.
+    units: str
+
+
+#: Every feature a spec may name. The names are written into feature specs (bundles, model
+#: directories): renaming one makes every bundle that uses it unloadable.
+FEATURES: dict[str, Feature] = {
+    "mean_abs": Feature(mean_abs, "mean |x| over the snapshot, in the stream's physical units (IMS: g)"),
+}
+
+#: The features of a spec that names none, and of the agent in learning mode (no bundle yet):
+#: the ones every bundle before the registry used.
+DEFAULT_FEATURES: tuple[str, ...] = ("mean_abs",)
+
+
+def unknown_features(names: tuple[str, ...] | list[str]) -> str | None:
+    """Why ``names`` cannot be computed (the names not in :data:`FEATURES`, and the known ones), or None."""
+    unknown = [name for name in names if name not in FEATURES]
+    if not unknown:
+        return None
+    return f"unknown feature(s) {unknown}; the registry knows {sorted(FEATURES)}"
+
+
+def compute(spec: FeatureSpec | None, samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The feature vector the model of ``spec`` expects for one snapshot (agent and ingest call this).
+
+    ``samples`` is ``(n_samples, n_channels)``: counts with ``scale`` units per
+    count, or floats (see :func:`mean_abs`). The result is float64 of length
+    ``spec.n_features``, ordered for each feature, for each channel.
+    ``spec=None`` computes :data:`DEFAULT_FEATURES` for any channel count: the
+    agent records those while it learns a new machine without a bundle.
+    """
+    names = DEFAULT_FEATURES if spec is None else spec.features
+    if spec is not None and np.ndim(samples) == 2 and np.shape(samples)[1] != spec.n_channels:
+        raise ValueError(f"samples have {np.shape(samples)[1]} channels, the feature spec expects "
+                         f"{spec.n_channels} ({', '.join(spec.channel_names)})")
+    vectors = [FEATURES[name].function(samples, scale) for name in names]
+    for name, values in zip(names, vectors):
+        if values.shape != np.shape(samples)[1:]:  # the registry's contract, checked for whoever adds a feature
+            raise ValueError(f"feature {name!r} returned shape {values.shape}, expected one value per "
+                             f"channel {np.shape(samples)[1:]}")
+    return np.concatenate(vectors)

@@ -169,19 +169,19 @@ def _load_scaler(root: Path, spec: FeatureSpec) -> ScalerParams:
         scaler = ScalerParams.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{path}: unusable scaler: {exc}") from exc
-    if list(scaler.feature_names) != list(spec.channel_names):
+    if list(scaler.feature_names) != list(spec.feature_names):
         raise BundleError(f"{path}: scaler features {list(scaler.feature_names)} differ from the feature "
-                          f"spec's channels {list(spec.channel_names)}")
+                          f"spec's {list(spec.feature_names)} (same names, same order)")
     return scaler
 
 
 def _check_shapes(path: Path, runner: ModelRunner, spec: FeatureSpec) -> None:
-    expected = (1, spec.timesteps, spec.n_channels)
+    expected = (1, spec.timesteps, spec.n_features)
     for what, shape in (("input", runner.input_shape), ("output", runner.output_shape)):
         if tuple(shape) != expected:
             raise BundleError(
                 f"{path}: model {what} shape {list(shape)} disagrees with the feature spec "
-                f"(1 window x {spec.timesteps} timesteps x {spec.n_channels} channels = {list(expected)})")
+                f"(1 window x {spec.timesteps} timesteps x {spec.n_features} features = {list(expected)})")
     if runner.input_dtype.name != "float32" or runner.output_dtype.name != "float32":
         raise BundleError(f"{path}: model input/output must be float32, got "
                           f"{runner.input_dtype}/{runner.output_dtype}")

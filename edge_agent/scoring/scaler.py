@@ -43,7 +43,7 @@ class ScalerParams:
         flat = [self.feature_names[i] for i in range(n) if self.data_max[i] <= self.data_min[i]]
         if flat:
             raise ValueError(f"scaler has zero range (data_max <= data_min) for {flat}: the "
-                             "channel was constant in the training period, so it cannot be scaled; "
+                             "feature was constant in the training period, so it cannot be scaled; "
                              "check the sensor wiring or drop the channel")
         # The arrays transform() applies, built once: the edge scales one vector per snapshot.
         object.__setattr__(self, "_scale_array", _frozen_array(self.scale))

@@ -36,11 +36,11 @@ class SnapshotScorer:
         self.bundle = bundle
         self.runner = bundle.make_runner(runtime)
         self.timesteps = bundle.spec.timesteps
-        self.n_channels = bundle.spec.n_channels
+        self.n_features = bundle.spec.n_features
         self._history: deque[np.ndarray] = deque(maxlen=self.timesteps)  # raw physical features
         # The model's input, kept scaled in float32 and shifted by one row per snapshot: each
         # vector is scaled once when it arrives, not T times while it is in the window.
-        self._window = np.zeros((1, self.timesteps, self.n_channels), dtype=np.float32)
+        self._window = np.zeros((1, self.timesteps, self.n_features), dtype=np.float32)
         self._debouncer = Debouncer(bundle.debounce)
 
     @property
@@ -49,8 +49,8 @@ class SnapshotScorer:
 
     def _check(self, features: np.ndarray) -> np.ndarray:
         x = np.asarray(features, dtype=np.float64)
-        if x.shape != (self.n_channels,):
-            raise ValueError(f"expected {self.n_channels} features {list(self.bundle.spec.channel_names)}, "
+        if x.shape != (self.n_features,):
+            raise ValueError(f"expected {self.n_features} features {list(self.bundle.spec.feature_names)}, "
                              f"got shape {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError(f"features must be finite, got {x.tolist()}")
@@ -66,7 +66,7 @@ class SnapshotScorer:
         rows[-1] = self.bundle.scaler.transform(x)
 
     def score(self, features: np.ndarray) -> Score | None:
-        """Score one snapshot's mean-|x| vector; None until T snapshots have been seen."""
+        """Score one snapshot's feature vector; None until T snapshots have been seen."""
         self._push(self._check(features))
         if len(self._history) < self.timesteps:
             return None
@@ -84,7 +84,7 @@ class SnapshotScorer:
 
     def restore(self, state: dict) -> None:
         """Resume from :meth:`state`. The history is raw features, so it survives a bundle update
-        with the same channels; the debouncer keeps its alarm across the restart."""
+        with the same features; the debouncer keeps its alarm across the restart."""
         history = [self._check(v) for v in state.get("history", [])][-(self.timesteps - 1):] if self.timesteps > 1 else []
         deb = Debouncer.from_state(state["debouncer"])
         self._history.clear()
@@ -95,7 +95,7 @@ class SnapshotScorer:
 
 def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> ScoreTable:
     """Score a whole feature table offline through :class:`SnapshotScorer` (the device's path)."""
-    expected = list(bundle.spec.channel_names)
+    expected = list(bundle.spec.feature_names)
     if list(table.channel_names) != expected:
         raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
                          f"{expected} (same names, same order)")

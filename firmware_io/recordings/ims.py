@@ -17,6 +17,10 @@ REFERENCE_DIR = DATA_DIR / "reference"
 FEATURES_TEST2 = DATA_DIR / "features" / "ims_test2_features.csv"
 FEATURES_TEST1 = DATA_DIR / "features" / "ims_test1_features.csv"
 
+#: The IMS recordings: 20,480 samples per channel at 20 kHz, one file a snapshot.
+IMS_SAMPLE_RATE_HZ = 20_000
+IMS_SAMPLES_PER_SNAPSHOT = 20_480
+
 #: The classic split of IMS test 2: healthy until here (inclusive).
 TEST2_TRAIN_UNTIL = "2004-02-15 12:52:39"
 

@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("pandas", reason="desktop test: a Pi has no pandas (.ci/arm-edge.sh)")
+
+import train.ingest
+from edge_agent.features import registry
+from edge_agent.features.registry import Feature, mean_abs
+from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import read_feature_table
-from firmware_io.recordings.reader import RecordingError
+from firmware_io.recordings.reader import RecordingError, read_snapshot_file, to_counts
 from firmware_io.recordings import ims as datasets
 from train.cli import main as cli_main
 from train.ingest import channel_names, ingest
@@ -71,6 +77,21 @@ def test_bundled_test1_table_is_the_reference_with_our_names():
     raw = ingest([datasets.RAW_TEST1_DIR], progress=False).table  # the one bundled 8-channel LF file
     assert raw.channel_names == ours.channel_names
     np.testing.assert_allclose(raw.values, matching_rows(ours, raw), rtol=0, atol=1e-12)
+
+
+def test_rows_are_the_registrys_compute_with_the_specs_names(monkeypatch):
+    """ingest has no feature code of its own: a registered feature in its spec reaches the table."""
+    def peak(samples, scale=1.0):
+        return np.abs(samples, dtype=np.int64).max(axis=0) * scale
+
+    monkeypatch.setitem(registry.FEATURES, "peak", Feature(peak, "test-only: max |x|"))
+    monkeypatch.setattr(train.ingest, "feature_spec",
+                        lambda n: FeatureSpec(tuple(channel_names(n)), features=("mean_abs", "peak")))
+    table = ingest(RAW2[:2], progress=False, workers=1).table  # in this process, so the patch applies
+    assert table.channel_names == [f"Bearing {i} {f}" for f in ("mean_abs", "peak") for i in range(1, 5)]
+    for row, path in zip(table.values, RAW2[:2]):
+        counts = to_counts(read_snapshot_file(path))
+        assert (row == np.concatenate([mean_abs(counts, 0.001), peak(counts, 0.001)])).all()
 
 
 def test_lf_and_crlf_give_identical_features(tmp_path):

@@ -1,10 +1,11 @@
-"""edge_agent.features.registry: the one feature, on real IMS samples and on the edge cases they lack."""
+"""edge_agent.features.registry: mean_abs on real IMS samples and on the edge cases they lack; compute()."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from edge_agent.features.registry import mean_abs
+from edge_agent.features import registry
+from edge_agent.features.registry import Feature, compute, mean_abs
 from edge_agent.features.spec import FeatureSpec
 from firmware_io.recordings.reader import read_snapshot_file, to_counts
 from firmware_io.recordings import ims as datasets
@@ -56,16 +57,50 @@ def test_bad_shapes_and_dtypes_are_refused(bad, err):
         mean_abs(bad)
 
 
-def test_feature_spec_round_trip_and_validation():
-    spec = FeatureSpec(("Bearing 1", "Bearing 2"), timesteps=5)
-    d = spec.to_dict()
-    assert d["channel_names"] == ["Bearing 1", "Bearing 2"] and d["samples_per_snapshot"] == 20480
-    assert FeatureSpec.from_dict(d) == spec and spec.n_channels == 2
-    with pytest.raises(ValueError, match="duplicates"):
-        FeatureSpec(("a", "a"))
-    with pytest.raises(ValueError, match="timesteps"):
-        FeatureSpec(("a",), timesteps=0)
-    with pytest.raises(ValueError, match="unknown keys"):
-        FeatureSpec.from_dict({**d, "colour": "red"})
-    with pytest.raises(ValueError, match="missing"):
-        FeatureSpec.from_dict({"timesteps": 1})
+# --- compute(): the one entry point of the agent and of train.ingest ------------------------------
+
+def peak(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """A test-only feature: the largest |x| per channel, exact for int16 counts."""
+    return np.abs(np.asarray(samples), dtype=np.int64).max(axis=0).astype(np.float64) * scale
+
+
+@pytest.fixture
+def with_peak(monkeypatch):
+    """Register ``peak`` for one test, as a new feature would be: one function, one registry entry."""
+    monkeypatch.setitem(registry.FEATURES, "peak", Feature(peak, "max |x| over the snapshot"))
+
+
+def test_compute_with_the_default_spec_is_mean_abs_on_a_real_snapshot():
+    counts = to_counts(read_snapshot_file(GOOD))
+    spec = FeatureSpec(("Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4"))
+    out = compute(spec, counts, 0.001)
+    assert out.dtype == np.float64 and out.shape == (spec.n_features,) == (4,)
+    np.testing.assert_array_equal(out, mean_abs(counts, 0.001))  # bit for bit: what the device computes
+    np.testing.assert_array_equal(compute(None, counts, 0.001), out)  # learning mode: the default features
+
+
+def test_compute_refuses_samples_with_other_channels_than_the_spec():
+    with pytest.raises(ValueError, match=r"samples have 3 channels, the feature spec expects 2 \(a, b\)"):
+        compute(FeatureSpec(("a", "b")), np.ones((8, 3), dtype=np.int16))
+
+
+def test_unknown_feature_is_refused_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown feature\(s\) \['kurtosis'\]; the registry knows \['mean_abs'\]"):
+        FeatureSpec(("a", "b"), features=("mean_abs", "kurtosis"))
+
+
+def test_two_features_give_every_feature_on_every_channel_in_order(with_peak):
+    x = np.array([[1, -3], [-2, 5], [4, 0]], dtype=np.int16)
+    spec = FeatureSpec(("B1", "B2"), features=("mean_abs", "peak"))
+    assert spec.n_channels == 2 and spec.n_features == 4
+    assert spec.feature_names == ("B1 mean_abs", "B2 mean_abs", "B1 peak", "B2 peak")
+    out = compute(spec, x, 0.5)
+    # for each feature, for each channel: [mean_abs B1, mean_abs B2, peak B1, peak B2]
+    np.testing.assert_array_equal(out, [7 * 0.5 / 3, 8 * 0.5 / 3, 4 * 0.5, 5 * 0.5])
+    assert len(out) == len(spec.feature_names)
+
+
+def test_a_feature_breaking_the_one_value_per_channel_contract_is_caught(monkeypatch):
+    monkeypatch.setitem(registry.FEATURES, "total", Feature(lambda s, scale: np.array([1.0]), "one number"))
+    with pytest.raises(ValueError, match=r"feature 'total' returned shape \(1,\), expected one value per channel \(3,\)"):
+        compute(FeatureSpec(("a", "b", "c"), features=("total",)), np.ones((4, 3)))

@@ -30,6 +30,27 @@ def test_good_bundle_loads_from_dir_and_archive(bundle_dir):
     assert from_dir.threshold > 0 and from_dir.debounce >= 1
 
 
+def test_bundle_written_today_is_schema_1_mean_abs_and_loads(bundle_dir):
+    """What deployed agents read: the schema-1 'feature' key, one feature per channel, names unchanged."""
+    bundle = load_bundle(bundle_dir)
+    assert bundle.manifest["schema_version"] == 1
+    assert bundle.manifest["feature_spec"]["feature"] == "mean_abs" and "features" not in bundle.manifest["feature_spec"]
+    assert bundle.spec.features == ("mean_abs",)
+    names = ("Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4")
+    assert bundle.spec.feature_names == bundle.scaler.feature_names == names
+    assert tuple(bundle.runner.input_shape) == (1, 1, bundle.spec.n_features) == (1, 1, 4)
+
+
+def test_refuses_scaler_whose_features_differ_from_the_spec(copy):
+    scaler = json.loads((copy / "scaler.json").read_text())
+    scaler["feature_names"] = scaler["feature_names"][::-1]
+    (copy / "scaler.json").write_text(json.dumps(scaler))
+    resign(copy)
+    with pytest.raises(BundleError, match=r"scaler features \['Bearing 4', .*\] differ from the feature spec's "
+                                          r"\['Bearing 1', .*\] \(same names, same order\)"):
+        load_bundle(copy)
+
+
 def test_refuses_missing_model_file(copy):
     (copy / "model_int8.tflite").unlink()
     with pytest.raises(BundleError, match=r"missing file model_int8\.tflite \(listed in manifest\.json\)"):
@@ -63,7 +84,7 @@ def test_refuses_nan_or_zero_range_scaler(copy, edit, message):
 def test_refuses_model_shape_that_disagrees_with_feature_spec(copy):
     resign(copy, lambda m: m["feature_spec"].__setitem__("timesteps", 7))
     with pytest.raises(BundleError, match=r"model input shape \[1, 1, 4\] disagrees with the feature spec "
-                                          r"\(1 window x 7 timesteps x 4 channels = \[1, 7, 4\]\)"):
+                                          r"\(1 window x 7 timesteps x 4 features = \[1, 7, 4\]\)"):
         load_bundle(copy)
 
 
