@@ -1,0 +1,275 @@
+"""The status page's HTTP server: the page, its JSON API, and the one write (acknowledge).
+
+Why the standard library's :class:`http.server.ThreadingHTTPServer` and not a
+framework: the page is a handful of routes polled by one or two browsers, and
+the process must stay small beside the agent on a Raspberry Pi (goal: 30 MiB
+peak RSS). A framework would add its import weight and a dependency to keep
+patched for nothing a handful of ``if path == ...`` does not do; one thread per
+request is plenty for a technician's laptop and a phone.
+
+Safe by default:
+
+* it binds ``127.0.0.1`` unless told otherwise; any other address needs a
+  token (``[web] token_file``), checked on every request (cookie set from
+  ``/?token=...``, or ``Authorization: Bearer ...``);
+* every request's ``Host`` must be one this machine answers to (an IP
+  address, ``localhost``, the host name, or ``[web] allowed_hosts``), so a
+  web site that points its own name at the Pi (DNS rebinding) gets nothing;
+* the only state change is ``POST /api/ack``, which also needs an ``Origin``
+  equal to the page's own: another site cannot make a visitor's browser
+  acknowledge (the cookie is ``SameSite=Strict`` too). ``GET`` never writes;
+* every response carries a restrictive Content-Security-Policy: scripts and
+  styles only from this server's files, no inline script, no framing.
+
+The journal is opened read-only for every read (``mode=ro``); the
+acknowledgement goes through a separate, short-lived write connection that
+inserts one row into ``requests``, exactly what ``bearing-agent ack`` does.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from edge_agent.journal import Journal, JournalError
+from edge_agent.status import acknowledge
+from edge_agent.web import api
+
+log = logging.getLogger("edge_agent.web")
+
+STATIC_DIR = Path(__file__).with_name("static")
+#: The files the page is made of: name -> content type. Nothing else is served from disk.
+STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+                "style.css": "text/css; charset=utf-8"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+COOKIE = "bearing_token"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a listen address) is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) -> (host, port), with a message that says what is wrong."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen must be HOST:PORT such as 127.0.0.1:8080 or 0.0.0.0:8080, got {text!r}")
+    return host, int(port)
+
+
+def read_token(path: str) -> str:
+    """The token from ``[web] token_file``: its first line, at least 16 characters."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip().splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise ValueError(f"[web] token_file {path}: cannot read a token ({exc or 'empty file'}); create one with "
+                         f"python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > {path}") from None
+    if len(token) < 16:
+        raise ValueError(f"[web] token_file {path}: the token has {len(token)} characters; use at least 16 "
+                         "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
+    return token
+
+
+class StatusServer(ThreadingHTTPServer):
+    """Serves the page for one journal. ``token`` None: no token asked (loopback only)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], journal_path: str | Path, *, token: str | None = None,
+                 allowed_hosts: tuple[str, ...] = ()) -> None:
+        host = address[0]
+        if not is_loopback(host) and not token:
+            raise ValueError(f"listening on {host} makes the page reachable from the network: set [web] "
+                             "token_file (see docs/status_page.md), or use an SSH tunnel to 127.0.0.1")
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.journal_path = Path(journal_path)
+        self.token = token
+        names = {"localhost", socket.gethostname().lower(), f"{socket.gethostname().lower()}.local",
+                 socket.getfqdn().lower(), *(h.lower() for h in allowed_hosts)}
+        self.allowed_hosts = frozenset(names)
+        super().__init__(address, StatusHandler)
+
+    def host_allowed(self, host_header: str) -> bool:
+        """Whether a request's ``Host`` names this machine (not a foreign name pointed at it)."""
+        host = urlsplit(f"//{host_header}").hostname or ""
+        if host in self.allowed_hosts:
+            return True
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            return False
+
+
+class StatusHandler(BaseHTTPRequestHandler):
+    server: StatusServer
+    server_version = "bearing-agent-web"
+    sys_version = ""
+
+    # -- routing -------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if not self._host_ok():
+            return
+        if url.path == "/" and self.server.token and "token" in query:
+            return self._login(query["token"])
+        if not self._authorised():
+            return
+        if url.path == "/":
+            return self._static("index.html")
+        if url.path == "/favicon.ico":  # browsers ask for it; the page has none
+            return self._send(b"", "image/x-icon", HTTPStatus.NO_CONTENT)
+        if url.path.startswith("/static/"):
+            return self._static(url.path.removeprefix("/static/"))
+        routes: dict[str, Callable[[Journal, dict], dict]] = {
+            "/api/status": lambda j, q: api.status(j),
+            "/api/timeline": lambda j, q: api.timeline(j, q.get("range", "24h"), int(q.get("points", api.DEFAULT_POINTS))),
+            "/api/snapshots": lambda j, q: api.snapshots(j, _opt_float(q.get("since")), _opt_int(q.get("after_id")),
+                                                         int(q.get("limit", 1000))),
+            "/api/events": lambda j, q: api.events(j, int(q.get("last", 50)), q.get("kind")),
+        }
+        if url.path not in routes:
+            return self._send_json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)
+        try:
+            journal = api.open_journal(self.server.journal_path)
+        except JournalError as exc:
+            if url.path == "/api/status":
+                return self._send_json(api.no_journal(self.server.journal_path, str(exc)))
+            return self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
+        try:
+            self._send_json(routes[url.path](journal, query))
+        except ValueError as exc:  # a bad query parameter: say which
+            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+        finally:
+            journal.close()
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self._host_ok() or not self._authorised() or not self._same_origin():
+            return
+        if urlsplit(self.path).path != "/api/ack":
+            return self._send_json({"error": "the only POST is /api/ack"}, HTTPStatus.NOT_FOUND)
+        source = f"web {self.client_address[0]}"
+        try:
+            # A write connection of its own, open only for this one insert: reads stay read-only.
+            journal = Journal(self.server.journal_path, create=False)
+        except JournalError as exc:
+            return self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
+        try:
+            ack = acknowledge(journal, source)  # exactly what `bearing-agent ack` queues
+        finally:
+            journal.close()
+        log.info("acknowledgement queued from %s", source)
+        self._send_json({"queued": True, "source": source, "alarm_latched": ack.alarm_latched,
+                         "agent_running": ack.agent_running}, HTTPStatus.ACCEPTED)
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._send_json({"error": "method not allowed"}, HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_DELETE = do_PATCH = do_PUT
+
+    # -- the checks ------------------------------------------------------------------------
+    def _host_ok(self) -> bool:
+        if self.server.host_allowed(self.headers.get("Host", "")):
+            return True
+        self._send_text("this server does not answer to that host name; add it to [web] allowed_hosts",
+                        HTTPStatus.FORBIDDEN)
+        return False
+
+    def _authorised(self) -> bool:
+        token = self.server.token
+        if token is None:
+            return True
+        offered = ""
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            offered = auth.removeprefix("Bearer ").strip()
+        else:
+            cookie = SimpleCookie(self.headers.get("Cookie", ""))
+            offered = cookie[COOKIE].value if COOKIE in cookie else ""
+        if offered and hmac.compare_digest(offered.encode(), token.encode()):
+            return True
+        self._send_text("a token is needed: open http://<this host>:<port>/?token=<the token in [web] token_file>",
+                        HTTPStatus.FORBIDDEN)
+        return False
+
+    def _same_origin(self) -> bool:
+        """A state change only from the page itself: ``Origin`` must be this server as the browser named it."""
+        origin = self.headers.get("Origin")
+        if origin and urlsplit(origin).netloc == self.headers.get("Host", "") and \
+                urlsplit(origin).scheme in ("http", "https"):
+            return True
+        self._send_json({"error": "cross-origin request refused (Origin must be this page)"}, HTTPStatus.FORBIDDEN)
+        return False
+
+    def _login(self, offered: str) -> None:
+        if not hmac.compare_digest(offered.encode(), self.server.token.encode()):
+            return self._send_text("wrong token", HTTPStatus.FORBIDDEN)
+        # The token moves from the address bar into a cookie the page's script cannot read.
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", "/")
+        self.send_header("Set-Cookie", f"{COOKIE}={offered}; HttpOnly; SameSite=Strict; Path=/")
+        self._common_headers()
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    # -- responses -------------------------------------------------------------------------
+    def _common_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Cache-Control", "no-store")
+
+    def _send(self, body: bytes, content_type: str, status: HTTPStatus) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self._common_headers()
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json", status)
+
+    def _send_text(self, text: str, status: HTTPStatus) -> None:
+        self._send(text.encode() + b"\n", "text/plain; charset=utf-8", status)
+
+    def _static(self, name: str) -> None:
+        if name not in STATIC_FILES:
+            return self._send_text("not found", HTTPStatus.NOT_FOUND)
+        self._send((STATIC_DIR / name).read_bytes(), STATIC_FILES[name], HTTPStatus.OK)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The page polls every few seconds: log refusals and errors only, not every answer.
+        if isinstance(code, int) and code >= 400:
+            log.warning("%s %s %s -> %d", self.client_address[0], self.command, self.path.split("?")[0], code)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        log.info("%s %s", self.client_address[0], format % args)
+
+
+def _opt_float(text: str | None) -> float | None:
+    return None if text in (None, "") else float(text)
+
+
+def _opt_int(text: str | None) -> int | None:
+    return None if text in (None, "") else int(text)
