@@ -364,3 +364,22 @@ def defect_of(feature: str) -> str | None:
     """``"bpfo"`` for ``"env_bpfo_ptm"``; None for a feature that is not read at a defect frequency."""
     parts = feature.split("_")
     return parts[1] if len(parts) == 3 and parts[0] == "env" and parts[1] in DEFECT_PARTS else None
+
+
+def spec_problem(features: tuple[str, ...], extra: dict[str, Any]) -> str | None:
+    """Why a feature spec with ``features`` and ``extra`` cannot compute its condition features, or None.
+
+    The settings live in ``extra["condition"]`` (:meth:`ConditionSettings.to_dict`); envelope
+    features need the bearing in them, because the defect frequencies come from it.
+    """
+    if not any(name in CONDITION_FEATURES for name in features):
+        return None
+    try:
+        settings = ConditionSettings.from_dict(extra.get("condition"))
+    except (TypeError, ValueError) as exc:
+        return f"extra['condition']: {exc}"
+    envelope = [name for name in features if name in CONDITION_FEATURES and CONDITION_FEATURES[name].envelope]
+    if envelope and settings.bearing is None:
+        return (f"{envelope} need the bearing geometry and shaft speed in extra['condition'] "
+                "(bearing-train ingest --bearing N,d,D,ANGLE --shaft-rpm RPM, or --bearing ims)")
+    return None

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from edge_agent.features.condition import CONDITION_FEATURES, ConditionSettings, SnapshotAnalysis
+
 if TYPE_CHECKING:
     from edge_agent.features.spec import FeatureSpec
 
@@ -60,8 +62,9 @@ class Feature:
     """A registered feature: its function and what its values mean."""
 
     #: ``(samples (n_samples, n_channels) int counts or floats, scale units per count)``
-    #: -> float64 ``(n_channels,)`` in physical units.
-    function: Callable[[np.ndarray, float], np.ndarray]
+    #: -> float64 ``(n_channels,)`` in physical units. None for the condition features,
+    #: which :func:`compute` reads from one shared analysis of the snapshot (see below).
+    function: Callable[[np.ndarray, float], np.ndarray] | None
     #: What one value is and in which unit, for whoever chooses features for a spec.
     units: str
 
@@ -70,6 +73,10 @@ class Feature:
 #: directories): renaming one makes every bundle that uses it unloadable.
 FEATURES: dict[str, Feature] = {
     "mean_abs": Feature(mean_abs, "mean |x| over the snapshot, in the stream's physical units (IMS: g)"),
+    # Condition monitoring (edge_agent.features.condition): RMS, peak, crest factor, kurtosis,
+    # velocity RMS and the envelope at the bearing's defect frequencies. They need the spec
+    # (sample rate, sensor unit, bearing) and share one snapshot's FFTs, so compute() reads them.
+    **{name: Feature(None, feature.units) for name, feature in CONDITION_FEATURES.items()},
 }
 
 #: The features of a spec that names none, and of the agent in learning mode (no bundle yet):
@@ -98,7 +105,13 @@ def compute(spec: FeatureSpec | None, samples: np.ndarray, scale: float = 1.0) -
     if spec is not None and np.ndim(samples) == 2 and np.shape(samples)[1] != spec.n_channels:
         raise ValueError(f"samples have {np.shape(samples)[1]} channels, the feature spec expects "
                          f"{spec.n_channels} ({', '.join(spec.channel_names)})")
-    vectors = [FEATURES[name].function(samples, scale) for name in names]
+    analysis = settings = None
+    if spec is not None and any(FEATURES[name].function is None for name in names):
+        # the spectra once per snapshot, whatever number of condition features the spec names
+        analysis = SnapshotAnalysis(samples, scale, spec.sample_rate_hz)
+        settings = ConditionSettings.from_dict(spec.extra.get("condition"))
+    vectors = [CONDITION_FEATURES[name].read(analysis, settings) if FEATURES[name].function is None
+               else FEATURES[name].function(samples, scale) for name in names]
     for name, values in zip(names, vectors):
         if values.shape != np.shape(samples)[1:]:  # the registry's contract, checked for whoever adds a feature
             raise ValueError(f"feature {name!r} returned shape {values.shape}, expected one value per "

@@ -26,6 +26,7 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from edge_agent.features.condition import spec_problem
 from edge_agent.features.registry import DEFAULT_FEATURES, unknown_features
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
 
@@ -71,6 +72,8 @@ class FeatureSpec:
             problems.append(f"features has duplicates: {list(self.features)}")
         elif unknown_features(self.features):
             problems.append(unknown_features(self.features))
+        elif spec_problem(self.features, self.extra):
+            problems.append(spec_problem(self.features, self.extra))
         if problems:
             raise ValueError("invalid feature spec: " + "; ".join(problems))
 

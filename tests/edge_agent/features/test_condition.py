@@ -154,3 +154,34 @@ def test_every_named_feature_reads_one_value_per_channel_and_envelope_ones_need_
         ConditionSettings(bearing=IMS_BEARING)
     with pytest.raises(ValueError, match="unknown keys"):
         ConditionSettings.from_dict({"rpm": 2000})
+
+
+def test_the_registry_computes_condition_features_from_the_spec_in_its_order(real_counts):
+    from edge_agent.features.condition import ConditionSettings
+    from edge_agent.features.registry import compute, mean_abs
+    from edge_agent.features.spec import FeatureSpec
+
+    extra = {"condition": ConditionSettings(bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ).to_dict()}
+    channels = tuple(f"Bearing {i}" for i in range(1, 5))
+    spec = FeatureSpec(channels, features=("mean_abs", "env_bpfo_ptm", "kurtosis"), extra=extra)
+    assert spec.feature_names[4] == "Bearing 1 env_bpfo_ptm" and spec.n_features == 12
+    vector = compute(spec, real_counts, 0.001)
+    a = SnapshotAnalysis(real_counts, 0.001, spec.sample_rate_hz)
+    np.testing.assert_array_equal(vector[:4], mean_abs(real_counts, 0.001))
+    np.testing.assert_array_equal(vector[4:8], a.defect_line(BPFO).peak_to_median)
+    np.testing.assert_array_equal(vector[8:], a.kurtosis())
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec  # the bearing travels with the spec (bundle)
+    # a different shaft speed moves the defect frequency and so the feature
+    slow = {"condition": ConditionSettings(bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ / 2).to_dict()}
+    assert not np.array_equal(compute(FeatureSpec(channels, features=("env_bpfo_ptm",), extra=slow),
+                                      real_counts, 0.001), vector[4:8])
+
+
+def test_a_spec_with_envelope_features_but_no_bearing_is_refused_with_the_fix():
+    from edge_agent.features.spec import FeatureSpec
+
+    with pytest.raises(ValueError, match="need the bearing geometry.*--bearing"):
+        FeatureSpec(("b1",), features=("env_bpfo_ptm",))
+    with pytest.raises(ValueError, match="extra\\['condition'\\].*unknown keys"):
+        FeatureSpec(("b1",), features=("rms",), extra={"condition": {"rpm": 2000}})
+    assert FeatureSpec(("b1",), features=("rms", "velocity_rms")).n_features == 2  # no bearing needed
