@@ -40,7 +40,10 @@ from edge_agent.scoring.detection import Debouncer, debounce, make_windows, reco
 from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
 from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.features.registry import DEFAULT_FEATURES
+from firmware_io.recordings.reader import RecordingError
 from train.drift import DEFAULT_LIMIT_SPREAD_PER_DAY, ON_DRIFT, drift_refusal, measure_drift
+from train.ingest import read_table_spec, select_features, table_spec_path
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100
@@ -143,7 +146,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   rule: str = DEFAULT_RULE, margin: float = DEFAULT_MARGIN, debounce: int = DEFAULT_DEBOUNCE,
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
                   sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
-                  make_plots: bool = True, verbose: int = 0, on_drift: str = "flag") -> FitResult:
+                  make_plots: bool = True, verbose: int = 0, on_drift: str = "flag",
+                  features: Sequence[str] | None = None) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -157,10 +161,21 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     empty, absent, or an earlier model directory. ``on_drift`` says what a healthy period whose
     level still rises does (:mod:`train.drift`): ``refuse`` (FitError before training, what
     ``bearing-train fit`` does), ``flag`` (written with the refusal as its first warning) or ``accept``.
+    ``features`` chooses columns of a table that ``bearing-train ingest --features`` wrote with
+    its spec beside it (default: all of them); the model's spec names exactly those, with the bearing.
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
     table = read_feature_table(table_path)
+    try:  # a table of chosen features carries its spec (channels, features, bearing) beside it
+        table_spec = read_table_spec(table_path)
+        if table_spec is not None:
+            table, table_spec = select_features(table, table_spec, features)
+    except RecordingError as exc:
+        raise FitError(str(exc)) from None
+    if table_spec is None and features and tuple(features) != DEFAULT_FEATURES:
+        raise FitError(f"{table_path}: --features needs a table written by 'bearing-train ingest --features', "
+                       f"with its spec {table_spec_path(table_path).name} beside it")
     until = _parse_until(train_until)
     excluded = excluded_mask(table.timestamps, exclude)
     healthy = (table.timestamps <= until) & ~excluded
@@ -172,8 +187,10 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     if refusal and on_drift == "refuse":
         raise FitError(f"{table_path}: {refusal}")
     try:  # before training: a bad rate must not cost a training run
-        spec = FeatureSpec(channel_names=tuple(table.channel_names), sample_rate_hz=sample_rate_hz,
-                           samples_per_snapshot=samples_per_snapshot, timesteps=timesteps)
+        spec = FeatureSpec(channel_names=table_spec.channel_names if table_spec else tuple(table.channel_names),
+                           sample_rate_hz=sample_rate_hz, samples_per_snapshot=samples_per_snapshot,
+                           timesteps=timesteps, features=table_spec.features if table_spec else DEFAULT_FEATURES,
+                           extra=table_spec.extra if table_spec else {})
     except ValueError as exc:
         raise FitError(f"{table_path}: {exc}") from None
     rule_obj = ThresholdRule("fixed", debounce, value=threshold) if threshold is not None \

@@ -38,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "'bearing-agent export' prints it)")
     p.add_argument("--snapshot-length", type=int, default=IMS_SAMPLES_PER_SNAPSHOT, metavar="N",
                    help=f"samples per channel in a snapshot (default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
+    p.add_argument("--features", default=None, metavar="LIST",
+                   help="comma-separated features of a table written by 'bearing-train ingest --features' "
+                        "to train on (default: all the table has)")
     p.add_argument("--accept-drift", action="store_true",
                    help="write the model although the healthy level still rises (refused otherwise; "
                         "see docs/commissioning.md)")
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                   exclude=args.exclude, sample_rate_hz=args.sample_rate,
                   samples_per_snapshot=args.snapshot_length,
                   make_plots=not args.no_plots, verbose=2 if args.verbose else 0,
-                  on_drift="accept" if args.accept_drift else "refuse")
+                  on_drift="accept" if args.accept_drift else "refuse",
+                  features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None)
     print(summary(args.out))
     return 0

@@ -6,6 +6,11 @@ device calls (for the default spec: the mean |x| of each channel); this module o
 fans the files out over the CPU cores, checks that they belong together, and writes
 the table atomically.
 
+``--features`` chooses other registered features (e.g. the condition-monitoring ones);
+their spec, with the bearing for envelope features, is written beside the table as
+``<table>.spec.json`` (:func:`read_table_spec`), so that ``fit`` trains on the columns it
+names and the bundle carries the exact spec the device must compute.
+
 Samples that are exact multiples of the IMS resolution (0.001, true for every
 IMS file) are turned into int16 counts before the mean, the same arithmetic the
 device uses on the counts it receives over serial and the same as for the
@@ -14,17 +19,21 @@ gives bit-identical features.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edge_agent.features.registry import compute
+from edge_agent.atomic import write_text_atomic
+from edge_agent.features.condition import ConditionSettings
+from edge_agent.features.registry import DEFAULT_FEATURES, compute
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import FeatureTable, format_timestamp
 from firmware_io.recordings.reader import (
@@ -61,14 +70,28 @@ def feature_spec(n_channels: int) -> FeatureSpec:
     return FeatureSpec(tuple(channel_names(n_channels)))
 
 
-def snapshot_features(values: np.ndarray, source: str = "data") -> np.ndarray:
+def chosen_spec(n_channels: int, features: Sequence[str] | None = None,
+                condition: ConditionSettings | None = None) -> FeatureSpec:
+    """:func:`feature_spec`, or ``features`` of the same channels with ``condition`` (sensor unit,
+    bearing, shaft speed) in the spec's ``extra`` for the features that need it."""
+    if features is None and condition is None:
+        return feature_spec(n_channels)
+    extra = {"condition": condition.to_dict()} if condition is not None else {}
+    try:
+        return FeatureSpec(tuple(channel_names(n_channels)), features=tuple(features or DEFAULT_FEATURES),
+                           extra=extra)
+    except ValueError as exc:
+        raise RecordingError(str(exc)) from None
+
+
+def snapshot_features(values: np.ndarray, source: str = "data", spec: FeatureSpec | None = None) -> np.ndarray:
     """The feature vector of one snapshot ``(n_samples, n_channels)`` in physical units.
 
     Uses the exact int16 counts when the values are whole multiples of
     ``IMS_SCALE`` (so the result is identical to the device's and the npz's),
-    otherwise the float values as they are.
+    otherwise the float values as they are. ``spec`` defaults to :func:`feature_spec`'s.
     """
-    spec = feature_spec(values.shape[1])
+    spec = spec or feature_spec(values.shape[1])
     try:
         counts = to_counts(values, IMS_SCALE, source=source)
     except RecordingError:
@@ -98,10 +121,12 @@ def read_snapshot_fast(path: str | Path) -> np.ndarray:
     return values
 
 
-def _file_features(path: str) -> tuple[str, int, int, np.ndarray]:
+def _file_features(path: str, features: tuple[str, ...] | None = None,
+                   condition: ConditionSettings | None = None) -> tuple[str, int, int, np.ndarray]:
     """Worker: (path, rows, channels, features) of one snapshot file."""
     values = read_snapshot_fast(path)
-    return path, values.shape[0], values.shape[1], snapshot_features(values, path)
+    spec = chosen_spec(values.shape[1], features, condition)
+    return path, values.shape[0], values.shape[1], snapshot_features(values, path, spec)
 
 
 @dataclass
@@ -115,12 +140,17 @@ class IngestResult:
 
 
 def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, workers: int | None = None,
-           progress: bool = True, on_skip: Callable[[Path, str], None] | None = None) -> IngestResult:
+           progress: bool = True, on_skip: Callable[[Path, str], None] | None = None,
+           features: Sequence[str] | None = None, condition: ConditionSettings | None = None) -> IngestResult:
     """Compute the feature table of files, folders (searched recursively) and packed npz files.
 
     Raises :class:`RecordingError` naming the file for anything malformed; in
-    that case nothing is written. ``out``, when given, is written atomically.
+    that case nothing is written. ``out``, when given, is written atomically, and
+    for features other than the default its spec beside it (:func:`table_spec_path`).
+    ``features`` (default: :func:`feature_spec`'s) and ``condition``: see :func:`chosen_spec`.
     """
+    features = tuple(features) if features is not None else None
+    chosen_spec(1, features, condition)  # a bad feature list or bearing fails before any file is read
     skipped: list[tuple[str, str]] = []
 
     def skip(path: Path, why: str) -> None:
@@ -135,33 +165,39 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     plain = [s for s in sources if s not in packed]
     rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
     for path in packed:
-        rows.extend(_packed_rows(path, progress))
+        rows.extend(_packed_rows(path, progress, features, condition))
     files = find_snapshot_files(plain, skip) if plain else []
-    rows.extend(_file_rows(files, workers, progress))
-    table = _assemble(rows)
+    rows.extend(_file_rows(files, workers, progress, features, condition))
+    table = _assemble(rows, features, condition)
     if out is not None:
         table.write(out)
+        spec = chosen_spec(rows[0][2][1], features, condition)  # rows[0][2]: (samples, channels) of a snapshot
+        if not spec.is_default:
+            write_text_atomic(table_spec_path(out), json.dumps(spec.to_dict(), indent=2) + "\n")
     return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped)
 
 
-def _packed_rows(path: Path, progress: bool) -> Iterable[tuple]:
+def _packed_rows(path: Path, progress: bool, features: tuple[str, ...] | None = None,
+                 condition: ConditionSettings | None = None) -> Iterable[tuple]:
     rec = load_packed(path)
-    spec = feature_spec(rec.counts.shape[2])
+    spec = chosen_spec(rec.counts.shape[2], features, condition)
     for i in _progress(range(len(rec)), total=len(rec), desc=path.name, enabled=progress):
         counts = rec.counts[i]
         yield rec.timestamps[i], f"{path}[{i}]", counts.shape, compute(spec, counts, rec.scale)
 
 
-def _file_rows(files: list[Path], workers: int | None, progress: bool) -> list[tuple]:
+def _file_rows(files: list[Path], workers: int | None, progress: bool, features: tuple[str, ...] | None = None,
+               condition: ConditionSettings | None = None) -> list[tuple]:
     if not files:
         return []
+    worker = partial(_file_features, features=features, condition=condition)
     workers = workers or max(1, min(os.cpu_count() or 1, len(files) // _FILES_PER_WORKER))
     names = [str(f) for f in files]
     if workers <= 1:
-        results = map(_file_features, names)
+        results = map(worker, names)
         return [_row(r) for r in _progress(results, total=len(names), desc="snapshots", enabled=progress)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_file_features, names, chunksize=_CHUNK)
+        results = pool.map(worker, names, chunksize=_CHUNK)
         return [_row(r) for r in _progress(results, total=len(names), desc="snapshots", enabled=progress)]
 
 
@@ -170,7 +206,8 @@ def _row(result: tuple[str, int, int, np.ndarray]) -> tuple:
     return parse_snapshot_name(Path(path).name, path), path, (n_rows, n_cols), feats
 
 
-def _assemble(rows: list[tuple]) -> FeatureTable:
+def _assemble(rows: list[tuple], features: tuple[str, ...] | None = None,
+              condition: ConditionSettings | None = None) -> FeatureTable:
     """Sort by time; refuse mixed shapes and a time seen twice (e.g. in the npz and as a file)."""
     if not rows:
         raise RecordingError("no snapshot files found in the given sources "
@@ -187,7 +224,43 @@ def _assemble(rows: list[tuple]) -> FeatureTable:
                                  f"has {shape[0]} x {shape[1]}; do not mix recordings in one table")
     stamps = np.array([r[0] for r in rows], dtype="datetime64[s]")
     values = np.vstack([r[3] for r in rows])
-    return FeatureTable(stamps, list(feature_spec(shape[1]).feature_names), values)
+    return FeatureTable(stamps, list(chosen_spec(shape[1], features, condition).feature_names), values)
+
+
+def table_spec_path(table_path: str | Path) -> Path:
+    """Where ingest writes the spec of a table of non-default features: ``<table>.spec.json``."""
+    return Path(str(table_path) + ".spec.json")
+
+
+def read_table_spec(table_path: str | Path) -> FeatureSpec | None:
+    """The spec written beside ``table_path`` by ingest, or None (a default-feature table needs none)."""
+    path = table_spec_path(table_path)
+    if not path.exists():
+        return None
+    try:
+        return FeatureSpec.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise RecordingError(f"{path}: not a feature spec: {exc}") from None
+
+
+def select_features(table: FeatureTable, spec: FeatureSpec, features: Sequence[str] | None) -> tuple[FeatureTable, FeatureSpec]:
+    """The columns of ``features`` (default: all of the spec's) and the spec that computes exactly them.
+
+    ``table`` must have ``spec``'s columns (ingest wrote both); the order of the result is the
+    registry's (for each feature, for each channel), whatever order ``features`` lists them in.
+    """
+    if list(table.channel_names) != list(spec.feature_names):
+        raise RecordingError(f"the table's columns are not those of its spec ({table_spec_path('<table>').name}): "
+                             f"{table.channel_names[:3]}... vs {list(spec.feature_names[:3])}...")
+    chosen = tuple(features) if features else spec.features
+    missing = [f for f in chosen if f not in spec.features]
+    if missing:
+        raise RecordingError(f"features {missing} are not in this table; it has {list(spec.features)}")
+    chosen = tuple(f for f in spec.features if f in chosen)
+    sub = replace(spec, features=chosen)
+    n = spec.n_channels
+    columns = [spec.features.index(f) * n + c for f in chosen for c in range(n)]
+    return FeatureTable(table.timestamps, list(sub.feature_names), table.values[:, columns]), sub
 
 
 def _progress(it: Iterable, total: int, desc: str, enabled: bool) -> Iterable:

@@ -15,6 +15,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None,
                    help="worker processes for parsing files (default: one per CPU core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no skip messages")
+    p.add_argument("--features", default="mean_abs", metavar="LIST",
+                   help="comma-separated registered features (default mean_abs, the seed's); 'all' for every one. "
+                        "Condition features: rms, peak, crest_factor, kurtosis, velocity_rms, "
+                        "env_<bpfo|bpfi|bsf|ftf>_<energy|share|ptm> (docs/training.md)")
+    p.add_argument("--bearing", metavar="ims|N,d,D,ANGLE", default=None,
+                   help="bearing for the envelope features: 'ims' (Rexnord ZA-2115 at 2000 rpm) or rolling "
+                        "elements, element diameter, pitch diameter (same unit), contact angle in degrees")
+    p.add_argument("--shaft-rpm", type=float, default=None, help="shaft speed (default with --bearing ims: 2000)")
+    p.add_argument("--sensor-unit", choices=("g", "m/s2"), default="g",
+                   help="unit of the recorded values, for velocity in mm/s (default g, IMS)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,10 +35,46 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"skipped {path}: {why}", file=sys.stderr)
 
-    result = ingest(args.sources, args.output, workers=args.jobs, progress=not args.quiet, on_skip=on_skip)
+    features, condition = _features(args)
+    result = ingest(args.sources, args.output, workers=args.jobs, progress=not args.quiet, on_skip=on_skip,
+                    features=features, condition=condition)
     t = result.table
-    print(f"wrote {args.output}: {len(t)} snapshots x {len(t.channel_names)} channels "
-          f"({', '.join(t.channel_names)}), {format_timestamp(t.timestamps[0])} .. "
+    shape = (f"{len(t.channel_names)} channels ({', '.join(t.channel_names)})" if features == ("mean_abs",) else
+             f"{len(t.channel_names)} columns ({len(features)} features x {len(t.channel_names) // len(features)} "
+             f"channels; spec in {args.output}.spec.json)")
+    print(f"wrote {args.output}: {len(t)} snapshots x {shape}, {format_timestamp(t.timestamps[0])} .. "
           f"{format_timestamp(t.timestamps[-1])}; "
           f"{result.n_files} files, {result.n_packed} from packed npz, {len(result.skipped)} skipped")
     return 0
+
+
+def _features(args: argparse.Namespace):
+    """The feature names and condition settings the options ask for (refused with the fix when they do not fit)."""
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ, BearingGeometry
+    from edge_agent.features.condition import STANDARD_GRAVITY_M_S2, ConditionSettings
+    from edge_agent.features.registry import FEATURES
+    from firmware_io.errors import BearingEdgeError
+
+    names = tuple(FEATURES) if args.features == "all" else tuple(n.strip() for n in args.features.split(",") if n.strip())
+    bearing, shaft_hz = None, None
+    if args.bearing == "ims":
+        bearing, shaft_hz = IMS_BEARING, IMS_SHAFT_HZ
+    elif args.bearing:
+        try:
+            n, d, pitch, angle = (float(v) for v in args.bearing.split(","))
+            bearing = BearingGeometry(int(n), d, pitch, angle)
+        except ValueError as exc:
+            raise BearingEdgeError(f"--bearing {args.bearing!r}: {exc} (expected 'ims' or N,d,D,ANGLE, "
+                                   "e.g. 16,0.331,2.815,15.17)") from None
+    if args.shaft_rpm is not None:
+        shaft_hz = args.shaft_rpm / 60.0
+    if bearing is not None and shaft_hz is None:
+        raise BearingEdgeError("--bearing needs --shaft-rpm (the defect frequencies scale with the shaft speed)")
+    if names == ("mean_abs",) and bearing is None:
+        return names, None
+    try:
+        condition = ConditionSettings(to_m_s2=STANDARD_GRAVITY_M_S2 if args.sensor_unit == "g" else 1.0,
+                                      bearing=bearing, shaft_hz=shaft_hz)
+    except ValueError as exc:
+        raise BearingEdgeError(str(exc)) from None
+    return names, condition

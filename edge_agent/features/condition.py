@@ -58,7 +58,9 @@ def to_physical(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
         raise ValueError(f"samples need at least 2 rows and 1 channel, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise TypeError(f"samples must be integer counts or floats, got dtype {x.dtype}")
-    values = x.astype(np.float64)
+    # C order whatever the input's: the FFT's rounding depends on the memory layout, and the
+    # device (C-ordered frames) and ingest (pandas gives Fortran order) must agree bit for bit
+    values = x.astype(np.float64, order="C")
     if scale != 1.0:
         values *= float(scale)
     return values

@@ -185,3 +185,11 @@ def test_a_spec_with_envelope_features_but_no_bearing_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="extra\\['condition'\\].*unknown keys"):
         FeatureSpec(("b1",), features=("rms",), extra={"condition": {"rpm": 2000}})
     assert FeatureSpec(("b1",), features=("rms", "velocity_rms")).n_features == 2  # no bearing needed
+
+
+def test_the_memory_layout_does_not_change_a_bit(real_counts):
+    """ingest's pandas route gives Fortran-ordered arrays, the agent C-ordered ones: same features."""
+    fortran = np.asfortranarray(real_counts)
+    for a, b in ((SnapshotAnalysis(real_counts, 0.001, FS), SnapshotAnalysis(fortran, 0.001, FS)),):
+        np.testing.assert_array_equal(a.defect_line(BPFO).peak_to_median, b.defect_line(BPFO).peak_to_median)
+        np.testing.assert_array_equal(a.velocity_rms(), b.velocity_rms())
