@@ -1,10 +1,12 @@
-"""Shared builders for the edge-agent tests: a real bundle, the replay on a pty, an agent config.
+"""Shared helpers for the edge-agent tests: a real bundle, the replay on a pty, an agent config.
 
 The bundle is the real thing: an autoencoder with T = 2 (so the agent's
 history across snapshots and restarts matters) trained on the healthy period
 of IMS test 2 by ``bearing-train fit``'s own code (``train.fit.fit_model_dir``,
 a few epochs), converted by ``convert.pipeline.convert_model_dir`` (float32
-variant). Built once per test session (``functools.cache``). No tests here.
+variant). Built once per test session, on first use: the e2e tests get it from the
+``agent_bundle`` fixture (``tests/e2e/conftest.py``, under pytest's session temp folder).
+No tests here, and nothing happens at import.
 """
 from __future__ import annotations
 
@@ -24,9 +26,6 @@ from edge_agent.features.registry import mean_abs
 from firmware_io.recordings import reader as recordings
 from firmware_io.recordings import ims as datasets
 
-_ROOT = Path(tempfile.mkdtemp(prefix="bearing-agent-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-
 TIMESTEPS = 2
 EPOCHS = 20
 
@@ -42,10 +41,26 @@ def build_bundle(out: Path, timesteps: int = TIMESTEPS, epochs: int = EPOCHS) ->
     return convert_model_dir(model, out / "bundle", variants=("float32",), data=datasets.FEATURES_TEST2).bundle_dir
 
 
+_BUILT: dict[int, Path] = {}
+
+
 @functools.cache
-def bundle_dir(timesteps: int = TIMESTEPS) -> Path:
-    """The session's real bundle (trained briefly, converted, checksummed) for the agent tests."""
-    return build_bundle(_ROOT / f"T{timesteps}", timesteps)
+def _fallback_root() -> Path:
+    """A temp folder for callers outside a fixture, made on first use (never at import)."""
+    root = Path(tempfile.mkdtemp(prefix="bearing-agent-tests-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def bundle_dir(timesteps: int = TIMESTEPS, root: Path | None = None) -> Path:
+    """The session's real bundle (trained briefly, converted, checksummed) for the agent tests.
+
+    Built once per ``timesteps`` under ``root`` (the ``agent_bundle`` fixture passes pytest's
+    session temp folder), whoever asks first; later callers share it.
+    """
+    if timesteps not in _BUILT:
+        _BUILT[timesteps] = build_bundle((root or _fallback_root()) / f"T{timesteps}", timesteps)
+    return _BUILT[timesteps]
 
 
 def raw_test2_files() -> list[Path]:

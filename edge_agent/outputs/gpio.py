@@ -7,6 +7,10 @@ their own ``MockFactory`` through ``pin_factory`` and read the pins.
 LED patterns (one LED, so they differ in rhythm): normal = a short blink
 every 2 s (alive), alarm = steady on, sensor fault = fast blink, learning =
 slow even blink.
+
+:class:`StatusOutputs` is a sink (:mod:`edge_agent.outputs.sink`): it shows
+each new state and ignores snapshot rows and events; :func:`gpio_sink` builds
+it from the ``[gpio]`` section.
 """
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from typing import Callable
 from gpiozero import LED, Button, Buzzer, OutputDevice
 
 from edge_agent.alarms.alarm_state import ALARM, FAULT, LEARNING, NORMAL
+from edge_agent.config import GpioSection
+from edge_agent.journal import SnapshotRow
+from edge_agent.outputs.sink import Event, Shown, SinkError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,16 @@ class StatusOutputs:
                 self.buzzer.off()
             self._buzzing = buzzer
 
+    # -- the sink interface ---------------------------------------------------------------
+    def on_state(self, state: Shown) -> None:
+        self.show(state.display, state.buzzer, state.relay)
+
+    def on_snapshot(self, row: SnapshotRow) -> None:
+        """Nothing: the pins show the state, which ``on_state`` receives."""
+
+    def on_event(self, event: Event) -> None:
+        """Nothing: the pins show the state, which ``on_state`` receives."""
+
     @property
     def relay_on(self) -> bool:
         """The relay as the pin reads back (not as requested)."""
@@ -105,3 +122,17 @@ class StatusOutputs:
         for device in (self.led, self.buzzer, self.relay, self.button):
             if device is not None:
                 device.close()
+
+
+def gpio_sink(gpio: GpioSection, pin_factory=None, on_ack: Callable[[], None] | None = None) -> StatusOutputs:
+    """The ``[gpio]`` outputs; ``pin_factory`` None = from ``[gpio] pin_factory``. Raises SinkError with what to check."""
+    try:
+        factory = pin_factory if pin_factory is not None else make_pin_factory(gpio.pin_factory)
+        return StatusOutputs(led_pin=gpio.led_pin, buzzer_pin=gpio.buzzer_pin, relay_pin=gpio.relay_pin,
+                             relay_active_high=gpio.relay_active_high, ack_button_pin=gpio.ack_button_pin,
+                             on_ack=on_ack, pin_factory=factory)
+    except Exception as exc:  # gpiozero: pin in use, no permission, no pin library
+        raise SinkError(f"cannot set up the GPIO pins (LED {gpio.led_pin}, buzzer {gpio.buzzer_pin}, relay "
+                        f"{gpio.relay_pin}, button {gpio.ack_button_pin}): {type(exc).__name__}: {exc}; check the "
+                        "[gpio] pins are distinct and free, the user is in the 'gpio' group, and python3-lgpio "
+                        "is installed (or set [gpio] pin_factory = \"mock\")") from exc

@@ -7,7 +7,6 @@ over a feature table, so what a user checks on the desktop is what the Pi does.
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from edge_agent.scoring.bundle import Bundle
 from edge_agent.scoring.detection import Debouncer, reconstruction_error
+from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.scores import ScoreTable
 
 if TYPE_CHECKING:  # the offline paths import it when they run: the agent never reads a table
@@ -37,7 +37,9 @@ class SnapshotScorer:
         self.runner = bundle.make_runner(runtime)
         self.timesteps = bundle.spec.timesteps
         self.n_features = bundle.spec.n_features
-        self._history: deque[np.ndarray] = deque(maxlen=self.timesteps)  # raw physical features
+        #: Raw physical features, newest last; the agent's one history once it calls continue_from.
+        self.history = FeatureHistory(self.timesteps)
+        self._in_window = 0  # vectors in the window so far, up to T
         # The model's input, kept scaled in float32 and shifted by one row per snapshot: each
         # vector is scaled once when it arrives, not T times while it is in the window.
         self._window = np.zeros((1, self.timesteps, self.n_features), dtype=np.float32)
@@ -58,17 +60,32 @@ class SnapshotScorer:
 
     def _push(self, x: np.ndarray) -> None:
         """Append a checked vector to the history and its scaled float32 copy to the window."""
-        self._history.append(x)
+        self.history.append(x)
+        self._shift_in(x)
+
+    def _shift_in(self, x: np.ndarray) -> None:
         rows = self._window[0]
         if self.timesteps > 1:
             rows[:-1] = rows[1:]
         # The model sees float32, and the error compares it with what the model saw.
         rows[-1] = self.bundle.scaler.transform(x)
+        self._in_window = min(self._in_window + 1, self.timesteps)
+
+    def continue_from(self, history: FeatureHistory, *, prime: bool = True) -> None:
+        """Append to ``history`` from now on: the agent's one history of the machine, which outlives
+        a scorer (learning mode has none yet; a reload replaces it). With ``prime`` the window is
+        filled from its newest T-1 vectors, so the next snapshot is scored with the machine's past."""
+        if prime:
+            vectors = [self._check(v) for v in history.last(self.timesteps - 1)]
+            self._in_window = 0
+            for x in vectors:
+                self._shift_in(x)
+        self.history = history
 
     def score(self, features: np.ndarray) -> Score | None:
         """Score one snapshot's feature vector; None until T snapshots have been seen."""
         self._push(self._check(features))
-        if len(self._history) < self.timesteps:
+        if self._in_window < self.timesteps:
             return None
         error = float(reconstruction_error(self._window, self.runner(self._window))[0])
         over = error > self.bundle.threshold
@@ -78,7 +95,7 @@ class SnapshotScorer:
         """What to journal so a restart resumes mid-window and mid-debounce."""
         return {
             "bundle_id": self.bundle.bundle_id,
-            "history": [v.tolist() for v in list(self._history)[-(self.timesteps - 1):]] if self.timesteps > 1 else [],
+            "history": [v.tolist() for v in self.history.last(self.timesteps - 1)],
             "debouncer": self._debouncer.state(),
         }
 
@@ -87,7 +104,8 @@ class SnapshotScorer:
         with the same features; the debouncer keeps its alarm across the restart."""
         history = [self._check(v) for v in state.get("history", [])][-(self.timesteps - 1):] if self.timesteps > 1 else []
         deb = Debouncer.from_state(state["debouncer"])
-        self._history.clear()
+        self.history.clear()
+        self._in_window = 0
         for x in history:
             self._push(x)
         self._debouncer = Debouncer.from_state({**deb.state(), "k": self.bundle.debounce})

@@ -25,21 +25,21 @@ from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from edge_agent.service import Agent
 from firmware_io.simulator.faults import FaultConfig
-from tests.agent_fixtures import ReplayThread, agent_config, bundle_dir, features_of, raw_test2_files, wait_for
+from edge_agent.outputs.gpio import StatusOutputs
+from tests.agent_fixtures import ReplayThread, agent_config, features_of, raw_test2_files, wait_for
 
 N = 20480
 RELAY, LED = 22, 17
 
 
 @pytest.fixture(scope="module")
-def bundle() -> Path:
-    return bundle_dir()
+def bundle(agent_bundle) -> Path:
+    return agent_bundle
 
 
-@pytest.fixture(scope="module")
-def truth():
-    """Features of the 25 recorded snapshots, computed from the files."""
-    return features_of(raw_test2_files())
+def gpio(agent: Agent) -> StatusOutputs:
+    """The agent's GPIO sink (its LED pattern is what the tests read)."""
+    return next(s for s in agent.sinks if isinstance(s, StatusOutputs))
 
 
 def journal_rows(path: Path) -> list[dict]:
@@ -121,7 +121,7 @@ def test_replay_25_files_scores_equal_offline_and_alarm_exact(tmp_path, bundle, 
     seen = []  # (first_index, relay pin, led pin, led pattern) right after each snapshot
 
     def on_snapshot(row, agent):
-        seen.append((row.first_index, factory.pin(RELAY).state, factory.pin(LED).state, agent.outputs.pattern))
+        seen.append((row.first_index, factory.pin(RELAY).state, factory.pin(LED).state, gpio(agent).pattern))
 
     rows = replay_all_and_check(tmp_path, raw_test2_files(), bundle, factory, on_snapshot, seen, 25, 60)
     assert_features_exact(rows, truth)
@@ -229,7 +229,7 @@ def test_learning_mode_records_features_and_exports_them(tmp_path, truth):
     agent, thread = run_in_thread(config, factory, lambda row, a: rows.append(row))
     try:
         wait_for(lambda: len(rows) == 25, 60, "25 snapshots")
-        assert agent.outputs.pattern == "learning"
+        assert gpio(agent).pattern == "learning"
     finally:
         agent.stop()
         thread.join(10)
@@ -271,7 +271,7 @@ def test_sensor_fault_when_the_data_stops(tmp_path, bundle):
 
     def stopped(agent):  # the replay has ended, the port stays open, nothing arrives
         if replay.stats is not None and agent.alarm.display == "fault":
-            seen["pattern"] = agent.outputs.pattern
+            seen["pattern"] = gpio(agent).pattern
             return True
         return False
 

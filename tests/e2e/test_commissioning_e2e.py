@@ -34,8 +34,7 @@ from edge_agent.cli import main as cli
 from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from firmware_io.recordings import ims as datasets
-from tests.agent_fixtures import bundle_dir, raw_test2_files
-from tests.edge_agent.test_commissioning import wait_for
+from tests.agent_fixtures import raw_test2_files, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")]
@@ -186,12 +185,12 @@ def test_learn_export_retrain_hot_swap_alarms_like_the_desktop(tmp_path, full_np
 
 # --- refusals on SIGHUP --------------------------------------------------------------------
 
-def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_path):
+def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_path, agent_bundle):
     """An 8-channel bundle (IMS test 1) against the 4-channel stream is refused; a new variant swaps in."""
     from convert.pipeline import convert_model_dir
     from train.fit import fit_model_dir
 
-    first = bundle_dir()  # the agent tests' 4-channel bundle (T = 2), float32
+    first = agent_bundle  # the agent tests' 4-channel bundle (T = 2), float32
     fit_model_dir(datasets.FEATURES_TEST1, tmp_path / "test1-model", "2003-11-01 00:00:00", epochs=2,
                   make_plots=False)
     eight = convert_model_dir(tmp_path / "test1-model", tmp_path / "bundles" / "test1", variants=("float32",),

@@ -1,0 +1,137 @@
+"""What the agent keeps across runs in its journal: taken back at start, written as it runs.
+
+The journal is the agent's memory as well as a sink. At start the agent
+takes back the alarm latch (an unacknowledged alarm survives a power cut),
+the cadence (the next snapshot is due ``interval_s`` after the last one
+journaled), the feature history and the scorer's window and debouncer
+(:func:`restore`). While it runs, every snapshot row is journaled with
+:func:`persisted_state` in one transaction (:mod:`edge_agent.outputs.journal_sink`),
+and :func:`flush` writes the heartbeat, the latch and the counters when no
+snapshot does. ``bearing-agent status`` reads the heartbeat (:func:`heartbeat`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from edge_agent.scoring.history import DEFAULT_DEPTH, FeatureHistory
+
+if TYPE_CHECKING:
+    from edge_agent.config import JournalSection
+    from edge_agent.journal import Journal
+    from edge_agent.scoring.scorer import SnapshotScorer
+    from edge_agent.service import Agent
+    from firmware_io.protocol.frames import StreamInfo
+
+log = logging.getLogger("edge_agent")
+
+
+def restore(agent: "Agent") -> None:
+    """Take back the alarm latch, the cadence, the feature history and the scorer's state."""
+    journal = agent.journal
+    agent.alarm.restore(journal.get_state("alarm", {}))
+    rows = journal.snapshots(last=DEFAULT_DEPTH)
+    for board in agent.boards if rows else []:
+        board.resume_cadence(float(rows[-1]["time"]))
+    for r in rows:
+        agent.history.append(r["features"])
+    if agent.loaded is not None:
+        resume_scorer(agent.loaded.scorer, agent.history, journal.get_state("scorer"))
+
+
+def resume_scorer(scorer: "SnapshotScorer", history: FeatureHistory, saved: dict | None) -> None:
+    """Continue the journaled window and debouncer (else prime the window from ``history``)."""
+    try:
+        if saved:
+            scorer.restore(saved)  # raw features and the debouncer: valid across a bundle update
+        scorer.continue_from(history, prime=not saved)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("journaled scorer history does not fit this bundle (%s): starting a fresh history", exc)
+        scorer.continue_from(history, prime=False)
+
+
+def start_events(agent: "Agent") -> list[tuple[str, str]]:
+    """The events that open a run: a restart after an unclean end, the start, the bundle in use."""
+    events = []
+    last = agent.journal.events(last=1)
+    if last and last[0]["kind"] != "stop":
+        events.append(("restart", f"the previous run ended without a clean stop (last event: "
+                                  f"{last[0]['kind']}); resuming from the journal"))
+    c = agent.config
+    mode = "learning" if agent.learning else "scoring"
+    events.append(("start", f"pid {os.getpid()}, {mode} mode, port {c.serial.port}, "
+                            f"interval {c.agent.interval_s:g} s, journal {agent.journal.path}"))
+    log.info("bearing-agent started: %s mode, port %s, journal %s", mode, c.serial.port, agent.journal.path)
+    if agent.loaded is not None:
+        b = agent.loaded.bundle
+        detail = (f"{b.bundle_id} from {c.agent.bundle}: variant {b.variant}, runtime "
+                  f"{agent.loaded.scorer.runtime}, threshold {b.threshold:.6g}, debounce {b.debounce}, "
+                  f"T={b.spec.timesteps}")
+        log.info("bundle loaded: %s", detail)
+        events.append(("bundle_loaded", detail))
+    if agent.alarm.latched:
+        log.warning("an alarm latched before the restart is still active: acknowledge it to clear")
+    return events
+
+
+def heartbeat(agent: "Agent") -> dict[str, Any]:
+    """What ``bearing-agent status`` shows about the running agent."""
+    board, alarm = agent.boards[0], agent.alarm
+    return {
+        "time": time.time(), "pid": os.getpid(), "started": agent.started,
+        "mode": "learning" if agent.learning else "scoring",
+        "bundle_id": agent.loaded.bundle.bundle_id if agent.loaded else None,
+        "bundle_path": agent.config.agent.bundle if agent.loaded else None,
+        "port": agent.config.serial.port, "connected": board.connected,
+        "display": alarm.display, "fault": alarm.fault,
+        "alarm_latched": alarm.latched, "alarm_acknowledged": alarm.acknowledged,
+        "device_id": board.info.device_id if board.info else None,
+        "interval_s": agent.config.agent.interval_s,
+    }
+
+
+def persisted_state(agent: "Agent") -> tuple[dict[str, Any], dict[str, int]]:
+    """What a snapshot leaves behind, journaled with its row: (state, counters). (The cadence's last
+    snapshot time is the last row's time; the snapshot length changes only at start and on a swap.)"""
+    state: dict[str, Any] = {"alarm": agent.alarm.to_dict(), "heartbeat": heartbeat(agent)}
+    if agent.loaded is not None:
+        state["scorer"] = agent.loaded.scorer.state()
+    return state, agent.counters.totals()
+
+
+def persist_all(agent: "Agent") -> None:
+    """At start and after a bundle swap: the per-snapshot state plus the snapshot length
+    (``export`` tells ``bearing-train fit`` the length the features were computed over), and the counters."""
+    agent.journal.set_state(**persisted_state(agent)[0], samples_per_snapshot=agent.boards[0].assembler.length)
+    update_counters(agent)
+    agent.journal.set_counters(agent.counters.totals())
+
+
+def flush(agent: "Agent", *, stopped: bool = False) -> None:
+    """The heartbeat, the latch and the counters, when no snapshot writes them (and at the stop)."""
+    update_counters(agent)
+    beat = heartbeat(agent)
+    agent.journal.set_state(heartbeat={**beat, "stopped": True} if stopped else beat, alarm=agent.alarm.to_dict())
+    agent.journal.set_counters(agent.counters.totals())
+
+
+def prune(journal: "Journal", section: "JournalSection") -> None:
+    """Delete journal rows past ``[journal]`` retention (hourly: the scan is not free)."""
+    deleted = journal.prune(section.retention_days, section.max_snapshots)
+    if deleted:
+        log.info("journal retention: deleted %d old snapshot rows", deleted)
+
+
+def update_counters(agent: "Agent") -> None:
+    """Bring the counters up to date with the boards' and the agent's own counts (before they are journaled)."""
+    for k, board in enumerate(agent.boards):
+        agent.counters.update(board.readings(), source=f"board{k}", latest=board.device_readings())
+    agent.counters.update(agent.session)
+
+
+def register_stream(journal: "Journal", info: "StreamInfo", channel_names: list[str]) -> int:
+    """The journal's id of a stream (a board's StreamInfo with the channel names it is recorded under)."""
+    return journal.stream_id(info.device_id, info.firmware_version, info.sample_rate_hz, info.n_channels,
+                             info.scale, channel_names)

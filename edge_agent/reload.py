@@ -1,0 +1,117 @@
+"""Hot reload: a new bundle loaded beside the running one, checked, and swapped between two snapshots.
+
+``systemctl reload`` (SIGHUP) only sets a flag (:meth:`BundleReloader.request`).
+The loop then starts the load in a helper thread, because verifying a bundle
+and building its interpreter takes a while and the serial stream must keep
+being read. When the thread is done, the loop (:meth:`BundleReloader.poll`,
+between two snapshots) checks the candidate against the live stream, or the
+last one seen while the device is away; the agent swaps it in only if it
+passes. Whatever fails, the old bundle keeps scoring: no sample is lost, no
+snapshot is scored twice or by a half-loaded bundle.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edge_agent.config import AgentSection
+from edge_agent.stream.sensor_board import spec_mismatch
+from firmware_io.protocol.frames import StreamInfo
+
+if TYPE_CHECKING:
+    from edge_agent.scoring.bundle import Bundle
+    from edge_agent.scoring.scorer import SnapshotScorer
+    from edge_agent.service import Agent
+
+log = logging.getLogger("edge_agent")
+
+
+@dataclass
+class LoadedBundle:
+    """A bundle and its scorer, verified, ready to score (or to swap in)."""
+
+    bundle: Bundle
+    scorer: SnapshotScorer
+
+
+def load_scorer(agent: AgentSection) -> LoadedBundle:
+    """Load and verify ``[agent] bundle`` and build its scorer (raises BundleError / RuntimeUnavailable)."""
+    from edge_agent.scoring.bundle import load_bundle
+    from edge_agent.scoring.scorer import SnapshotScorer
+
+    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime)
+    return LoadedBundle(bundle, SnapshotScorer(bundle, agent.runtime))
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """A finished reload: the bundle to swap in, or why it was refused (exactly one is set)."""
+
+    loaded: LoadedBundle | None
+    problem: str | None
+
+
+class BundleReloader:
+    """Loads ``[agent] bundle`` in a helper thread on request; the loop collects the result."""
+
+    def __init__(self, agent: AgentSection) -> None:
+        self.agent = agent
+        self._requested = threading.Event()
+        self._loader: threading.Thread | None = None
+        self._candidate: LoadedBundle | Exception | None = None
+
+    def request(self) -> None:
+        """Reload at the loop's next turn (safe from a signal handler or another thread)."""
+        self._requested.set()
+
+    def poll(self, stream: StreamInfo | None, *, learning: bool = False) -> ReloadResult | None:
+        """Start a requested load; return a finished one, checked against ``stream``, else None."""
+        if self._requested.is_set() and self._loader is None:
+            self._requested.clear()
+            log.info("reloading bundle %s%s", self.agent.bundle,
+                     " (learning mode: scoring starts if it is valid)" if learning else "")
+            self._loader = threading.Thread(target=self._load, name="bundle-loader", daemon=True)
+            self._loader.start()
+        if self._loader is None or self._loader.is_alive():
+            return None
+        self._loader = None
+        candidate, self._candidate = self._candidate, None
+        if isinstance(candidate, Exception) or candidate is None:
+            return ReloadResult(None, f"cannot load {self.agent.bundle}: {candidate}")
+        problem = spec_mismatch(candidate.bundle.spec, stream) if stream is not None else None
+        return ReloadResult(None, problem) if problem else ReloadResult(candidate, None)
+
+    def _load(self) -> None:
+        try:
+            self._candidate = load_scorer(self.agent)
+        except Exception as exc:  # any failure keeps the old bundle running
+            self._candidate = exc
+
+
+def swap_in(agent: "Agent", result: ReloadResult) -> None:
+    """Apply a finished reload between two snapshots: swap the bundle in, or journal why not."""
+    from edge_agent import persistence
+
+    old_id = agent.loaded.bundle.bundle_id if agent.loaded else None
+    if result.loaded is None:
+        log.error("bundle reload rejected, still running %s: %s", old_id or "in learning mode", result.problem)
+        agent._event("bundle_rejected", result.problem)
+        return
+    new = result.loaded
+    new.scorer.continue_from(agent.history)  # the new scorer continues this machine's history
+    agent.loaded = new
+    if agent.learning:  # commissioning done: score from the next snapshot on, alarms live
+        agent.learning = agent.alarm.learning = False
+        advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
+        agent._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
+        log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s", advice)
+    for board in agent.boards:
+        board.set_spec(new.bundle.spec)
+    b = new.bundle
+    detail = (f"{b.bundle_id} from {agent.config.agent.bundle} "
+              f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")
+    log.info("bundle loaded: %s", detail)
+    agent._event("bundle_loaded", detail)
+    persistence.persist_all(agent)

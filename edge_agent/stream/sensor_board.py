@@ -1,0 +1,206 @@
+"""One sensor board: serial link -> decoder -> whole snapshots, with the checks on its stream.
+
+A sensor board is a microcontroller with its accelerometer on one serial
+device. It describes its stream (:class:`~firmware_io.protocol.frames.StreamInfo`:
+device, channels, rate, scale) and then sends samples. :class:`SensorBoard`
+owns everything between the port and a whole snapshot:
+
+* the :class:`~edge_agent.stream.serial_link.SerialLink` (reopens a vanished device),
+* the :class:`~firmware_io.protocol.decoder.StreamDecoder` (bytes -> checked frames),
+* the :class:`~edge_agent.stream.snapshots.SnapshotAssembler` (frames -> snapshots),
+* the stream checks: samples before any StreamInfo cannot be scaled, and a
+  stream that does not match the features' spec (the bundle's, or in learning
+  mode the one built from the ``[learning]`` section) is not recorded at all.
+
+The agent's loop asks each board for its finished snapshots (:meth:`SensorBoard.poll`),
+so a machine with two boards is a list of two, not a second loop.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Iterator
+
+from edge_agent.config import LearningSection, SerialSection
+from edge_agent.features.spec import FeatureSpec
+from edge_agent.stream.serial_link import SerialLink
+from edge_agent.stream.snapshots import Snapshot, SnapshotAssembler
+from firmware_io.protocol.decoder import StreamDecoder
+from firmware_io.protocol.frames import DeviceStatus, Samples, StreamInfo
+
+log = logging.getLogger("edge_agent")
+
+#: The decoder's counters that the journal keeps (cumulative across runs).
+DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_skipped", "seq_gaps",
+                    "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames")
+#: The board's own counters, next to the decoder's.
+DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "errors")
+
+
+def spec_mismatch(spec: FeatureSpec, info: StreamInfo) -> str | None:
+    """Why features from this stream are not what the bundle's model learned, or None."""
+    problems = []
+    if spec.n_channels != info.n_channels:
+        problems.append(f"{info.n_channels} channels, the bundle expects {spec.n_channels} "
+                        f"({', '.join(spec.channel_names)})")
+    if spec.sample_rate_hz != info.sample_rate_hz:
+        problems.append(f"{info.sample_rate_hz} Hz, the bundle expects {spec.sample_rate_hz} Hz")
+    if problems:
+        return f"stream from device {info.device_id!r} does not match the bundle: " + "; ".join(problems)
+    return None
+
+
+def learning_names(learning: LearningSection, info: StreamInfo) -> tuple[list[str], str | None]:
+    """Channel names in learning mode (``[learning]``, else ch1..chN) and why they do not fit, or None."""
+    names = list(learning.channel_names) or [f"ch{i + 1}" for i in range(info.n_channels)]
+    if len(names) != info.n_channels:
+        return names, (f"stream from device {info.device_id!r} has {info.n_channels} channels but "
+                       f"[learning] channel_names lists {len(names)}: {names}")
+    return names, None
+
+
+class SensorBoard:
+    """One board's stream, from serial bytes to whole snapshots of the expected spec.
+
+    ``spec`` is the bundle's feature spec, or None in learning mode (the spec is
+    then built from ``learning`` and the stream's rate once its StreamInfo arrives).
+    Callbacks run in the loop's thread: ``on_event(kind, detail)`` for the journal
+    and the other sinks; ``on_link_change()`` after the device came or went (the
+    agent re-checks faults at once); ``register_stream(info, channel_names)``
+    returns the journal's id of the stream.
+    """
+
+    def __init__(self, serial: SerialSection, *, spec: FeatureSpec | None, learning: LearningSection,
+                 interval_s: float, on_event: Callable[[str, str], None], on_link_change: Callable[[], None],
+                 register_stream: Callable[[StreamInfo, list[str]], int]) -> None:
+        self.port = serial.port
+        self.spec = spec
+        self.learning = learning
+        self.on_event, self.on_link_change, self.register_stream = on_event, on_link_change, register_stream
+        self.decoder = StreamDecoder()
+        length = spec.samples_per_snapshot if spec is not None else learning.samples_per_snapshot
+        self.assembler = SnapshotAssembler(length, interval_s)
+        self.link = SerialLink(serial.port, baudrate=serial.baudrate, read_timeout_s=serial.read_timeout_s,
+                               reconnect_initial_s=serial.reconnect_initial_s,
+                               reconnect_max_s=serial.reconnect_max_s, on_change=self._on_link_change)
+        self.info: StreamInfo | None = None
+        self.last_info: StreamInfo | None = None  # kept while the device is away: reloads are checked against it
+        self.feature_spec: FeatureSpec | None = None  # what to compute from this stream's snapshots
+        self.stream_id: int | None = None
+        self.channel_names: list[str] = []
+        self.problem: str | None = None  # why this stream is not recorded, or None
+        self.device_status: DeviceStatus | None = None
+        self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0}
+        self.last_valid = time.monotonic()  # the no-data timer starts at start-up
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    @property
+    def chunk_time(self) -> float:
+        """perf_counter() when the last read's first byte was seen: where the alarm latency starts."""
+        return self.link.chunk_time
+
+    def poll(self) -> Iterator[Snapshot]:
+        """Read what is waiting and yield each snapshot it completes, in stream order.
+
+        A generator, so the agent handles each snapshot before the next frame
+        of the same read is looked at (a StreamInfo later in the read applies after it).
+        """
+        data = self.link.read()
+        if data:
+            for frame in self.decoder.feed(data):
+                yield from self._on_frame(frame)
+
+    def set_spec(self, spec: FeatureSpec) -> None:
+        """A new bundle: its snapshot length from the next snapshot on, its check on the current stream."""
+        self.spec = spec
+        self.assembler.set_length(spec.samples_per_snapshot)
+        if self.info is not None:
+            self._on_stream_info(self.info)  # channel names and the stream row of the new bundle
+
+    def resume_cadence(self, last_timestamp: float) -> None:
+        """Continue the cadence from the last snapshot journaled before a restart."""
+        self.assembler.last_timestamp = last_timestamp
+
+    def readings(self) -> dict[str, int]:
+        """This run's cumulative counts (decoder, stream checks, assembler, link), for the counters."""
+        stats, assembled = self.decoder.stats, self.assembler.counts
+        out = {name: int(getattr(stats, name, 0)) for name in DECODER_COUNTERS}
+        out.update(self.counts)
+        out.update(snapshots_completed=assembled["completed"], snapshots_discarded_gap=assembled["discarded_gap"],
+                   snapshots_skipped_cadence=assembled["skipped_cadence"],
+                   reconnects=max(0, self.link.connects - 1), disconnects=self.link.disconnects)
+        return out
+
+    def device_readings(self) -> dict[str, int]:
+        """The board's own counters, as it last reported them (latest values, not sums)."""
+        if self.device_status is None:
+            return {}
+        return {f"device_{name}": int(getattr(self.device_status, name)) for name in DEVICE_COUNTERS}
+
+    def close(self) -> None:
+        self.link.close()
+
+    # -- frames ---------------------------------------------------------------------------
+    def _on_frame(self, frame: object) -> list[Snapshot]:
+        if isinstance(frame, Samples):
+            if self.info is None:
+                self.counts["samples_before_info"] += frame.n_samples  # scale unknown yet
+                return []
+            if self.problem:
+                self.counts["samples_rejected_stream"] += frame.n_samples
+                return []
+            self.last_valid = time.monotonic()
+            return self.assembler.feed(frame)
+        if isinstance(frame, StreamInfo):
+            if frame != self.info:
+                self._on_stream_info(frame)
+        elif isinstance(frame, DeviceStatus):
+            self.device_status = frame
+        else:
+            self.assembler.feed(frame)  # SnapshotMark
+        return []
+
+    def _on_stream_info(self, info: StreamInfo) -> None:
+        previous, self.info = self.info, info
+        self.last_info = info
+        if previous is not None and (previous.device_id, previous.n_channels, previous.sample_rate_hz) != (
+                info.device_id, info.n_channels, info.sample_rate_hz):
+            self.assembler.reset("the stream changed")
+        self.channel_names, self.problem, self.feature_spec = self._check(info)
+        self.stream_id = self.register_stream(info, self.channel_names)
+        log.info("stream: device %r firmware %r, %d channels at %d Hz, scale %g per count",
+                 info.device_id, info.firmware_version, info.n_channels, info.sample_rate_hz, info.scale)
+        if self.problem:
+            log.error("%s; not scoring", self.problem)
+            self.on_event("stream_mismatch", self.problem)
+
+    def _check(self, info: StreamInfo) -> tuple[list[str], str | None, FeatureSpec | None]:
+        """The stream's channel names, why it cannot be used (or None), and the spec to compute."""
+        if self.spec is not None:
+            problem = spec_mismatch(self.spec, info)
+            return list(self.spec.channel_names), problem, None if problem else self.spec
+        names, problem = learning_names(self.learning, info)
+        if problem:
+            return names, problem, None
+        try:
+            spec = FeatureSpec(tuple(names), sample_rate_hz=info.sample_rate_hz,
+                               samples_per_snapshot=self.learning.samples_per_snapshot)
+        except ValueError as exc:  # e.g. a sample rate of 0 Hz: nothing a model could learn from
+            return names, f"stream from device {info.device_id!r} cannot be recorded: {exc}", None
+        return names, None, spec
+
+    def _on_link_change(self, connected: bool, reason: str) -> None:
+        if connected:
+            self.on_event("device_connected", reason)
+            self.last_valid = time.monotonic()
+        else:
+            self.on_event("device_lost", reason)
+            # A reopened device restarts its stream: forget partial bytes, a partial snapshot
+            # and the stream description; the device sends StreamInfo again.
+            self.decoder.reset()
+            self.assembler.reset("the device disappeared")
+            self.info = None
+        self.on_link_change()

@@ -1,0 +1,57 @@
+"""Sensor-fault detection: the reasons in their precedence, and reading the verdict changes nothing."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from edge_agent.alarms.health import Health, LossReport
+from edge_agent.config import FaultsSection
+
+
+def board(**kw):
+    stats = SimpleNamespace(frames_ok=0, bad_checks=0, frames_missing=0, missing_samples=0)
+    values = dict(connected=True, port="/dev/ttyACM0", problem=None, last_valid=0.0, decoder=SimpleNamespace(stats=stats))
+    values.update(kw)
+    return SimpleNamespace(**values)
+
+
+def test_reasons_in_precedence_and_reason_is_pure():
+    b = board()
+    health = Health(FaultsSection(no_data_timeout_s=10.0), [b])
+    health.observe(1.0)
+    assert health.reason is None and health.reason is None
+    b.last_valid = 0.0
+    health.observe(12.0)
+    assert health.reason == "no valid data for 12 s (limit 10 s)"
+    b.problem = "stream from device 'x' does not match the bundle"
+    health.observe(12.0)
+    assert health.reason == b.problem
+    b.connected = False
+    health.observe(12.0)
+    assert health.reason == "serial device /dev/ttyACM0 not available"
+    assert health.reason == "serial device /dev/ttyACM0 not available"  # asking again: the same answer
+
+
+def test_bad_frame_rate_over_the_window():
+    b = board()
+    stats = b.decoder.stats
+    health = Health(FaultsSection(bad_frame_window_s=10.0, max_bad_frame_rate=0.05, no_data_timeout_s=1e9), [b])
+    health.observe(0.0)
+    stats.frames_ok, stats.frames_missing = 96, 4  # 4 % bad: under the limit
+    health.observe(1.0)
+    assert health.reason is None
+    stats.frames_ok, stats.bad_checks = 100, 6  # 10 of 110 since the window's start
+    health.observe(2.0)
+    assert health.reason == "10 of 110 frames bad or lost in the last 10 s (limit 5%)"
+    stats.frames_ok = 400  # 20 s later the bad frames have left the window
+    health.observe(22.0)
+    health.observe(23.0)
+    assert health.reason is None
+
+
+def test_losses_are_reported_once_summed():
+    b = board()
+    report = LossReport([b])
+    assert report.take() is None
+    b.decoder.stats.frames_missing, b.decoder.stats.missing_samples = 3, 768
+    assert report.take() == "3 frames bad or missing, 768 samples missing"
+    assert report.take() is None

@@ -1,0 +1,23 @@
+"""The GPIO outputs on gpiozero's mock pins: LED, relay (active-low too), the acknowledge button."""
+from __future__ import annotations
+
+import time
+
+from gpiozero.pins.mock import MockFactory
+
+from edge_agent.outputs.gpio import StatusOutputs
+
+
+def test_outputs_drive_mock_pins_and_button_acknowledges():
+    factory = MockFactory()
+    acks = []
+    out = StatusOutputs(led_pin=17, buzzer_pin=27, relay_pin=22, relay_active_high=False, ack_button_pin=23,
+                        on_ack=lambda: acks.append(1), pin_factory=factory)
+    out.show("normal", buzzer=False, relay=False)
+    assert factory.pin(22).state is True  # active-low relay board: released = high
+    out.show("alarm", buzzer=True, relay=True)
+    assert factory.pin(17).state is True and factory.pin(22).state is False and out.relay_on
+    factory.pin(23).drive_low()
+    time.sleep(0.1)
+    assert acks == [1]
+    out.close()

@@ -1,0 +1,40 @@
+"""The journal: WAL mode, state and counters with each snapshot, requests between processes, retention."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from edge_agent.journal import Journal, SnapshotRow
+
+
+def row(t, first_index, **kw):
+    base = dict(time=t, first_index=first_index, stream_id=None, features=[0.1, 0.2], error=None,
+                threshold=None, over_threshold=None, alarm=None, state="normal", bundle_id="b1", latency_ms=1.0)
+    return SnapshotRow(**{**base, **kw})
+
+
+def test_journal_wal_state_requests_and_retention(tmp_path):
+    j = Journal(tmp_path / "sub" / "j.sqlite")
+    assert j.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    sid = j.stream_id("dev", "fw", 20000, 2, 0.001, ["a", "b"])
+    assert j.stream_id("dev", "fw", 20000, 2, 0.001, ["a", "b"]) == sid
+    for k in range(5):
+        j.record_snapshot(row(1e9 + k, k * 10, stream_id=sid, error=0.5 + k), state={"scorer": {"k": k}},
+                          counters={"frames_ok": k})
+    assert j.get_state("scorer") == {"k": 4} and j.counters() == {"frames_ok": 4}
+    rows = j.snapshots(last=2)
+    assert [r["first_index"] for r in rows] == [30, 40] and rows[0]["channel_names"] == ["a", "b"]
+    # another process (bearing-agent ack) queues a request while the agent holds the journal
+    other = Journal(tmp_path / "sub" / "j.sqlite", create=False)
+    other.request("ack", "command line")
+    other.close()
+    assert [(k, s) for _, k, s in j.take_requests()] == [("ack", "command line")]
+    assert j.take_requests() == []
+    # retention: by row count, and by age since journaled (not the snapshot's own time)
+    assert j.prune(retention_days=365, max_snapshots=3) == 2
+    assert len(j.snapshots()) == 3
+    assert j.prune(retention_days=1, max_snapshots=100, now=time.time() + 2 * 86400) == 3
+    j.close()
+    with pytest.raises(Exception, match="no journal here"):
+        Journal(tmp_path / "nothing.sqlite", create=False)
