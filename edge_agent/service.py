@@ -114,8 +114,7 @@ class Agent:
             self._shutdown()
 
     def _process(self, board: SensorBoard, snap: Snapshot) -> None:
-        # A whole snapshot is valid data: end a fault now, not at the next housekeeping, or a fast
-        # stream's first snapshot is journaled as "fault" (and left out by export --exclude-alarms).
+        # Valid data: end a fault now, or a fast stream's first snapshot is journaled as "fault".
         self._update_fault(board.last_valid)
         features = registry.compute(board.feature_spec, snap.samples, board.info.scale)
         if self.loaded is None:
