@@ -330,20 +330,35 @@ class Journal:
     def snapshot_buckets(self, since: float, until: float, n_buckets: int, n_features: int) -> list[dict[str, Any]]:
         """Snapshots from ``since`` to ``until`` (inclusive) summed up into at most ``n_buckets`` equal time slices.
 
-        A year of rows is half a million: the page gets a few hundred points instead,
-        computed by SQLite in one indexed range scan. Each slice keeps what a chart
-        must not lose: the highest error (a one-snapshot spike stays visible), whether
-        any snapshot in it was in alarm, and the mean of each feature.
+        A year of rows is half a million: the page gets a few hundred points instead.
+        Each slice keeps what a chart must not lose: the highest error of *every*
+        snapshot in it (a one-snapshot spike stays visible) and whether any was in
+        alarm. Feature means come from every k-th snapshot (at least 4 per slice),
+        because decoding the JSON features of a whole year costs seconds on a Pi.
+        One aggregate query per slice, each an index range scan: a single GROUP BY
+        would sort the whole range first (time and memory the page does not have).
         """
-        width = max((until - since) / max(1, n_buckets), 1e-9)
-        feats = "".join(f", AVG(json_extract(features, '$[{i}]'))" for i in range(n_features))
-        rows = self.db.execute(
-            "SELECT MIN(time), MAX(time), COUNT(*), MAX(error), MIN(error), MAX(threshold), "
-            f"MAX(state = 'alarm'), MAX(over_threshold){feats} FROM snapshots WHERE time >= ? AND time <= ? "
-            "GROUP BY MIN(CAST((time - ?) / ? AS INTEGER), ?) ORDER BY 1",
-            (since, until, since, width, n_buckets - 1)).fetchall()
-        return [{"t0": r[0], "t1": r[1], "n": r[2], "error_max": r[3], "error_min": r[4], "threshold": r[5],
-                 "alarm": bool(r[6]), "over": bool(r[7]), "features": list(r[8:])} for r in rows]
+        n_buckets = max(1, n_buckets)
+        width = (until - since) / n_buckets
+        rows_in_range = self.db.execute("SELECT COUNT(*) FROM snapshots WHERE time >= ? AND time <= ?",
+                                        (since, until)).fetchone()[0]
+        k = max(1, rows_in_range // (n_buckets * 4))
+        feats = "".join(f", AVG(CASE WHEN id % {k} = 0 THEN json_extract(features, '$[{i}]') END)"
+                        for i in range(n_features))
+        sql = ("SELECT MIN(time), MAX(time), COUNT(*), MAX(error), MIN(error), MAX(threshold), "
+               f"MAX(state = 'alarm'), MAX(over_threshold){feats} FROM snapshots WHERE time >= ? AND time < ?")
+        out = []
+        for b in range(n_buckets):
+            lo = since + b * width
+            hi = until + 1e-6 if b == n_buckets - 1 else since + (b + 1) * width  # the last slice holds `until`
+            r = self.db.execute(sql, (lo, hi)).fetchone()
+            if not r[2]:
+                continue
+            if k > 1 and all(v is None for v in r[8:]):  # a sparse slice the sampling missed: take its rows
+                r = r[:8] + self.db.execute(sql.replace(f"id % {k} = 0", "1"), (lo, hi)).fetchone()[8:]
+            out.append({"t0": r[0], "t1": r[1], "n": r[2], "error_max": r[3], "error_min": r[4], "threshold": r[5],
+                        "alarm": bool(r[6]), "over": bool(r[7]), "features": list(r[8:])})
+        return out
 
     def healthy_levels(self, n_features: int, limit: int = 500) -> list[float | None]:
         """Mean of each feature over the first ``limit`` snapshots under the threshold (or recorded
@@ -355,13 +370,19 @@ class Journal:
         return list(row)
 
     def state_runs(self, state: str, since: float, until: float) -> list[tuple[float, float]]:
-        """(first, last) snapshot time of each uninterrupted run of ``state`` from ``since`` to ``until``."""
-        rows = self.db.execute(
-            "SELECT MIN(time), MAX(time) FROM (SELECT time, is_state, SUM(change) OVER (ORDER BY id) AS run "
-            "FROM (SELECT id, time, state = ? AS is_state, (state = ?) IS NOT (LAG(state) OVER (ORDER BY id) = ?) "
-            "AS change FROM snapshots WHERE time >= ? AND time <= ?)) WHERE is_state GROUP BY run ORDER BY 1",
-            (state, state, state, since, until)).fetchall()
-        return [(float(a), float(b)) for a, b in rows]
+        """(first, last) snapshot time of each uninterrupted run of ``state`` from ``since`` to ``until``.
+
+        A run starts at a row whose predecessor (id - 1: ids only grow, and retention
+        deletes from the oldest end) is not in ``state``, and ends at one whose
+        successor is not; only the rows in ``state`` are looked up, by primary key.
+        """
+        def edges(neighbour: str) -> list[float]:
+            return [float(t) for (t,) in self.db.execute(
+                f"SELECT s.time FROM snapshots s LEFT JOIN snapshots n ON n.id = s.id {neighbour} 1 "
+                "WHERE s.time >= ? AND s.time <= ? AND s.state = ? AND (n.state IS NOT ? OR n.time > ? OR n.time < ?) "
+                "ORDER BY s.id", (since, until, state, state, until, since)).fetchall()]
+
+        return list(zip(edges("-"), edges("+")))
 
     def snapshot_time_at(self, recorded: float) -> float | None:
         """The time of the last snapshot journaled at or before the wall-clock ``recorded``.

@@ -1,0 +1,130 @@
+"""The status page's answers, from a journal with known contents."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from edge_agent.journal import Journal, JournalError
+from edge_agent.web import api
+from tests.edge_agent.web.conftest import STATES, STEP, T0, THRESHOLD, write_journal
+
+
+def runs(states, name="alarm"):
+    out, start = [], None
+    for k, s in enumerate(states + [None]):
+        if s == name and start is None:
+            start = k
+        if s != name and start is not None:
+            out.append((T0 + STEP * start, T0 + STEP * (k - 1)))
+            start = None
+    return out
+
+
+def test_status_says_state_bundle_stream_and_the_debounce_in_words(journal_path):
+    j = api.open_journal(journal_path)
+    try:
+        s = api.status(j)
+    finally:
+        j.close()
+    assert s["journal"]["ok"] and s["agent"]["running"]
+    assert s["state"]["display"] == "normal"
+    assert s["bundle"] == {"id": "b-1", "loaded": s["bundle"]["loaded"], "threshold": THRESHOLD, "debounce": 3,
+                           "units": None}
+    assert s["debounce_text"].startswith("3 snapshots in a row over the threshold raise the alarm")
+    assert s["stream"] == {"device_id": "board-1", "sample_rate_hz": 20000, "channels": ["Bearing 1", "Bearing 2"]}
+    assert s["last"]["error"] == pytest.approx(0.1 + 0.001 * 39)
+    counters = {c["name"]: c for c in s["counters"]}
+    assert counters["bad_checks"]["value"] == 1 and "check failed" in counters["bad_checks"]["help"]
+    assert [e["kind"] for e in s["events"]][-1] == "alarm_raised" and s["events"][-1]["help"]
+
+
+def test_alarm_since_is_the_snapshot_that_raised_it(tmp_path):
+    path = tmp_path / "j.sqlite"
+    j = write_journal(path)
+    j.set_state(heartbeat={**j.get_state("heartbeat"), "display": "alarm"},
+                alarm={"condition": True, "latched": True, "acknowledged": False})
+    s = api.status(j)
+    j.close()
+    assert s["state"]["display"] == "alarm" and s["state"]["latched"]
+    assert s["state"]["since"] == T0 + STEP * 30  # the second run raised the alarm shown now
+
+
+def test_the_channel_that_moved_most_is_named(tmp_path):
+    path = tmp_path / "j.sqlite"
+    j = write_journal(path)
+    j.record_snapshot(_row(j, [0.06, 0.35], 6.0))
+    c = api.status(j)["channels"]
+    j.close()
+    assert c["driver"] == "Bearing 2"
+    ratios = {ch["name"]: ch["ratio"] for ch in c["channels"]}
+    assert ratios["Bearing 2"] == pytest.approx(0.35 / 0.07) and ratios["Bearing 1"] == pytest.approx(1.0)
+    assert c["text"].startswith("Driving the error now: Bearing 2 moved most from its healthy level: 5.00 x")
+
+
+def _row(j, features, error):
+    from edge_agent.journal import SnapshotRow
+
+    last = j.snapshots(last=1)[0]
+    return SnapshotRow(last["time"] + STEP, last["first_index"] + 20480, last["stream_id"], features, error,
+                       THRESHOLD, True, False, "normal", "b-1", 1.0)
+
+
+def test_timeline_keeps_spikes_alarm_runs_and_places_events(journal_path):
+    j = api.open_journal(journal_path)
+    try:
+        full = api.timeline(j, "all", points=12)
+        day = api.timeline(j, "24h")
+    finally:
+        j.close()
+    assert len(full["buckets"]) <= 12 and full["rows"] == len(STATES)
+    assert max(b["error_max"] for b in full["buckets"]) == 9.0  # the one-snapshot spike survives downsampling
+    assert [(p["start"], p["end"]) for p in full["alarm_periods"]] == runs(STATES)
+    raised = [e["at"] for e in full["events"] if e["kind"] == "alarm_raised"]
+    assert raised == [T0 + STEP * 10, T0 + STEP * 30]  # on the snapshot journaled just before each
+    # 40 snapshots 10 min apart: 24 h back from the newest reaches the first
+    assert (day["start"], day["end"], day["rows"]) == (T0, T0 + STEP * 39, 40)
+    with pytest.raises(ValueError, match="range must be one of 24h, 7d, all"):
+        api.timeline(api.open_journal(journal_path), "1y")
+
+
+def test_snapshots_are_paged_by_id(journal_path):
+    j = api.open_journal(journal_path)
+    try:
+        first = api.snapshots(j, since=T0 + STEP * 5, after_id=None, limit=10)
+        second = api.snapshots(j, since=None, after_id=first["next_after_id"], limit=100)
+    finally:
+        j.close()
+    assert first["more"] and len(first["rows"]) == 10 and first["rows"][0]["time"] == T0 + STEP * 5
+    assert not second["more"] and second["rows"][0]["id"] == first["rows"][-1]["id"] + 1
+    assert len(first["rows"]) + len(second["rows"]) == 35
+
+
+def test_readonly_journal_cannot_write_and_never_creates_one(journal_path, tmp_path):
+    j = Journal.open_readonly(journal_path)
+    with pytest.raises(Exception, match="readonly"):
+        j.request("ack", "web")
+    j.close()
+    missing = tmp_path / "none" / "journal.sqlite"
+    with pytest.raises(JournalError, match="no journal here yet"):
+        Journal.open_readonly(missing)
+    assert not missing.parent.exists()
+    answer = api.no_journal(missing, "no journal here yet")
+    assert not answer["journal"]["ok"] and "start the agent" in answer["journal"]["hint"]
+
+
+def test_the_page_process_imports_no_numpy():
+    code = ("import sys, edge_agent.cli.web, edge_agent.web.api; from edge_agent.config import load_config, "
+            "example_config_path; load_config(example_config_path()); "
+            "print(sorted(m for m in ('numpy', 'tensorflow', 'pandas', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_config_runtime_message_lists_the_runtimes_it_checks():
+    """config.py names the runtimes in its message without importing them (numpy); the two stay in step."""
+    from edge_agent.config import _CHECKS
+    from edge_agent.scoring.runtime import RUNTIMES
+
+    assert _CHECKS[("agent", "runtime")][1] == f"one of {['auto', *RUNTIMES]}"
