@@ -18,14 +18,16 @@ from edge_agent.config import example_config_path
 from firmware_io.errors import BearingEdgeError
 
 UNIT_NAME = "bearing-agent.service"
+#: The status page's unit (``bearing-agent web``), installed with ``install-service --web``.
+WEB_UNIT_NAME = "bearing-agent-web.service"
 
 
 class InstallError(BearingEdgeError):
     """The unit or the configuration could not be written; the message says where and what to do."""
 
 
-def shipped_unit_path() -> Path:
-    return Path(__file__).resolve().parent / UNIT_NAME
+def shipped_unit_path(name: str = UNIT_NAME) -> Path:
+    return Path(__file__).resolve().parent / name
 
 
 def agent_executable() -> str:
@@ -37,22 +39,23 @@ def agent_executable() -> str:
     return found or f"{sys.executable} -m edge_agent.cli.main"
 
 
-def render_unit(*, executable: str, user: str, config: str | Path) -> str:
-    """The shipped unit with ExecStart and User set for this machine."""
-    text = shipped_unit_path().read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^ExecStart=.*$", f"ExecStart={executable} run --config {config}", text)
+def render_unit(*, executable: str, user: str, config: str | Path, name: str = UNIT_NAME,
+                subcommand: str = "run") -> str:
+    """The shipped unit ``name`` with ExecStart (``bearing-agent <subcommand>``) and User set for this machine."""
+    text = shipped_unit_path(name).read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^ExecStart=.*$", f"ExecStart={executable} {subcommand} --config {config}", text)
     return re.sub(r"(?m)^User=.*$", f"User={user}", text)
 
 
-def systemctl_commands(*, start: bool = True) -> list[list[str]]:
+def systemctl_commands(*, start: bool = True, name: str = UNIT_NAME) -> list[list[str]]:
     """What makes systemd pick the unit up, enable it at boot and (with ``start``) (re)start it now."""
-    commands = [["systemctl", "daemon-reload"], ["systemctl", "enable", UNIT_NAME]]
+    commands = [["systemctl", "daemon-reload"], ["systemctl", "enable", name]]
     if start:
-        commands.append(["systemctl", "restart", UNIT_NAME])
+        commands.append(["systemctl", "restart", name])
     return commands
 
 
-def write_unit_and_config(unit: str, unit_dir: str | Path, config: str | Path) -> bool:
+def write_unit_and_config(unit: str, unit_dir: str | Path, config: str | Path, name: str = UNIT_NAME) -> bool:
     """Write the unit into ``unit_dir`` and, if ``config`` does not exist, the example configuration there.
 
     Returns whether the configuration was created. A directory this user may
@@ -60,7 +63,7 @@ def write_unit_and_config(unit: str, unit_dir: str | Path, config: str | Path) -
     """
     config = Path(config)
     try:
-        write_text_atomic(Path(unit_dir) / UNIT_NAME, unit)
+        write_text_atomic(Path(unit_dir) / name, unit)
         if config.exists():
             return False
         config.parent.mkdir(parents=True, exist_ok=True)

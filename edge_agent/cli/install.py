@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from edge_agent.config import example_config_path
-from edge_agent.systemd_unit import (UNIT_NAME, agent_executable, render_unit, systemctl_commands,
+from edge_agent.systemd_unit import (UNIT_NAME, WEB_UNIT_NAME, agent_executable, render_unit, systemctl_commands,
                                      write_unit_and_config)
 
 
@@ -30,13 +30,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit-dir", default="/etc/systemd/system", help="where systemd units live")
     p.add_argument("--no-start", action="store_true", help="install and enable, but do not start now")
     p.add_argument("--dry-run", action="store_true", help="print the unit and the steps, change nothing")
+    p.add_argument("--web", action="store_true",
+                   help=f"install the status page's unit ({WEB_UNIT_NAME}: bearing-agent web) instead of the agent's")
 
 
 def run(args: argparse.Namespace) -> int:
-    unit = render_unit(executable=agent_executable(), user=args.user, config=args.config)
-    unit_path = Path(args.unit_dir) / UNIT_NAME
+    name, subcommand = (WEB_UNIT_NAME, "web") if args.web else (UNIT_NAME, "run")
+    unit = render_unit(executable=agent_executable(), user=args.user, config=args.config, name=name,
+                       subcommand=subcommand)
+    unit_path = Path(args.unit_dir) / name
     config = Path(args.config)
-    commands = systemctl_commands(start=not args.no_start)
+    commands = systemctl_commands(start=not args.no_start, name=name)
     if args.dry_run:
         print(f"# would write {unit_path}:\n{unit}")
         if not config.exists():
@@ -44,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         for cmd in commands:
             print("# would run:", " ".join(cmd))
         return 0
-    if write_unit_and_config(unit, args.unit_dir, config):
+    if write_unit_and_config(unit, args.unit_dir, config, name):
         print(f"wrote {config} from the example: edit port, bundle and pins, then "
-              f"'sudo systemctl restart {UNIT_NAME}'")
+              f"'sudo systemctl restart {name}'")
     print(f"wrote {unit_path}")
     if shutil.which("systemctl") is None:
         print("systemctl not found: this machine does not run systemd; start 'bearing-agent run' yourself")
@@ -57,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"bearing-agent install-service: '{' '.join(cmd)}' failed (exit {result.returncode})",
                   file=sys.stderr)
             return 1
-    print(f"installed; follow it with: journalctl -u {UNIT_NAME} -f   and check: bearing-agent status "
+    print(f"installed; follow it with: journalctl -u {name} -f   and check: bearing-agent status "
           f"--config {config}")
     return 0
