@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(PY) -m demo.run --out $(DEMO_OUT)
+	$(PY) -m demo --out $(DEMO_OUT)
 
 test: venv
 	bash .ci/system-packages.sh

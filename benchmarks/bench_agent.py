@@ -51,7 +51,7 @@ from firmware_io.recordings import ims as datasets  # noqa: E402
 GOAL_CPU_PCT = 5.0
 GOAL_RSS_MIB = 50.0
 GOAL_LATENCY_MS = 20.0
-REPO = Path(__file__).resolve().parent.parent
+REPO = datasets.REPO_ROOT
 
 # The floor: read the stream with the agent's own transport and discard it.
 _READER_SCRIPT = """

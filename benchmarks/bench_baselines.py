@@ -23,8 +23,9 @@ from benchmarks import fits
 from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
 from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from edge_agent.scoring.scores import alarm_onsets, alarm_series, first_alarm
 from firmware_io.recordings import ims as datasets
-from train.fit import alarm_onsets, debounced_alarm, first_alarm, fit_scaler
+from train.fit import fit_scaler
 from train.threshold import ThresholdRule
 
 def _out_dir() -> Path:
@@ -98,7 +99,7 @@ def _baseline_scores(method: str, table: FeatureTable, healthy: np.ndarray, seed
 def evaluate(timestamps: np.ndarray, scores: np.ndarray, threshold: float, k: int, healthy_until: np.datetime64,
              end: np.datetime64) -> dict:
     """First alarm after the healthy period, its lead time, and false alarms inside it."""
-    alarm = debounced_alarm(scores, threshold, k)  # T > 1: the first T-1 snapshots (NaN) are not fed
+    alarm = alarm_series(timestamps, scores, threshold, k).alarm  # T > 1: the first T-1 (NaN) are not fed
     first = first_alarm(timestamps, alarm & (timestamps >= healthy_until))
     return {
         "threshold": float(threshold),

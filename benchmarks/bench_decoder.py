@@ -21,7 +21,7 @@ from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import Replayer
 from firmware_io.recordings import ims as datasets
 
-RATE_HZ = 20_000
+RATE_HZ = datasets.IMS_SAMPLE_RATE_HZ
 N_CHANNELS = 4
 FAULTS = FaultConfig(corrupt_rate=1e-4, drop_rate=0.01, garbage_rate=0.02, garbage_max=200, seed=1)
 CHUNKS = {"64 B reads": 64, "4 KB reads": 4096, "1 MB reads": 1 << 20}

@@ -24,7 +24,7 @@ from benchmarks.fits import fitted
 from benchmarks.harness import BenchResult
 from edge_agent.features.table import format_timestamp
 from firmware_io.recordings import ims as datasets
-from train.fit import alarm_onsets, debounced_alarm, first_alarm
+from edge_agent.scoring.scores import alarm_series
 from train.threshold import ThresholdRule
 
 NO_ALARM_BEFORE = np.datetime64("2004-02-16T03:12:39")
@@ -44,8 +44,8 @@ COMPARED = [
 
 
 def _first_and_false(timestamps: np.ndarray, errors: np.ndarray, threshold: float, k: int):
-    alarm = debounced_alarm(errors, threshold, k)
-    return first_alarm(timestamps, alarm), int((alarm_onsets(timestamps, alarm) < NO_ALARM_BEFORE).sum())
+    scores = alarm_series(timestamps, errors, threshold, k)
+    return scores.first_alarm(), int((scores.alarm_onsets() < NO_ALARM_BEFORE).sum())
 
 
 def _median(times: list) -> np.datetime64 | None:

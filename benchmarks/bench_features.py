@@ -13,8 +13,8 @@ import numpy as np
 
 from benchmarks.harness import BenchResult, measure
 from edge_agent.features.registry import mean_abs
-from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ
-from firmware_io.recordings.reader import IMS_SCALE, iter_snapshots
+from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SCALE
+from firmware_io.recordings.reader import iter_snapshots
 from firmware_io.recordings import ims as datasets
 
 

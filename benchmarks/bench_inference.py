@@ -32,10 +32,11 @@ from benchmarks.harness import BenchResult, format_seconds, measure  # noqa: E40
 from convert import tflite_env  # noqa: E402
 from edge_agent.features.table import read_feature_table  # noqa: E402
 from firmware_io.recordings import ims as datasets  # noqa: E402
+from train import model_dir  # noqa: E402
 
 GOAL_SPEEDUP = 100.0
 GOAL_EDGE_MIB = 50.0
-REPO = tflite_env.REPO_ROOT
+REPO = datasets.REPO_ROOT
 
 # Runs in a fresh interpreter (either environment): time one model's invoke with the shared harness.
 _LATENCY_SCRIPT = """
@@ -130,8 +131,6 @@ def _subprocess_json(cmd: list[str]) -> dict:
 
 
 def run(quick: bool = False) -> BenchResult:
-    import keras  # noqa: F401  (imported here: the edge measurements below never load it)
-
     from convert.pipeline import convert_model_dir
     from edge_agent.scoring.bundle import load_bundle
     from edge_agent.scoring.runtime import ModelRunner
@@ -142,7 +141,7 @@ def run(quick: bool = False) -> BenchResult:
     md_path = _model_dir(tmp, quick)
     result = convert_model_dir(md_path, tmp / "bundle", data=datasets.FEATURES_TEST2)
     bundle = load_bundle(result.bundle_dir)
-    model = keras.models.load_model(md_path / "model.keras", compile=False)
+    model = model_dir.read_model_dir(md_path).model
     T, n = bundle.spec.timesteps, bundle.spec.n_channels
     table = read_feature_table(datasets.FEATURES_TEST2)
     window = bundle.scaler.transform(table.values[-T:]).astype(np.float32)[None]  # a failing-bearing window
@@ -187,7 +186,7 @@ def run(quick: bool = False) -> BenchResult:
                                                          str(result.archive), "ai-edge-litert",
                                                          str(tmp / "rows.npy")]),
               "keras": _subprocess_json([sys.executable, "-c", _KERAS_MEMORY_SCRIPT,
-                                         str(md_path / "model.keras"), str(tmp / "window.npy")])}
+                                         str(md_path / model_dir.MODEL), str(tmp / "window.npy")])}
     if tflite_py is not None:
         memory["edge (tflite-runtime)"] = _subprocess_json([str(tflite_py), "-c", _EDGE_MEMORY_SCRIPT,
                                                             str(result.archive), "tflite-runtime",

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edge_agent.scoring.detection import debounce, make_windows, reconstruction_error
 from edge_agent.features.table import FeatureTable, format_timestamp
+from edge_agent.scoring.detection import make_windows, reconstruction_error
 from edge_agent.scoring.scaler import ScalerParams
-from edge_agent.scoring.scores import ScoreTable
+from edge_agent.scoring.scores import ScoreTable, alarm_series
 
 
 def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int) -> ScoreTable:
@@ -25,11 +25,7 @@ def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: fl
     timesteps = int(model.input_shape[1])
     windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
     error = reconstruction_error(windows, model.predict(windows, batch_size=256, verbose=0))
-    over = error > threshold
-    pad = timesteps - 1  # the first T-1 snapshots have no window: no score, never over, no alarm
-    return ScoreTable(table.timestamps, np.concatenate([np.full(pad, np.nan), error]),
-                      np.concatenate([np.zeros(pad, bool), over]), np.concatenate([np.zeros(pad, bool),
-                                                                                 debounce(over, k)]))
+    return alarm_series(table.timestamps, error, threshold, k)
 
 
 @dataclass

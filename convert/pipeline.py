@@ -22,7 +22,6 @@ from typing import Iterable
 import numpy as np
 
 from convert.export import VARIANT_DESCRIPTIONS, VARIANTS, convert_variant, unrolled_copy, weight_dtypes
-from convert.modeldir import read_model_dir
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
@@ -32,6 +31,7 @@ from edge_agent.features.table import FeatureTable, parse_timestamp, read_featur
 from edge_agent.scoring.runtime import runtime_version
 from edge_agent.scoring.scorer import score_table
 from edge_agent.scoring.scores import ScoreTable
+from train.model_dir import METADATA, read_model_dir
 
 #: Tie-break order for the deployed variant. The rule itself (see choose_default): the
 #: smallest file among the variants that really store quantized weights and pass the gate.
@@ -64,7 +64,7 @@ class ConvertResult:
 
 
 def _calibration(model_dir, table: FeatureTable, train_until: np.datetime64):
-    """Healthy training windows (the int8 calibration set) and their per-channel range."""
+    """Healthy training windows (the int8 calibration set) and their per-feature range."""
     T = model_dir.spec.timesteps
     X = model_dir.scaler.transform(table.values).astype(np.float32)
     windows = make_windows(X, T)
@@ -185,13 +185,13 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     data = Path(data) if data else Path(md.data_path or "")
     if not data.is_file():
         raise ConversionError(f"no feature table for the parity gate: pass --data features.csv "
-                              f"(metadata.json names {md.data_path!r}, which is not a file here)")
+                              f"({METADATA} names {md.data_path!r}, which is not a file here)")
     table = read_feature_table(data)
     if list(table.channel_names) != list(md.spec.feature_names):
         raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
                               f"{list(md.spec.feature_names)}")
     if md.train_until is None:
-        raise ConversionError(f"{md.path / 'metadata.json'}: no split.train_until; cannot tell the healthy "
+        raise ConversionError(f"{md.path / METADATA}: no split.train_until; cannot tell the healthy "
                               "period used for int8 calibration")
     train_until = parse_timestamp(md.train_until)
     threshold, k = md.threshold_value, md.debounce

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from firmware_io.recordings.ims import REPO_ROOT
+
 VENV_DIR = REPO_ROOT / ".venv-tflite"
 PACKAGES = ("tflite-runtime==2.14.0", "numpy<2")
 

@@ -1,4 +1,4 @@
-"""``python -m demo.run --out DIR``: the whole desktop story on the bundled IMS test 2.
+"""``python -m demo --out DIR`` (``make demo``): the whole desktop story on the bundled IMS test 2.
 
 A clear sequence of steps (:func:`run_demo`), each printing what it did:
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import logging
     logging.getLogger("absl").setLevel(logging.ERROR)
-    p = argparse.ArgumentParser(prog="python -m demo.run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)

@@ -30,3 +30,114 @@ def full_npz():
     if path is None:
         pytest.skip(datasets.FULL_NPZ_MISSING)
     return path
+
+
+# --- Trained model directories and converted bundles (tests/convert, tests/edge_agent/scoring) ---
+# Training and conversion take seconds, so each is built once per session, on first use, under
+# one session temp folder; the fixtures hand out cached builders, since tests ask for a T or variants.
+
+#: Few epochs keep the session short; T=3 only exercises windows and restart state.
+MODEL_EPOCHS = {1: 30, 3: 10}
+ALL_VARIANTS = ("float32", "float16", "dynamic", "int8")
+
+
+@pytest.fixture(scope="session")
+def feature_table_path():
+    """IMS test 2 features (984 snapshots); the reference CSV has identical values."""
+    return datasets.FEATURES_TEST2 if datasets.FEATURES_TEST2.is_file() else \
+        datasets.REFERENCE_DIR / "DatasetBearingTest_2.csv"
+
+
+@pytest.fixture(scope="session")
+def built_models(tmp_path_factory):
+    """The session's folder for model directories and bundles."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before the first build imports TensorFlow
+    return tmp_path_factory.mktemp("convert-builds")
+
+
+@pytest.fixture(scope="session")
+def model_dir(built_models, feature_table_path):
+    """``model_dir(timesteps=1)``: a real model directory from ``bearing-train fit``'s Python API, few epochs."""
+    made = {}
+
+    def build(timesteps: int = 1):
+        if timesteps not in made:
+            pytest.importorskip("tensorflow", reason="training a test model needs TensorFlow (a Pi has none)")
+            from train.fit import fit_model_dir
+
+            epochs = MODEL_EPOCHS.get(timesteps, 10)
+            out = built_models / f"model_T{timesteps}_e{epochs}"
+            fit_model_dir(feature_table_path, out, datasets.TEST2_TRAIN_UNTIL, timesteps=timesteps, seed=0,
+                          epochs=epochs, make_plots=False)
+            made[timesteps] = out
+        return made[timesteps]
+    return build
+
+
+@pytest.fixture(scope="session")
+def tflite_python():
+    """The tflite-runtime env's python, built on first use; a str is the reason it is unavailable."""
+    import subprocess
+
+    from convert import tflite_env
+
+    if prebuilt_bundles.in_use():
+        return f"${prebuilt_bundles.ENV}: the bundles were built elsewhere; no tflite-runtime env is built here"
+    py = tflite_env.tflite_python()
+    if py is not None:
+        return py
+    try:
+        return tflite_env.create_venv()
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        return (f"cannot build the tflite-runtime env ({exc}); pip could not reach the registry or "
+                "python3.11 is missing")
+
+
+@pytest.fixture(scope="session")
+def converted(model_dir, tflite_python, built_models, feature_table_path):
+    """``converted(timesteps=1, variants=ALL_VARIANTS)``: the bundle of the session's model.
+
+    Depends on ``tflite_python`` so that the env exists first and both runtimes are gated.
+    """
+    made = {}
+
+    def build(timesteps: int = 1, variants: tuple[str, ...] = ALL_VARIANTS):
+        key = (timesteps, tuple(variants))
+        name = f"bundle_T{timesteps}_{'-'.join(variants)}"
+        if key not in made and (prebuilt := prebuilt_bundles.prebuilt_bundle(name)) is not None:
+            made[key] = prebuilt_bundles.PrebuiltConversion(prebuilt)
+        if key not in made:
+            from convert.pipeline import convert_model_dir
+
+            made[key] = convert_model_dir(model_dir(timesteps),
+                                          built_models / name,
+                                          variants=variants, data=feature_table_path)
+        return made[key]
+    return build
+
+
+@pytest.fixture(scope="session")
+def copy_bundle():
+    """``copy_bundle(src, dst)``: a copy of a bundle directory to edit, returned."""
+    def copy(src, dst):
+        shutil.copytree(src, dst)
+        return dst
+    return copy
+
+
+@pytest.fixture(scope="session")
+def resign():
+    """``resign(bundle, mutate_manifest=None)``: recompute the manifest checksums after a deliberate edit
+    (to reach the checks after them)."""
+    import json
+
+    from edge_agent.scoring.bundle import sha256_file
+
+    def sign(bundle, mutate_manifest=None):
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        if mutate_manifest:
+            mutate_manifest(manifest)
+        manifest["files"] = {name: sha256_file(bundle / name) for name in manifest["files"]
+                             if (bundle / name).exists()}
+        (bundle / "manifest.json").write_text(json.dumps(manifest, allow_nan=True))
+    return sign

@@ -11,8 +11,10 @@ The steps, each a short function below:
    epochs, batch 10, validation split 0.05: Keras takes the *last* 5 % of the
    healthy windows, unshuffled, as validation);
 5. score every window, set the threshold from the healthy errors
-   (:mod:`train.threshold`) and debounce (``edge_agent.scoring.detection``);
-6. write everything atomically into a fresh directory that replaces ``out``.
+   (:mod:`train.threshold`) and debounce (``edge_agent.scoring.scores.alarm_series``,
+   the same function the parity gate and the benchmarks use);
+6. write everything atomically into a fresh directory that replaces ``out``
+   (:mod:`train.model_dir` owns its files).
 
 Snapshots before the first full window (the first ``T - 1`` when ``T > 1``)
 have no score: ``scores.csv`` lists them with an empty ``error``,
@@ -22,8 +24,6 @@ collected ``T`` snapshots.
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
 import platform
 import time
@@ -34,14 +34,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edge_agent.atomic import atomic_directory, atomic_output, write_text_atomic
-from edge_agent.scoring.bundle import sha256_file
-from edge_agent.scoring.detection import Debouncer, debounce, make_windows, reconstruction_error
-from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
-from edge_agent.features.spec import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT, FeatureSpec
-from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.features.registry import DEFAULT_FEATURES
+from edge_agent.features.spec import FeatureSpec
+from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from edge_agent.scoring.bundle import sha256_file
+from edge_agent.scoring.detection import make_windows, reconstruction_error
+from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.scoring.scores import ScoreTable, alarm_series
+from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
 from firmware_io.recordings.reader import RecordingError
+from train import model_dir
 from train.drift import DEFAULT_LIMIT_SPREAD_PER_DAY, ON_DRIFT, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
@@ -52,63 +54,10 @@ DEFAULT_VALIDATION_SPLIT = 0.05
 #: Batches run per call into the compiled graph. Pure speed: the update sequence is
 #: the same as one batch per call (same batches, same order, same loss values).
 STEPS_PER_EXECUTION = 64
-MODEL_FILE = "model.keras"
-SCORES_HEADER = ["timestamp", "error", "over_threshold", "alarm", "split"]
 
 
 class FitError(ValueError):
     """Training cannot proceed with this input; the message says why and what to do."""
-
-
-def debounced_alarm(errors: np.ndarray, threshold: float, k: int) -> np.ndarray:
-    """The debounced alarm per snapshot for an error series and a threshold.
-
-    NaN errors (the first T-1 snapshots, which no window ends at) are not fed
-    to the debouncer and have no alarm, as in ``scores.csv`` and on the device.
-    Lets the benchmarks re-threshold saved errors exactly as ``fit`` decides.
-    """
-    errors = np.asarray(errors, dtype=np.float64)
-    scored = ~np.isnan(errors)
-    alarm = np.zeros(len(errors), dtype=bool)
-    alarm[scored] = debounce(errors[scored] > threshold, k)
-    return alarm
-
-
-def alarm_onsets(timestamps: np.ndarray, alarm: np.ndarray) -> np.ndarray:
-    """Timestamps where the debounced ``alarm`` switches on."""
-    return timestamps[np.flatnonzero(np.diff(np.concatenate([[0], alarm.astype(np.int8)])) == 1)]
-
-
-def first_alarm(timestamps: np.ndarray, alarm: np.ndarray,
-                after: np.datetime64 | None = None) -> np.datetime64 | None:
-    """The first snapshot in alarm (only those later than ``after``, when given), or None."""
-    mask = alarm if after is None else alarm & (timestamps > after)
-    return timestamps[int(np.argmax(mask))] if mask.any() else None
-
-
-@dataclass
-class Scores:
-    """One entry per snapshot; ``error`` is NaN where no window ends (the first T-1)."""
-
-    timestamps: np.ndarray
-    error: np.ndarray
-    over_threshold: np.ndarray
-    alarm: np.ndarray
-    split: np.ndarray  # "train" | "validation" | "test"
-
-    def first_alarm(self) -> np.datetime64 | None:
-        return first_alarm(self.timestamps, self.alarm)
-
-    def alarm_onsets(self) -> np.ndarray:
-        """Timestamps where the debounced alarm switches on."""
-        return alarm_onsets(self.timestamps, self.alarm)
-
-    def write(self, path: Path) -> None:
-        with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(SCORES_HEADER)
-            for ts, e, o, a, s in zip(self.timestamps, self.error, self.over_threshold, self.alarm, self.split):
-                w.writerow([format_timestamp(ts), "" if math.isnan(e) else repr(float(e)), int(o), int(a), s])
 
 
 @dataclass
@@ -117,7 +66,7 @@ class FitResult:
 
     out: Path
     threshold: dict[str, Any]
-    scores: Scores
+    scores: ScoreTable  # with its split: "train" | "validation" | "test" | "excluded"
     metadata: dict[str, Any]
     history: dict[str, list[float]] = field(default_factory=dict)
 
@@ -208,7 +157,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     errors = reconstruction_error(windows, model.predict(windows, batch_size=1024, verbose=0))
 
     rule_obj.fit(errors[healthy_windows])
-    scores = _score(table, errors, ends, healthy_windows, excluded, rule_obj, validation_split)
+    split = _split(len(table), ends, healthy_windows, excluded, validation_split)
+    scores = alarm_series(table.timestamps, errors, rule_obj.value_, rule_obj.debounce, split)
     metadata = _metadata(table_path, table, until, healthy, scores, seed, timesteps, spec, seconds,
                          epochs, batch_size, validation_split, history, model)
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
@@ -222,15 +172,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     if refusal:
         metadata["warnings"].insert(0, refusal if on_drift == "flag" else f"drift accepted by the user: {refusal}")
     threshold_d = rule_obj.to_dict()
-    with atomic_directory(out) as stage:
-        model.save(stage / MODEL_FILE)
-        scaler.save(stage / "scaler.json")
-        write_text_atomic(stage / "threshold.json", json.dumps(threshold_d, indent=2) + "\n")
-        scores.write(stage / "scores.csv")
-        write_text_atomic(stage / "metadata.json", json.dumps(metadata, indent=2) + "\n")
-        _write_history(stage / "history.csv", history)
-        if make_plots:
-            _write_plots(stage / "plots", table, scores, history, rule_obj, until)
+    draw = (lambda folder: _write_plots(folder, table, scores, history, rule_obj, until)) if make_plots else None
+    model_dir.write_model_dir(out, model=model, scaler=scaler, threshold=threshold_d, scores=scores,
+                              metadata=metadata, history=history, draw_plots=draw)
     return FitResult(out, threshold_d, scores, metadata, history)
 
 
@@ -339,17 +283,9 @@ def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64,
                        "windows to train with a validation split: choose a later --train-until")
 
 
-def _score(table: FeatureTable, errors: np.ndarray, ends: np.ndarray, healthy_windows: np.ndarray,
-           excluded: np.ndarray, rule: ThresholdRule, validation_split: float) -> Scores:
-    n = len(table)
-    full = np.full(n, np.nan)
-    full[ends] = errors
-    over = np.zeros(n, dtype=bool)
-    over[ends] = errors > rule.value_
-    alarm = np.zeros(n, dtype=bool)
-    deb = Debouncer(rule.debounce)
-    for i in ends:  # rows without a window are not fed: the device cannot score them either
-        alarm[i] = deb.update(over[i])
+def _split(n: int, ends: np.ndarray, healthy_windows: np.ndarray, excluded: np.ndarray,
+           validation_split: float) -> np.ndarray:
+    """Per snapshot: ``train``, ``validation`` (Keras's last healthy windows), ``test`` or ``excluded``."""
     healthy = np.zeros(n, dtype=bool)
     healthy[ends] = healthy_windows
     split = np.where(healthy, "train", "test").astype(object)
@@ -357,11 +293,11 @@ def _score(table: FeatureTable, errors: np.ndarray, ends: np.ndarray, healthy_wi
     healthy_ends = ends[healthy_windows]
     split_at = int(math.floor(len(healthy_ends) * (1.0 - validation_split)))  # Keras's own formula
     split[healthy_ends[split_at:]] = "validation"
-    return Scores(table.timestamps, full, over, alarm, split.astype(str))
+    return split.astype(str)
 
 
 def _metadata(table_path: Path, table: FeatureTable, until: np.datetime64, healthy: np.ndarray,
-              scores: Scores, seed: int, timesteps: int, spec: FeatureSpec, seconds: float, epochs: int,
+              scores: ScoreTable, seed: int, timesteps: int, spec: FeatureSpec, seconds: float, epochs: int,
               batch_size: int, validation_split: float, history: dict, model) -> dict[str, Any]:
     first = scores.first_alarm()
     scored = ~np.isnan(scores.error)
@@ -399,20 +335,10 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _write_history(path: Path, history: dict[str, list[float]]) -> None:
-    keys = list(history)
-    with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["epoch", *keys])
-        for i in range(len(history[keys[0]])):
-            w.writerow([i + 1, *(repr(history[k][i]) for k in keys)])
-
-
-def _write_plots(folder: Path, table: FeatureTable, scores: Scores, history: dict, rule: ThresholdRule,
+def _write_plots(folder: Path, table: FeatureTable, scores: ScoreTable, history: dict, rule: ThresholdRule,
                  until: np.datetime64) -> None:
     from train import plots  # matplotlib: imported only when plotting
 
-    folder.mkdir(parents=True, exist_ok=True)
     p = plots.PLOT_FILES
     plots.plot_loss(history["loss"], history.get("val_loss", []), folder / p["loss"])
     ok = ~np.isnan(scores.error)
@@ -424,6 +350,6 @@ def _write_plots(folder: Path, table: FeatureTable, scores: Scores, history: dic
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metadata.json").is_file())):
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not model_dir.is_model_dir(out))):
         raise FitError(f"{out}: exists and is not an empty folder or an earlier model directory; "
                        "refusing to overwrite it: choose another --out")

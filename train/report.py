@@ -6,27 +6,25 @@ threshold, the first alarm and whether the healthy period stayed quiet.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from train import model_dir
 from train.threshold import load_threshold
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a directory written by 'bearing-train fit'")
 
 
-def summary(model_dir: str | Path) -> str:
+def summary(path: str | Path) -> str:
     """The human summary of a model directory (reads only its JSON files and scores.csv)."""
-    d = Path(model_dir)
-    if not (d / "metadata.json").is_file():
-        raise ValueError(f"{d}: not a model directory (no metadata.json); run 'bearing-train fit' first")
-    meta = json.loads((d / "metadata.json").read_text())
-    thr = load_threshold(d / "threshold.json")
+    d = Path(path)
+    meta = model_dir.read_json(d, model_dir.METADATA)
+    thr = load_threshold(d / model_dir.THRESHOLD)
     s, tr, res = meta["split"], meta["training"], meta["result"]
     onsets = res["alarm_onsets"]
     false = [t for t in onsets if t <= s["train_until"]]
-    plots = sorted(p.name for p in (d / "plots").glob("*.png")) if (d / "plots").is_dir() else []
+    plots = model_dir.plot_names(d)
     lines = [
         f"model directory   {d}",
         f"data              {meta['data']['path']} ({meta['data']['n_snapshots']} snapshots, "
@@ -43,7 +41,7 @@ def summary(model_dir: str | Path) -> str:
         f"first alarm       {res['first_alarm'] or 'none'}",
         f"alarm onsets      {len(onsets)}" + (f": {', '.join(onsets[:5])}{' ...' if len(onsets) > 5 else ''}" if onsets else ""),
         f"false alarms      {len(false)} in the healthy period" + (f" ({', '.join(false[:5])})" if false else ""),
-        f"files             model.keras, scaler.json, threshold.json, scores.csv, metadata.json; plots: {', '.join(plots) or 'none'}",
+        f"files             {', '.join(model_dir.FILES)}; plots: {', '.join(plots) or 'none'}",
     ]
     if s.get("excluded"):
         lines.insert(4, f"excluded          {s['n_excluded_snapshots']} snapshots in "
@@ -52,6 +50,6 @@ def summary(model_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     print(summary(args.model_dir))
     return 0

@@ -1,5 +1,7 @@
-"""Where the real IMS data lives: bundled in the repo, or the packed full test 2 beside it.
+"""The IMS bearing data: its facts (rate, snapshot length, scale) and where it lives.
 
+The one place for them: the feature spec's defaults, the replay's rate, the
+agent's learning-mode snapshot length and the benchmarks all read them here.
 The small files (features, 26 raw snapshots) are in ``data/ims`` so a fresh
 clone works alone. The whole of test 2 packed (96 MB) is not committed: it is
 looked up in ``$BEARING_EDGE_FULL_NPZ`` or ``../shared/data/ims/full/``.
@@ -20,6 +22,8 @@ FEATURES_TEST1 = DATA_DIR / "features" / "ims_test1_features.csv"
 #: The IMS recordings: 20,480 samples per channel at 20 kHz, one file a snapshot.
 IMS_SAMPLE_RATE_HZ = 20_000
 IMS_SAMPLES_PER_SNAPSHOT = 20_480
+#: IMS values have exactly 3 decimals and clip at +/-5.000: counts of 0.001 are exact in int16.
+IMS_SCALE = 0.001
 
 #: The classic split of IMS test 2: healthy until here (inclusive).
 TEST2_TRAIN_UNTIL = "2004-02-15 12:52:39"

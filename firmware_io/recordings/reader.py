@@ -24,9 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-IMS_SAMPLES_PER_SNAPSHOT = 20_480
-#: IMS values have exactly 3 decimals and clip at +/-5.000: counts of 0.001 are exact in int16.
-IMS_SCALE = 0.001
+from firmware_io.recordings.ims import IMS_SAMPLES_PER_SNAPSHOT, IMS_SCALE
 
 _NAME_RE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})$")
 # A name starting like a date is meant to be a snapshot: if it does not parse, that is an error.

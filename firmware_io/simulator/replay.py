@@ -23,13 +23,15 @@ from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
+from firmware_io.errors import BearingEdgeError
 from firmware_io.protocol import frames as fr
 from firmware_io.recordings import reader as rec
+from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ
 from firmware_io.protocol.encoder import encode_frame
 from firmware_io.simulator.faults import Fate, FaultConfig, FaultInjector
 
 FIRMWARE_VERSION = "bearing-replay 0.1.0"
-DEFAULT_RATE_HZ = 20_000
+DEFAULT_RATE_HZ = IMS_SAMPLE_RATE_HZ  # the recordings it replays are IMS's
 #: Behind schedule by more than this (seconds of stream) and the device starts dropping frames.
 MAX_LAG_S = 1.0
 
@@ -107,6 +109,10 @@ def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
             first_index += counts.shape[0]
 
 
+class ReplayError(BearingEdgeError, ValueError):
+    """The replay cannot run as asked: a snapshot range, speed or frame size out of bounds."""
+
+
 class Replayer:
     """A virtual accelerometer that streams recorded snapshots as protocol frames.
 
@@ -125,11 +131,11 @@ class Replayer:
                  device_id: str = "bearing-replay", firmware_version: str = FIRMWARE_VERSION,
                  info_interval_s: float = 1.0, loops: int = 1, start: int = 0, stop: int | None = None) -> None:
         if start < 0 or (stop is not None and stop <= start):
-            raise ValueError(f"snapshot range must satisfy 0 <= start < stop, got start={start}, stop={stop}")
+            raise ReplayError(f"snapshot range must satisfy 0 <= start < stop, got start={start}, stop={stop}")
         if speed < 0:
-            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
+            raise ReplayError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
         if frame_samples < 1:
-            raise ValueError(f"frame_samples must be >= 1, got {frame_samples}")
+            raise ReplayError(f"frame_samples must be >= 1, got {frame_samples}")
         fr.scale_ratio(scale)  # refuse a scale the wire cannot carry before streaming anything
         self.sources = [Path(s) for s in sources]
         self.sample_rate_hz = int(sample_rate_hz)
@@ -175,7 +181,7 @@ class Replayer:
         n_channels = snap.counts.shape[1]
         most = (fr.MAX_PAYLOAD - fr.SAMPLES_HEADER_SIZE) // (2 * n_channels)
         if self.frame_samples > most:
-            raise ValueError(f"frame_samples {self.frame_samples} x {n_channels} channels does not fit in a "
+            raise ReplayError(f"frame_samples {self.frame_samples} x {n_channels} channels does not fit in a "
                              f"frame ({fr.MAX_PAYLOAD} bytes of payload): use at most {most}")
 
     def stream_info(self, n_channels: int) -> fr.StreamInfo:

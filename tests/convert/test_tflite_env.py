@@ -16,14 +16,13 @@ import pytest
 from convert.tflite_env import REPO_ROOT
 from edge_agent.scoring.bundle import BundleError, load_bundle
 from edge_agent.scoring.scores import ScoreTable
-from tests.convert.test_convert_support import converted, feature_table_path, model_dir, tflite_python
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def py():
-    found = tflite_python()
+def py(tflite_python):
+    found = tflite_python
     if isinstance(found, str):
         pytest.skip(found)
     return found
@@ -40,11 +39,11 @@ def test_second_env_is_minimal(py):
     assert int(version.split(".")[0]) < 2 and no_tf == "True" and no_litert == "True"
 
 
-def test_default_bundle_on_tflite_runtime_decides_like_keras(py, tmp_path):
+def test_default_bundle_on_tflite_runtime_decides_like_keras(py, tmp_path, converted, model_dir, feature_table_path):
     result = converted()
     out = tmp_path / "scores.csv"
     proc = _run(py, "-m", "edge_agent.cli.score", "score", "--bundle", str(result.archive),
-                str(feature_table_path()), "-o", str(out))
+                str(feature_table_path), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert f"with {result.default_variant} on tflite-runtime" in proc.stdout  # auto picked it
     edge, keras = ScoreTable.read(out), ScoreTable.read(model_dir() / "scores.csv")
@@ -53,7 +52,7 @@ def test_default_bundle_on_tflite_runtime_decides_like_keras(py, tmp_path):
     assert np.array_equal(edge.alarm, keras.alarm)
 
 
-def test_every_bundled_variant_loads_on_tflite_runtime(py):
+def test_every_bundled_variant_loads_on_tflite_runtime(py, converted):
     result = converted()
     for variant in result.bundled:
         assert "tflite-runtime" in result.manifest["variants"][variant]["runtimes"], variant
@@ -62,18 +61,18 @@ def test_every_bundled_variant_loads_on_tflite_runtime(py):
         assert f"variant {variant} on tflite-runtime" in proc.stdout
 
 
-def test_second_env_refuses_a_variant_marked_litert_only(py, tmp_path):
-    from tests.convert.test_convert_support import copy_bundle, resign
-
+def test_second_env_refuses_a_variant_marked_litert_only(py, tmp_path, converted, copy_bundle, resign):
     b = copy_bundle(converted().bundle_dir, tmp_path / "b")
     resign(b, lambda m: m["variants"]["int8"].__setitem__("runtimes", ["ai-edge-litert"]))
     proc = _run(py, "-m", "edge_agent.cli.score", "check-bundle", str(b), "--variant", "int8")
     assert proc.returncode == 2
     assert "variant 'int8' needs one of ['ai-edge-litert']" in proc.stderr
     assert "runtime 'ai-edge-litert' is not installed" in proc.stderr
+    # ai-edge-litert has no wheel for a 32-bit Pi: the refusal says how to get a bundle that runs here instead
+    assert "reconvert it" in proc.stderr and "pip install ai-edge-litert" not in proc.stderr
 
 
-def test_main_env_explains_why_tflite_runtime_is_unusable():
+def test_main_env_explains_why_tflite_runtime_is_unusable(converted):
     """Here numpy is 2.x and tflite-runtime is absent: asking for it gets a clear refusal."""
     with pytest.raises(BundleError, match=r"needs one of .*tflite-runtime.*(not installed|numpy<2)"):
         load_bundle(converted().bundle_dir, runtime="tflite-runtime")

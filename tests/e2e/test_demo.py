@@ -1,4 +1,4 @@
-"""The one full-default training: `python -m demo.run` on the bundled IMS test 2 (about 30 s)."""
+"""The one full-default training: `python -m demo` on the bundled IMS test 2 (about 30 s)."""
 from __future__ import annotations
 
 import json
@@ -40,3 +40,14 @@ def test_demo_trains_the_default_model_and_alarms_on_time(tmp_path, capsys):
     finally:
         journal.close()
     assert len(rows) == 25 and rows[-1]["bundle_id"]
+
+
+def test_make_demo_entry_point_is_the_demo_package():
+    """`make demo` runs `python -m demo`: the package's __main__ must reach demo.run.main."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "demo", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m demo [-h] [--out OUT]")
+    assert "whole desktop story on the bundled IMS test 2" in proc.stdout

@@ -1,4 +1,4 @@
-"""bearing-train fit on the real IMS test-2 table, with few epochs (the full default runs in test_train_demo)."""
+"""bearing-train fit on the real IMS test-2 table, with few epochs (the full default runs in tests/e2e/test_demo.py)."""
 from __future__ import annotations
 
 import csv
@@ -14,9 +14,10 @@ from edge_agent.scoring.detection import debounce, make_windows, reconstruction_
 from edge_agent.features.table import parse_timestamp, read_feature_table
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.scoring.scores import alarm_series
 from firmware_io.recordings import ims as datasets
 from train.cli import main as cli_main
-from train.fit import debounced_alarm, fit_model_dir
+from train.fit import fit_model_dir
 from train.plots import PLOT_FILES
 
 UNTIL = datasets.TEST2_TRAIN_UNTIL
@@ -121,10 +122,11 @@ def test_timesteps_windows_leave_the_first_snapshots_unscored(tmp_path):
     # 445 healthy windows (447 - 2): Keras trains on floor(445 * 0.95) = 422, validates on 23
     assert (meta["split"]["n_train"], meta["split"]["n_validation"]) == (422, 23)
     assert np.isnan(res.scores.error[:2]).all() and not np.isnan(res.scores.error[2:]).any()
-    # the benchmarks re-threshold saved errors with debounced_alarm: it must decide exactly like fit
-    alarm = debounced_alarm(res.scores.error, res.threshold_value, res.threshold["debounce"])
+    # the benchmarks re-threshold saved errors with alarm_series: it must decide exactly like fit
+    ts, k = res.scores.timestamps, res.threshold["debounce"]
+    alarm = alarm_series(ts, res.scores.error, res.threshold_value, k).alarm
     assert (alarm == res.scores.alarm).all()
-    lower = debounced_alarm(res.scores.error, 0.5 * res.threshold_value, res.threshold["debounce"])
+    lower = alarm_series(ts, res.scores.error, 0.5 * res.threshold_value, k).alarm
     assert not lower[:2].any() and lower.sum() > res.scores.alarm.sum()  # unscored rows stay off
 
 

@@ -8,16 +8,15 @@ import tarfile
 import pytest
 
 from edge_agent.scoring.bundle import BundleError, load_bundle
-from tests.convert.test_convert_support import converted, copy_bundle, resign
 
 
 @pytest.fixture(scope="module")
-def bundle_dir():
+def bundle_dir(converted):
     return converted().bundle_dir
 
 
 @pytest.fixture
-def copy(bundle_dir, tmp_path):
+def copy(bundle_dir, tmp_path, copy_bundle):
     return copy_bundle(bundle_dir, tmp_path / "bundle")
 
 
@@ -41,7 +40,7 @@ def test_bundle_written_today_is_schema_1_mean_abs_and_loads(bundle_dir):
     assert tuple(bundle.runner.input_shape) == (1, 1, bundle.spec.n_features) == (1, 1, 4)
 
 
-def test_refuses_scaler_whose_features_differ_from_the_spec(copy):
+def test_refuses_scaler_whose_features_differ_from_the_spec(copy, resign):
     scaler = json.loads((copy / "scaler.json").read_text())
     scaler["feature_names"] = scaler["feature_names"][::-1]
     (copy / "scaler.json").write_text(json.dumps(scaler))
@@ -72,7 +71,7 @@ def test_refuses_checksum_mismatch(copy):
     (lambda s: s["data_max"].__setitem__(2, math.nan), r"scaler data_max is not finite \(NaN or inf\) for \['Bearing 3'\]"),
     (lambda s: s["data_max"].__setitem__(0, s["data_min"][0]), r"zero range .* for \['Bearing 1'\]"),
 ])
-def test_refuses_nan_or_zero_range_scaler(copy, edit, message):
+def test_refuses_nan_or_zero_range_scaler(copy, edit, message, resign):
     scaler = json.loads((copy / "scaler.json").read_text())
     edit(scaler)
     (copy / "scaler.json").write_text(json.dumps(scaler, allow_nan=True))
@@ -81,20 +80,20 @@ def test_refuses_nan_or_zero_range_scaler(copy, edit, message):
         load_bundle(copy)
 
 
-def test_refuses_model_shape_that_disagrees_with_feature_spec(copy):
+def test_refuses_model_shape_that_disagrees_with_feature_spec(copy, resign):
     resign(copy, lambda m: m["feature_spec"].__setitem__("timesteps", 7))
     with pytest.raises(BundleError, match=r"model input shape \[1, 1, 4\] disagrees with the feature spec "
                                           r"\(1 window x 7 timesteps x 4 features = \[1, 7, 4\]\)"):
         load_bundle(copy)
 
 
-def test_refuses_unknown_schema_version(copy):
+def test_refuses_unknown_schema_version(copy, resign):
     resign(copy, lambda m: m.__setitem__("schema_version", 99))
     with pytest.raises(BundleError, match=r"unknown schema_version 99; this edge_agent reads \[1\]"):
         load_bundle(copy)
 
 
-def test_refuses_runtime_the_variant_is_not_known_to_run_on(copy):
+def test_refuses_runtime_the_variant_is_not_known_to_run_on(copy, resign):
     resign(copy, lambda m: m["variants"]["int8"].__setitem__("runtimes", ["ai-edge-litert"]))
     with pytest.raises(BundleError, match=r"variant 'int8' is not known to run on 'tflite-runtime' "
                                           r"\(manifest lists \['ai-edge-litert'\]\)"):

@@ -7,27 +7,26 @@ import numpy as np
 import pytest
 
 from convert.parity import keras_scores
-from convert.modeldir import read_model_dir
+from train.model_dir import read_model_dir
 from edge_agent.scoring.bundle import load_bundle
 from edge_agent.features.table import FeatureTable, read_feature_table
 from edge_agent.scoring.scorer import SnapshotScorer, score_table
-from tests.convert.test_convert_support import converted, feature_table_path, model_dir
 
 T = 3  # a real windowed model, so history order and restart state matter
 
 
 @pytest.fixture(scope="module")
-def bundle():
+def bundle(converted):
     return load_bundle(converted(T, ("float32",)).bundle_dir)
 
 
 @pytest.fixture(scope="module")
-def table():
-    return read_feature_table(feature_table_path())
+def table(feature_table_path):
+    return read_feature_table(feature_table_path)
 
 
 @pytest.mark.slow
-def test_windows_match_keras_for_every_snapshot(bundle, table):
+def test_windows_match_keras_for_every_snapshot(bundle, table, model_dir):
     md = read_model_dir(model_dir(T))
     reference = keras_scores(md.model, md.scaler, table, bundle.threshold, bundle.debounce)
     edge = score_table(bundle, table)
