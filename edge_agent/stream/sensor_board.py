@@ -50,6 +50,13 @@ def spec_mismatch(spec: FeatureSpec, info: StreamInfo) -> str | None:
     return None
 
 
+def describe_change(before: StreamInfo, after: StreamInfo) -> str:
+    """What differs between two stream descriptions, e.g. ``scale 0.001 -> 1``."""
+    changed = [f"{name} {getattr(before, name)!r} -> {getattr(after, name)!r}"
+               for name in before.__dataclass_fields__ if getattr(before, name) != getattr(after, name)]
+    return ", ".join(changed) or "no field"
+
+
 def learning_names(learning: LearningSection, info: StreamInfo) -> tuple[list[str], str | None]:
     """Channel names in learning mode (``[learning]``, else ch1..chN) and why they do not fit, or None."""
     names = list(learning.channel_names) or [f"ch{i + 1}" for i in range(info.n_channels)]
@@ -90,7 +97,7 @@ class SensorBoard:
         self.channel_names: list[str] = []
         self.problem: str | None = None  # why this stream is not recorded, or None
         self.device_status: DeviceStatus | None = None
-        self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0}
+        self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0, "samples_rejected_channels": 0}
         self.last_valid = time.monotonic()  # the no-data timer starts at start-up
 
     @property
@@ -108,7 +115,10 @@ class SensorBoard:
         A generator, so the agent handles each snapshot before the next frame
         of the same read is looked at (a StreamInfo later in the read applies after it).
         """
-        data = self.link.read()
+        yield from self.feed(self.link.read())
+
+    def feed(self, data: bytes) -> Iterator[Snapshot]:
+        """Decode ``data`` (bytes as read from the port) and yield each snapshot it completes, in stream order."""
         if data:
             for frame in self.decoder.feed(data):
                 yield from self._on_frame(frame)
@@ -152,6 +162,13 @@ class SensorBoard:
             if self.problem:
                 self.counts["samples_rejected_stream"] += frame.n_samples
                 return []
+            if frame.samples.shape[1] != self.info.n_channels:
+                # Not this stream's samples (a firmware bug, or a frame from another stream config):
+                # the snapshot it lands in cannot be whole, and its features would not be the spec's.
+                self.counts["samples_rejected_channels"] += frame.n_samples
+                self.assembler.reset(f"a frame of {frame.samples.shape[1]} channels in a stream of "
+                                     f"{self.info.n_channels} (device {self.info.device_id!r})")
+                return []
             self.last_valid = time.monotonic()
             return self.assembler.feed(frame)
         if isinstance(frame, StreamInfo):
@@ -166,9 +183,10 @@ class SensorBoard:
     def _on_stream_info(self, info: StreamInfo) -> None:
         previous, self.info = self.info, info
         self.last_info = info
-        if previous is not None and (previous.device_id, previous.n_channels, previous.sample_rate_hz) != (
-                info.device_id, info.n_channels, info.sample_rate_hz):
-            self.assembler.reset("the stream changed")
+        if previous is not None and previous != info:
+            # Any change (a scale too, not only channels or rate): the samples before it were meant
+            # another way, so the snapshot being collected is not one stream's and is discarded.
+            self.assembler.reset(f"the stream description changed ({describe_change(previous, info)})")
         self.channel_names, self.problem, self.feature_spec = self._check(info)
         self.stream_id = self.register_stream(info, self.channel_names)
         log.info("stream: device %r firmware %r, %d channels at %d Hz, scale %g per count",

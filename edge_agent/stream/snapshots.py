@@ -140,6 +140,10 @@ class SnapshotAssembler:
         out: list[Snapshot] = []
         start, data = frame.first_index, frame.samples
         end = start + len(data)
+        if self.collecting and self._buf is not None and self._buf.shape[1] != data.shape[1]:
+            # a snapshot's channels are fixed by its first frame: never mix, never re-allocate a half-full buffer
+            self._discard(f"a frame of {data.shape[1]} channels in a snapshot of {self._buf.shape[1]}")
+            self._start, self._filled = None, 0
         if self._start is not None:
             if self._filled == 0 and end <= self._start:
                 return out  # the marked snapshot starts after this frame

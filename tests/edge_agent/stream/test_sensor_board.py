@@ -50,3 +50,73 @@ def test_a_board_yields_whole_snapshots_with_the_learning_spec_and_counts_what_i
         ("ch1", "ch2", "ch3", "ch4"), 20000, 20480)
     readings = board.readings()
     assert readings["snapshots_completed"] == 2 and readings["frames_ok"] > 0 and readings["reconnects"] == 0
+
+
+# -- the device is untrusted (issue 11): frames fed as bytes, as the port would deliver them ---------
+def offline_board(spec=None, length: int = 512):
+    """A board whose port is never opened: the tests feed it bytes with :meth:`SensorBoard.feed`."""
+    from edge_agent.config import LearningSection, SerialSection
+    from edge_agent.stream.sensor_board import SensorBoard
+
+    events = []
+    board = SensorBoard(SerialSection(port="/nonexistent/ttyBOARD"), spec=spec,
+                        learning=LearningSection(samples_per_snapshot=length), interval_s=0,
+                        on_event=lambda kind, detail: events.append((kind, detail)), on_link_change=lambda: None,
+                        register_stream=lambda info, names: 1)
+    return board, events
+
+
+def wire(*frames) -> bytes:
+    from firmware_io.protocol.encoder import encode_frame
+
+    return b"".join(encode_frame(f) for f in frames)
+
+
+def samples(seq: int, first: int, n: int = 128, channels: int = 4, value: int = 100):
+    import numpy as np
+    from firmware_io.protocol.frames import Samples
+
+    return Samples(seq, first, np.full((n, channels), value, dtype=np.int16))
+
+
+def test_a_frame_with_another_channel_count_is_rejected_and_its_snapshot_discarded():
+    """Issue 11 #1: a 2-channel frame mid-snapshot got the snapshot scored from uninitialised memory."""
+    from firmware_io.protocol.frames import StreamInfo
+
+    board, _ = offline_board(length=512)
+    info = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
+    snaps = list(board.feed(wire(info, samples(0, 0), samples(1, 128), samples(2, 256, channels=2),
+                                 samples(3, 384), samples(4, 512), samples(5, 640), samples(6, 768),
+                                 samples(7, 896), samples(8, 1024))))
+    # the snapshot the 2-channel frame landed in is discarded; the next whole one starts after it
+    assert [(s.first_index, s.samples.shape) for s in snaps] == [(384, (512, 4))]
+    assert (snaps[0].samples == 100).all()
+    readings = board.readings()
+    assert readings["samples_rejected_channels"] == 128 and readings["snapshots_discarded_gap"] == 1
+
+
+def test_more_channels_than_the_stream_states_never_reach_the_features():
+    """Issue 11 #1: 8-channel frames under a 4-channel StreamInfo crashed the agent in compute()."""
+    from edge_agent.features import registry
+    from firmware_io.protocol.frames import StreamInfo
+
+    board, _ = offline_board(length=256)
+    info = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
+    snaps = list(board.feed(wire(info, *(samples(k, k * 128, channels=8) for k in range(4)),
+                                 samples(4, 512), samples(5, 640))))
+    assert [(s.first_index, s.samples.shape) for s in snaps] == [(512, (256, 4))]
+    assert registry.compute(board.feature_spec, snaps[0].samples, board.info.scale).tolist() == [0.1] * 4
+    assert board.readings()["samples_rejected_channels"] == 4 * 128
+
+
+def test_a_scale_change_mid_snapshot_discards_it():
+    """Issue 11 #3: a scale change in the middle of a snapshot was applied to the whole snapshot."""
+    from firmware_io.protocol.frames import StreamInfo
+
+    board, _ = offline_board(length=512)
+    milli = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
+    unit = StreamInfo("pump-7", "fw", 20000, 4, scale=1.0)
+    snaps = list(board.feed(wire(milli, samples(0, 0), samples(1, 128), milli, samples(2, 256), unit,
+                                 *(samples(k, k * 128) for k in range(3, 8)))))
+    assert [s.first_index for s in snaps] == [384]  # the first whole snapshot after the change
+    assert board.info.scale == 1.0 and board.readings()["snapshots_discarded_gap"] == 1

@@ -81,3 +81,13 @@ def test_reset_discards_partial_snapshot():
     assert asm.collecting
     asm.reset("unplugged")
     assert asm.counts["discarded_gap"] == 1 and not asm.collecting
+
+
+def test_a_frame_of_other_channels_discards_the_snapshot_never_mixes_buffers():
+    """Issue 11 #1: the buffer was re-allocated for the new channel count while its fill level was kept."""
+    asm = SnapshotAssembler(512, interval_s=0, clock=lambda: 5.0)
+    # 2 channels, then contiguous 1-channel frames mid-snapshot
+    snaps = feed_all(asm, [*frames(0, 2, size=128), *frames(256, 4, size=128, channels=1)])
+    assert [(s.first_index, s.samples.shape) for s in snaps] == [(256, (512, 1))]
+    np.testing.assert_array_equal(snaps[0].samples[:, 0], np.arange(256, 768) % 30000)
+    assert asm.counts["discarded_gap"] == 1
