@@ -2,29 +2,31 @@
 
 It fills the shipped ``bearing-agent.service`` in for this machine
 (:mod:`edge_agent.systemd_unit`: the ``bearing-agent`` of this environment,
-the user to run as, the config path), writes it to ``/etc/systemd/system``,
-puts the example configuration at the config path if none is there, and
-enables and starts the service. Use ``--dry-run`` to see the unit without
-changing anything.
+the user to run as, the config path, the journal's directory), creates the
+service's user as a system user (no login) when it does not exist yet
+(``bearing-agent`` by default), writes the unit to ``/etc/systemd/system``, puts the
+example configuration at the config path if none is there, and enables and
+starts the service. Use ``--dry-run`` to see the unit without changing anything.
 """
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from edge_agent.config import example_config_path
-from edge_agent.systemd_unit import (UNIT_NAME, WEB_UNIT_NAME, agent_executable, render_unit, systemctl_commands,
+from edge_agent.config import example_config_path, load_config
+from edge_agent.systemd_unit import (SERVICE_USER, UNIT_NAME, WEB_UNIT_NAME, agent_executable,
+                                     create_user_command, render_unit, systemctl_commands, user_exists,
                                      write_unit_and_config)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--user", default=os.environ.get("SUDO_USER") or getpass.getuser(),
-                   help="user the service runs as (default: the user who ran sudo)")
+    # Not the user who ran sudo (root when logged in as root): a dedicated account with only the
+    # serial and GPIO groups is what the unit's sandbox is designed around.
+    p.add_argument("--user", default=SERVICE_USER,
+                   help=f"user the service runs as, created as a system user if missing (default: {SERVICE_USER})")
     p.add_argument("--config", default="/etc/bearing-agent/agent.toml",
                    help="configuration file (created from the example if missing)")
     p.add_argument("--unit-dir", default="/etc/systemd/system", help="where systemd units live")
@@ -36,11 +38,15 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     name, subcommand = (WEB_UNIT_NAME, "web") if args.web else (UNIT_NAME, "run")
-    unit = render_unit(executable=agent_executable(), user=args.user, config=args.config, name=name,
-                       subcommand=subcommand)
-    unit_path = Path(args.unit_dir) / name
     config = Path(args.config)
+    # the journal may live elsewhere than /var/lib/bearing-agent: its directory must be writable
+    journal_dir = Path(load_config(config if config.exists() else None).journal.path).parent
+    unit = render_unit(executable=agent_executable(), user=args.user, config=config, name=name,
+                       subcommand=subcommand, journal_dir=journal_dir)
+    unit_path = Path(args.unit_dir) / name
     commands = systemctl_commands(start=not args.no_start, name=name)
+    if not user_exists(args.user):
+        commands.insert(0, create_user_command(args.user))
     if args.dry_run:
         print(f"# would write {unit_path}:\n{unit}")
         if not config.exists():
@@ -62,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     print(f"installed; follow it with: journalctl -u {name} -f   and check: bearing-agent status "
-          f"--config {config}")
+          f"--config {config} (as root, or as a member of the service user's group)")
     return 0
