@@ -18,6 +18,7 @@ so a machine with two boards is a list of two, not a second loop.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Callable, Iterator
 
@@ -48,6 +49,19 @@ def spec_mismatch(spec: FeatureSpec, info: StreamInfo) -> str | None:
     if problems:
         return f"stream from device {info.device_id!r} does not match the bundle: " + "; ".join(problems)
     return None
+
+
+def scale_problem(info: StreamInfo) -> str | None:
+    """Why the stream's scale cannot turn counts into a vibration level, or None.
+
+    The wire's ``scale_num`` is signed, but a zero, negative (or, built in code, NaN) scale
+    is a firmware or wiring bug: every feature would be zero or negative and the model
+    would alarm on it (PROTOCOL.md 4.1: the scale is finite and > 0).
+    """
+    if math.isfinite(info.scale) and info.scale > 0:
+        return None
+    return (f"stream from device {info.device_id!r} states a scale of {info.scale!r} units per count; "
+            "the protocol requires a finite scale > 0: fix scale_num/scale_den in the board's firmware")
 
 
 def describe_change(before: StreamInfo, after: StreamInfo) -> str:
@@ -197,6 +211,9 @@ class SensorBoard:
 
     def _check(self, info: StreamInfo) -> tuple[list[str], str | None, FeatureSpec | None]:
         """The stream's channel names, why it cannot be used (or None), and the spec to compute."""
+        unscalable = scale_problem(info)
+        if unscalable:
+            return list(self.spec.channel_names) if self.spec else [], unscalable, None
         if self.spec is not None:
             problem = spec_mismatch(self.spec, info)
             return list(self.spec.channel_names), problem, None if problem else self.spec

@@ -120,3 +120,33 @@ def test_a_scale_change_mid_snapshot_discards_it():
                                  *(samples(k, k * 128) for k in range(3, 8)))))
     assert [s.first_index for s in snaps] == [384]  # the first whole snapshot after the change
     assert board.info.scale == 1.0 and board.readings()["snapshots_discarded_gap"] == 1
+
+
+def test_a_stream_with_a_scale_that_is_not_positive_is_a_stream_fault():
+    """Issue 11 #2: a negative scale made every feature negative and latched an alarm on the third snapshot."""
+    import math
+
+    from edge_agent.alarms.health import Health
+    from edge_agent.config import FaultsSection
+    from edge_agent.stream.sensor_board import scale_problem
+    from firmware_io.protocol.decoder import StreamDecoder
+    from firmware_io.protocol.frames import StreamInfo
+    from firmware_io.protocol.vector_cases import VECTORS_DIR
+
+    # the protocol vector stays a valid encoding: the decoder reads it, the agent refuses the stream
+    (negative,) = StreamDecoder().feed((VECTORS_DIR / "info_negative_scale.bin").read_bytes())
+    assert negative.scale < 0
+    # NaN and 0 cannot be encoded (the decoder refuses a 0 numerator): the same check, built in code
+    for bad in (math.nan, 0.0, -math.inf):
+        assert "finite scale > 0" in scale_problem(StreamInfo("accel-01", "fw", 1000, 1, scale=bad))
+    assert scale_problem(StreamInfo("accel-01", "fw", 1000, 1, scale=1 / 4096)) is None
+    for info in (negative,):
+        board, events = offline_board(length=256)
+        snaps = list(board.feed(wire(info, *(samples(k, k * 128, channels=1) for k in range(4)))))
+        assert snaps == [] and board.readings()["samples_rejected_stream"] == 4 * 128
+        assert "scale" in board.problem and "> 0" in board.problem and "firmware" in board.problem
+        assert events == [("stream_mismatch", board.problem)]
+        health = Health(FaultsSection(), [board])
+        board.link.port = object()  # "connected": the scale is the reason, not the missing device
+        health.observe(board.last_valid)
+        assert health.reason == board.problem
