@@ -9,6 +9,11 @@ changes anything: only ``update`` does.
 """
 from __future__ import annotations
 
+#: The largest count the journal holds (SQLite INTEGER is signed 64-bit). A hostile device
+#: can claim 2^64 - 1 ticks of uptime or a jump of 2^64 samples: the counter saturates here
+#: instead of making the journal write (and the agent) fail.
+COUNTER_MAX = (1 << 63) - 1
+
 
 class Counters:
     """This run's counts on top of ``journaled`` (the journal's counters at start)."""
@@ -35,4 +40,4 @@ class Counters:
         out = {name: self.journaled.get(name, 0) + v for name, v in self._run.items()}
         out["starts"] = self.journaled.get("starts", 0) + 1
         out.update(self._latest)
-        return out
+        return {name: min(value, COUNTER_MAX) for name, value in out.items()}

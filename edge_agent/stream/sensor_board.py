@@ -27,13 +27,17 @@ from edge_agent.features.spec import FeatureSpec
 from edge_agent.stream.serial_link import SerialLink
 from edge_agent.stream.snapshots import Snapshot, SnapshotAssembler
 from firmware_io.protocol.decoder import StreamDecoder
-from firmware_io.protocol.frames import DeviceStatus, Samples, StreamInfo
+from firmware_io.protocol.frames import DeviceStatus, Samples, SnapshotMark, StreamInfo
 
 log = logging.getLogger("edge_agent")
 
 #: The decoder's counters that the journal keeps (cumulative across runs).
 DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_skipped", "seq_gaps",
                     "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames")
+#: One past the last sample index the agent uses: the wire's first_index is a uint64, but the
+#: journal (SQLite INTEGER) holds signed 64 bits, and no sample clock gets near 2^63 ticks
+#: (14 million years at 20 kHz): a larger index is a firmware bug or a corrupted counter.
+INDEX_LIMIT = 1 << 63
 #: The board's own counters, next to the decoder's.
 DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "errors")
 
@@ -111,7 +115,8 @@ class SensorBoard:
         self.channel_names: list[str] = []
         self.problem: str | None = None  # why this stream is not recorded, or None
         self.device_status: DeviceStatus | None = None
-        self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0, "samples_rejected_channels": 0}
+        self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0, "samples_rejected_channels": 0,
+                       "samples_rejected_index": 0}
         self.last_valid = time.monotonic()  # the no-data timer starts at start-up
 
     @property
@@ -176,6 +181,10 @@ class SensorBoard:
             if self.problem:
                 self.counts["samples_rejected_stream"] += frame.n_samples
                 return []
+            if frame.end_index > INDEX_LIMIT:
+                self.counts["samples_rejected_index"] += frame.n_samples
+                self.assembler.reset(f"sample index {frame.first_index} is beyond 2^63")
+                return []
             if frame.samples.shape[1] != self.info.n_channels:
                 # Not this stream's samples (a firmware bug, or a frame from another stream config):
                 # the snapshot it lands in cannot be whole, and its features would not be the spec's.
@@ -190,8 +199,8 @@ class SensorBoard:
                 self._on_stream_info(frame)
         elif isinstance(frame, DeviceStatus):
             self.device_status = frame
-        else:
-            self.assembler.feed(frame)  # SnapshotMark
+        elif isinstance(frame, SnapshotMark) and frame.first_index < INDEX_LIMIT:
+            self.assembler.feed(frame)  # a mark past INDEX_LIMIT could never start a usable snapshot
         return []
 
     def _on_stream_info(self, info: StreamInfo) -> None:
