@@ -1,0 +1,119 @@
+"""The journal file: open it (to write, or read-only), run a transaction, close it.
+
+:class:`Journal` is one connection, used by one thread at a time (the agent's
+loop, or a CLI command); its writes (:mod:`~edge_agent.journal.writer`),
+queries (:mod:`~edge_agent.journal.reader`) and the publisher's cursor
+(:mod:`~edge_agent.journal.outbox`) are mixins, one module per job.
+
+WAL mode lets ``bearing-agent status`` read while the agent writes;
+``synchronous=FULL`` makes each committed row survive a power cut.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from edge_agent.journal.outbox import OutboxCursor
+from edge_agent.journal.reader import JournalReads
+from edge_agent.journal.schema import JournalError, check_schema
+from edge_agent.journal.writer import JournalWrites
+
+#: How long a write waits for another process's write lock (``ack``, the publisher's cursor) before failing.
+BUSY_TIMEOUT_S = 10.0
+
+
+class Journal(JournalWrites, JournalReads, OutboxCursor):
+    """One connection to the journal at ``path``.
+
+    ``create`` (the agent, tests): create the file and its tables when there
+    are none. Without it (``bearing-agent ack``, the publisher) the file must
+    already be a journal; nothing is created. Either way a file of another
+    schema version, or not a journal at all, is refused before anything is written.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise JournalError(f"{self.path}: no journal here (is the agent configured with another "
+                               "[journal] path? pass --journal or --config)")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise JournalError(f"{self.path}: cannot create the journal's directory ({exc}); "
+                                   "set [journal] path to a writable place") from None
+        try:
+            self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
+                                      check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc} (is the file writable by "
+                               "this user, and a SQLite database?)") from None
+        try:
+            check_schema(self.db, self.path, create=create)  # before any write: a foreign file stays as it was
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            # 512 KiB of page cache, not SQLite's 2 MiB: the hourly prune scans a year's rows and
+            # would fill the default cache, +1.8 MiB resident for the agent's life; same speed.
+            self.db.execute("PRAGMA cache_size=-512")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalError(f"{self.path}: cannot open the journal: {exc} (is the file writable by "
+                               "this user, and a SQLite database?)") from None
+        except JournalError:
+            self.db.close()
+            raise
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> "Journal":
+        """A reader that cannot write (``mode=ro``): ``status``, the status page.
+
+        It never creates the file or the schema, so a page opened before the agent
+        ever ran says so instead of leaving an empty journal behind. A WAL reader
+        still needs the ``-shm`` file beside the journal (the agent creates it; the
+        reader must be allowed to open it read-write: see docs/status_page.md).
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise JournalError(f"{self.path}: no journal here yet (start the agent: it creates it)")
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0,
+                                      isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
+                               "-wal and -shm files? see docs/status_page.md)") from None
+        try:
+            self.db.execute("PRAGMA cache_size=-512")
+            check_schema(self.db, self.path, create=False)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
+                               "-wal and -shm files? see docs/status_page.md)") from None
+        except JournalError:
+            self.db.close()
+            raise
+        return self
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; on any failure, the commit's included, roll back.
+
+        A failed COMMIT (disk full) leaves SQLite's transaction open: without the
+        rollback every later ``BEGIN`` would fail, long after the disk has room again.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error says what went wrong
+            raise
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,152 @@
+"""The journal's queries: what ``status``, ``export``, the status page and the publisher read.
+
+A mixin of :class:`~edge_agent.journal.database.Journal`; nothing here writes,
+so every method works on a read-only connection
+(:meth:`~edge_agent.journal.database.Journal.open_readonly`).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+
+class JournalReads:
+    """Every query of the journal (a mixin: ``self.db`` is the connection)."""
+
+    db: sqlite3.Connection
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def state_updated(self, key: str) -> float | None:
+        row = self.db.execute("SELECT updated FROM state WHERE key=?", (key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, value FROM counters ORDER BY name").fetchall())
+
+    def snapshots(self, *, since: float | None = None, until: float | None = None,
+                  last: int | None = None, device_id: str | None = None,
+                  after_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Snapshot rows (oldest first) with their stream's device and channel names.
+
+        ``after_id`` and ``limit``: the next rows after a cursor, a bounded batch at a time.
+        """
+        sql = ("SELECT s.*, st.device_id, st.channel_names, st.sample_rate_hz FROM snapshots s "
+               "LEFT JOIN streams st ON st.id = s.stream_id WHERE 1=1")
+        args: list[Any] = []
+        if after_id is not None:
+            sql += " AND s.id > ?"
+            args.append(after_id)
+        if since is not None:
+            sql += " AND s.time >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND s.time < ?"
+            args.append(until)
+        if device_id is not None:
+            sql += " AND st.device_id = ?"
+            args.append(device_id)
+        sql += " ORDER BY s.id DESC" if last else " ORDER BY s.id"
+        if last or limit:
+            sql += f" LIMIT {int(last or limit)}"
+        cur = self.db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        for r in rows:
+            r["features"] = json.loads(r["features"])
+            r["channel_names"] = json.loads(r["channel_names"]) if r["channel_names"] else None
+        return rows[::-1] if last else rows
+
+    def snapshot_buckets(self, since: float, until: float, n_buckets: int, n_features: int) -> list[dict[str, Any]]:
+        """Snapshots from ``since`` to ``until`` (inclusive) summed up into at most ``n_buckets`` equal time slices.
+
+        A year of rows is half a million: the page gets a few hundred points instead.
+        Each slice keeps what a chart must not lose: the highest error of *every*
+        snapshot in it (a one-snapshot spike stays visible) and whether any was in
+        alarm. Feature means come from every k-th snapshot (at least 4 per slice),
+        because decoding the JSON features of a whole year costs seconds on a Pi.
+        One aggregate query per slice, each an index range scan: a single GROUP BY
+        would sort the whole range first (time and memory the page does not have).
+        """
+        n_buckets = max(1, n_buckets)
+        width = (until - since) / n_buckets
+        rows_in_range = self.db.execute("SELECT COUNT(*) FROM snapshots WHERE time >= ? AND time <= ?",
+                                        (since, until)).fetchone()[0]
+        k = max(1, rows_in_range // (n_buckets * 4))
+        feats = "".join(f", AVG(CASE WHEN id % {k} = 0 THEN json_extract(features, '$[{i}]') END)"
+                        for i in range(n_features))
+        sql = ("SELECT MIN(time), MAX(time), COUNT(*), MAX(error), MIN(error), MAX(threshold), "
+               f"MAX(state = 'alarm'), MAX(over_threshold){feats} FROM snapshots WHERE time >= ? AND time < ?")
+        out = []
+        for b in range(n_buckets):
+            lo = since + b * width
+            hi = until + 1e-6 if b == n_buckets - 1 else since + (b + 1) * width  # the last slice holds `until`
+            r = self.db.execute(sql, (lo, hi)).fetchone()
+            if not r[2]:
+                continue
+            if k > 1 and all(v is None for v in r[8:]):  # a sparse slice the sampling missed: take its rows
+                r = r[:8] + self.db.execute(sql.replace(f"id % {k} = 0", "1"), (lo, hi)).fetchone()[8:]
+            out.append({"t0": r[0], "t1": r[1], "n": r[2], "error_max": r[3], "error_min": r[4], "threshold": r[5],
+                        "alarm": bool(r[6]), "over": bool(r[7]), "features": list(r[8:])})
+        return out
+
+    def healthy_levels(self, n_features: int, limit: int = 500) -> list[float | None]:
+        """Mean of each feature over the first ``limit`` snapshots under the threshold (or recorded
+        while learning): the machine's healthy level, that a page compares today's features with."""
+        feats = ", ".join(f"AVG(json_extract(features, '$[{i}]'))" for i in range(n_features))
+        row = self.db.execute(f"SELECT {feats} FROM (SELECT features FROM snapshots WHERE "
+                              "COALESCE(over_threshold, 0) = 0 AND state IN ('normal', 'learning') "
+                              "ORDER BY id LIMIT ?)", (limit,)).fetchone()
+        return list(row)
+
+    def state_runs(self, state: str, since: float, until: float) -> list[tuple[float, float]]:
+        """(first, last) snapshot time of each uninterrupted run of ``state`` from ``since`` to ``until``.
+
+        A run starts at a row whose predecessor (id - 1: ids only grow, and retention
+        deletes from the oldest end) is not in ``state``, and ends at one whose
+        successor is not; only the rows in ``state`` are looked up, by primary key.
+        """
+        def edges(neighbour: str) -> list[float]:
+            return [float(t) for (t,) in self.db.execute(
+                f"SELECT s.time FROM snapshots s LEFT JOIN snapshots n ON n.id = s.id {neighbour} 1 "
+                "WHERE s.time >= ? AND s.time <= ? AND s.state = ? AND (n.state IS NOT ? OR n.time > ? OR n.time < ?) "
+                "ORDER BY s.id", (since, until, state, state, until, since)).fetchall()]
+
+        return list(zip(edges("-"), edges("+")))
+
+    def snapshot_time_at(self, recorded: float) -> float | None:
+        """The time of the last snapshot journaled at or before the wall-clock ``recorded``.
+
+        Events carry wall-clock times, snapshots their own (a replay of 2004 data is
+        journaled today): this places an event on the snapshots' time axis.
+        """
+        row = self.db.execute("SELECT time FROM snapshots WHERE recorded <= ? ORDER BY recorded DESC LIMIT 1",
+                              (recorded,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def snapshot_range(self) -> tuple[float, float, int] | None:
+        """(first time, last time, count) of the journaled snapshots, or None when there are none."""
+        # Three queries: each of MIN and MAX alone is one index lookup, together with COUNT a table scan.
+        first = self.db.execute("SELECT MIN(time) FROM snapshots").fetchone()[0]
+        if first is None:
+            return None
+        last = self.db.execute("SELECT MAX(time) FROM snapshots").fetchone()[0]
+        return float(first), float(last), int(self.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
+
+    def events(self, *, last: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM events", []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        cur = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, last))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()][::-1]
+
+
+def format_time(t: float) -> str:
+    """A journal time (unix seconds) as ``YYYY-MM-DD HH:MM:SS`` UTC, the feature tables' format."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))

@@ -1,0 +1,89 @@
+"""The journal's tables, and the check that a file is a journal this code can use.
+
+The version check comes **before** anything is created: a journal from a
+newer agent, or some other program's SQLite file, is refused with what it is,
+never "upgraded" by ``CREATE TABLE IF NOT EXISTS`` into a mixture of both
+(``status`` once created the tables in a version-2 journal and then failed
+with "no such column: time").
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from firmware_io.errors import BearingEdgeError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL, firmware_version TEXT NOT NULL, sample_rate_hz INTEGER NOT NULL,
+    n_channels INTEGER NOT NULL, scale REAL NOT NULL, channel_names TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    UNIQUE (device_id, firmware_version, sample_rate_hz, n_channels, scale, channel_names));
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,              -- snapshot time, unix seconds UTC
+    first_index INTEGER NOT NULL,    -- device sample index of its first sample
+    stream_id INTEGER REFERENCES streams(id),
+    features TEXT NOT NULL,          -- JSON list, one float per channel (physical units)
+    error REAL, threshold REAL, over_threshold INTEGER, alarm INTEGER,  -- NULL: not scored
+    state TEXT NOT NULL,             -- normal / alarm / fault / learning after this snapshot
+    bundle_id TEXT,                  -- the bundle that scored it (NULL in learning mode)
+    latency_ms REAL,                 -- last byte read -> outputs set
+    recorded REAL NOT NULL);         -- wall clock when journaled (retention; differs from time in replays)
+CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots (time);
+CREATE INDEX IF NOT EXISTS snapshots_recorded ON snapshots (recorded);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
+    bundle_id TEXT);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, done REAL);
+CREATE TABLE IF NOT EXISTS outbox_cursor (topic TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated REAL NOT NULL);
+"""
+
+
+class JournalError(BearingEdgeError, RuntimeError):
+    """A journal that cannot be opened or is from an incompatible version."""
+
+
+def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Refuse a file that is not a journal of :data:`SCHEMA_VERSION`; create the tables in an empty one.
+
+    Only with ``create`` (the agent) is anything written: the schema in an
+    empty database (no tables at all), and the tables added within version 1
+    since a journal was created. A read-only command must never write.
+    """
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        if not create:
+            raise JournalError(f"{path}: an empty SQLite file, not a journal yet (start the agent: it creates it)")
+        db.executescript(SCHEMA)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
+    if row is None:
+        raise JournalError(f"{path}: a SQLite file but not a bearing-agent journal (tables: "
+                           f"{', '.join(sorted(tables))}); point [journal] path or --journal at the agent's journal")
+    version = parse_version(row[0], path)
+    if version != SCHEMA_VERSION:
+        newer = "a newer" if version > SCHEMA_VERSION else "an older"
+        raise JournalError(f"{path}: journal schema version {version}, written by {newer} agent; this one "
+                           f"knows version {SCHEMA_VERSION}: use the matching bearing-edge version, or move "
+                           "the journal aside and let the agent start a new one")
+    if create:
+        db.executescript(SCHEMA)  # the migration within version 1: tables added since (outbox_cursor)
+
+
+def parse_version(value: object, path: Path) -> int:
+    """The ``schema_version`` as an int; anything but a plain decimal integer is refused with a message."""
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit():
+        raise JournalError(f"{path}: journal schema_version is {value!r}, not an integer: the file was "
+                           "not written by bearing-agent (or was edited); move it aside")
+    return int(text)

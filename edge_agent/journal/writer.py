@@ -1,0 +1,155 @@
+"""The journal's writes: snapshot rows with the state they leave behind, events, state, counters, requests.
+
+A mixin of :class:`~edge_agent.journal.database.Journal` (it uses the
+connection ``self.db`` and ``self.transaction()``). The agent writes through
+:class:`~edge_agent.journal.agent_journal.AgentJournal`, which keeps these
+writes in memory while the file cannot take them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from edge_agent.journal.outbox import ALL_IDS, cursor
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    time: float
+    first_index: int
+    stream_id: int | None
+    features: list[float]
+    error: float | None
+    threshold: float | None
+    over_threshold: bool | None
+    alarm: bool | None
+    state: str
+    bundle_id: str | None
+    latency_ms: float | None
+
+
+class JournalWrites:
+    """Every write to the journal (a mixin: ``self.db`` is the connection)."""
+
+    db: sqlite3.Connection  # and ``self.transaction()``: both Journal's
+
+    def stream_id(self, device_id: str, firmware_version: str, sample_rate_hz: int, n_channels: int,
+                  scale: float, channel_names: list[str]) -> int:
+        key = (device_id, firmware_version, sample_rate_hz, n_channels, float(scale), json.dumps(channel_names))
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO streams (device_id, firmware_version, sample_rate_hz, n_channels,"
+                       " scale, channel_names, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, time.time()))
+            return db.execute("SELECT id FROM streams WHERE device_id=? AND firmware_version=? AND "
+                              "sample_rate_hz=? AND n_channels=? AND scale=? AND channel_names=?",
+                              key).fetchone()[0]
+
+    def record_snapshot(self, row: SnapshotRow, *, state: dict[str, Any] | None = None,
+                        counters: dict[str, int] | None = None) -> None:
+        """The snapshot, the state it leaves behind and the counters, in one transaction."""
+        with self.transaction() as db:
+            insert_snapshot(db, row)
+            put_state(db, state or {})
+            put_counters(db, counters or {})
+
+    def event(self, kind: str, detail: str = "", bundle_id: str | None = None,
+              when: float | None = None) -> None:
+        insert_event(self.db, kind, detail, bundle_id, when)
+
+    def set_state(self, **values: Any) -> None:
+        with self.transaction() as db:
+            put_state(db, values)
+
+    def set_counters(self, counters: dict[str, int]) -> None:
+        with self.transaction() as db:
+            put_counters(db, counters)
+
+    def request(self, kind: str, source: str) -> int:
+        """Queue a command for the running agent (it polls about every 0.5 s)."""
+        cur = self.db.execute("INSERT INTO requests (time, kind, source) VALUES (?, ?, ?)",
+                              (time.time(), kind, source))
+        return int(cur.lastrowid)
+
+    def take_requests(self) -> list[tuple[int, str, str]]:
+        """Pending requests, marked done in the same transaction."""
+        # The agent polls this every housekeeping tick: a cheap read first, the write
+        # transaction only when something is queued.
+        if self.db.execute("SELECT 1 FROM requests WHERE done IS NULL LIMIT 1").fetchone() is None:
+            return []
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, kind, source FROM requests WHERE done IS NULL ORDER BY id").fetchall()
+            if rows:
+                db.execute("UPDATE requests SET done=? WHERE done IS NULL", (time.time(),))
+        return [(int(i), k, s) for i, k, s in rows]
+
+    def prune(self, retention_days: float, max_snapshots: int, now: float | None = None) -> int:
+        """Delete rows past the retention limit; returns the number of snapshot rows deleted.
+
+        Age counts from when a row was journaled, not from the snapshot's own
+        time (a replayed recording from 2004 is not "old" on the day it is replayed).
+        Once a publisher keeps a cursor here, rows it has not sent yet are kept
+        past their age (a broker away for longer than the retention loses
+        nothing); only the ``max_snapshots`` limit deletes them, and then the
+        loss is counted (``outbox_dropped``) and journaled (``outbox_overflow``).
+        """
+        cutoff = (time.time() if now is None else now) - retention_days * 86400.0
+        with self.transaction() as db:
+            sent = cursor(db, "snapshot")
+            n = db.execute("DELETE FROM snapshots WHERE recorded < ? AND id <= ?",
+                           (cutoff, ALL_IDS if sent is None else sent)).rowcount
+            over = "(SELECT id FROM snapshots ORDER BY id DESC LIMIT 1 OFFSET ?)"
+            dropped = 0 if sent is None else db.execute(
+                f"SELECT COUNT(*) FROM snapshots WHERE id > ? AND id <= {over}", (sent, max_snapshots)).fetchone()[0]
+            n += db.execute(f"DELETE FROM snapshots WHERE id <= {over}", (max_snapshots,)).rowcount
+            sent_events = cursor(db, "event")
+            db.execute("DELETE FROM events WHERE time < ? AND id <= ?",
+                       (cutoff, ALL_IDS if sent_events is None else sent_events))
+            if sent_events is not None:  # unsent events are kept, but not without bound
+                db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
+                           "OFFSET ?)", (max_snapshots,))
+            db.execute("DELETE FROM requests WHERE done IS NOT NULL AND done < ?", (cutoff,))
+            if dropped:
+                add_to_counter(db, "outbox_dropped", dropped)
+                insert_event(db, "outbox_overflow", f"{dropped} snapshot rows deleted before they were published: "
+                             f"the journal reached [journal] max_snapshots = {max_snapshots} while the broker "
+                             "was away")
+        return n
+
+
+def insert_snapshot(db: sqlite3.Connection, row: SnapshotRow, recorded: float | None = None) -> None:
+    db.execute(
+        "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold,"
+        " over_threshold, alarm, state, bundle_id, latency_ms, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (row.time, row.first_index, row.stream_id, json.dumps([float(v) for v in row.features]),
+         row.error, row.threshold, _opt_int(row.over_threshold), _opt_int(row.alarm),
+         row.state, row.bundle_id, row.latency_ms, time.time() if recorded is None else recorded))
+
+
+def insert_event(db: sqlite3.Connection, kind: str, detail: str = "", bundle_id: str | None = None,
+                 when: float | None = None) -> None:
+    db.execute("INSERT INTO events (time, kind, detail, bundle_id) VALUES (?, ?, ?, ?)",
+               (time.time() if when is None else when, kind, detail, bundle_id))
+
+
+def put_state(db: sqlite3.Connection, values: dict[str, Any]) -> None:
+    now = time.time()
+    db.executemany("INSERT INTO state (key, value, updated) VALUES (?, ?, ?) ON CONFLICT(key) DO "
+                   "UPDATE SET value=excluded.value, updated=excluded.updated",
+                   [(k, json.dumps(v), now) for k, v in values.items()])
+
+
+def put_counters(db: sqlite3.Connection, counters: dict[str, int]) -> None:
+    db.executemany("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO "
+                   "UPDATE SET value=excluded.value", [(k, int(v)) for k, v in counters.items()])
+
+
+def add_to_counter(db: sqlite3.Connection, name: str, increase: int) -> None:
+    """Add to a counter that no agent run owns (a count of losses, kept across runs)."""
+    db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+               "DO UPDATE SET value = value + excluded.value", (name, int(increase)))
+
+
+def _opt_int(v: bool | None) -> int | None:
+    return None if v is None else int(bool(v))
