@@ -1,9 +1,8 @@
 """The agent: sensor boards -> snapshots -> features -> scores -> alarm -> sinks (GPIO, journal, log).
 
 :class:`Agent` owns the one loop, so every step happens in a known order in one thread, and
-delegates each job to a part: the boards (:mod:`edge_agent.stream.sensor_board`), health,
-acknowledgements and the latch (:mod:`edge_agent.alarms`), the sinks (:mod:`edge_agent.outputs.sink`),
-:mod:`edge_agent.counters`, :mod:`edge_agent.reload` and :mod:`edge_agent.persistence` (what a restart takes back).
+delegates each job to a part: the boards (:mod:`edge_agent.stream.sensor_board`), health, acks and the latch
+(:mod:`edge_agent.alarms`), sinks (:mod:`edge_agent.outputs.sink`), counters, reload, persistence, systemd's watchdog.
 """
 from __future__ import annotations
 
@@ -27,6 +26,7 @@ from edge_agent.reload import BundleReloader, LoadedBundle, load_scorer, swap_in
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot
+from edge_agent.watchdog import Watchdog
 from firmware_io.errors import BearingEdgeError
 
 log = logging.getLogger("edge_agent")
@@ -51,7 +51,7 @@ class Agent:
                  on_snapshot: Callable[[SnapshotRow, "Agent"], None] | None = None,
                  sink_factories: tuple[SinkFactory, ...] | list[SinkFactory] = SINK_FACTORIES) -> None:
         self.config, self.learning, self.on_snapshot = config, config.agent.learn, on_snapshot
-        self._stop, self.acks = threading.Event(), Acknowledgements()
+        self._stop, self.acks, self.watchdog = threading.Event(), Acknowledgements(), Watchdog()
         self.reloader = BundleReloader(config.agent)
         self.loaded: LoadedBundle | None = None
         if not self.learning:
@@ -143,13 +143,13 @@ class Agent:
         self._transitions(self.alarm.set_fault(self.health.reason))
 
     def _due(self, what: str, now: float, period_s: float) -> bool:  # and restart its period
-        if now - self._last[what] < period_s:
-            return False
-        self._last[what] = now
-        return True
+        if due := (now - self._last[what] >= period_s):
+            self._last[what] = now
+        return due
 
     def _housekeeping(self, now: float) -> None:
         self._update_fault(now)
+        self.watchdog.ping(stalled=self.health.stalled)  # READY=1 once; no ping while scoring stalls
         if self._due("losses", now, LOSS_REPORT_S):
             self._report_losses()
         for source in self.acks.take(self.journal):  # the latch is journaled at once: an ack survives a crash
@@ -166,12 +166,12 @@ class Agent:
             persistence.prune(self.journal, self.config.journal)
 
     def _report_losses(self) -> None:
-        detail = self.losses.take()
-        if detail:
+        if detail := self.losses.take():
             log.warning("frames lost: %s", detail)
             self._event("frames_lost", detail)
 
     def _shutdown(self) -> None:
+        self.watchdog.stopping()  # systemd: deactivating, not hung
         for board in self.boards:
             board.close()
         try:

@@ -35,6 +35,9 @@ class Health:
         #: per board: (time, frames ok, frames bad) samples over the last bad_frame_window_s
         self._windows: list[deque[tuple[float, int, int]]] = [deque() for _ in boards]
         self._reason: str | None = None
+        #: scoring has stalled while samples arrive (the stall check sets it); the agent's watchdog
+        #: (edge_agent.watchdog) stops pinging systemd while it is true, so systemd restarts the agent
+        self.stalled = False
 
     @property
     def reason(self) -> str | None:

@@ -114,3 +114,8 @@ def test_the_dedicated_user_has_no_login_and_the_device_groups_that_exist():
     command = create_user_command()
     assert command[:2] == ["useradd", "--system"] and command[-1] == "bearing-agent"
     assert "/usr/sbin/nologin" in command and "--no-create-home" in command
+
+
+def test_the_agent_unit_is_notify_with_a_watchdog():
+    unit = shipped_unit_path().read_text()
+    assert "\nType=notify\n" in unit and "\nNotifyAccess=main\n" in unit and "\nWatchdogSec=30\n" in unit
