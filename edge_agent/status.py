@@ -12,20 +12,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.config import load_config
-from edge_agent.journal import Journal
+from edge_agent.journal import Journal, JournalError
+from edge_agent.journal.access import write_problem
 
 #: A heartbeat older than this means the agent is not running (it writes every 10 s).
 STALE_S = 30.0
 
 
-def open_journal(journal: str | Path | None = None, config: str | Path | None = None) -> Journal:
+def open_journal(journal: str | Path | None = None, config: str | Path | None = None, *,
+                 write: bool = False) -> Journal:
     """The agent's existing journal: at ``journal``, else at ``[journal] path`` of ``config`` (or the default).
 
+    Read-only (``status``, ``export``) unless ``write`` (``ack``): a command that
+    only reads never writes, not even the tables into a foreign or newer file.
     Raises :class:`~edge_agent.journal.JournalError` when there is no journal
-    there (it is never created from here) and
-    :class:`~edge_agent.config.ConfigError` for a bad configuration file.
+    there (it is never created from here), when it is not one this version
+    reads, or (``write``) when this user may not write it, saying which group
+    to join; :class:`~edge_agent.config.ConfigError` for a bad configuration file.
     """
-    path = journal or load_config(config).journal.path
+    path = Path(journal or load_config(config).journal.path)
+    if not write:
+        return Journal.open_readonly(path)
+    problem = write_problem(path) if path.is_file() else None
+    if problem:
+        raise JournalError(f"{path}: {problem}")
     return Journal(path, create=False)
 
 

@@ -17,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = journal_from_args(args)
+    journal = journal_from_args(args, write=True)
     try:
         ack = acknowledge(journal, "command line")
     finally:

@@ -12,6 +12,6 @@ def add_journal_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="agent.toml to take the journal path from")
 
 
-def journal_from_args(args: argparse.Namespace) -> Journal:
-    """The journal the options name (raises JournalError or ConfigError with the path)."""
-    return open_journal(args.journal, args.config)
+def journal_from_args(args: argparse.Namespace, *, write: bool = False) -> Journal:
+    """The journal the options name, read-only unless ``write`` (raises JournalError or ConfigError with the path)."""
+    return open_journal(args.journal, args.config, write=write)
