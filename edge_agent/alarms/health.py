@@ -8,7 +8,11 @@ this order of precedence:
 2. the stream cannot be used (it does not match the bundle, see
    :class:`~edge_agent.stream.sensor_board.SensorBoard`);
 3. no valid sample arrived for ``[faults] no_data_timeout_s``;
-4. more than ``max_bad_frame_rate`` of the frames of the last
+4. samples arrive but no snapshot is taken: more than
+   :attr:`~edge_agent.stream.snapshots.SnapshotAssembler.stall_samples` of them
+   waited for a snapshot mark (a mark far ahead of the stream, marks lost):
+   scoring would stop silently while the status said "normal";
+5. more than ``max_bad_frame_rate`` of the frames of the last
    ``bad_frame_window_s`` seconds were bad or missing.
 
 :meth:`Health.observe` is the one step that changes state (it takes a sample
@@ -58,6 +62,10 @@ class Health:
         silent = now - board.last_valid
         if silent > f.no_data_timeout_s:
             return f"no valid data for {silent:.0f} s (limit {f.no_data_timeout_s:g} s)"
+        idle, limit = board.assembler.idle_samples, board.assembler.stall_samples
+        if idle > limit:
+            return (f"samples arrive but no snapshot was taken for {idle} samples (limit {limit}): "
+                    "the stream's snapshot marks do not match its sample indices")
         # The frame rate is sampled only while the stream is otherwise healthy: an unplugged
         # or silent board already has its own, clearer reason.
         stats = board.decoder.stats

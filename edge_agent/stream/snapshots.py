@@ -29,9 +29,14 @@ from typing import Callable
 
 import numpy as np
 
+from edge_agent.stream.marks import MarkQueue
 from firmware_io.protocol.frames import Samples, SnapshotMark
 
 log = logging.getLogger(__name__)
+
+#: Samples waiting for a mark, in snapshot lengths (or mark periods, if longer), after which
+#: the stream counts as stalled: samples arrive, but no snapshot is taken or skipped.
+STALL_SNAPSHOTS = 3
 
 #: Slack on the cadence, so that a recording made every 600 s is not skipped
 #: every other time for a timestamp that is a few microseconds early.
@@ -70,13 +75,26 @@ class SnapshotAssembler:
         self._start: int | None = None  # first_index of the snapshot being collected
         self._stamp = 0.0
         self._filled = 0
-        self._pending_marks: list[SnapshotMark] = []
+        self._marks = MarkQueue()
+        #: samples received in a marked stream since a snapshot was last begun, discarded or
+        #: skipped: it grows only while no mark takes the samples (see :attr:`stall_samples`)
+        self.idle_samples = 0
 
     # -- public -------------------------------------------------------------
     @property
     def collecting(self) -> bool:
         """True while a snapshot is partly collected (a bundle swap waits for none)."""
         return self._start is not None and self._filled > 0
+
+    @property
+    def pending_marks(self) -> int:
+        """Marks waiting for their samples (bounded: a flood of marks is dropped and counted)."""
+        return len(self._marks)
+
+    @property
+    def stall_samples(self) -> int:
+        """:attr:`idle_samples` beyond this is a stalled stream (health calls it a sensor fault)."""
+        return STALL_SNAPSHOTS * max(self.length, self._marks.period_ or 0)
 
     def feed(self, frame: object) -> list[Snapshot]:
         if isinstance(frame, SnapshotMark):
@@ -92,13 +110,16 @@ class SnapshotAssembler:
             self._discard(reason)
         self._start = None
         self._filled = 0
-        self._pending_marks.clear()
+        self._lost_marks(self._marks.clear(), reason)
+        self.idle_samples = 0
         self.marked_stream = False
 
     def set_length(self, length: int) -> None:
         """Use a new snapshot length from the next snapshot on (a new bundle's spec)."""
         if length != self.length:
-            self.reset("snapshot length changed")
+            if self.collecting:  # the marks stay: they belong to the stream, not to the bundle
+                self._discard("snapshot length changed")
+            self._start, self._filled = None, 0
             self.length = length
             self._buf = None
 
@@ -117,24 +138,29 @@ class SnapshotAssembler:
             if self._start is not None:
                 # an unmarked snapshot begun before the first mark: the marks rule now
                 self._start, self._filled = None, 0
-        self._pending_marks.append(mark)
+        self._lost_marks(self._marks.add(mark), f"snapshot marks lost before index {mark.first_index}")
+
+    def _lost_marks(self, n: int, reason: str) -> None:
+        if n:
+            self.counts["discarded_gap"] += n
+            log.warning("%d snapshot(s) discarded, not scored: %s", n, reason)
 
     def _begin(self, first_index: int, timestamp: float) -> None:
         self._start, self._stamp, self._filled = first_index, timestamp, 0
+        self.idle_samples = 0
 
     def _next_marked_start(self, frame_start: int, frame_end: int) -> None:
         """Begin collecting at the first due mark that falls in or before this frame."""
-        while self._start is None and self._pending_marks and self._pending_marks[0].first_index < frame_end:
-            mark = self._pending_marks.pop(0)
-            if mark.first_index < frame_start:
-                # its first samples were lost before we got here: cannot be whole
-                if self._due(mark.timestamp):
-                    self._discard(f"snapshot at index {mark.first_index} started before the received stream")
-                continue
-            if self._due(mark.timestamp):
-                self._begin(mark.first_index, mark.timestamp)
-            else:
+        while self._start is None and self._marks and self._marks.first().first_index < frame_end:
+            mark = self._marks.pop()
+            if not self._due(mark.timestamp):
                 self.counts["skipped_cadence"] += 1
+                self.idle_samples = 0
+            elif mark.first_index < frame_start:
+                # its first samples were lost before we got here: cannot be whole
+                self._discard(f"snapshot at index {mark.first_index} started before the received stream")
+            else:
+                self._begin(mark.first_index, mark.timestamp)
 
     def _on_samples(self, frame: Samples) -> list[Snapshot]:
         out: list[Snapshot] = []
@@ -163,9 +189,9 @@ class SnapshotAssembler:
                         self._begin(pos, now)
                     else:
                         return out  # not due yet: nothing to collect in this frame
-                if self._start is None:
-                    return out
-                if self._start >= end:
+                if self._start is None or self._start >= end:
+                    if self.marked_stream:
+                        self.idle_samples += end - pos  # waiting for a mark: see stall_samples
                     return out
                 pos = max(pos, self._start)
             take = min(end - pos, self.length - self._filled)
@@ -185,4 +211,5 @@ class SnapshotAssembler:
 
     def _discard(self, reason: str) -> None:
         self.counts["discarded_gap"] += 1
+        self.idle_samples = 0
         log.warning("snapshot discarded, not scored: %s", reason)

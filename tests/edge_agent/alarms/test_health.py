@@ -9,7 +9,8 @@ from edge_agent.config import FaultsSection
 
 def board(**kw):
     stats = SimpleNamespace(frames_ok=0, bad_checks=0, frames_missing=0, missing_samples=0)
-    values = dict(connected=True, port="/dev/ttyACM0", problem=None, last_valid=0.0, decoder=SimpleNamespace(stats=stats))
+    values = dict(connected=True, port="/dev/ttyACM0", problem=None, last_valid=0.0, decoder=SimpleNamespace(stats=stats),
+                  assembler=SimpleNamespace(idle_samples=0, stall_samples=3 * 20480))
     values.update(kw)
     return SimpleNamespace(**values)
 
@@ -55,3 +56,28 @@ def test_losses_are_reported_once_summed():
     b.decoder.stats.frames_missing, b.decoder.stats.missing_samples = 3, 768
     assert report.take() == "3 frames bad or missing, 768 samples missing"
     assert report.take() is None
+
+
+def test_samples_that_no_snapshot_takes_are_a_sensor_fault():
+    """Issue 11 #5: a far-future mark stopped scoring while samples kept arriving: status 'normal', no fault."""
+    import numpy as np
+
+    from edge_agent.stream.snapshots import SnapshotAssembler
+    from firmware_io.protocol.frames import Samples, SnapshotMark
+
+    asm = SnapshotAssembler(512, interval_s=0)
+    b = board(assembler=asm)
+    health = Health(FaultsSection(no_data_timeout_s=10.0), [b])
+    asm.feed(SnapshotMark(10**12, 1e9))  # the only mark, far ahead: no snapshot can start
+    for k in range(12):
+        asm.feed(Samples(k, k * 128, np.zeros((128, 4), dtype=np.int16)))
+        health.observe(1.0)
+        assert health.reason is None  # up to 3 snapshots' worth of samples may wait for a mark
+    asm.feed(Samples(12, 12 * 128, np.zeros((128, 4), dtype=np.int16)))
+    health.observe(1.0)
+    assert health.reason == ("samples arrive but no snapshot was taken for 1664 samples (limit 1536): "
+                             "the stream's snapshot marks do not match its sample indices")
+    asm.feed(SnapshotMark(13 * 128, 1e9 + 1))  # a mark the stream reaches: the fault ends
+    asm.feed(Samples(13, 13 * 128, np.zeros((128, 4), dtype=np.int16)))
+    health.observe(1.0)
+    assert health.reason is None

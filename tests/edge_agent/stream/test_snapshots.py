@@ -91,3 +91,50 @@ def test_a_frame_of_other_channels_discards_the_snapshot_never_mixes_buffers():
     assert [(s.first_index, s.samples.shape) for s in snaps] == [(256, (512, 1))]
     np.testing.assert_array_equal(snaps[0].samples[:, 0], np.arange(256, 768) % 30000)
     assert asm.counts["discarded_gap"] == 1
+
+
+def test_a_far_future_mark_does_not_block_the_marks_behind_it():
+    """Issue 11 #5: one far-future SnapshotMark at the head of the queue stopped scoring silently."""
+    asm = SnapshotAssembler(512, interval_s=0)
+    items = [SnapshotMark(10**12, 1e9 - 1), SnapshotMark(0, 1e9), *frames(0, 4, size=128),
+             SnapshotMark(512, 1e9 + 1), *frames(512, 4, size=128)]
+    snaps = feed_all(asm, items)
+    assert [(s.first_index, s.timestamp) for s in snaps] == [(0, 1e9), (512, 1e9 + 1)]
+    assert asm.idle_samples == 0
+
+
+def test_the_pending_marks_are_bounded_and_overflow_is_counted():
+    """Issue 11 #5: a flood of 1M marks grew the agent's memory by 165 MB, never freed."""
+    from edge_agent.stream.marks import MAX_PENDING_MARKS
+
+    asm = SnapshotAssembler(512, interval_s=0)
+    flood = 10_000
+    for k in range(flood):
+        asm.feed(SnapshotMark(10**9 + k * 512, 1e9 + k))
+    assert asm.pending_marks == MAX_PENDING_MARKS
+    assert asm.counts["discarded_gap"] == flood - MAX_PENDING_MARKS  # each one dropped is a snapshot lost
+
+
+def test_samples_waiting_for_a_mark_are_counted_until_a_snapshot_is_taken():
+    """Issue 11 #5: what health needs to call a scoring stall a sensor fault (see tests/edge_agent/alarms)."""
+    asm = SnapshotAssembler(512, interval_s=0)
+    feed_all(asm, [SnapshotMark(10**12, 1e9), *frames(0, 12, size=128)])
+    assert asm.idle_samples == 12 * 128 and asm.stall_samples == 3 * 512
+    feed_all(asm, [SnapshotMark(1536, 1e9 + 1), *frames(1536, 1, size=128)])
+    assert asm.idle_samples == 0 and asm.collecting
+
+
+def test_marks_lost_on_the_way_are_counted_as_discarded_snapshots():
+    """Issue 11 #6: a mark lost on the wire left its snapshot unscored and uncounted."""
+    asm = SnapshotAssembler(512, interval_s=0)
+    items = [SnapshotMark(0, 1e9), *frames(0, 4, size=128), SnapshotMark(512, 1e9 + 1), *frames(512, 4, size=128),
+             # the mark at 1024 is lost: its samples arrive, nothing takes them
+             *frames(1024, 4, size=128), SnapshotMark(1536, 1e9 + 3), *frames(1536, 4, size=128)]
+    snaps = feed_all(asm, items)
+    assert [s.first_index for s in snaps] == [0, 512, 1536]
+    assert asm.counts == {"completed": 3, "discarded_gap": 1, "skipped_cadence": 0}
+    # a mark whose first samples were missed, not due for the cadence: skipped, not silently dropped
+    slow = SnapshotAssembler(512, interval_s=600)
+    feed_all(slow, [SnapshotMark(0, 1e9), *frames(0, 4, size=128), SnapshotMark(512, 1e9 + 1),
+                    *frames(640, 3, size=128)])
+    assert slow.counts == {"completed": 1, "discarded_gap": 0, "skipped_cadence": 1}
