@@ -30,19 +30,24 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_agent.features.table import format_timestamp, read_feature_table
     from edge_agent.scoring.bundle import load_bundle
-    from edge_agent.scoring.scorer import score_table
+    from edge_agent.scoring.diagnosis import diagnose
+    from edge_agent.scoring.scorer import score_table_with_contributions
 
     bundle = load_bundle(args.bundle, variant=args.variant, runtime=args.runtime)
     table = read_feature_table(args.table)
-    scores = score_table(bundle, table)
+    scores, contributions = score_table_with_contributions(bundle, table)
     scores.write(args.output)
     n_over, n_alarm = int(scores.over_threshold.sum()), int(scores.alarm.sum())
     n_scored = int(np.isfinite(scores.error).sum())
-    first = scores.first_alarm()
-    first_text = format_timestamp(first) if first is not None else "never"
+    first = next((format_timestamp(t) for t, a in zip(scores.timestamps, scores.alarm) if a), "never")
     print(f"scored {n_scored} of {len(table)} snapshots with {bundle.variant} on {bundle.runtime} "
           f"(bundle {bundle.bundle_id}): {n_over} over threshold {bundle.threshold:.6g}, "
-          f"{n_alarm} in alarm, first alarm {first_text} -> {args.output}")
+          f"{n_alarm} in alarm, first alarm {first} -> {args.output}")
+    if scores.alarm.any():  # where the error is when the alarm comes: the bearing, and the defect if the spec can tell
+        i = int(np.flatnonzero(scores.alarm)[0])
+        d = diagnose(bundle.spec, contributions[i])
+        print(f"at the first alarm {format_timestamp(scores.timestamps[i])}: {d.text()} "
+              f"({100 * d.channel_share:.0f} % of the error)")
     return 0
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_agent.scoring.bundle import Bundle
 from edge_agent.scoring.detection import Debouncer, reconstruction_error
+from edge_agent.scoring.diagnosis import feature_contributions
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.scores import ScoreTable
 
@@ -27,6 +28,9 @@ class Score:
     threshold: float
     over_threshold: bool
     alarm: bool
+    #: The error per feature (spec.feature_names order), averaging to ``error``: where it is
+    #: (:func:`edge_agent.scoring.diagnosis.diagnose` names the bearing and the defect).
+    contributions: tuple[float, ...] = ()
 
 
 class SnapshotScorer:
@@ -87,9 +91,11 @@ class SnapshotScorer:
         self._push(self._check(features))
         if self._in_window < self.timesteps:
             return None
-        error = float(reconstruction_error(self._window, self.runner(self._window))[0])
+        reconstruction = self.runner(self._window)
+        error = float(reconstruction_error(self._window, reconstruction)[0])
         over = error > self.bundle.threshold
-        return Score(error, self.bundle.threshold, over, self._debouncer.update(over))
+        contributions = tuple(feature_contributions(self._window, reconstruction)[0].tolist())
+        return Score(error, self.bundle.threshold, over, self._debouncer.update(over), contributions)
 
     def state(self) -> dict:
         """What to journal so a restart resumes mid-window and mid-debounce."""
@@ -113,6 +119,12 @@ class SnapshotScorer:
 
 def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> ScoreTable:
     """Score a whole feature table offline through :class:`SnapshotScorer` (the device's path)."""
+    return score_table_with_contributions(bundle, table, runtime)[0]
+
+
+def score_table_with_contributions(bundle: Bundle, table: FeatureTable,
+                                   runtime: str = "auto") -> tuple[ScoreTable, np.ndarray]:
+    """:func:`score_table`, and each snapshot's :attr:`Score.contributions` (NaN rows where unscored)."""
     expected = list(bundle.spec.feature_names)
     if list(table.channel_names) != expected:
         raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
@@ -120,8 +132,10 @@ def score_table(bundle: Bundle, table: FeatureTable, runtime: str = "auto") -> S
     scorer = SnapshotScorer(bundle, runtime)
     n = len(table)
     error, over, alarm = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    contributions = np.full((n, bundle.spec.n_features), np.nan)
     for i, features in enumerate(table.values):
         s = scorer.score(features)
         if s is not None:
             error[i], over[i], alarm[i] = s.error, s.over_threshold, s.alarm
-    return ScoreTable(table.timestamps.copy(), error, over, alarm)
+            contributions[i] = s.contributions
+    return ScoreTable(table.timestamps.copy(), error, over, alarm), contributions

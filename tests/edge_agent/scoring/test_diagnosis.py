@@ -43,3 +43,38 @@ def test_without_envelope_features_only_the_bearing_is_named():
     assert diagnose(FeatureSpec(("pump DE", "pump NDE")), np.array([0.0, 1.0])).text() == "pump NDE"
     with pytest.raises(ValueError, match="expected 4 contributions"):
         diagnose(FeatureSpec(CHANNELS), np.zeros(3))
+
+
+@pytest.fixture(scope="module")
+def bundle(converted):
+    from edge_agent.scoring.bundle import load_bundle
+
+    return load_bundle(converted(1, ("float32",)).bundle_dir)
+
+
+def test_the_scorer_reports_contributions_that_average_to_its_error(bundle, feature_table_path):
+    from edge_agent.features.table import read_feature_table
+    from edge_agent.scoring.scorer import SnapshotScorer, score_table, score_table_with_contributions
+
+    table = read_feature_table(feature_table_path)
+    scorer = SnapshotScorer(bundle)
+    for features in table.values[-3:]:
+        s = scorer.score(features)
+        assert len(s.contributions) == bundle.spec.n_features
+        assert np.mean(s.contributions) == pytest.approx(s.error, rel=1e-6)  # float32 model, float64 mean
+    scores, contributions = score_table_with_contributions(bundle, table)
+    np.testing.assert_array_equal(scores.error, score_table(bundle, table).error)
+    np.testing.assert_allclose(np.nanmean(contributions, axis=1), scores.error, rtol=1e-6)
+    # test 2's failing bearing: bearing 1 carries most of the error when the alarm comes, and most often after
+    alarmed = np.flatnonzero(scores.alarm)
+    assert diagnose(bundle.spec, contributions[alarmed[0]]).text() == "bearing 1"
+    named = [diagnose(bundle.spec, contributions[i]).text() for i in alarmed]
+    assert max(set(named), key=named.count) == "bearing 1"
+
+
+def test_bearing_agent_score_names_the_bearing_at_the_first_alarm(bundle, feature_table_path, tmp_path, capsys):
+    from edge_agent.cli.main import main
+
+    assert main(["score", "--bundle", str(bundle.path), str(feature_table_path), "-o", str(tmp_path / "s.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "at the first alarm 2004-02-16" in out and ": bearing 1 (" in out and "% of the error)" in out
