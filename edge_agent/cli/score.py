@@ -39,10 +39,11 @@ def run(args: argparse.Namespace) -> int:
     scores.write(args.output)
     n_over, n_alarm = int(scores.over_threshold.sum()), int(scores.alarm.sum())
     n_scored = int(np.isfinite(scores.error).sum())
-    first = next((format_timestamp(t) for t, a in zip(scores.timestamps, scores.alarm) if a), "never")
+    first = scores.first_alarm()
+    first_text = format_timestamp(first) if first is not None else "never"
     print(f"scored {n_scored} of {len(table)} snapshots with {bundle.variant} on {bundle.runtime} "
           f"(bundle {bundle.bundle_id}): {n_over} over threshold {bundle.threshold:.6g}, "
-          f"{n_alarm} in alarm, first alarm {first} -> {args.output}")
+          f"{n_alarm} in alarm, first alarm {first_text} -> {args.output}")
     if scores.alarm.any():  # where the error is when the alarm comes: the bearing, and the defect if the spec can tell
         i = int(np.flatnonzero(scores.alarm)[0])
         d = diagnose(bundle.spec, contributions[i])
