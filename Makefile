@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test test-fast bench venv clean
+.PHONY: demo test test-fast test-arm bench venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -m "not slow"
+
+# The edge side in an emulated Raspberry Pi OS userland (Debian 12; root with apt): ARCH=arm64 or armhf.
+ARCH ?= arm64
+test-arm: venv
+	bash .ci/arm-edge.sh $(ARCH)
 
 bench: venv
 	$(VENV)/bin/bearing-bench

@@ -59,7 +59,10 @@ def bundle_dir(timesteps: int = TIMESTEPS, root: Path | None = None) -> Path:
     session temp folder), whoever asks first; later callers share it.
     """
     if timesteps not in _BUILT:
-        _BUILT[timesteps] = build_bundle((root or _fallback_root()) / f"T{timesteps}", timesteps)
+        from tests.support.prebuilt_bundles import prebuilt_bundle
+
+        _BUILT[timesteps] = prebuilt_bundle(f"agent_T{timesteps}") or build_bundle(
+            (root or _fallback_root()) / f"T{timesteps}", timesteps)
     return _BUILT[timesteps]
 
 

@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from firmware_io.recordings import ims as datasets
+from tests.support import prebuilt_bundles
 
 #: Under CI a real component that is missing is a failure, not a skip (CI installs them).
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -113,7 +113,11 @@ def _extract(archive: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX))
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(target, filter="data")  # refuses absolute paths, '..', devices
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
+                tar.extractall(target, filter="data")  # refuses absolute paths, '..', links out, devices
+            else:
+                # Raspberry Pi OS bookworm has Debian's Python 3.11.2, whose extractall() has no filter.
+                _unpack_checked(tar, target)
     except (tarfile.TarError, OSError) as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
@@ -122,6 +126,45 @@ def _extract(archive: Path) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{archive}: the archive holds no {MANIFEST}; is this a bundle made by bearing-convert?")
     return manifests[0].parent
+
+
+#: Limits for unpacking without tarfile's data filter. A bundle is a handful of files of a few KiB to a few
+#: MiB; the limits stop a damaged or hostile archive from filling the device's SD card.
+_MAX_MEMBERS = 1000
+_MAX_UNPACKED_BYTES = 256 * 2**20
+
+
+def _unpack_checked(tar: "tarfile.TarFile", target: Path) -> None:
+    """Unpack what the data filter would allow: regular files and directories inside ``target`` only.
+
+    Every member is checked before anything is written. Files are copied out by content alone, so the
+    archive's owners, permission bits and times never reach the device.
+    """
+    import tarfile
+    from pathlib import PurePosixPath
+
+    members = tar.getmembers()
+    if len(members) > _MAX_MEMBERS:
+        raise tarfile.TarError(f"{len(members)} members, more than a bundle's limit of {_MAX_MEMBERS}")
+    total = 0
+    for member in members:
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or ".." in name.parts:
+            raise tarfile.TarError(f"member {member.name!r} would land outside the bundle directory")
+        if not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"member {member.name!r} is not a regular file or directory "
+                                   "(links and devices are refused)")
+        total += member.size if member.isfile() else 0
+        if total > _MAX_UNPACKED_BYTES:
+            raise tarfile.TarError(f"more than {_MAX_UNPACKED_BYTES:,} bytes unpacked; a bundle is far smaller")
+    for member in members:
+        dest = target.joinpath(*PurePosixPath(member.name).parts)
+        if member.isdir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tar.extractfile(member) as src, open(dest, "xb") as out:  # "x": a repeated name is refused
+            shutil.copyfileobj(src, out)
 
 
 def _read_manifest(root: Path) -> dict:

@@ -8,6 +8,7 @@ when it creates an interpreter). Neither imports TensorFlow.
 from __future__ import annotations
 
 import importlib
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ RUNTIME_MODULES = {
     "tflite-runtime": "tflite_runtime.interpreter",
 }
 RUNTIMES = tuple(RUNTIME_MODULES)
+#: Machines ai-edge-litert publishes wheels for (pyproject.toml's marker); 32-bit ARM (armv7l) has none.
+LITERT_MACHINES = ("x86_64", "aarch64", "arm64")
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -30,14 +33,29 @@ def _import_interpreter(runtime: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RuntimeUnavailable(
-            f"runtime {runtime!r} is not installed ({exc}); install it with "
-            f"'pip install {runtime}'" + (' "numpy<2"' if runtime == "tflite-runtime" else "")) from exc
+        raise RuntimeUnavailable(f"runtime {runtime!r} is not installed ({exc}); {_install_hint(runtime)}") from exc
     if runtime == "tflite-runtime" and int(np.__version__.split(".")[0]) >= 2:
         raise RuntimeUnavailable(
             f"tflite-runtime 2.14 cannot create interpreters under numpy {np.__version__}; "
             "install 'numpy<2' in this environment or use ai-edge-litert")
     return module.Interpreter
+
+
+def _install_hint(runtime: str) -> str:
+    if runtime == "tflite-runtime":
+        return "install it with 'pip install tflite-runtime' \"numpy<2\""
+    if platform.machine() in LITERT_MACHINES:
+        return "install it with 'pip install ai-edge-litert'"
+    return (f"ai-edge-litert has no wheel for {platform.machine()}: use tflite-runtime on this machine, "
+            "with a bundle verified on it")
+
+
+def _usable(runtime: str) -> bool:
+    try:
+        _import_interpreter(runtime)
+    except RuntimeUnavailable:
+        return False
+    return True
 
 
 def resolve_runtime(runtime: str = "auto", allowed: list[str] | tuple[str, ...] | None = None) -> str:
@@ -55,6 +73,15 @@ def resolve_runtime(runtime: str = "auto", allowed: list[str] | tuple[str, ...] 
             return name
         except RuntimeUnavailable as exc:
             errors.append(str(exc))
+    if candidates and "tflite-runtime" not in candidates and _usable("tflite-runtime"):
+        # A 32-bit Pi has only tflite-runtime, and ai-edge-litert cannot be installed there: the fix is a bundle
+        # whose variants the converter also verified on tflite-runtime, not a pip command.
+        raise RuntimeUnavailable(
+            f"runtime {' / '.join(map(repr, candidates))} is not installed and this machine has only tflite-runtime, "
+            f"but the model is verified on {candidates} only: reconvert it on the desktop with the tflite-runtime "
+            "check environment present ('python -m convert.tflite_env', then 'bearing-convert MODEL_DIR --out "
+            "BUNDLE_DIR'), so that the parity gate verifies each variant on tflite-runtime too, or choose a variant "
+            "that lists tflite-runtime ('bearing-agent check-bundle --json' shows each variant's runtimes)")
     raise RuntimeUnavailable("no usable TFLite runtime among " + ", ".join(candidates) + ": " + "; ".join(errors))
 
 

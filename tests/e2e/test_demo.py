@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+pytest.importorskip("tensorflow", reason="desktop test: a Pi has no TensorFlow (.ci/arm-edge.sh)")
+
 from demo.run import main
 from train.plots import PLOT_FILES
 

@@ -10,6 +10,8 @@ import stat
 import numpy as np
 import pytest
 
+pytest.importorskip("tensorflow", reason="desktop test: a Pi has no TensorFlow (.ci/arm-edge.sh)")
+
 from edge_agent.scoring.detection import debounce, make_windows, reconstruction_error
 from edge_agent.features.table import parse_timestamp, read_feature_table
 from edge_agent.features.spec import FeatureSpec

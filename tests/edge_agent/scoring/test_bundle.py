@@ -1,9 +1,12 @@
 """The bundle loader refuses every bad bundle with a message that says what is wrong."""
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import math
 import tarfile
+import tempfile
 
 import pytest
 
@@ -98,7 +101,33 @@ def test_refuses_runtime_the_variant_is_not_known_to_run_on(copy, resign):
     with pytest.raises(BundleError, match=r"variant 'int8' is not known to run on 'tflite-runtime' "
                                           r"\(manifest lists \['ai-edge-litert'\]\)"):
         load_bundle(copy, variant="int8", runtime="tflite-runtime")
-    assert load_bundle(copy, variant="int8").runtime == "ai-edge-litert"
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        assert load_bundle(copy, variant="int8").runtime == "ai-edge-litert"
+    else:  # a 32-bit Pi: tflite-runtime only, and the refusal says how to get a bundle that runs there
+        with pytest.raises(BundleError, match=r"variant 'int8' needs one of \['ai-edge-litert'\]: .* reconvert it"):
+            load_bundle(copy, variant="int8")
+
+
+def test_litert_only_variant_on_a_tflite_runtime_only_device_says_how_to_reconvert(copy, monkeypatch, resign):
+    from edge_agent.scoring import runtime
+
+    real = runtime._import_interpreter
+
+    def tflite_runtime_only(name):
+        if name == "ai-edge-litert":
+            raise runtime.RuntimeUnavailable("runtime 'ai-edge-litert' is not installed")
+        return real("ai-edge-litert")  # stands in for tflite-runtime: the refusal comes before any interpreter
+
+    monkeypatch.setattr(runtime, "_import_interpreter", tflite_runtime_only)
+    resign(copy, lambda m: m["variants"]["int8"].__setitem__("runtimes", ["ai-edge-litert"]))
+    with pytest.raises(BundleError) as refused:
+        load_bundle(copy, variant="int8")
+    message = str(refused.value)
+    assert "variant 'int8' needs one of ['ai-edge-litert']: runtime 'ai-edge-litert' is not installed and this " \
+           "machine has only tflite-runtime, but the model is verified on ['ai-edge-litert'] only: reconvert it" \
+           in message
+    assert "python -m convert.tflite_env" in message and "bearing-convert MODEL_DIR" in message
+    assert "pip install ai-edge-litert" not in message
 
 
 def test_refuses_unknown_variant_and_not_a_bundle(copy, tmp_path):
@@ -116,3 +145,90 @@ def test_archive_with_unsafe_member_is_refused(tmp_path):
         tar.add(tmp_path / "x", arcname="../../escape")
     with pytest.raises(BundleError, match=r"evil\.tar\.gz: cannot unpack the bundle archive"):
         load_bundle(evil)
+
+
+@pytest.fixture
+def python_3_11_2(monkeypatch):
+    """tarfile as on Debian 12's Python 3.11.2 (Raspberry Pi OS bookworm): no data filter, no filter= argument."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    real_extractall = tarfile.TarFile.extractall
+
+    def extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
+        if kwargs:
+            raise TypeError(f"TarFile.extractall() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        return real_extractall(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
+
+
+def test_archive_loads_on_python_3_11_2_without_the_data_filter(bundle_dir, python_3_11_2):
+    from_dir = load_bundle(bundle_dir)
+    from_tar = load_bundle(bundle_dir.with_name(bundle_dir.name + ".tar.gz"))
+    assert from_tar.bundle_id == from_dir.bundle_id and from_tar.variant == from_dir.variant
+    assert from_tar.manifest == from_dir.manifest
+    assert from_tar.path != from_dir.path and (from_tar.path / "manifest.json").is_file()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"x", linkname: str = "") -> tuple:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, io.BytesIO(data) if kind == tarfile.REGTYPE else None
+
+
+#: case -> (the unsafe member, what the refusal names)
+UNSAFE_MEMBERS = {
+    "parent": (dict(name="../../escape"), r"'\.\./\.\./escape'"),
+    "symlink": (dict(name="bundle/manifest.json", kind=tarfile.SYMTYPE, linkname="/etc/passwd"), r"manifest\.json"),
+    "hardlink": (dict(name="bundle/model.tflite", kind=tarfile.LNKTYPE, linkname="/etc/passwd"), r"model\.tflite"),
+    "device": (dict(name="bundle/dev", kind=tarfile.CHRTYPE), r"dev"),
+    "fifo": (dict(name="bundle/fifo", kind=tarfile.FIFOTYPE), r"fifo"),
+}
+
+
+@pytest.mark.parametrize("python", ["data filter", "3.11.2"])
+@pytest.mark.parametrize("case", sorted(UNSAFE_MEMBERS))
+def test_archive_with_unsafe_member_is_refused_on_both_paths(tmp_path, request, monkeypatch, python, case):
+    if python == "3.11.2":
+        request.getfixturevalue("python_3_11_2")
+    else:
+        assert hasattr(tarfile, "data_filter"), "this host's Python has no data filter: the 3.11.2 path covers it"
+    member, name = UNSAFE_MEMBERS[case]
+    unpack_dir = tmp_path / "unpack"
+    unpack_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(unpack_dir))  # where load_bundle unpacks to
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.addfile(*_member("bundle/ok.txt"))  # a harmless member first: nothing may be unpacked before the check
+        tar.addfile(*_member(**member))
+    with pytest.raises(BundleError, match=r"evil\.tar\.gz: cannot unpack the bundle archive \(.*" + name):
+        load_bundle(evil)
+    assert not (tmp_path / "escape").exists()
+    assert list(unpack_dir.iterdir()) == [], "the unpack directory was not removed"
+
+
+def test_python_3_11_2_path_refuses_absolute_names_and_oversized_archives(tmp_path, python_3_11_2, monkeypatch):
+    from edge_agent.scoring import bundle
+
+    absolute = tmp_path / "absolute.tar.gz"
+    with tarfile.open(absolute, "w:gz") as tar:
+        tar.addfile(*_member("/tmp/bearing-edge-escape"))
+    with pytest.raises(BundleError, match=r"absolute\.tar\.gz: cannot unpack the bundle archive \(member "
+                                          r"'/tmp/bearing-edge-escape' would land outside the bundle directory\)"):
+        load_bundle(absolute)
+
+    big = tmp_path / "big.tar.gz"
+    with tarfile.open(big, "w:gz") as tar:
+        tar.addfile(*_member("bundle/model.tflite", data=bytes(2048)))
+    monkeypatch.setattr(bundle, "_MAX_UNPACKED_BYTES", 1024)
+    with pytest.raises(BundleError, match=r"big\.tar\.gz: cannot unpack the bundle archive \(more than 1,024 "
+                                          r"bytes unpacked"):
+        load_bundle(big)
+    monkeypatch.setattr(bundle, "_MAX_MEMBERS", 1)
+    twice = tmp_path / "twice.tar.gz"
+    with tarfile.open(twice, "w:gz") as tar:
+        tar.addfile(*_member("bundle/a"))
+        tar.addfile(*_member("bundle/b"))
+    with pytest.raises(BundleError, match=r"twice\.tar\.gz: cannot unpack the bundle archive \(2 members, more than "
+                                          r"a bundle's limit of 1\)"):
+        load_bundle(twice)

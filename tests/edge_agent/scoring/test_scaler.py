@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+
+pytest.importorskip("sklearn", reason="desktop test: a Pi has no scikit-learn (.ci/arm-edge.sh)")
 from sklearn.preprocessing import MinMaxScaler
 
 from edge_agent.features.table import parse_timestamp, read_feature_table
