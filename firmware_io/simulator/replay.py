@@ -229,7 +229,10 @@ class Replayer:
             self.stats.frames += 1
             if isinstance(frame, fr.Samples):
                 self.stats.samples_frames += 1
-            if reconnected and end_index <= lose_until:
+            # Lost: a frame wholly inside the outage, whose stream position is before the device is
+            # back. A mark (no samples) at exactly the reconnection point is sent: at speed 0 the
+            # outage has no length, and dropping it would leave its snapshot unmarked.
+            if reconnected and end_index - self._n_samples(frame) < lose_until and end_index <= lose_until:
                 self.injector.drop()
                 yield WireChunk(b"", frame, Fate.DROPPED, end_index)
                 continue

@@ -201,6 +201,18 @@ def test_disconnect_resends_info_and_loses_the_outage() -> None:
     assert isinstance(back.frame, fr.StreamInfo) and back.fate == Fate.INTACT
 
 
+def test_an_unplug_at_speed_0_loses_no_frame_not_even_the_next_mark() -> None:
+    """Issue 11 #6: at --speed 0 the device waits for the host, yet the mark after an unplug was dropped."""
+    sources = sorted(datasets.RAW_TEST2_DIR.iterdir())[:3]
+    plain = [c.frame for c in Replayer(sources, speed=0).chunks()]
+    marks_at = [i for i, f in enumerate(plain) if isinstance(f, fr.SnapshotMark)]
+    for cut in (marks_at[1] - 1, marks_at[2] - 1, 50):  # unplugged just before a mark, and mid-snapshot
+        chunks = list(Replayer(sources, speed=0, faults=FaultConfig(disconnect_every=cut + 1)).chunks())
+        assert not [c for c in chunks if c.fate == Fate.DROPPED]
+        sent = [c.frame for c in chunks if not isinstance(c.frame, (fr.StreamInfo, fr.DeviceStatus))]
+        assert sent == [f for f in plain if not isinstance(f, (fr.StreamInfo, fr.DeviceStatus))]
+
+
 class MemoryPort:
     """A port that keeps what it is given; ``delay`` simulates a slow reader."""
 
