@@ -6,16 +6,38 @@ CDC device, a pty or a ``socket://`` URL (``serial.serial_for_url`` opens all
 three). A USB cable pulled or a board reset makes the port raise; the link
 closes it, reports the state change once, and tries again after a wait that
 doubles up to a maximum, so a missing device costs neither CPU nor log spam.
+
+Reading costs CPU per call, not per byte, so the link reads in large chunks on
+every transport: it waits until the port is readable (``select`` on its file
+descriptor: a tty, a pty and a ``socket://`` connection all have one), then
+lets the rest of the burst arrive for ``batch_s`` (a frame comes in USB
+packets or TCP segments, and the next frame may follow), then takes
+everything that is there with one ``os.read``. pyserial's own ``in_waiting``
+cannot be used for this: on ``socket://`` it returns 0 or 1, so reading
+``in_waiting`` bytes read 1-2 bytes per call (20x slower than a pty, 47 % of
+a core). Transports without a descriptor (``loop://``, ``rfc2217://``) are
+read through pyserial.
 """
 from __future__ import annotations
 
+import io
 import logging
+import os
+import select
 import time
 from typing import Callable
 
 import serial
 
 log = logging.getLogger(__name__)
+
+#: The most one read takes: 0.4 s of a 4 ch x 20 kHz int16 stream, far more than a batch holds.
+CHUNK_BYTES = 65536
+#: How long a read lets the rest of a burst arrive after the first byte. It bounds the added
+#: alarm latency (budget 20 ms, last byte to output) while folding a frame's USB packets or TCP
+#: segments, and often the next frame, into one wake.
+BATCH_S = 0.006
+
 
 class SerialLink:
     """A port that reopens itself. ``read()`` returns bytes (possibly ``b""``) and never raises.
@@ -25,17 +47,19 @@ class SerialLink:
     """
 
     def __init__(self, url: str, *, baudrate: int = 921600, read_timeout_s: float = 0.1,
-                 reconnect_initial_s: float = 0.5, reconnect_max_s: float = 30.0,
+                 batch_s: float = BATCH_S, reconnect_initial_s: float = 0.5, reconnect_max_s: float = 30.0,
                  on_change: Callable[[bool, str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         self.baudrate = baudrate
         self.read_timeout_s = read_timeout_s
+        self.batch_s = batch_s
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = max(reconnect_max_s, reconnect_initial_s)
         self.on_change = on_change
         self.clock = clock
         self.port: serial.SerialBase | None = None
+        self._fd: int | None = None  # the open port's descriptor, when it has one
         self.connects = 0  # successful opens
         self.disconnects = 0  # losses of an open port
         #: perf_counter() when the last chunk's first byte was seen: the start of the alarm latency
@@ -53,6 +77,7 @@ class SerialLink:
         # steal half the bytes; the lock makes it fail to open instead.
         self.port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s,
                                           exclusive=True)
+        self._fd = _descriptor(self.port)
         self.connects += 1
         self._backoff = self.reconnect_initial_s
         self._last_error = None
@@ -91,24 +116,38 @@ class SerialLink:
         if self.port is None:
             self._try_open()
             return b""
-        port = self.port
         try:
-            waiting = port.in_waiting
-            if waiting:
-                self.chunk_time = time.perf_counter()
-                data = port.read(waiting)
-            else:
-                data = port.read(1)  # blocks until a byte or the timeout: no busy loop
-                if data:
-                    # The rest of what arrived with it, without waiting: a device writes
-                    # whole frames, so this is the frame (a sleep here would add latency).
-                    self.chunk_time = time.perf_counter()
-                    more = port.in_waiting
-                    if more:
-                        data += port.read(more)
+            data = self._read_fd(self._fd) if self._fd is not None else self._read_pyserial(self.port)
         except (serial.SerialException, OSError) as exc:
             self._lost(exc)
             return b""
+        return data
+
+    def _read_fd(self, fd: int) -> bytes:
+        readable, _, _ = select.select([fd], [], [], self.read_timeout_s)  # no busy loop while idle
+        if not readable:
+            return b""
+        self.chunk_time = time.perf_counter()
+        if self.batch_s > 0:
+            time.sleep(self.batch_s)
+        try:
+            data = os.read(fd, CHUNK_BYTES)
+        except BlockingIOError:  # another reader took it (the port is locked, so: never in practice)
+            return b""
+        if not data:  # readable but empty: a tty whose device is gone, a socket closed by its peer
+            raise serial.SerialException("device reports readiness to read but returned no data "
+                                         "(device disconnected?)")
+        return data
+
+    def _read_pyserial(self, port: serial.SerialBase) -> bytes:
+        data = port.read(1)  # blocks until a byte or the timeout: no busy loop
+        if data:
+            self.chunk_time = time.perf_counter()
+            if self.batch_s > 0:
+                time.sleep(self.batch_s)
+            more = port.in_waiting
+            if more:
+                data += port.read(min(more, CHUNK_BYTES))
         return data
 
     def close(self) -> None:
@@ -118,3 +157,15 @@ class SerialLink:
             except (serial.SerialException, OSError):
                 pass
             self.port = None
+            self._fd = None
+
+
+def _descriptor(port: serial.SerialBase) -> int | None:
+    """The file descriptor to ``select`` and ``os.read`` on, or None (``loop://``, ``rfc2217://``)."""
+    # exactly these two: a subclass (spy://) may do its own work in read()
+    if type(port) is serial.Serial or type(port).__module__.endswith("protocol_socket"):
+        try:
+            return port.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return None
+    return None
