@@ -18,13 +18,19 @@ Errors: a :class:`~firmware_io.errors.BearingEdgeError` is a problem the user
 can fix, so it is printed as ``<command>: error: <message>`` on stderr, without
 a traceback, and the command exits with the error's ``exit_code`` (2, as
 argparse does for a bad command line). Nothing broader is caught: any other
-exception is a bug and keeps its traceback. This module lives in
-``firmware_io``, the lowest package, so every command can use it.
+exception is a bug and keeps its traceback, with two exceptions that are not
+bugs: a closed pipe (``bearing-agent status | head``) ends the command
+quietly with the shell's 141, and a desktop command run on an edge-only
+install (``ModuleNotFoundError`` for TensorFlow, scikit-learn, pandas, ...)
+says which extra to install (:func:`entry_point`). Every command has
+``--version``. This module lives in ``firmware_io``, the lowest package, so
+every command can use it.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 from typing import Callable, Mapping, Sequence
@@ -36,6 +42,45 @@ Subcommands = Mapping[str, tuple[str, str]]
 
 #: Exit code after Ctrl-C, the shell's own convention (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+#: Exit code when the reader of stdout went away (``| head``): the shell's 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+#: Exit code of a refused command line or a problem the user can fix (argparse's own).
+EXIT_USAGE = 2
+
+#: top-level module -> the extra that installs it, for a command run without its extra
+EXTRA_OF_MODULE = {"tensorflow": "train", "keras": "train", "sklearn": "train", "pandas": "train",
+                   "matplotlib": "train", "joblib": "train", "tqdm": "train", "rich": "dev", "psutil": "dev",
+                   "pytest": "dev", "hypothesis": "dev"}
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked.
+
+    ``importlib.metadata`` costs the agent ~1 MiB of resident memory for a
+    string nobody asked for, so it is imported here, not at start.
+    """
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "print the version of bearing-edge and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {package_version()}")
+        parser.exit()
+
+
+def package_version() -> str:
+    """The installed ``bearing-edge`` version, or a note that this is an uninstalled source tree."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("bearing-edge")
+    except metadata.PackageNotFoundError:
+        return "(source tree, not installed)"
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action=_VersionAction)
 
 
 def chosen_subcommand(argv: Sequence[str], subcommands: Subcommands) -> str | None:
@@ -52,6 +97,7 @@ def build_parser(prog: str, description: str, subcommands: Subcommands,
     is configured so that the help lists them all.
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in subcommands.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -65,13 +111,22 @@ def run_reporting_errors(command: str, run: Callable[[argparse.Namespace], int |
                          args: argparse.Namespace) -> int:
     """``run(args)``, with a :class:`BearingEdgeError` turned into one line on stderr and its exit code."""
     try:
-        return int(run(args) or 0)
+        code = int(run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit as "Exception ignored"
+        return code
     except BearingEdgeError as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (head, less) has what it wanted. Point stdout at /dev/null so that the
+        # interpreter's final flush does not raise again, and end like any piped Unix tool.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
 
 
 def main_with_subcommands(prog: str, description: str, subcommands: Subcommands,
@@ -89,6 +144,46 @@ def main_single(prog: str, module: ModuleType, argv: Sequence[str] | None = None
     The description is the first line of the module's docstring.
     """
     parser = argparse.ArgumentParser(prog=prog, description=(module.__doc__ or "").strip().splitlines()[0])
+    add_version(parser)
     module.configure(parser)
     args = parser.parse_args(None if argv is None else list(argv))
     return run_reporting_errors(prog, module.run, args)
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra that would install the module ``exc`` is about, or None if it is not an optional one."""
+    return EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+
+
+def entry_point(command: str, target: str) -> int:
+    """Run ``target`` (``"package.module:function"``), the real ``main`` of the console command ``command``.
+
+    The console scripts point here rather than at their module so that a
+    desktop command on an edge-only install (``pip install '.[edge]'`` puts
+    ``bearing-train`` on PATH too) prints which extra to install instead of a
+    ``ModuleNotFoundError`` traceback, whether the import fails at start or
+    inside a subcommand.
+    """
+    module_name, _, function = target.partition(":")
+    try:
+        return int(getattr(importlib.import_module(module_name), function)() or 0)
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        print(f"{command}: error: {command} needs the [{extra}] extra ({exc.name.split('.')[0]} is not installed): "
+              f"pip install 'bearing-edge[{extra}]' (from a source tree: pip install '.[{extra}]')",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+def bearing_train() -> int:
+    return entry_point("bearing-train", "train.cli:main")
+
+
+def bearing_convert() -> int:
+    return entry_point("bearing-convert", "convert.cli:main")
+
+
+def bearing_bench() -> int:
+    return entry_point("bearing-bench", "benchmarks.cli:main")

@@ -95,3 +95,71 @@ def test_bearing_agent_run_imports_none_of_the_other_subcommands():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['edge_agent.cli.main', 'edge_agent.cli.run']"
+
+
+# --- issue 11 #22: closed pipes, --version, desktop commands on an edge-only install ---
+
+_MANY_LINES = """
+import sys, types
+from firmware_io.cli_support import main_single
+mod = types.ModuleType("fake", "fake: prints a lot")
+mod.configure = lambda p: None
+def run(args):
+    for k in range(200000):
+        print(f"line {k}")
+mod.run = run
+sys.exit(main_single("fake", mod, []))
+"""
+
+
+def test_a_closed_pipe_ends_quietly_with_the_shells_code():
+    """``bearing-agent status | head``: no BrokenPipeError traceback, exit 141 like any piped tool."""
+    proc = subprocess.Popen([sys.executable, "-c", _MANY_LINES], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()  # what head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err
+
+
+def test_every_command_has_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main_single("fake", _module(lambda args: 0), ["--version"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fake ") and len(out.split()) >= 2
+    from edge_agent.cli import main as agent_cli
+
+    with pytest.raises(SystemExit):
+        agent_cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("bearing-agent ")
+
+
+def test_the_console_scripts_exist_and_desktop_ones_go_through_the_extra_check():
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    for name, target in scripts.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
+    for name in ("bearing-train", "bearing-convert", "bearing-bench"):
+        assert scripts[name].startswith("firmware_io.cli_support:"), name
+
+
+@pytest.mark.parametrize("command, blocked, extra", [("bearing-convert", "tensorflow", "train"),
+                                                     ("bearing-train", "tensorflow", "train"),
+                                                     ("bearing-bench", "rich", "dev")])
+def test_a_desktop_command_without_its_extra_says_which_to_install(command, blocked, extra, tmp_path):
+    from firmware_io.recordings import ims
+
+    function = command.replace("-", "_")
+    args = (["fit", str(ims.FEATURES_TEST2), "--train-until", "2004-02-15 12:52:39", "--out", str(tmp_path / "m")]
+            if command == "bearing-train" else [str(tmp_path / "m")])
+    code = (f"import sys\nsys.modules[{blocked!r}] = None  # an edge-only install: import fails\n"
+            f"sys.argv = [{command!r}, *{args!r}]\n"
+            f"from firmware_io import cli_support\nsys.exit(cli_support.{function}())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"{command}: error: {command} needs the [{extra}] extra ({blocked} ")
+    assert f"pip install 'bearing-edge[{extra}]'" in result.stderr and "Traceback" not in result.stderr
