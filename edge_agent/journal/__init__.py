@@ -29,5 +29,6 @@ from edge_agent.journal.database import Journal
 from edge_agent.journal.reader import format_time
 from edge_agent.journal.schema import SCHEMA_VERSION, JournalError
 from edge_agent.journal.writer import SnapshotRow
+from edge_agent.journal.agent_journal import AgentJournal  # after Journal: it builds on it
 
-__all__ = ["Journal", "JournalError", "SCHEMA_VERSION", "SnapshotRow", "format_time"]
+__all__ = ["AgentJournal", "Journal", "JournalError", "SCHEMA_VERSION", "SnapshotRow", "format_time"]

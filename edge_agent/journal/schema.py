@@ -52,6 +52,14 @@ class JournalError(BearingEdgeError, RuntimeError):
     """A journal that cannot be opened or is from an incompatible version."""
 
 
+class JournalUnavailable(JournalError):
+    """The agent's journal cannot be used *now* (another agent holds it, it is not writable, the disk
+    refuses it): a condition that can end, so the agent exits with 75 (``EX_TEMPFAIL``), which the
+    unit's ``Restart=on-failure`` retries, unlike the 2 of a refused config or bundle."""
+
+    exit_code = 75
+
+
 def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
     """Refuse a file that is not a journal of :data:`SCHEMA_VERSION`; create the tables in an empty one.
 

@@ -34,3 +34,36 @@ def test_restart_resumes_the_cadence_and_features_from_the_journal_rows(tmp_path
     assert j.get_state("samples_per_snapshot") == 1024
     assert [e["kind"] for e in j.events(last=2)] == ["start", "stop"]
     j.close()
+
+
+def learning_config(tmp_path, path):
+    return parse_config({"agent": {"learn": True, "interval_s": 600.0},
+                         "serial": {"port": str(tmp_path / "no-such-device")}, "gpio": {"pin_factory": "mock"},
+                         "journal": {"path": str(path)}, "learning": {"samples_per_snapshot": 1024}}, "<test>")
+
+
+def test_one_agent_per_journal_the_second_names_the_first_and_writes_nothing(tmp_path):
+    """Issue 11 #8: a second agent on the same journal used to write restart/start/stop into the first's."""
+    import os
+
+    import pytest
+
+    from edge_agent.journal import JournalError
+    from edge_agent.service import Agent
+
+    path = tmp_path / "j.sqlite"
+    config = learning_config(tmp_path, path)
+    first = Agent(config, pin_factory=MockFactory())
+    j = Journal(path, create=False)
+    before = j.events(last=100), j.counters()
+    with pytest.raises(JournalError, match=rf"another agent \(pid {os.getpid()}\) is using this journal") as refused:
+        Agent(config, pin_factory=MockFactory())
+    assert refused.value.exit_code == 75  # the unit's Restart= retries: the other one may stop
+    assert (j.events(last=100), j.counters()) == before
+    first.stop()
+    first.run()  # a clean stop releases the lock
+    second = Agent(config, pin_factory=MockFactory())
+    second.stop()
+    second.run()
+    assert [e["kind"] for e in j.events(last=4)] == ["start", "stop", "start", "stop"]
+    j.close()
