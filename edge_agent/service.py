@@ -19,7 +19,7 @@ from edge_agent.alarms.health import Health, LossReport
 from edge_agent.config import Config
 from edge_agent.counters import Counters
 from edge_agent.features import registry
-from edge_agent.journal import Journal, SnapshotRow
+from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
 from edge_agent.reload import BundleReloader, LoadedBundle, load_scorer, swap_in
@@ -59,7 +59,7 @@ class Agent:
                 self.loaded = load_scorer(config.agent)
             except Exception as exc:  # BundleError, RuntimeUnavailable, OSError: all refuse to start
                 raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
-        self.journal = Journal(config.journal.path)
+        self.journal = AgentJournal.open(config.journal.path)  # one agent per journal: its lock, till close
         self.alarm = AlarmState(learning=self.learning)
         self.boards = [SensorBoard(config.serial, spec=self.loaded.bundle.spec if self.loaded else None,
                                    learning=config.learning, interval_s=config.agent.interval_s, on_event=self._event,
