@@ -3,8 +3,14 @@ import shutil
 
 import pytest
 
+from hypothesis import settings
+
 from firmware_io.recordings import ims as datasets
 from tests.support import prebuilt_bundles
+
+# An emulated Raspberry Pi (.ci/arm-edge.sh passes --hypothesis-profile=emulated) runs an example 10-30x
+# slower than the desktop: no per-example deadline there. The examples and the assertions stay the same.
+settings.register_profile("emulated", deadline=None)
 
 #: Under CI a real component that is missing is a failure, not a skip (CI installs them).
 IN_CI = os.environ.get("CI", "").lower() == "true"
