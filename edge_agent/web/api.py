@@ -52,6 +52,8 @@ COUNTER_HELP = {
     "snapshots_skipped_cadence": "snapshots skipped on purpose: only one per scoring interval is taken",
     "samples_before_info": "samples that arrived before the device described its stream (ignored)",
     "samples_rejected_stream": "samples ignored because the stream does not match the model",
+    "samples_rejected_channels": "samples ignored because their frame had another channel count than the stream",
+    "samples_rejected_index": "samples ignored because their index was beyond 2^63 (a broken sample counter)",
     "reconnects": "times the serial device came back after it vanished",
     "disconnects": "times the serial device vanished (unplugged, reset, cable)",
     "starts": "times the agent has started with this journal",
