@@ -1,23 +1,25 @@
 """The agent on a live stream: CPU, peak memory and alarm latency, in real time.
 
 ``bearing-replay`` streams the 25 bundled IMS test-2 snapshots (looping) as
-4 channels x 20 kHz int16 frames, in real time, into a pty; ``bearing-agent
-run`` (a separate process, the real CLI, mock GPIO pins) reads it, scores
-**every** snapshot (``--interval 0``: about one a second, the worst case;
-the default 600 s scores one in ten minutes) and journals it. Measured over
-the window after the first snapshot:
+4 channels x 20 kHz int16 frames, in real time, into a pty, and (second run)
+through a local TCP relay as a ``socket://`` sensor; ``bearing-agent run`` (a
+separate process, the real CLI, mock GPIO pins) reads it, scores **every**
+snapshot (``--interval 0``: about one a second, the worst case; the default
+600 s scores one in ten minutes) and journals it. Measured over the window
+after the first snapshot, per transport:
 
 * the agent's CPU use (user + system time / wall time, in % of one core);
-* its peak RSS (``VmHWM``: the high-water mark since start);
+* its peak RSS (``VmHWM``: the high-water mark since start); the figure
+  reported against the goal is the maximum over the runs;
 * the latency from a snapshot's last byte to the alarm output, as the agent
   journals it per snapshot (``perf_counter`` from the moment the read that
   returned the snapshot's last byte saw its first byte, to after the GPIO
-  outputs were set; an upper bound).
+  outputs were set; an upper bound, including the link's batching wait).
 
 Baseline in the same run: a process that only reads the same stream with
 the agent's serial link and throws the bytes away (the floor of reading
-160 kB/s in Python). Goals: CPU <= 5 % of one core, peak RSS <= 50 MiB,
-latency <= 20 ms.
+160 kB/s in Python). Goals: CPU <= 1 % of one core, peak RSS <= 50 MiB,
+latency <= 20 ms. CPU figures depend on the machine's load (printed with them).
 
 The project's own modules are byte-compiled first, as ``pip install`` does on
 the device: with ``PYTHONDONTWRITEBYTECODE`` set (as in the development
@@ -48,7 +50,9 @@ from benchmarks.harness import BenchResult  # noqa: E402
 from edge_agent.journal import Journal  # noqa: E402
 from firmware_io.recordings import ims as datasets  # noqa: E402
 
-GOAL_CPU_PCT = 5.0
+GOAL_CPU_PCT = 1.0
+#: the agent reads a pty (a USB CDC device behaves alike) and a socket:// sensor on the network
+TRANSPORTS = ("pty", "socket")
 GOAL_RSS_MIB = 50.0
 GOAL_LATENCY_MS = 20.0
 REPO = datasets.REPO_ROOT
@@ -130,93 +134,179 @@ def _snapshot_rows(journal: Path) -> list[dict]:
         j.close()
 
 
-def run(quick: bool = False) -> BenchResult:
+class _TcpSensor:
+    """A sensor on the network for the ``socket://`` run: the replay's pty served on a local TCP port.
+
+    pyserial's ``socket://`` is a client, so something must listen (a network board does on a real
+    installation). This relay runs in the benchmark's process: its CPU is not the agent's.
+    """
+
+    def __init__(self, tty: Path) -> None:
+        import socket
+        import threading
+
+        self.tty = tty
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import serial
+
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn, serial.Serial(str(self.tty), timeout=0.05) as tty:  # pyserial sets the pty raw
+            while not self._stop.is_set():
+                data = tty.read(max(1, tty.in_waiting))
+                if data:
+                    try:
+                        conn.sendall(data)
+                    except OSError:
+                        return
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+        self._thread.join(5)
+
+
+def _transport(tmp: Path, name: str):
+    """(replay process, the URL the reader opens, cleanup) for ``name`` in ``("pty", "socket")``."""
+    link = tmp / f"tty-{name}-{time.monotonic_ns()}"
+    replay = _replay(link)
+    _wait(link.exists, 30)
+    if name == "pty":
+        return replay, str(link), lambda: _stop(replay)
+    sensor = _TcpSensor(link)
+
+    def cleanup() -> None:
+        _stop(replay)
+        sensor.close()
+
+    return replay, sensor.url, cleanup
+
+
+def _floor(tmp: Path, name: str, window: float) -> dict[str, float]:
+    """A bare reader (the agent's serial link, bytes discarded) on the same real-time stream."""
+    replay, url, cleanup = _transport(tmp, name)
+    reader = subprocess.Popen([sys.executable, "-c", _READER_SCRIPT, url], cwd=REPO)
+    try:
+        time.sleep(2.0)
+        return _measure(reader, window)
+    finally:
+        _stop(reader)
+        cleanup()
+
+
+def _agent(tmp: Path, name: str, bundle: Path, config: Path, window: float) -> tuple[dict, list[dict]]:
+    """The real ``bearing-agent run`` on the stream: its figures and the journal rows of the window."""
+    replay, url, cleanup = _transport(tmp, name)
+    journal = tmp / f"journal-{name}-{time.monotonic_ns()}.sqlite"
+    agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
+                              "--bundle", str(bundle), "--port", url, "--journal", str(journal),
+                              "--interval", "0", "--log-level", "WARNING"], cwd=REPO)
+    try:
+        if not _wait(lambda: len(_snapshot_rows(journal)) >= 2, 90):
+            raise RuntimeError(f"the agent journaled no snapshot within 90 s on {name}")
+        n0 = len(_snapshot_rows(journal))
+        figures = _measure(agent, window)
+        figures["replay_cpu_pct"] = psutil.Process(replay.pid).cpu_percent(interval=1.0)
+    finally:
+        _stop(agent)
+        cleanup()
+    return figures, _snapshot_rows(journal)[n0:]
+
+
+def _latencies(rows: list[dict]) -> dict[str, float]:
+    latencies = sorted(r["latency_ms"] for r in rows if r["latency_ms"] is not None)
+    if not latencies:
+        return {"latency_ms_median": float("nan"), "latency_ms_p90": float("nan"), "latency_ms_max": float("nan")}
+    return {"latency_ms_median": statistics.median(latencies),
+            "latency_ms_p90": latencies[int(0.9 * (len(latencies) - 1))], "latency_ms_max": latencies[-1]}
+
+
+def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS) -> BenchResult:
     window = 15.0 if quick else 45.0
+    load_before = os.getloadavg()
+    figures: dict = {"window_s": window, "goal_cpu_pct": GOAL_CPU_PCT, "goal_rss_mib": GOAL_RSS_MIB,
+                     "goal_latency_ms": GOAL_LATENCY_MS, "transports": list(transports)}
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp_name:
         tmp = Path(tmp_name)
         bundle = _bundle(tmp, quick)
         _byte_compile()
         config = tmp / "agent.toml"
         config.write_text('[gpio]\npin_factory = "mock"\n')
+        for name in transports:
+            floor = _floor(tmp, name, window / 3)
+            agent, rows = _agent(tmp, name, bundle, config, window)
+            figures[name] = {**agent, **_latencies(rows), "snapshots_in_window": len(rows),
+                             "snapshots_scored_in_window": sum(r["error"] is not None for r in rows),
+                             "floor_cpu_pct": floor["cpu_pct"], "floor_peak_rss_mib": floor["peak_rss_mib"],
+                             "cpu_vs_floor": agent["cpu_pct"] / floor["cpu_pct"] if floor["cpu_pct"] > 0
+                             else float("nan"),
+                             "latency_ms_all": [round(r["latency_ms"], 3) for r in rows
+                                                if r["latency_ms"] is not None]}
+    figures["load_average"] = [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()]
+    # Peak RSS is the maximum over the runs (one agent per transport), not one lucky run: it depends
+    # on the Python and numpy builds, the TFLite runtime, the allocator and what the machine's other
+    # processes leave in the page cache (shared library pages count while resident).
+    figures["peak_rss_mib"] = max(figures[n]["peak_rss_mib"] for n in transports)
+    figures["cpu_pct"] = max(figures[n]["cpu_pct"] for n in transports)
+    figures["latency_ms_max"] = max(figures[n]["latency_ms_max"] for n in transports)
+    return BenchResult("agent", "Edge agent: CPU, memory, alarm latency on a live stream", figures,
+                       _markdown(figures, transports))
 
-        # the floor: a bare reader on the same real-time stream
-        link = tmp / "tty-floor"
-        replay = _replay(link)
-        _wait(link.exists, 30)
-        reader = subprocess.Popen([sys.executable, "-c", _READER_SCRIPT, str(link)], cwd=REPO)
-        try:
-            time.sleep(2.0)
-            floor = _measure(reader, window / 3)
-        finally:
-            _stop(reader)
-            _stop(replay)
 
-        link = tmp / "tty-agent"
-        journal = tmp / "journal.sqlite"
-        replay = _replay(link)
-        _wait(link.exists, 30)
-        agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
-                                  "--bundle", str(bundle), "--port", str(link), "--journal", str(journal),
-                                  "--interval", "0", "--log-level", "WARNING"], cwd=REPO)
-        try:
-            if not _wait(lambda: len(_snapshot_rows(journal)) >= 2, 60):
-                raise RuntimeError("the agent journaled no snapshot within 60 s")
-            n0 = len(_snapshot_rows(journal))
-            figures = _measure(agent, window)
-            replay_cpu = psutil.Process(replay.pid).cpu_percent(interval=1.0)
-        finally:
-            _stop(agent)
-            _stop(replay)
-        rows = _snapshot_rows(journal)
-    window_rows = rows[n0:]
-    latencies = sorted(r["latency_ms"] for r in window_rows if r["latency_ms"] is not None)
-    scored = sum(r["error"] is not None for r in window_rows)
-    lat_med = statistics.median(latencies) if latencies else float("nan")
-    lat_p90 = latencies[int(0.9 * (len(latencies) - 1))] if latencies else float("nan")
-    lat_max = latencies[-1] if latencies else float("nan")
-    figures.update({
-        "snapshots_in_window": len(window_rows), "snapshots_scored_in_window": scored,
-        "latency_ms_median": lat_med, "latency_ms_p90": lat_p90, "latency_ms_max": lat_max,
-        "floor_cpu_pct": floor["cpu_pct"], "floor_peak_rss_mib": floor["peak_rss_mib"],
-        "floor_rss_anon_mib": floor["rss_anon_mib"], "floor_rss_file_mib": floor["rss_file_mib"],
-        "cpu_vs_floor": figures["cpu_pct"] / floor["cpu_pct"] if floor["cpu_pct"] > 0 else float("nan"),
-        "replay_cpu_pct": replay_cpu, "window_s": window,
-        "latency_ms_all": [round(r["latency_ms"], 3) for r in window_rows if r["latency_ms"] is not None],
-        "goal_cpu_pct": GOAL_CPU_PCT, "goal_rss_mib": GOAL_RSS_MIB, "goal_latency_ms": GOAL_LATENCY_MS,
-    })
-
+def _markdown(f: dict, transports: tuple[str, ...]) -> str:
     def verdict(value: float, goal: float) -> str:
         return "meets" if value <= goal else "MISSES"
 
-    f = figures
-    markdown = "\n".join([
-        f"`bearing-replay --speed 1` (25 IMS test-2 snapshots, looping) -> pty -> `bearing-agent run "
-        f"--interval 0` (every snapshot scored: the worst case). Window {f['wall_s']:.0f} s after the first "
-        f"snapshot; {f['snapshots_in_window']} snapshots journaled, {f['snapshots_scored_in_window']} scored.",
+    lines = [
+        f"`bearing-replay --speed 1` (25 IMS test-2 snapshots, looping, 4 ch x 20 kHz) -> "
+        f"{' and '.join(transports)} -> `bearing-agent run --interval 0` (every snapshot scored: the worst "
+        f"case). Window {f['window_s']:.0f} s after the first snapshot, per transport. Load average "
+        f"(1/5/15 min) before {f['load_average'][0]:.2f}/{f['load_average'][1]:.2f}/{f['load_average'][2]:.2f}, "
+        f"after {f['load_average'][3]:.2f}/{f['load_average'][4]:.2f}/{f['load_average'][5]:.2f}.",
         "",
-        "| figure | agent | floor (read + discard only) | goal |",
-        "|---|---|---|---|",
-        f"| CPU, % of one core | {f['cpu_pct']:.2f} % ({verdict(f['cpu_pct'], GOAL_CPU_PCT)}) | "
-        f"{f['floor_cpu_pct']:.2f} % (agent = {f['cpu_vs_floor']:.2f} x floor) | <= {GOAL_CPU_PCT:g} % |",
-        f"| peak RSS (VmHWM) | {f['peak_rss_mib']:.1f} MiB ({verdict(f['peak_rss_mib'], GOAL_RSS_MIB)}) | "
-        f"{f['floor_peak_rss_mib']:.1f} MiB | <= {GOAL_RSS_MIB:g} MiB |",
-        f"| of which private (RssAnon) / shared library pages (RssFile), at the end | "
-        f"{f['rss_anon_mib']:.1f} / {f['rss_file_mib']:.1f} MiB | {f['floor_rss_anon_mib']:.1f} / "
-        f"{f['floor_rss_file_mib']:.1f} MiB | - |",
-        f"| last byte -> alarm output, median / p90 / max | {lat_med:.2f} / {lat_p90:.2f} / {lat_max:.2f} ms "
-        f"({verdict(lat_max, GOAL_LATENCY_MS)}) | - | <= {GOAL_LATENCY_MS:g} ms |",
+        "| figure | " + " | ".join(transports) + " | goal |",
+        "|---|" + "---|" * len(transports) + "---|",
+        "| CPU, % of one core | " + " | ".join(
+            f"{f[n]['cpu_pct']:.2f} % ({verdict(f[n]['cpu_pct'], GOAL_CPU_PCT)})" for n in transports)
+        + f" | <= {GOAL_CPU_PCT:g} % |",
+        "| floor: read + discard only, % of one core | " + " | ".join(
+            f"{f[n]['floor_cpu_pct']:.2f} % (agent = {f[n]['cpu_vs_floor']:.2f} x floor)" for n in transports)
+        + " | - |",
+        "| peak RSS (VmHWM) | " + " | ".join(f"{f[n]['peak_rss_mib']:.1f} MiB" for n in transports)
+        + f" | <= {GOAL_RSS_MIB:g} MiB (max over the runs: {f['peak_rss_mib']:.1f}, "
+        f"{verdict(f['peak_rss_mib'], GOAL_RSS_MIB)}) |",
+        "| of which private (RssAnon) / shared library pages (RssFile), at the end | " + " | ".join(
+            f"{f[n]['rss_anon_mib']:.1f} / {f[n]['rss_file_mib']:.1f} MiB" for n in transports) + " | - |",
+        "| last byte -> alarm output, median / p90 / max | " + " | ".join(
+            f"{f[n]['latency_ms_median']:.2f} / {f[n]['latency_ms_p90']:.2f} / {f[n]['latency_ms_max']:.2f} ms "
+            f"({verdict(f[n]['latency_ms_max'], GOAL_LATENCY_MS)})" for n in transports)
+        + f" | <= {GOAL_LATENCY_MS:g} ms |",
+        "| snapshots journaled / scored in the window | " + " | ".join(
+            f"{f[n]['snapshots_in_window']} / {f[n]['snapshots_scored_in_window']}" for n in transports) + " | - |",
         "",
-        f"The replay process itself used {f['replay_cpu_pct']:.1f} % of a core on the same machine. "
-        "Latency is journaled by the agent per snapshot, from when the read returning the snapshot's last "
-        "byte saw its first byte to after the GPIO outputs were set (then the row is written).",
-    ])
-    return BenchResult("agent", "Edge agent: CPU, memory, alarm latency on a live stream", figures, markdown)
+        "The replay process itself used " + ", ".join(f"{f[n]['replay_cpu_pct']:.1f} % ({n})" for n in transports)
+        + " of a core. Latency is journaled by the agent per snapshot, from when the read returning the "
+        "snapshot's last byte saw its first byte to after the GPIO outputs were set (then the row is written); "
+        "it includes the link's batching wait (edge_agent.stream.serial_link.BATCH_S).",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~15 s windows instead of ~45 s")
-    print(run(parser.parse_args().quick).markdown)
+    parser.add_argument("--transport", choices=TRANSPORTS, action="append",
+                        help="measure only this transport (repeatable; default: all)")
+    args = parser.parse_args()
+    print(run(args.quick, tuple(args.transport or TRANSPORTS)).markdown)
 
 
 if __name__ == "__main__":
