@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.features.spec import FeatureSpec
+from edge_agent.scoring.manifest import MANIFEST, SUPPORTED_SCHEMAS, ManifestError, check_scaler_float32, read_manifest
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
 from edge_agent.scoring.scaler import ScalerParams
 
 SCHEMA_VERSION = 1
-SUPPORTED_SCHEMAS = (1,)
-MANIFEST = "manifest.json"
 SCALER = "scaler.json"
 _TMP_PREFIX = "bearing-bundle-"
 
@@ -168,25 +167,10 @@ def _unpack_checked(tar: "tarfile.TarFile", target: Path) -> None:
 
 
 def _read_manifest(root: Path) -> dict:
-    path = root / MANIFEST
-    if not path.is_file():
-        raise BundleError(f"{root}: no {MANIFEST}; is this a bundle directory made by bearing-convert?")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
-    version = manifest.get("schema_version")
-    if version not in SUPPORTED_SCHEMAS:
-        raise BundleError(
-            f"{path}: unknown schema_version {version!r}; this edge_agent reads {list(SUPPORTED_SCHEMAS)}. "
-            "Upgrade bearing-edge on the device or convert the model with a matching bearing-convert")
-    missing = [k for k in ("bundle_id", "files", "feature_spec", "threshold", "variants", "default_variant")
-               if k not in manifest]
-    if missing:
-        raise BundleError(f"{path}: manifest is missing {missing}")
-    return manifest
+        return read_manifest(root)
+    except ManifestError as exc:
+        raise BundleError(str(exc)) from exc
 
 
 def _verify_files(root: Path, manifest: dict) -> None:
@@ -210,7 +194,10 @@ def _load_scaler(root: Path, spec: FeatureSpec) -> ScalerParams:
     path = root / SCALER
     try:
         scaler = ScalerParams.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+        check_scaler_float32(scaler.scale, scaler.min, scaler.feature_names, str(path))
+    except ManifestError as exc:
+        raise BundleError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise BundleError(f"{path}: unusable scaler: {exc}") from exc
     if list(scaler.feature_names) != list(spec.feature_names):
         raise BundleError(f"{path}: scaler features {list(scaler.feature_names)} differ from the feature "

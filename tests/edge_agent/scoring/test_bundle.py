@@ -232,3 +232,85 @@ def test_python_3_11_2_path_refuses_absolute_names_and_oversized_archives(tmp_pa
     with pytest.raises(BundleError, match=r"twice\.tar\.gz: cannot unpack the bundle archive \(2 members, more than "
                                           r"a bundle's limit of 1\)"):
         load_bundle(twice)
+
+
+# --- issue 11 #11 and #13: every number in range, every field of the right type, a message never a traceback ---
+
+def _set(*path_and_value):
+    """A manifest edit: ``_set("threshold", "value", 1e308)`` sets manifest["threshold"]["value"]."""
+    *path, key, value = path_and_value
+
+    def edit(m):
+        for p in path:
+            m = m[p]
+        m[key] = value
+    return edit
+
+
+#: case -> (manifest edit, what the refusal says)
+BAD_MANIFESTS = {
+    "threshold 1e308": (_set("threshold", "value", 1e308), r"threshold\.value must be a finite number > 0 and <= 1e\+06"),
+    "variant threshold 1e308": (_set("variants", "int8", "threshold", 1e308),
+                                r"variants\['int8'\]\.threshold must be a finite number > 0 and <= 1e\+06"),
+    "threshold far above its errors": (_set("variants", "int8", "threshold", 5000.0),
+                                       r"variants\['int8'\]\.threshold 5000 is more than 1000 x the largest healthy "
+                                       r"error it was set from \(0\.\d+\): the model's error can never reach it"),
+    "threshold a string": (_set("threshold", "value", "0.3"), r"threshold\.value must be a number, got '0\.3' \(str\)"),
+    "variant threshold a string": (_set("variants", "int8", "threshold", "0.3"),
+                                   r"variants\['int8'\]\.threshold must be a number, got '0\.3' \(str\)"),
+    "debounce 10**300": (_set("threshold", "debounce", 10**300),
+                         r"threshold\.debounce must be an integer from 1 to 1,000, got an integer of about 300 digits"),
+    "debounce inf": (_set("threshold", "debounce", math.inf),
+                     r"threshold\.debounce must be an integer from 1 to 1,000, got inf \(float\)"),
+    "debounce 2.5": (_set("threshold", "debounce", 2.5), r"threshold\.debounce must be an integer .* got 2\.5"),
+    "samples_per_snapshot 10**12": (_set("feature_spec", "samples_per_snapshot", 10**12),
+                                    r"feature_spec\.samples_per_snapshot must be an integer from 1 to 1,048,576, "
+                                    r"got 1000000000000"),
+    "timesteps a string": (_set("feature_spec", "timesteps", "1"), r"feature_spec\.timesteps must be an integer"),
+    "sample rate NaN": (_set("feature_spec", "sample_rate_hz", math.nan), r"feature_spec\.sample_rate_hz must be a "
+                                                                          r"finite number"),
+    "files as a list": (_set("files", ["scaler.json"]), r"'files' must be an object, got list"),
+    "variants as a list": (_set("variants", ["int8"]), r"'variants' must be an object, got list"),
+    "variant as a string": (_set("variants", "int8", "model_int8.tflite"), r"variants\['int8'\] must be an object"),
+    "runtimes a string": (_set("variants", "int8", "runtimes", "ai-edge-litert"),
+                          r"variants\['int8'\]\.runtimes must be a non-empty list of runtime names"),
+    "threshold a list": (_set("threshold", [0.3]), r"'threshold' must be an object, got list"),
+    "channel names a string": (_set("feature_spec", "channel_names", "Bearing 1"),
+                               r"feature_spec\.channel_names must be a list of 1 to 64 names"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MANIFESTS))
+def test_manifest_numbers_out_of_range_or_of_the_wrong_type_are_refused_with_a_message(copy, resign, case):
+    edit, message = BAD_MANIFESTS[case]
+    if case != "files as a list":
+        resign(copy, edit)
+    else:  # resign rebuilds 'files'; write the list after it
+        resign(copy)
+        manifest = json.loads((copy / "manifest.json").read_text())
+        edit(manifest)
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"manifest\.json: .*" + message):
+        load_bundle(copy, variant="int8")
+
+
+def test_a_5000_digit_integer_in_the_manifest_is_a_message(copy):
+    text = (copy / "manifest.json").read_text()
+    manifest = json.loads(text)
+    (copy / "manifest.json").write_text(text.replace(json.dumps(manifest["threshold"]["value"]), "9" * 5000, 1))
+    with pytest.raises(BundleError, match=r"manifest\.json: not valid JSON \(.*digits.*\); copy the bundle again"):
+        load_bundle(copy)
+
+
+@pytest.mark.parametrize("scale, message", [
+    (1e39, r"scaler scale is not finite in float32 .* for \['Bearing 2'\]: the model would see inf"),
+    (0.0, r"scaler scale must be > 0, got \[0\.0\] for \['Bearing 2'\]"),
+    (-2.0, r"scaler scale must be > 0, got \[-2\.0\] for \['Bearing 2'\]"),
+])
+def test_scaler_scale_must_be_finite_in_float32_and_positive(copy, resign, scale, message):
+    scaler = json.loads((copy / "scaler.json").read_text())
+    scaler["scale"][1] = scale
+    (copy / "scaler.json").write_text(json.dumps(scaler))
+    resign(copy)
+    with pytest.raises(BundleError, match=r"scaler\.json: " + message):
+        load_bundle(copy)
