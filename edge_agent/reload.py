@@ -37,11 +37,16 @@ class LoadedBundle:
 
 
 def load_scorer(agent: AgentSection) -> LoadedBundle:
-    """Load and verify ``[agent] bundle`` and build its scorer (raises BundleError / RuntimeUnavailable)."""
+    """Load and verify ``[agent] bundle`` and build its scorer (raises BundleError / RuntimeUnavailable).
+
+    The model is probed in a child process first (``probe=True``): a bundle whose model crashes the
+    runtime is refused like any bad bundle, at a reload (the old bundle keeps scoring) and at the start
+    (the agent exits with the reason instead of dying by SIGSEGV, so systemd does not loop into it).
+    """
     from edge_agent.scoring.bundle import load_bundle
     from edge_agent.scoring.scorer import SnapshotScorer
 
-    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime)
+    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime, probe=True)
     return LoadedBundle(bundle, SnapshotScorer(bundle, agent.runtime))
 
 

@@ -2,7 +2,9 @@
 
 Loading it (:func:`edge_agent.scoring.bundle.load_bundle`) verifies the
 checksums, the schema, the scaler, the model shapes and the runtime; a bundle
-that fails any of them is refused with the file and the problem named.
+that fails any of them is refused with the file and the problem named. The model
+is loaded and invoked in a child process first, as the agent does, so a model
+that crashes the runtime is reported, not a segfault of this command.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_agent.scoring.bundle import describe, load_bundle
 
-    summary = describe(load_bundle(args.bundle, variant=args.variant, runtime=args.runtime))
+    summary = describe(load_bundle(args.bundle, variant=args.variant, runtime=args.runtime, probe=True))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -27,15 +27,17 @@ from typing import Any
 
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.scoring.manifest import MANIFEST, SUPPORTED_SCHEMAS, ManifestError, check_scaler_float32, read_manifest
+from edge_agent.scoring.probe import ModelCrashed, probe_model
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
 from edge_agent.scoring.scaler import ScalerParams
+from firmware_io.errors import BearingEdgeError
 
 SCHEMA_VERSION = 1
 SCALER = "scaler.json"
 _TMP_PREFIX = "bearing-bundle-"
 
 
-class BundleError(ValueError):
+class BundleError(BearingEdgeError, ValueError):
     """A bundle that must not be deployed; the message says exactly what is wrong and where."""
 
 
@@ -217,11 +219,15 @@ def _check_shapes(path: Path, runner: ModelRunner, spec: FeatureSpec) -> None:
                           f"{runner.input_dtype}/{runner.output_dtype}")
 
 
-def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "auto") -> Bundle:
+def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "auto", *,
+                probe: bool = False) -> Bundle:
     """Verify and load a bundle directory or ``.tar.gz``; raise :class:`BundleError` if anything is off.
 
     ``variant`` defaults to the manifest's ``default_variant``; ``runtime`` is
-    ``auto`` (ai-edge-litert, then tflite-runtime) or one of those names.
+    ``auto`` (ai-edge-litert, then tflite-runtime) or one of those names. With ``probe``
+    the model is first loaded and invoked in a child process
+    (:func:`edge_agent.scoring.probe.probe_model`): a model that crashes the runtime is
+    refused instead of ending this process. The agent and ``check-bundle`` probe.
     """
     path = Path(path)
     if not path.exists():
@@ -229,7 +235,7 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
     if path.is_file():
         root = _extract(path)
         try:
-            bundle = _load_dir(root, variant, runtime)
+            bundle = _load_dir(root, variant, runtime, probe)
         except BundleError as exc:
             shutil.rmtree(_tmp_root(root), ignore_errors=True)
             raise BundleError(f"{path} (unpacked): {exc}") from exc
@@ -239,14 +245,14 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
         # The unpacked copy lives as long as the Bundle (the interpreter maps the model file).
         weakref.finalize(bundle, shutil.rmtree, str(_tmp_root(root)), True)
         return bundle
-    return _load_dir(path, variant, runtime)
+    return _load_dir(path, variant, runtime, probe)
 
 
 def _tmp_root(root: Path) -> Path:
     return next((p for p in (root, *root.parents) if p.name.startswith(_TMP_PREFIX)), root)
 
 
-def _load_dir(root: Path, variant: str | None, runtime: str) -> Bundle:
+def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False) -> Bundle:
     manifest = _read_manifest(root)
     _verify_files(root, manifest)
     try:
@@ -271,6 +277,11 @@ def _load_dir(root: Path, variant: str | None, runtime: str) -> Bundle:
 
     model_path = root / info["file"]
     name = check_runtime(manifest, variant, runtime, root)
+    if probe:
+        try:
+            probe_model(model_path, name)
+        except ModelCrashed as exc:
+            raise BundleError(str(exc)) from exc
     try:
         runner = ModelRunner(model_path, name)
     except (ValueError, RuntimeError) as exc:

@@ -7,6 +7,7 @@ import json
 import math
 import tarfile
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -314,3 +315,57 @@ def test_scaler_scale_must_be_finite_in_float32_and_positive(copy, resign, scale
     resign(copy)
     with pytest.raises(BundleError, match=r"scaler\.json: " + message):
         load_bundle(copy)
+
+
+# --- issue 11 #10: a checksummed model that crashes the runtime is refused, and only a child process dies ---
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEGFAULTING_MODEL = FIXTURES / "bitflip_segfault.tflite"  # a real model with one bit flipped: fixtures/README.md
+
+
+@pytest.fixture
+def segfaulting_bundle(copy, resign):
+    """The session bundle with its float32 model replaced by the bit-flipped one, checksums re-signed."""
+    import shutil
+    import subprocess
+    import sys
+
+    crash = subprocess.run([sys.executable, "-c", "import sys; from edge_agent.scoring.runtime import ModelRunner; "
+                            "ModelRunner(sys.argv[1])(__import__('numpy').zeros((1, 1, 4), 'float32'))",
+                            str(SEGFAULTING_MODEL)], capture_output=True, timeout=120)
+    if crash.returncode >= 0:
+        pytest.skip(f"this machine's runtime survives the flipped model (exit {crash.returncode}): nothing to guard")
+    shutil.copyfile(SEGFAULTING_MODEL, copy / "model_float32.tflite")
+    resign(copy)
+    return copy
+
+
+def test_check_bundle_reports_a_model_that_segfaults_the_runtime_instead_of_crashing(segfaulting_bundle):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "edge_agent.cli.main", "check-bundle", str(segfaulting_bundle),
+                           "--variant", "float32"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)  # before the probe: -11, no message
+    assert "model_float32.tflite: the model crashed the ai-edge-litert runtime (SIGSEGV) when a test process " \
+           "loaded and invoked it" in proc.stderr
+    assert "copy the bundle again, or reconvert it" in proc.stderr
+
+
+def test_the_agent_refuses_a_segfaulting_bundle_at_start_and_at_a_reload_and_survives(segfaulting_bundle, bundle_dir):
+    import time
+
+    from edge_agent.config import AgentSection
+    from edge_agent.reload import BundleReloader, load_scorer
+
+    agent = AgentSection(bundle=str(segfaulting_bundle), variant="float32")
+    with pytest.raises(BundleError, match=r"crashed the ai-edge-litert runtime \(SIGSEGV\)"):
+        load_scorer(agent)  # what Agent() does at start: an AgentError with this reason, not a SIGSEGV
+    reloader = BundleReloader(agent)
+    reloader.request()
+    deadline = time.monotonic() + 300
+    while (result := reloader.poll(None)) is None:
+        assert time.monotonic() < deadline, "the reload never finished"
+        time.sleep(0.05)
+    assert result.loaded is None and "crashed the ai-edge-litert runtime (SIGSEGV)" in result.problem
+    assert load_scorer(AgentSection(bundle=str(bundle_dir))).bundle.bundle_id  # this process still loads bundles
