@@ -8,9 +8,9 @@ this order of precedence:
 2. the stream cannot be used (it does not match the bundle, see
    :class:`~edge_agent.stream.sensor_board.SensorBoard`);
 3. no valid sample arrived for ``[faults] no_data_timeout_s``;
-4. samples arrive but no snapshot is taken: more than
+4. samples arrive but no whole snapshot is taken: more than
    :attr:`~edge_agent.stream.snapshots.SnapshotAssembler.stall_samples` of them
-   waited for a snapshot mark (a mark far ahead of the stream, marks lost):
+   passed (a mark far ahead of the stream, indices that jump in every frame):
    scoring would stop silently while the status said "normal";
 5. more than ``max_bad_frame_rate`` of the frames of the last
    ``bad_frame_window_s`` seconds were bad or missing.
@@ -64,8 +64,8 @@ class Health:
             return f"no valid data for {silent:.0f} s (limit {f.no_data_timeout_s:g} s)"
         idle, limit = board.assembler.idle_samples, board.assembler.stall_samples
         if idle > limit:
-            return (f"samples arrive but no snapshot was taken for {idle} samples (limit {limit}): "
-                    "the stream's snapshot marks do not match its sample indices")
+            return (f"samples arrive but no whole snapshot was taken for {idle} samples (limit {limit}): "
+                    "the sample indices jump, or the snapshot marks do not match them")
         # The frame rate is sampled only while the stream is otherwise healthy: an unplugged
         # or silent board already has its own, clearer reason.
         stats = board.decoder.stats

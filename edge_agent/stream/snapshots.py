@@ -34,9 +34,12 @@ from firmware_io.protocol.frames import Samples, SnapshotMark
 
 log = logging.getLogger(__name__)
 
-#: Samples waiting for a mark, in snapshot lengths (or mark periods, if longer), after which
-#: the stream counts as stalled: samples arrive, but no snapshot is taken or skipped.
-STALL_SNAPSHOTS = 3
+#: Samples received without a whole snapshot taken (or skipped by the cadence), in snapshot
+#: lengths (or mark periods, if longer), after which the stream counts as stalled: a mark far
+#: ahead of the stream, marks that match no sample, indices that jump in every frame. Ten, so
+#: that a noisy cable (a quarter of the snapshots lost, three in a row now and then) is not a
+#: stall: it has its own fault, the bad-frame rate.
+STALL_SNAPSHOTS = 10
 
 #: Slack on the cadence, so that a recording made every 600 s is not skipped
 #: every other time for a timestamp that is a few microseconds early.
@@ -76,8 +79,8 @@ class SnapshotAssembler:
         self._stamp = 0.0
         self._filled = 0
         self._marks = MarkQueue()
-        #: samples received in a marked stream since a snapshot was last begun, discarded or
-        #: skipped: it grows only while no mark takes the samples (see :attr:`stall_samples`)
+        #: samples received since a whole snapshot was last taken or skipped by the cadence (an
+        #: unmarked stream waiting for its cadence is not idle): see :attr:`stall_samples`
         self.idle_samples = 0
 
     # -- public -------------------------------------------------------------
@@ -147,7 +150,6 @@ class SnapshotAssembler:
 
     def _begin(self, first_index: int, timestamp: float) -> None:
         self._start, self._stamp, self._filled = first_index, timestamp, 0
-        self.idle_samples = 0
 
     def _next_marked_start(self, frame_start: int, frame_end: int) -> None:
         """Begin collecting at the first due mark that falls in or before this frame."""
@@ -166,6 +168,7 @@ class SnapshotAssembler:
         out: list[Snapshot] = []
         start, data = frame.first_index, frame.samples
         end = start + len(data)
+        self.idle_samples += len(data)
         if self.collecting and self._buf is not None and self._buf.shape[1] != data.shape[1]:
             # a snapshot's channels are fixed by its first frame: never mix, never re-allocate a half-full buffer
             self._discard(f"a frame of {data.shape[1]} channels in a snapshot of {self._buf.shape[1]}")
@@ -188,11 +191,10 @@ class SnapshotAssembler:
                     if self._due(now):
                         self._begin(pos, now)
                     else:
+                        self.idle_samples = 0  # waiting for the cadence, as it should
                         return out  # not due yet: nothing to collect in this frame
                 if self._start is None or self._start >= end:
-                    if self.marked_stream:
-                        self.idle_samples += end - pos  # waiting for a mark: see stall_samples
-                    return out
+                    return out  # waiting for a mark: idle (see stall_samples)
                 pos = max(pos, self._start)
             take = min(end - pos, self.length - self._filled)
             if self._buf is None or self._buf.shape != (self.length, data.shape[1]):
@@ -207,9 +209,9 @@ class SnapshotAssembler:
                 self.counts["completed"] += 1
                 self.last_timestamp = self._stamp
                 self._start, self._filled = None, 0
+                self.idle_samples = end - pos
         return out
 
     def _discard(self, reason: str) -> None:
         self.counts["discarded_gap"] += 1
-        self.idle_samples = 0
         log.warning("snapshot discarded, not scored: %s", reason)

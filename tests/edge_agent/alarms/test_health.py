@@ -69,15 +69,16 @@ def test_samples_that_no_snapshot_takes_are_a_sensor_fault():
     b = board(assembler=asm)
     health = Health(FaultsSection(no_data_timeout_s=10.0), [b])
     asm.feed(SnapshotMark(10**12, 1e9))  # the only mark, far ahead: no snapshot can start
-    for k in range(12):
+    for k in range(40):
         asm.feed(Samples(k, k * 128, np.zeros((128, 4), dtype=np.int16)))
         health.observe(1.0)
-        assert health.reason is None  # up to 3 snapshots' worth of samples may wait for a mark
-    asm.feed(Samples(12, 12 * 128, np.zeros((128, 4), dtype=np.int16)))
+        assert health.reason is None  # up to 10 snapshots' worth of samples may pass untaken
+    asm.feed(Samples(40, 40 * 128, np.zeros((128, 4), dtype=np.int16)))
     health.observe(1.0)
-    assert health.reason == ("samples arrive but no snapshot was taken for 1664 samples (limit 1536): "
-                             "the stream's snapshot marks do not match its sample indices")
-    asm.feed(SnapshotMark(13 * 128, 1e9 + 1))  # a mark the stream reaches: the fault ends
-    asm.feed(Samples(13, 13 * 128, np.zeros((128, 4), dtype=np.int16)))
+    assert health.reason == ("samples arrive but no whole snapshot was taken for 5248 samples (limit 5120): "
+                             "the sample indices jump, or the snapshot marks do not match them")
+    asm.feed(SnapshotMark(41 * 128, 1e9 + 1))  # a mark the stream reaches: once its snapshot is whole, the fault ends
+    for k in range(41, 45):
+        asm.feed(Samples(k, k * 128, np.zeros((128, 4), dtype=np.int16)))
     health.observe(1.0)
     assert health.reason is None

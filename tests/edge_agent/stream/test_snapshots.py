@@ -115,13 +115,23 @@ def test_the_pending_marks_are_bounded_and_overflow_is_counted():
     assert asm.counts["discarded_gap"] == flood - MAX_PENDING_MARKS  # each one dropped is a snapshot lost
 
 
-def test_samples_waiting_for_a_mark_are_counted_until_a_snapshot_is_taken():
+def test_samples_are_idle_until_a_whole_snapshot_is_taken():
     """Issue 11 #5: what health needs to call a scoring stall a sensor fault (see tests/edge_agent/alarms)."""
     asm = SnapshotAssembler(512, interval_s=0)
-    feed_all(asm, [SnapshotMark(10**12, 1e9), *frames(0, 12, size=128)])
-    assert asm.idle_samples == 12 * 128 and asm.stall_samples == 3 * 512
+    feed_all(asm, [SnapshotMark(10**12, 1e9), *frames(0, 12, size=128)])  # a mark no sample reaches
+    assert asm.idle_samples == 12 * 128 and asm.stall_samples == 10 * 512
     feed_all(asm, [SnapshotMark(1536, 1e9 + 1), *frames(1536, 1, size=128)])
-    assert asm.idle_samples == 0 and asm.collecting
+    assert asm.idle_samples == 13 * 128 and asm.collecting  # collecting is not yet a snapshot
+    feed_all(asm, [*frames(1664, 3, size=128), *frames(2048, 1, size=64)])
+    assert asm.counts["completed"] == 1 and asm.idle_samples == 64
+    # an unmarked stream whose index jumps in every frame: every snapshot discarded, idle grows
+    jumpy = SnapshotAssembler(512, interval_s=0, clock=lambda: 5.0)
+    feed_all(jumpy, [next(frames(k * 1000, 1, size=128)) for k in range(50)])
+    assert jumpy.counts["completed"] == 0 and jumpy.idle_samples == 50 * 128
+    # waiting for the cadence is not idle
+    slow = SnapshotAssembler(512, interval_s=600, clock=lambda: 5.0)
+    feed_all(slow, frames(0, 50, size=128))
+    assert slow.counts["completed"] == 1 and slow.idle_samples == 0
 
 
 def test_marks_lost_on_the_way_are_counted_as_discarded_snapshots():
