@@ -12,7 +12,7 @@ import sys
 from typing import Sequence
 
 from convert.export import VARIANTS
-from convert.pipeline import convert_model_dir
+from convert.pipeline import DEFAULT_PREFERENCE, convert_model_dir
 from firmware_io.cli_support import main_single
 
 
@@ -23,8 +23,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="variant to build (repeatable; default: all of %s)" % ", ".join(VARIANTS))
     p.add_argument("--data", help="feature table CSV for the parity gate and int8 calibration "
                                   "(default: the table named in metadata.json)")
-    p.add_argument("--default", choices=VARIANTS, help="deployed variant (default: the first of "
-                                                       "int8, dynamic, float16, float32 that passes)")
+    p.add_argument("--default", choices=VARIANTS,
+                   help="deployed variant (default: the smallest variant that passes the parity gate and really "
+                        "stores quantized weights, else the first of %s that passes)" % ", ".join(DEFAULT_PREFERENCE))
     p.add_argument("--force", action="store_true",
                    help="bundle variants that fail the parity gate anyway (recorded in the manifest)")
 

@@ -41,8 +41,9 @@ class AgentSection:
 class SerialSection:
     #: device path, pty or pyserial URL (socket://host:port, rfc2217://...)
     port: str = "/dev/ttyACM0"
-    #: line speed (ignored by USB CDC devices, ptys and sockets)
-    baudrate: int = 921600
+    #: line speed of a real UART (ignored by USB CDC devices, ptys and sockets); 4 ch x 20 kHz needs
+    #: 1.62 Mbit/s, so PROTOCOL.md asks for at least 2 Mbaud
+    baudrate: int = 2000000
     #: longest a read waits for bytes, so the agent wakes to check faults and requests
     read_timeout_s: float = 0.1
     #: first wait before reopening a vanished device; doubled after each failure

@@ -1,4 +1,4 @@
-"""``bearing-agent ack``: acknowledge a latched alarm, from any shell, while the agent runs.
+"""``bearing-agent ack``: acknowledge a latched alarm, from any shell.
 
 It needs write access to the journal file only, not to the agent process:
 :func:`edge_agent.status.acknowledge` queues a request that the agent
@@ -22,10 +22,11 @@ def run(args: argparse.Namespace) -> int:
         ack = acknowledge(journal, "command line")
     finally:
         journal.close()
+    # One message for each situation: "applies it within a second" is only true of a running agent.
+    when = ("the agent applies it within about a second" if ack.agent_running
+            else "the agent applies it when it starts (it does not seem to be running)")
     if not ack.alarm_latched:
-        print("no latched alarm at the last journal write; acknowledgement queued anyway")
+        print(f"no latched alarm at the last journal write; acknowledgement queued anyway: {when}")
     else:
-        print("acknowledgement queued; the agent applies it within about a second")
-    if not ack.agent_running:
-        print("note: the agent does not seem to be running; it will apply the acknowledgement when it starts")
+        print(f"acknowledgement queued; {when}")
     return 0

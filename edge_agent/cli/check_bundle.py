@@ -23,13 +23,18 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_agent.scoring.bundle import describe, load_bundle
 
-    summary = describe(load_bundle(args.bundle, variant=args.variant, runtime=args.runtime, probe=True))
+    bundle = load_bundle(args.bundle, variant=args.variant, runtime=args.runtime, probe=True)
+    # what the sensor board must send, for the user to compare with its StreamInfo (docs/edge_agent.md)
+    summary = describe(bundle) | {"sample_rate_hz": bundle.spec.sample_rate_hz,
+                                  "samples_per_snapshot": bundle.spec.samples_per_snapshot}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"bundle {summary['bundle_id']} OK: schema {summary['schema_version']}, all checksums match")
     print(f"  variant {summary['variant']} on {summary['runtime']}, threshold {summary['threshold']:.6g}, "
-          f"debounce {summary['debounce']}, T={summary['timesteps']}, channels {summary['channels']}")
+          f"debounce {summary['debounce']}, T={summary['timesteps']}")
+    print(f"  expects {len(summary['channels'])} channels {summary['channels']} at {summary['sample_rate_hz']} Hz, "
+          f"{summary['samples_per_snapshot']} samples per snapshot")
     for name, v in summary["variants"].items():
         print(f"  {name:8s} {v['file']:24s} runtimes={v['runtimes']} parity_passed={v['parity_passed']}"
               + (" FORCED" if v["forced"] else ""))

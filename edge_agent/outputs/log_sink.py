@@ -16,11 +16,11 @@ class LogSink:
 
     def on_snapshot(self, row: SnapshotRow) -> None:
         if row.error is not None:
-            log.info("snapshot %d @ %s: error %.6g (threshold %.6g)%s -> %s", row.first_index,
+            log.info("snapshot from sample %d @ %s: error %.6g (threshold %.6g)%s -> %s", row.first_index,
                      format_time(row.time), row.error, row.threshold, " OVER" if row.over_threshold else "",
                      row.state)
         else:  # no bundle: learning mode; a bundle: its first T-1 snapshots
-            log.info("snapshot %d @ %s: features %s (%s)", row.first_index, format_time(row.time),
+            log.info("snapshot from sample %d @ %s: features %s (%s)", row.first_index, format_time(row.time),
                      np.array2string(np.asarray(row.features), precision=5),
                      "learning" if row.bundle_id is None else "filling the model's history")
 

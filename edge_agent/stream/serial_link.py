@@ -46,7 +46,7 @@ class SerialLink:
     connected and disconnected, from the thread calling ``read``.
     """
 
-    def __init__(self, url: str, *, baudrate: int = 921600, read_timeout_s: float = 0.1,
+    def __init__(self, url: str, *, baudrate: int = 2000000, read_timeout_s: float = 0.1,
                  batch_s: float = BATCH_S, reconnect_initial_s: float = 0.5, reconnect_max_s: float = 30.0,
                  on_change: Callable[[bool, str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:

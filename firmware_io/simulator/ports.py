@@ -147,7 +147,7 @@ class PtyPort:
 class SerialPort:
     """An existing serial device or pyserial URL, opened with ``serial.serial_for_url``."""
 
-    def __init__(self, url: str, baudrate: int = 921600,
+    def __init__(self, url: str, baudrate: int = 2000000,
                  on_connect: Callable[[str], None] | None = None) -> None:
         import serial  # pyserial: only needed for this transport
 

@@ -38,7 +38,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="with --pty: keep a symlink at PATH to the current pty (stable across replugs)")
     p.add_argument("--no-wait", action="store_true",
                    help="with --pty: start streaming without waiting for a reader to open the pty")
-    p.add_argument("--baudrate", type=int, default=921600, help="with --port: baud rate (default 921600)")
+    p.add_argument("--baudrate", type=int, default=2000000,
+                   help="with --port: baud rate (default 2000000: a UART needs >= 2 Mbaud, PROTOCOL.md)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="1 = real time (default), 10 = ten times faster, 0 = as fast as the reader takes it")
     p.add_argument("--loops", type=int, default=1, help="play the recording N times (0 = forever; default 1)")

@@ -33,3 +33,19 @@ def test_ack_queues_one_request_and_says_whether_an_alarm_was_latched(tmp_path, 
     assert "no latched alarm" in capsys.readouterr().out
     assert [(k, s) for _, k, s in j.take_requests()] == [("ack", "command line"), ("ack", "command line")]
     j.close()
+
+
+def test_ack_with_the_agent_stopped_does_not_promise_it_within_a_second(tmp_path, capsys):
+    """Issue 11 #22: it said both "applies it within a second" and "does not seem to be running"."""
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    for latched in (True, False):
+        j.set_state(alarm={"latched": latched}, heartbeat={"time": time.time(), "pid": 1, "stopped": True})
+        assert cli.main(["ack", "--journal", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "within about a second" not in out and "when it starts" in out and len(out.splitlines()) == 1
+        j.set_state(heartbeat={"time": time.time(), "pid": 1})
+        assert cli.main(["ack", "--journal", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "within about a second" in out and "not seem to be running" not in out
+    j.close()
