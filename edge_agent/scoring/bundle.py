@@ -19,13 +19,14 @@ import importlib
 import json
 import math
 import shutil
-import tempfile
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_agent.features.spec import FeatureSpec
+from edge_agent.scoring.archive import ArchiveError, unpacked_folder
+from edge_agent.scoring.archive import unpack as unpack_archive
 from edge_agent.scoring.manifest import MANIFEST, SUPPORTED_SCHEMAS, ManifestError, check_scaler_float32, read_manifest
 from edge_agent.scoring.probe import ModelCrashed, probe_model
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
@@ -34,7 +35,6 @@ from firmware_io.errors import BearingEdgeError
 
 SCHEMA_VERSION = 1
 SCALER = "scaler.json"
-_TMP_PREFIX = "bearing-bundle-"
 
 
 class BundleError(BearingEdgeError, ValueError):
@@ -108,64 +108,16 @@ def check_runtime(manifest: dict, variant: str, runtime: str, where: Path) -> st
 
 
 def _extract(archive: Path) -> Path:
-    """Unpack a ``.tar.gz`` bundle into a private temporary directory and return the bundle dir."""
-    import tarfile  # only archives need it: a bundle directory does not
-
-    target = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX))
+    """Unpack a ``.tar.gz`` bundle (:func:`edge_agent.scoring.archive.unpack`) and return the bundle dir in it."""
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
-                tar.extractall(target, filter="data")  # refuses absolute paths, '..', links out, devices
-            else:
-                # Raspberry Pi OS bookworm has Debian's Python 3.11.2, whose extractall() has no filter.
-                _unpack_checked(tar, target)
-    except (tarfile.TarError, OSError) as exc:
-        shutil.rmtree(target, ignore_errors=True)
-        raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
+        target = unpack_archive(archive)
+    except ArchiveError as exc:
+        raise BundleError(str(exc)) from exc
     manifests = sorted(target.rglob(MANIFEST))
     if not manifests:
         shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{archive}: the archive holds no {MANIFEST}; is this a bundle made by bearing-convert?")
     return manifests[0].parent
-
-
-#: Limits for unpacking without tarfile's data filter. A bundle is a handful of files of a few KiB to a few
-#: MiB; the limits stop a damaged or hostile archive from filling the device's SD card.
-_MAX_MEMBERS = 1000
-_MAX_UNPACKED_BYTES = 256 * 2**20
-
-
-def _unpack_checked(tar: "tarfile.TarFile", target: Path) -> None:
-    """Unpack what the data filter would allow: regular files and directories inside ``target`` only.
-
-    Every member is checked before anything is written. Files are copied out by content alone, so the
-    archive's owners, permission bits and times never reach the device.
-    """
-    import tarfile
-    from pathlib import PurePosixPath
-
-    members = tar.getmembers()
-    if len(members) > _MAX_MEMBERS:
-        raise tarfile.TarError(f"{len(members)} members, more than a bundle's limit of {_MAX_MEMBERS}")
-    total = 0
-    for member in members:
-        name = PurePosixPath(member.name)
-        if name.is_absolute() or ".." in name.parts:
-            raise tarfile.TarError(f"member {member.name!r} would land outside the bundle directory")
-        if not (member.isfile() or member.isdir()):
-            raise tarfile.TarError(f"member {member.name!r} is not a regular file or directory "
-                                   "(links and devices are refused)")
-        total += member.size if member.isfile() else 0
-        if total > _MAX_UNPACKED_BYTES:
-            raise tarfile.TarError(f"more than {_MAX_UNPACKED_BYTES:,} bytes unpacked; a bundle is far smaller")
-    for member in members:
-        dest = target.joinpath(*PurePosixPath(member.name).parts)
-        if member.isdir():
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tar.extractfile(member) as src, open(dest, "xb") as out:  # "x": a repeated name is refused
-            shutil.copyfileobj(src, out)
 
 
 def _read_manifest(root: Path) -> dict:
@@ -237,19 +189,15 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
         try:
             bundle = _load_dir(root, variant, runtime, probe)
         except BundleError as exc:
-            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise BundleError(f"{path} (unpacked): {exc}") from exc
         except BaseException:
-            shutil.rmtree(_tmp_root(root), ignore_errors=True)
+            shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise
         # The unpacked copy lives as long as the Bundle (the interpreter maps the model file).
-        weakref.finalize(bundle, shutil.rmtree, str(_tmp_root(root)), True)
+        weakref.finalize(bundle, shutil.rmtree, str(unpacked_folder(root)), True)
         return bundle
     return _load_dir(path, variant, runtime, probe)
-
-
-def _tmp_root(root: Path) -> Path:
-    return next((p for p in (root, *root.parents) if p.name.startswith(_TMP_PREFIX)), root)
 
 
 def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False) -> Bundle:

@@ -151,7 +151,7 @@ def test_archive_with_unsafe_member_is_refused(tmp_path):
 @pytest.fixture
 def python_3_11_2(monkeypatch):
     """tarfile as on Debian 12's Python 3.11.2 (Raspberry Pi OS bookworm): no data filter, no filter= argument."""
-    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)  # (absent already on a real 3.11.2)
     real_extractall = tarfile.TarFile.extractall
 
     def extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
@@ -192,8 +192,8 @@ UNSAFE_MEMBERS = {
 def test_archive_with_unsafe_member_is_refused_on_both_paths(tmp_path, request, monkeypatch, python, case):
     if python == "3.11.2":
         request.getfixturevalue("python_3_11_2")
-    else:
-        assert hasattr(tarfile, "data_filter"), "this host's Python has no data filter: the 3.11.2 path covers it"
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no data filter (e.g. Debian's 3.11.2): the 3.11.2 path is the one in use")
     member, name = UNSAFE_MEMBERS[case]
     unpack_dir = tmp_path / "unpack"
     unpack_dir.mkdir()
@@ -209,7 +209,7 @@ def test_archive_with_unsafe_member_is_refused_on_both_paths(tmp_path, request, 
 
 
 def test_python_3_11_2_path_refuses_absolute_names_and_oversized_archives(tmp_path, python_3_11_2, monkeypatch):
-    from edge_agent.scoring import bundle
+    from edge_agent.scoring import archive
 
     absolute = tmp_path / "absolute.tar.gz"
     with tarfile.open(absolute, "w:gz") as tar:
@@ -221,11 +221,11 @@ def test_python_3_11_2_path_refuses_absolute_names_and_oversized_archives(tmp_pa
     big = tmp_path / "big.tar.gz"
     with tarfile.open(big, "w:gz") as tar:
         tar.addfile(*_member("bundle/model.tflite", data=bytes(2048)))
-    monkeypatch.setattr(bundle, "_MAX_UNPACKED_BYTES", 1024)
+    monkeypatch.setattr(archive, "MAX_UNPACKED_BYTES", 1024)
     with pytest.raises(BundleError, match=r"big\.tar\.gz: cannot unpack the bundle archive \(more than 1,024 "
                                           r"bytes unpacked"):
         load_bundle(big)
-    monkeypatch.setattr(bundle, "_MAX_MEMBERS", 1)
+    monkeypatch.setattr(archive, "MAX_MEMBERS", 1)
     twice = tmp_path / "twice.tar.gz"
     with tarfile.open(twice, "w:gz") as tar:
         tar.addfile(*_member("bundle/a"))
@@ -369,3 +369,64 @@ def test_the_agent_refuses_a_segfaulting_bundle_at_start_and_at_a_reload_and_sur
         time.sleep(0.05)
     assert result.loaded is None and "crashed the ai-edge-litert runtime (SIGSEGV)" in result.problem
     assert load_scorer(AgentSection(bundle=str(bundle_dir))).bundle.bundle_id  # this process still loads bundles
+
+
+# --- issue 11 #12: size limits on every Python, every archive error a message, no folder left behind ---
+
+@pytest.fixture
+def unpack_dir(tmp_path, monkeypatch):
+    """Where load_bundle unpacks archives in this test (tempfile's directory)."""
+    folder = tmp_path / "unpack"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("python", ["data filter", "3.11.2"])
+def test_oversized_members_are_refused_before_anything_is_written(tmp_path, request, monkeypatch, unpack_dir, python):
+    from edge_agent.scoring import archive
+
+    if python == "3.11.2":
+        request.getfixturevalue("python_3_11_2")
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1024)
+    big = tmp_path / "big.tar.gz"
+    with tarfile.open(big, "w:gz") as tar:
+        tar.addfile(*_member("bundle/manifest.json", data=b"{}"))
+        tar.addfile(*_member("bundle/model.tflite", data=bytes(4096)))  # zeros: a tiny archive, a big file
+    with pytest.raises(BundleError, match=r"big\.tar\.gz: cannot unpack the bundle archive \(member "
+                                          r"'bundle/model\.tflite' is 4,096 bytes, more than a bundle file's limit "
+                                          r"of 1,024\); copy the archive again"):
+        load_bundle(big)
+    assert list(unpack_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_a_truncated_archive_says_copy_it_again_and_leaves_no_folder(bundle_dir, tmp_path, unpack_dir, keep):
+    data = bundle_dir.with_name(bundle_dir.name + ".tar.gz").read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(BundleError, match=r"cut\.tar\.gz: cannot unpack the bundle archive \(.+\); copy the "
+                                          r"archive again"):
+        load_bundle(cut)
+    assert list(unpack_dir.iterdir()) == []
+
+
+def test_folders_of_killed_agents_are_removed_at_the_next_unpack(bundle_dir, unpack_dir):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = unpack_dir / f"bearing-bundle-{int(dead.stdout)}-k9xyz"  # what a kill -9 leaves behind
+    (stale / "bundle").mkdir(parents=True)
+    (stale / "bundle" / "model_int8.tflite").write_bytes(b"x")
+    alive = unpack_dir / f"bearing-bundle-{os.getpid()}-other"  # another bundle this process still runs
+    alive.mkdir()
+    bundle = load_bundle(bundle_dir.with_name(bundle_dir.name + ".tar.gz"))
+    assert not stale.exists() and alive.is_dir()
+    assert bundle.path.is_relative_to(unpack_dir) and bundle.path.parent.name.startswith(f"bearing-bundle-{os.getpid()}-")
+    folder = bundle.path.parent
+    del bundle
+    import gc
+    gc.collect()
+    assert not folder.exists(), "the unpacked copy outlived its Bundle"
