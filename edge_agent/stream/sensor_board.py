@@ -183,13 +183,13 @@ class SensorBoard:
                 return []
             if frame.end_index > INDEX_LIMIT:
                 self.counts["samples_rejected_index"] += frame.n_samples
-                self.assembler.reset(f"sample index {frame.first_index} is beyond 2^63")
+                self.assembler.interrupt(f"sample index {frame.first_index} is beyond 2^63")
                 return []
             if frame.samples.shape[1] != self.info.n_channels:
                 # Not this stream's samples (a firmware bug, or a frame from another stream config):
                 # the snapshot it lands in cannot be whole, and its features would not be the spec's.
                 self.counts["samples_rejected_channels"] += frame.n_samples
-                self.assembler.reset(f"a frame of {frame.samples.shape[1]} channels in a stream of "
+                self.assembler.interrupt(f"a frame of {frame.samples.shape[1]} channels in a stream of "
                                      f"{self.info.n_channels} (device {self.info.device_id!r})")
                 return []
             self.last_valid = time.monotonic()

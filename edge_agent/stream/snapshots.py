@@ -107,12 +107,15 @@ class SnapshotAssembler:
             return self._on_samples(frame)
         return []
 
-    def reset(self, reason: str) -> None:
-        """Forget the stream (reconnect, device reset): a partial snapshot is discarded."""
+    def interrupt(self, reason: str) -> None:
+        """The stream broke here (an unusable frame): a partial snapshot is discarded, the marks stay."""
         if self.collecting:
             self._discard(reason)
-        self._start = None
-        self._filled = 0
+        self._start, self._filled = None, 0
+
+    def reset(self, reason: str) -> None:
+        """Forget the stream (reconnect, device reset): a partial snapshot and the waiting marks are discarded."""
+        self.interrupt(reason)
         self._lost_marks(self._marks.clear(), reason)
         self.idle_samples = 0
         self.marked_stream = False
@@ -120,9 +123,7 @@ class SnapshotAssembler:
     def set_length(self, length: int) -> None:
         """Use a new snapshot length from the next snapshot on (a new bundle's spec)."""
         if length != self.length:
-            if self.collecting:  # the marks stay: they belong to the stream, not to the bundle
-                self._discard("snapshot length changed")
-            self._start, self._filled = None, 0
+            self.interrupt("snapshot length changed")  # the marks stay: they belong to the stream, not the bundle
             self.length = length
             self._buf = None
 

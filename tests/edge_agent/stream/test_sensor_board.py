@@ -150,3 +150,18 @@ def test_a_stream_with_a_scale_that_is_not_positive_is_a_stream_fault():
         board.link.port = object()  # "connected": the scale is the reason, not the missing device
         health.observe(board.last_valid)
         assert health.reason == board.problem
+
+
+def test_a_rejected_frame_loses_no_waiting_mark():
+    """Issue 11 #1/#6: an unusable frame breaks the snapshot it falls in, not the marks of the next ones."""
+    from firmware_io.protocol.frames import SnapshotMark, StreamInfo
+
+    board, _ = offline_board(length=256)
+    info = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
+    snaps = list(board.feed(wire(info, SnapshotMark(0, 1e9), samples(0, 0), samples(1, 128),
+                                 SnapshotMark(256, 1e9 + 1), samples(2, 0, channels=2), samples(3, 1 << 63),
+                                 samples(4, 256), samples(5, 384))))
+    assert [(s.first_index, s.timestamp) for s in snaps] == [(0, 1e9), (256, 1e9 + 1)]
+    readings = board.readings()
+    assert readings["snapshots_discarded_gap"] == 0 and readings["samples_rejected_channels"] == 128
+    assert readings["samples_rejected_index"] == 128
