@@ -8,11 +8,15 @@ journaled), the feature history and the scorer's window and debouncer
 :func:`persisted_state` in one transaction (:mod:`edge_agent.outputs.journal_sink`),
 and :func:`flush` writes the heartbeat, the latch and the counters when no
 snapshot does. ``bearing-agent status`` reads the heartbeat (:func:`heartbeat`).
+None of these writes raises when the journal fails (the journal is an
+:class:`~edge_agent.journal.agent_journal.AgentJournal`: they wait in memory),
+and :func:`flush_at_stop` never calls a run that an error ended a clean stop.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +24,7 @@ from edge_agent.scoring.history import DEFAULT_DEPTH, FeatureHistory
 
 if TYPE_CHECKING:
     from edge_agent.config import JournalSection
-    from edge_agent.journal import Journal
+    from edge_agent.journal import AgentJournal, Journal
     from edge_agent.scoring.scorer import SnapshotScorer
     from edge_agent.service import Agent
     from firmware_io.protocol.frames import StreamInfo
@@ -115,6 +119,22 @@ def flush(agent: "Agent", *, stopped: bool = False) -> None:
     beat = heartbeat(agent)
     agent.journal.set_state(heartbeat={**beat, "stopped": True} if stopped else beat, alarm=agent.alarm.to_dict())
     agent.journal.set_counters(agent.counters.totals())
+
+
+def flush_at_stop(agent: "Agent") -> tuple[str, str]:
+    """The last flush, and the event that ends the run: ``stop`` for a clean stop, else ``crash``.
+
+    Called from the loop's ``finally``: an exception on its way out (a bug) is
+    not a clean stop, so the heartbeat is not marked stopped (``status`` says
+    "not running") and the next start journals a ``restart``.
+    """
+    error = sys.exc_info()[1]
+    flush(agent, stopped=error is None)
+    if error is not None:
+        return "crash", f"the agent's loop ended on {type(error).__name__}: {error}"
+    dropped = agent.journal.dropped
+    return "stop", "clean stop" + (f"; {dropped} journal rows were dropped while the journal could not be "
+                                   "written" if dropped else "")
 
 
 def prune(journal: "Journal", section: "JournalSection") -> None:

@@ -140,7 +140,7 @@ class Agent:
 
     def _update_fault(self, now: float) -> None:
         self.health.observe(now)
-        self._transitions(self.alarm.set_fault(self.health.reason))
+        self._transitions(self.alarm.set_fault(self.health.reason or self.journal.fault))  # journal: see AgentJournal
 
     def _due(self, what: str, now: float, period_s: float) -> bool:  # and restart its period
         if due := (now - self._last[what] >= period_s):
@@ -176,8 +176,7 @@ class Agent:
             board.close()
         try:
             self._report_losses()
-            persistence.flush(self, stopped=True)
-            self._event("stop", "clean stop")
+            self._event(*persistence.flush_at_stop(self))  # "stop", or "crash" when an error ends the loop
             log.info("bearing-agent stopped")
         finally:
             self.sinks.close()

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         print("agent: never started with this journal")
     else:
         running = ("running" if status["running"] else "stopped" if hb.get("stopped") else
-                   f"not running (last heartbeat {status['heartbeat_age_s']:.0f} s ago)")
+                   f"not running, or unable to write its journal (last heartbeat "
+                   f"{status['heartbeat_age_s']:.0f} s ago; see journalctl -u bearing-agent)")
         print(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
         print(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
               + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")

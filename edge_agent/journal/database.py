@@ -17,7 +17,7 @@ from typing import Iterator
 
 from edge_agent.journal.outbox import OutboxCursor
 from edge_agent.journal.reader import JournalReads
-from edge_agent.journal.schema import JournalError, check_schema
+from edge_agent.journal.schema import JournalError, JournalUnavailable, check_schema
 from edge_agent.journal.writer import JournalWrites
 
 #: How long a write waits for another process's write lock (``ack``, the publisher's cursor) before failing.
@@ -42,14 +42,13 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise JournalError(f"{self.path}: cannot create the journal's directory ({exc}); "
+                raise JournalUnavailable(f"{self.path}: cannot create the journal's directory ({exc}); "
                                    "set [journal] path to a writable place") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
                                       check_same_thread=False)
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot open the journal: {exc} (is the file writable by "
-                               "this user, and a SQLite database?)") from None
+            raise _open_error(self.path, exc) from None
         try:
             check_schema(self.db, self.path, create=create)  # before any write: a foreign file stays as it was
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -59,8 +58,7 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
             self.db.execute("PRAGMA cache_size=-512")
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise JournalError(f"{self.path}: cannot open the journal: {exc} (is the file writable by "
-                               "this user, and a SQLite database?)") from None
+            raise _open_error(self.path, exc) from None
         except JournalError:
             self.db.close()
             raise
@@ -117,3 +115,10 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
+    """Why the journal did not open: for now (locked, not writable, I/O: :class:`JournalUnavailable`,
+    which the unit retries) or for good (not a SQLite file at all: retrying would not help)."""
+    cls = JournalUnavailable if isinstance(exc, sqlite3.OperationalError) else JournalError
+    return cls(f"{path}: cannot open the journal: {exc} (is the file writable by this user, and a SQLite database?)")

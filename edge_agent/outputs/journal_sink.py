@@ -8,7 +8,10 @@ The sink asks the agent for that state (``persisted_state``) at the moment
 it writes the row, so the two can never be from different snapshots.
 
 The agent opens and closes the journal itself (it also reads its state at
-start, takes requests and prunes it): this sink only writes to it.
+start, takes requests and prunes it): this sink only writes to it. The
+journal is the agent's :class:`~edge_agent.journal.agent_journal.AgentJournal`,
+whose writes never raise: while the file cannot take them (disk full, locked,
+corrupted) the rows wait in its bounded memory queue and the agent shows a fault.
 """
 from __future__ import annotations
 
