@@ -7,6 +7,7 @@ process while the agent runs, with read/write access to the journal only.
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,9 +73,15 @@ def acknowledge(journal: Journal, source: str = "command line") -> Acknowledgeme
 
     The agent owns the alarm state, so this only queues a request in the
     journal; queuing one with no latched alarm is harmless (the agent
-    journals ``ack_ignored``).
+    journals ``ack_ignored``). A journal that refuses the write (disk full,
+    locked for longer than the wait) raises :class:`~edge_agent.journal.JournalError`.
     """
     alarm = journal.get_state("alarm") or {}
     heartbeat = journal.get_state("heartbeat") or {}
-    journal.request("ack", source)
+    try:
+        journal.request("ack", source)
+    except sqlite3.Error as exc:
+        raise JournalError(f"{journal.path}: cannot queue the acknowledgement ({exc}): the journal does not take "
+                           "writes now (disk full? another process writing?); the button on the device still "
+                           "acknowledges, and `bearing-agent status` shows the journal fault") from None
     return Acknowledgement(alarm_latched=bool(alarm.get("latched")), agent_running=agent_running(heartbeat))

@@ -112,3 +112,20 @@ def test_ack_without_write_access_says_which_group_to_join(capsys):
         j.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ack_on_a_journal_whose_disk_is_full_gets_a_message_not_a_traceback(tmp_path, capsys):
+    from tests.filesystems import fill, small_tmpfs
+
+    with small_tmpfs(tmp_path / "fs") as fs:
+        path = fs / "j.sqlite"
+        agent = Journal(path)  # open, as the running agent holds it: the -wal and -shm files exist
+        agent.event("start", "test")
+        filler = fill(fs)
+        assert cli.main(["ack", "--journal", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot queue the acknowledgement" in err and "full" in err and "Traceback" not in err
+        filler.unlink()
+        assert cli.main(["ack", "--journal", str(path)]) == 0  # room again: queued
+        assert [(k, s) for _, k, s in agent.take_requests()] == [("ack", "command line")]
+        agent.close()
