@@ -83,6 +83,9 @@ EVENT_HELP = {
     "frames_lost": "frames were lost or damaged on the serial link",
     "stream_mismatch": "the sensor's stream does not match the model (channels or rate): not scoring",
     "learning_ended": "learning mode ended: a bundle was loaded and scores from now on",
+    "journal_fault_begin": "the journal stopped taking writes (disk full, locked, damaged): rows wait in memory",
+    "journal_fault_end": "the journal takes writes again: the rows that waited are written",
+    "crash": "an error ended the agent's loop (see its log); the next start resumes from the journal",
 }
 
 STATE_WORDS = {"normal": "Normal", "alarm": "Alarm", "fault": "Sensor fault", "learning": "Learning",
