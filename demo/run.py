@@ -97,9 +97,14 @@ def replay_to_agent(out: Path, bundle: Path) -> list:
 
         def show(row, agent) -> None:
             relay = "ON" if pins.pin(config.gpio.relay_pin).state else "off"
-            print(f"{format_time(row.time):20} {row.error:9.4f} {row.threshold:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
+            error = f"{row.error:9.4f}" if row.error is not None else f"{'-':>9}"  # T > 1: history filling
+            print(f"{format_time(row.time):20} {error} {row.threshold or 0:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
                   f"{row.state:7} {relay}", flush=True)
             rows.append((row, relay))
+            if len(rows) == n_files:
+                # Stop with the last snapshot, before the replay's normal end closes the pty: the agent
+                # would log that as a lost device and a sensor fault, two WARNINGs after a clean run.
+                agent.stop()
 
         agent = Agent(config, pin_factory=pins, on_snapshot=show)
         thread = agent.start()
@@ -130,9 +135,16 @@ def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) 
     print(f"\nlive agent vs offline 'bearing-agent score' on the same {len(rows)} snapshots: "
           f"{'identical decisions, errors within 1e-6' if same else 'DIFFERENT'}")
     print(f"alarm (LED steady, relay on) from the snapshot recorded {format_time(first.time) if first else 'never'}; "
-          f"journal: {out / 'journal.sqlite'} (try: bearing-agent status --journal {out / 'journal.sqlite'})")
+          f"journal: {out / 'journal.sqlite'} (try: {_venv_command('bearing-agent')} status --journal "
+          f"{out / 'journal.sqlite'})")
     if not same:
         raise RuntimeError("the live agent and offline scoring disagree; please report this as a bug")
+
+
+def _venv_command(name: str) -> str:
+    """``name`` as the user can run it: the commands live in the venv's bin, which is not on PATH."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
 
 
 def _wait_for(condition, timeout_s: float, what: str) -> None:

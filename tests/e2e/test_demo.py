@@ -53,3 +53,30 @@ def test_make_demo_entry_point_is_the_demo_package():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: python -m demo [-h] [--out OUT]")
     assert "whole desktop story on the bundled IMS test 2" in " ".join(proc.stdout.split())  # argparse wraps
+
+
+def test_the_demo_replay_ends_without_warnings(tmp_path, agent_bundle, caplog):
+    """Issue 11 #22: a normal end of the replay (the pty closes) was logged as a lost device and a fault."""
+    import logging
+
+    from demo.run import replay_to_agent
+
+    with caplog.at_level(logging.INFO):
+        rows = replay_to_agent(tmp_path, agent_bundle)
+    assert len(rows) == 25
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and "mock pins" not in r.getMessage()]
+    assert warnings == []
+
+
+def test_the_readme_and_the_demo_hint_say_where_the_commands_are():
+    """Issue 11 #22: 'bearing-agent status --journal ...' from the demo's hint gave "command not found"."""
+    import sys
+    from pathlib import Path
+
+    from demo.run import _venv_command
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`.venv/bin/`" in readme and "source .venv/bin/activate" in readme
+    hint = _venv_command("bearing-agent")
+    assert Path(hint).is_absolute() and Path(hint).parent == Path(sys.executable).parent
