@@ -16,16 +16,21 @@ import numpy as np
 
 from edge_agent.features.table import FeatureTable, format_timestamp
 from edge_agent.scoring.detection import make_windows, reconstruction_error
+from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.scoring.scores import ScoreTable, alarm_series
 
 
-def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int) -> ScoreTable:
-    """The reference: the Keras model's scores for every snapshot of ``table`` (NaN before the first window)."""
+def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int,
+                 immediate_limits: np.ndarray | None = None) -> ScoreTable:
+    """The reference: the Keras model's scores for every snapshot of ``table`` (NaN before the first window),
+    with the two-level rule when ``immediate_limits`` are given (as the device applies them)."""
     timesteps = int(model.input_shape[1])
     windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
-    error = reconstruction_error(windows, model.predict(windows, batch_size=256, verbose=0))
-    return alarm_series(table.timestamps, error, threshold, k)
+    reconstructions = model.predict(windows, batch_size=256, verbose=0)
+    error = reconstruction_error(windows, reconstructions)
+    far = far_over(feature_contributions(windows, reconstructions), immediate_limits)
+    return alarm_series(table.timestamps, error, threshold, k, far_over=far)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from edge_agent.features.table import FeatureTable, parse_timestamp, read_featur
 from edge_agent.scoring.runtime import runtime_version
 from edge_agent.scoring.scorer import score_table
 from edge_agent.scoring.scores import ScoreTable
+from train.ingest import read_table_spec, select_features
 from train.model_dir import METADATA, read_model_dir
 
 #: Tie-break order for the deployed variant. The rule itself (see choose_default): the
@@ -130,7 +131,7 @@ def _pack(out: Path) -> Path:
     return archive
 
 
-def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable, table_path: Path,
+def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable,
                         reference, threshold: float, tflite_py: Path | None) -> list[ParityResult]:
     results = []
     try:
@@ -143,8 +144,9 @@ def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable, table_
                               "not checked: no tflite-runtime environment (python -m convert.tflite_env)"))
         return results
     with tempfile.TemporaryDirectory() as tmp:
-        out_csv = Path(tmp) / "scores.csv"
-        proc = tflite_env.score_in_tflite_env(tflite_py, staging, variant, table_path, out_csv)
+        out_csv, features_csv = Path(tmp) / "scores.csv", Path(tmp) / "features.csv"
+        table.write(features_csv)  # the model's columns (the --data table may hold more: ingest --features)
+        proc = tflite_env.score_in_tflite_env(tflite_py, staging, variant, features_csv, out_csv)
         if proc.returncode != 0:
             msg = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
             results.append(failed(variant, "tflite-runtime", len(reference), msg))
@@ -187,6 +189,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         raise ConversionError(f"no feature table for the parity gate: pass --data features.csv "
                               f"({METADATA} names {md.data_path!r}, which is not a file here)")
     table = read_feature_table(data)
+    if list(table.channel_names) != list(md.spec.feature_names) and read_table_spec(data) is not None:
+        # a table of more features than the model's (bearing-train ingest --features): its columns
+        table, _ = select_features(table, read_table_spec(data), md.spec.features)
     if list(table.channel_names) != list(md.spec.feature_names):
         raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
                               f"{list(md.spec.feature_names)}")
@@ -195,7 +200,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                               "period used for int8 calibration")
     train_until = parse_timestamp(md.train_until)
     threshold, k = md.threshold_value, md.debounce
-    reference = keras_scores(md.model, md.scaler, table, threshold, k)
+    immediate = md.threshold.get("immediate")
+    reference = keras_scores(md.model, md.scaler, table, threshold, k,
+                             immediate_limits=None if immediate is None else np.asarray(immediate["limits"]))
     representative, cal, windows = _calibration(md, table, train_until)
     twin = unrolled_copy(md.model)
 
@@ -235,7 +242,7 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         tflite_py = tflite_env.tflite_python()
         parity: list[ParityResult] = []
         for v in variants:
-            results = _parity_on_runtimes(staging, v, table, data, reference, threshold, tflite_py)
+            results = _parity_on_runtimes(staging, v, table, reference, threshold, tflite_py)
             parity += results
             entry = manifest["variants"][v]
             entry["parity"] = {"passed": all(r.passed for r in results if not r.error.startswith("not checked")),

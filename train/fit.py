@@ -39,6 +39,7 @@ from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.scoring.bundle import sha256_file
 from edge_agent.scoring.detection import make_windows, reconstruction_error
+from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.scoring.scores import ScoreTable, alarm_series
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
@@ -96,7 +97,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
                   sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
                   make_plots: bool = True, verbose: int = 0, on_drift: str = "flag",
-                  features: Sequence[str] | None = None) -> FitResult:
+                  features: Sequence[str] | None = None, immediate: float | None = None) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -112,6 +113,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     ``bearing-train fit`` does), ``flag`` (written with the refusal as its first warning) or ``accept``.
     ``features`` chooses columns of a table that ``bearing-train ingest --features`` wrote with
     its spec beside it (default: all of them); the model's spec names exactly those, with the bearing.
+    ``immediate`` turns on the two-level rule (:class:`train.threshold.ThresholdRule`).
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
@@ -142,8 +144,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                            extra=table_spec.extra if table_spec else {})
     except ValueError as exc:
         raise FitError(f"{table_path}: {exc}") from None
-    rule_obj = ThresholdRule("fixed", debounce, value=threshold) if threshold is not None \
-        else ThresholdRule(rule, debounce, margin=margin)
+    rule_obj = ThresholdRule("fixed", debounce, value=threshold, immediate=immediate) if threshold is not None \
+        else ThresholdRule(rule, debounce, margin=margin, immediate=immediate)
 
     scaler = fit_scaler(table, healthy)
     X = scaler.transform(table.values)
@@ -154,11 +156,14 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     train_windows = windows[healthy_windows]
     model, history, seconds = train_autoencoder(train_windows, seed=seed, epochs=epochs, batch_size=batch_size,
                                                 validation_split=validation_split, verbose=verbose)
-    errors = reconstruction_error(windows, model.predict(windows, batch_size=1024, verbose=0))
+    reconstructions = model.predict(windows, batch_size=1024, verbose=0)
+    errors = reconstruction_error(windows, reconstructions)
+    contributions = feature_contributions(windows, reconstructions)
 
-    rule_obj.fit(errors[healthy_windows])
+    rule_obj.fit(errors[healthy_windows], contributions[healthy_windows])
     split = _split(len(table), ends, healthy_windows, excluded, validation_split)
-    scores = alarm_series(table.timestamps, errors, rule_obj.value_, rule_obj.debounce, split)
+    scores = alarm_series(table.timestamps, errors, rule_obj.value_, rule_obj.debounce, split,
+                          far_over=far_over(contributions, rule_obj.limits_))
     metadata = _metadata(table_path, table, until, healthy, scores, seed, timesteps, spec, seconds,
                          epochs, batch_size, validation_split, history, model)
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]

@@ -38,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "'bearing-agent export' prints it)")
     p.add_argument("--snapshot-length", type=int, default=IMS_SAMPLES_PER_SNAPSHOT, metavar="N",
                    help=f"samples per channel in a snapshot (default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
+    p.add_argument("--immediate", type=float, default=None, metavar="FACTOR",
+                   help="two-level rule: also alarm at once when one feature's error exceeds FACTOR x its "
+                        "healthy maximum (e.g. 2; off by default; see docs/training.md)")
     p.add_argument("--features", default=None, metavar="LIST",
                    help="comma-separated features of a table written by 'bearing-train ingest --features' "
                         "to train on (default: all the table has)")
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                   samples_per_snapshot=args.snapshot_length,
                   make_plots=not args.no_plots, verbose=2 if args.verbose else 0,
                   on_drift="accept" if args.accept_drift else "refuse",
-                  features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None)
+                  features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
+                  immediate=args.immediate)
     print(summary(args.out))
     return 0

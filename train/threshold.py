@@ -19,6 +19,13 @@ data the model has not seen. See docs/training.md for the measured comparison.
 
 Other rules: ``max`` (the seed's: ``margin * max(e)``), ``quantile``
 (``quantile(e, q)``, false-alarms on the run-in) and ``fixed`` (a value you give).
+
+The **two-level rule** (``immediate``, off by default) adds a first level that does not wait
+for k: each feature's share of the error (:func:`edge_agent.scoring.diagnosis.feature_contributions`)
+gets a limit of ``immediate`` x the largest it had on the healthy period, and one feature
+above its limit alarms at once. The averaged error dilutes one failing bearing's envelope line
+among all features; its own contribution does not. On raw IMS test 2 with the envelope features,
+``immediate = 2`` alarms on the first defective snapshot (``benchmarks/bench_condition.py``).
 """
 from __future__ import annotations
 
@@ -57,8 +64,11 @@ class ThresholdRule:
     margin: float = DEFAULT_MARGIN
     quantile: float = DEFAULT_QUANTILE
     value: float | None = None  # for rule "fixed"
+    immediate: float | None = None  # the two-level rule's factor, None: off
     value_: float = field(init=False, default=float("nan"))
     params_: dict[str, Any] = field(init=False, default_factory=dict)
+    #: Per-feature limits of the two-level rule, set by fit() when ``immediate`` is given.
+    limits_: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -71,9 +81,17 @@ class ThresholdRule:
             raise ValueError(f"threshold margin must be > 0, got {self.margin}")
         if not 0 < self.quantile <= 1:
             raise ValueError(f"quantile must be in (0, 1], got {self.quantile}")
+        if self.immediate is not None and not (np.isfinite(self.immediate) and self.immediate >= 1):
+            raise ValueError(f"the immediate factor must be >= 1 (x the healthy maximum), got {self.immediate}")
 
-    def fit(self, errors: np.ndarray) -> "ThresholdRule":
+    def fit(self, errors: np.ndarray, contributions: np.ndarray | None = None) -> "ThresholdRule":
+        """Set ``value_`` from the healthy ``errors``; with ``immediate``, ``limits_`` from the healthy
+        ``contributions`` ``(n, n_features)`` too."""
         e = np.asarray(errors, dtype=np.float64)
+        if self.immediate is not None:
+            if contributions is None or len(contributions) == 0:
+                raise ValueError("the two-level rule needs the healthy per-feature errors (contributions)")
+            self.limits_ = self.immediate * np.asarray(contributions, dtype=np.float64).max(axis=0)
         if self.rule != "fixed" and (len(e) == 0 or not np.isfinite(e).all()):
             raise ValueError("healthy errors are empty or contain NaN: cannot set a threshold")
         if self.rule == "sustained-max":
@@ -95,9 +113,14 @@ class ThresholdRule:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``threshold.json`` content: value, rule, params, debounce."""
-        return {"value": self.value_, "rule": self.rule, "params": self.params_, "debounce": self.debounce,
-                "description": describe(self.rule, self.params_, self.debounce)}
+        """The ``threshold.json`` content: value, rule, params, debounce (and ``immediate`` when on)."""
+        d = {"value": self.value_, "rule": self.rule, "params": self.params_, "debounce": self.debounce,
+             "description": describe(self.rule, self.params_, self.debounce)}
+        if self.limits_ is not None:
+            d["immediate"] = {"factor": self.immediate, "limits": self.limits_.tolist()}
+            d["description"] += (f"; and at once when one feature's error exceeds {self.immediate:g} x its "
+                                 "healthy maximum")
+        return d
 
 
 def describe(rule: str, params: dict[str, Any], k: int) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.scoring.archive import ArchiveError, unpacked_folder
 from edge_agent.scoring.archive import unpack as unpack_archive
@@ -55,6 +57,8 @@ class Bundle:
     variant: str
     model_path: Path
     runner: ModelRunner = field(repr=False)  # loaded and checked against the feature spec
+    #: Per-feature error limits of the two-level rule (alarm at once above one), or None: off.
+    immediate_limits: np.ndarray | None = None
 
     @property
     def runtime(self) -> str:
@@ -237,7 +241,20 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
     _check_shapes(model_path, runner, spec)
     return Bundle(bundle_id=str(manifest["bundle_id"]), path=root, manifest=manifest, spec=spec,
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
-                  model_path=model_path, runner=runner)
+                  model_path=model_path, runner=runner,
+                  immediate_limits=_immediate_limits(root, manifest["threshold"], spec))
+
+
+def _immediate_limits(root: Path, threshold: dict, spec: FeatureSpec) -> np.ndarray | None:
+    """The two-level rule's limits from the manifest's threshold (``bearing-train fit --immediate``)."""
+    immediate = threshold.get("immediate")
+    if immediate is None:
+        return None
+    limits = np.asarray(immediate.get("limits", []), dtype=np.float64)
+    if limits.shape != (spec.n_features,) or not (np.isfinite(limits).all() and (limits > 0).all()):
+        raise BundleError(f"{root / MANIFEST}: threshold.immediate.limits must be {spec.n_features} positive "
+                          f"numbers (one per feature), got {immediate.get('limits')!r}")
+    return limits
 
 
 def describe(bundle: Bundle) -> dict[str, Any]:

@@ -50,7 +50,13 @@ class Debouncer:
         self.alarm = alarm
         self._run = 0  # consecutive snapshots disagreeing with the current state
 
-    def update(self, over_threshold: bool) -> bool:
+    def update(self, over_threshold: bool, far_over: bool = False) -> bool:
+        """One snapshot. ``far_over`` (the two-level rule: one feature far above anything it did while
+        healthy) alarms at once, without waiting for k, and counts as over the threshold."""
+        if far_over and not self.alarm:
+            self.alarm, self._run = True, 0
+            return self.alarm
+        over_threshold = bool(over_threshold) or bool(far_over)
         if bool(over_threshold) != self.alarm:
             self._run += 1
             if self._run >= self.k:
@@ -70,7 +76,9 @@ class Debouncer:
         return d
 
 
-def debounce(over_threshold: Iterable[bool], k: int) -> np.ndarray:
-    """The debounced alarm for a whole sequence of over-threshold flags."""
+def debounce(over_threshold: Iterable[bool], k: int, far_over: Iterable[bool] | None = None) -> np.ndarray:
+    """The debounced alarm for a whole sequence of over-threshold flags (and far-over flags, see Debouncer)."""
     d = Debouncer(k)
-    return np.array([d.update(o) for o in over_threshold], dtype=bool)
+    over = list(over_threshold)
+    far = [False] * len(over) if far_over is None else list(far_over)
+    return np.array([d.update(o, f) for o, f in zip(over, far)], dtype=bool)

@@ -65,3 +65,18 @@ def diagnose(spec: FeatureSpec, contributions: np.ndarray) -> Diagnosis:
             by_defect[defect] = by_defect.get(defect, 0.0) + float(per[i, ch])
     defect = max(by_defect, key=by_defect.get) if by_defect and max(by_defect.values()) > 0 else None
     return Diagnosis(spec.channel_names[ch], float(by_channel[ch]) / total if total > 0 else 0.0, defect)
+
+
+def far_over(contributions: np.ndarray, limits: np.ndarray | None) -> np.ndarray:
+    """The two-level rule's first level: does any feature's error exceed its own limit? (per row)
+
+    ``limits`` (``(n_features,)``) are a factor times the largest error each feature had on
+    the healthy period (``bearing-train fit --immediate``). One feature far above anything it did
+    while healthy is alarmed at once; the averaged error, where one failing bearing's line is
+    diluted by every other feature, then only decides near the threshold (k in a row).
+    ``limits`` None: the rule is off, nothing is far over.
+    """
+    c = np.asarray(contributions, dtype=np.float64)
+    if limits is None:
+        return np.zeros(c.shape[:-1], dtype=bool)
+    return (c > np.asarray(limits, dtype=np.float64)).any(axis=-1)

@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_agent.scoring.bundle import Bundle
 from edge_agent.scoring.detection import Debouncer, reconstruction_error
-from edge_agent.scoring.diagnosis import feature_contributions
+from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.scores import ScoreTable
 
@@ -94,8 +94,9 @@ class SnapshotScorer:
         reconstruction = self.runner(self._window)
         error = float(reconstruction_error(self._window, reconstruction)[0])
         over = error > self.bundle.threshold
-        contributions = tuple(feature_contributions(self._window, reconstruction)[0].tolist())
-        return Score(error, self.bundle.threshold, over, self._debouncer.update(over), contributions)
+        per_feature = feature_contributions(self._window, reconstruction)[0]
+        alarm = self._debouncer.update(over, bool(far_over(per_feature, self.bundle.immediate_limits)))
+        return Score(error, self.bundle.threshold, over, alarm, tuple(per_feature.tolist()))
 
     def state(self) -> dict:
         """What to journal so a restart resumes mid-window and mid-debounce."""

@@ -94,14 +94,15 @@ class ScoreTable:
 
 
 def alarm_series(timestamps: np.ndarray, errors: np.ndarray, threshold: float, k: int,
-                 split: np.ndarray | None = None) -> ScoreTable:
+                 split: np.ndarray | None = None, far_over: np.ndarray | None = None) -> ScoreTable:
     """Errors -> the score table: NaN-padded errors, over-threshold flags and the debounced alarm.
 
     ``errors`` has one entry per snapshot, or one per window (T-1 fewer), in
     which case it is padded at the front: window ``i`` ends at snapshot
     ``i + T - 1`` and its score belongs there. NaN errors (no window ends
     there) are not fed to the debouncer, are never over the threshold and
-    never in alarm: the device cannot score them either.
+    never in alarm: the device cannot score them either. ``far_over`` (one flag per entry of
+    ``errors``, see :func:`edge_agent.scoring.diagnosis.far_over`) alarms at once.
     """
     timestamps = np.asarray(timestamps)
     errors = np.asarray(errors, dtype=np.float64)
@@ -115,5 +116,8 @@ def alarm_series(timestamps: np.ndarray, errors: np.ndarray, threshold: float, k
     over = np.zeros(len(error), dtype=bool)
     over[scored] = error[scored] > threshold
     alarm = np.zeros(len(error), dtype=bool)
-    alarm[scored] = debounce(over[scored], k)
+    far = np.zeros(len(error), dtype=bool)
+    if far_over is not None:
+        far[pad:] = np.asarray(far_over, dtype=bool)
+    alarm[scored] = debounce(over[scored], k, far[scored])
     return ScoreTable(timestamps, error, over, alarm, split)

@@ -73,3 +73,29 @@ def test_fit_trains_on_the_chosen_columns_and_the_device_computes_exactly_them(c
         fit_model_dir(condition_table, tmp_path / "n", until, features=["velocity_rms"])
     with pytest.raises(FitError, match="needs a table written by 'bearing-train ingest --features'"):
         fit_model_dir(datasets.FEATURES_TEST2, tmp_path / "o", until, features=["kurtosis"])
+
+
+def test_the_two_level_rule_reaches_the_bundle_and_the_device_decides_like_keras(condition_table, tmp_path):
+    """fit --immediate -> bearing-convert (its parity gate compares every decision with Keras) -> the device."""
+    from convert.pipeline import convert_model_dir
+    from edge_agent.scoring.bundle import load_bundle
+    from edge_agent.scoring.scorer import score_table_with_contributions
+    from edge_agent.scoring.diagnosis import diagnose
+
+    until = "2004-02-15 20:00:00"
+    res = fit_model_dir(condition_table, tmp_path / "m", until, epochs=2, validation_split=0.0, make_plots=False,
+                        features=["mean_abs", "env_bpfo_ptm", "env_bpfi_ptm"], immediate=2.0, debounce=3)
+    limits = res.threshold["immediate"]["limits"]
+    assert len(limits) == 12 and res.threshold["immediate"]["factor"] == 2.0
+    conversion = convert_model_dir(tmp_path / "m", tmp_path / "bundle", variants=("float32",), data=condition_table)
+    bundle = load_bundle(conversion.bundle_dir)
+    np.testing.assert_allclose(bundle.immediate_limits, limits)
+    table, spec = read_feature_table(condition_table), bundle.spec
+    columns = [table.channel_names.index(n) for n in spec.feature_names]
+    sub = type(table)(table.timestamps, list(spec.feature_names), table.values[:, columns])
+    scores, contributions = score_table_with_contributions(bundle, sub)
+    np.testing.assert_array_equal(scores.alarm, res.scores.alarm)  # the device decides as fit did
+    first = int(np.flatnonzero(scores.alarm)[0])
+    # the first snapshot after the healthy ones is already far over: no waiting for k = 3
+    assert str(table.timestamps[first]) == "2004-02-16T22:32:39"
+    assert diagnose(spec, contributions[first]).channel == "Bearing 1"

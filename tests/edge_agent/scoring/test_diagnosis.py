@@ -78,3 +78,47 @@ def test_bearing_agent_score_names_the_bearing_at_the_first_alarm(bundle, featur
     assert main(["score", "--bundle", str(bundle.path), str(feature_table_path), "-o", str(tmp_path / "s.csv")]) == 0
     out = capsys.readouterr().out
     assert "at the first alarm 2004-02-16" in out and ": bearing 1 (" in out and "% of the error)" in out
+
+
+def test_far_over_alarms_at_once_counts_as_over_and_clears_after_k_under():
+    from edge_agent.scoring.detection import Debouncer, debounce
+    from edge_agent.scoring.diagnosis import far_over
+
+    d = Debouncer(3)
+    assert d.update(False, far_over=True) is True  # no waiting for 3
+    assert [d.update(False) for _ in range(3)] == [True, True, False]  # cleared by k under, as any alarm
+    assert d.update(False, far_over=True) and d.update(True) and d.update(False, far_over=True)
+    over = [False, True, True, True, False, False, False, False]
+    far = [False, False, False, False, False, False, True, False]
+    assert debounce(over, 3).tolist() == [False, False, False, True, True, True, False, False]
+    assert debounce(over, 3, far).tolist() == [False, False, False, True, True, True, True, True]
+    limits = np.array([1.0, 2.0])
+    assert far_over(np.array([[0.5, 1.9], [1.1, 0.0], [0.9, 2.1]]), limits).tolist() == [False, True, True]
+    assert far_over(np.array([[9.0, 9.0]]), None).tolist() == [False]  # the rule off
+
+
+def test_alarm_series_pads_far_over_like_the_errors():
+    from edge_agent.scoring.scores import alarm_series
+
+    ts = np.arange(6).astype("datetime64[s]")
+    errors = np.array([0.1, 0.1, 0.1, 0.1, 0.1])  # T = 2: one fewer than snapshots
+    far = np.array([False, False, True, False, False])
+    s = alarm_series(ts, errors, threshold=1.0, k=3, far_over=far)
+    assert np.isnan(s.error[0]) and s.alarm.tolist() == [False, False, False, True, True, True]
+    assert not alarm_series(ts, errors, 1.0, 3).alarm.any()
+
+
+def test_the_two_level_threshold_rule_learns_one_limit_per_feature():
+    from train.threshold import ThresholdRule
+
+    healthy_errors = np.array([0.1, 0.2, 0.15, 0.1])
+    contributions = np.array([[0.1, 0.3], [0.2, 0.1], [0.05, 0.2], [0.1, 0.1]])
+    rule = ThresholdRule(immediate=2.0).fit(healthy_errors, contributions)
+    np.testing.assert_array_equal(rule.limits_, [0.4, 0.6])
+    d = rule.to_dict()
+    assert d["immediate"] == {"factor": 2.0, "limits": [0.4, 0.6]} and "at once" in d["description"]
+    assert "immediate" not in ThresholdRule().fit(healthy_errors).to_dict()  # off by default: schema as before
+    with pytest.raises(ValueError, match="immediate factor must be >= 1"):
+        ThresholdRule(immediate=0.5)
+    with pytest.raises(ValueError, match="per-feature errors"):
+        ThresholdRule(immediate=2.0).fit(healthy_errors)
