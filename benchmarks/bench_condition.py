@@ -249,7 +249,7 @@ def _autoencoder(table_path: Path, seeds: list[int], epochs: int) -> tuple[dict,
             lines.append(f"| {label} | {text} | {firsts[0][11:19]} / {firsts[len(firsts) // 2][11:19]} / "
                          f"{firsts[-1][11:19]} | {sum(r[rule]['false_alarms'] for r in runs)} | "
                          f"{min(r[rule]['margin_at_onset'] for r in runs):.2f} | "
-                         f"{before:.2f} | {', '.join(named)} |")
+                         f"{'-' if np.isnan(before) else f'{before:.2f}'} | {', '.join(named)} |")
     return figures, "\n".join(lines)
 
 
