@@ -71,8 +71,15 @@ def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
     if not tables:
         if not create:
             raise JournalError(f"{path}: an empty SQLite file, not a journal yet (start the agent: it creates it)")
-        db.executescript(SCHEMA)
-        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        # One transaction: a reader opening the journal meanwhile sees no tables or all of them, never
+        # "meta, streams" (which is not a journal). Idempotent, should another creator have been first.
+        try:
+            db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta VALUES "
+                             f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         return
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
     if row is None:
