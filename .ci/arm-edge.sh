@@ -222,7 +222,7 @@ host_ca_bundle() {
 # the host's index and proxy settings when it has any, so pip reaches the same registry as the host.
 GUEST_ENV=(HOME=/root LANG=C.UTF-8 PATH=$VENV/bin:/usr/local/bin:/usr/bin:/bin QEMU_CPU=$QEMU_CPU
            PIP_CERT=/etc/ssl/certs/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180
-           PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1)
+           PIP_NO_CACHE_DIR=1 PIP_RETRIES=10 PYTHONDONTWRITEBYTECODE=1)
 for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     [ -n "${!var:-}" ] && GUEST_ENV+=("$var=${!var}")
 done
@@ -260,18 +260,27 @@ copy_repo() {
 EDGE_INSTALL=("$SRC[edge]")
 [ "$ARCH" = armhf ] && EDGE_INSTALL+=("tflite-runtime==2.14.0" "numpy<2")
 TEST_TOOLS=("pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100")
-VENV_KEY=$(printf '%s\n' "${EDGE_INSTALL[*]} ${TEST_TOOLS[*]}" "$(cat "$REPO/pyproject.toml")" | sha256sum | cut -c1-12)
+# The venv is rebuilt when what it installs changes: these lists, the core dependencies or the edge extra.
+edge_requirements() { python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(p["dependencies"], p["optional-dependencies"]["edge"])' "$REPO/pyproject.toml"; }
+VENV_KEY=$(printf '%s\n' "${EDGE_INSTALL[*]} ${TEST_TOOLS[*]}" "$(edge_requirements)" | sha256sum | cut -c1-12)
 
 make_venv() {
     if [ "$(cat "$ROOTFS$VENV/.key" 2>/dev/null)" = "$VENV_KEY" ]; then
-        echo "reusing $VENV (same pyproject.toml); reinstalling the project from this checkout" >&2
+        echo "reusing $VENV; installing what is missing, and the project from this checkout" >&2
+        guest pip install --quiet "${EDGE_INSTALL[@]}"
         guest pip install --quiet --no-deps --force-reinstall "$SRC"
         return
     fi
-    rm -rf "$ROOTFS$VENV"
-    # Exactly the Pi guide's commands (docs/edge_agent.md, "Put it on a Raspberry Pi").
-    guest python3 -m venv --system-site-packages "$VENV"
-    guest pip install --quiet "${EDGE_INSTALL[@]}"
+    # The edge install is kept once it succeeded, so that a registry hiccup in the test tools does not
+    # cost it again.
+    if [ "$(cat "$ROOTFS$VENV/.edge-key" 2>/dev/null)" != "$VENV_KEY" ]; then
+        rm -rf "$ROOTFS$VENV"
+        # Exactly the Pi guide's commands (docs/edge_agent.md, "Put it on a Raspberry Pi").
+        guest python3 -m venv --system-site-packages "$VENV"
+        guest pip install --quiet "${EDGE_INSTALL[@]}"
+        echo "$VENV_KEY" > "$ROOTFS$VENV/.edge-key"
+    fi
     guest pip install --quiet "${TEST_TOOLS[@]}"
     echo "$VENV_KEY" > "$ROOTFS$VENV/.key"
     guest python -c 'import platform, sys, numpy; print("guest:", platform.machine(), "Python", sys.version.split()[0], "numpy", numpy.__version__, "from", numpy.__file__)'

@@ -50,6 +50,16 @@ def journal_rows(path: Path) -> list[dict]:
         j.close()
 
 
+def rows_so_far(path: Path) -> list[dict]:
+    """The journal's rows while an agent process may still be creating it (no file or no tables yet: none)."""
+    from edge_agent.journal import JournalError
+
+    try:
+        return journal_rows(path) if path.exists() else []
+    except JournalError:
+        return []
+
+
 def journal_events(path: Path, kind: str | None = None) -> list[dict]:
     j = Journal(path, create=False)
     try:
@@ -401,17 +411,18 @@ def test_kill_9_keeps_the_journal_and_restart_resumes_history(tmp_path, bundle, 
     cmd = agent_cmd(tmp_path, link, bundle)
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: journal.exists() and len(journal_rows(journal)) >= 5, 60, "5 snapshots")
+        # Timeouts are generous: the emulated Pi of .ci/arm-edge.sh runs 10-30x slower than a desktop.
+        wait_for(lambda: len(rows_so_far(journal)) >= 5, 300, "5 snapshots")
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.wait(60)
         before = len(journal_rows(journal))
         second = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: replay.stats is not None, 60, "the replay to finish")
-            wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 10, "the last snapshot")
+            wait_for(lambda: replay.stats is not None, 300, "the replay to finish")
+            wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 120, "the last snapshot")
         finally:
             second.send_signal(signal.SIGTERM)
-            assert second.wait(20) == 0
+            assert second.wait(120) == 0
     finally:
         replay.close()
     assert sqlite3.connect(journal).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -436,20 +447,21 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
     model = live / "model_float32.tflite"
     good = model.read_bytes()
     try:
-        wait_for(lambda: journal.exists() and len(journal_rows(journal)) >= 3, 60, "3 snapshots")
+        # Timeouts are generous: the emulated Pi of .ci/arm-edge.sh runs 10-30x slower than a desktop.
+        wait_for(lambda: len(rows_so_far(journal)) >= 3, 300, "3 snapshots")
         model.write_bytes(good[:-10])  # a half-copied bundle
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: journal_events(journal, "bundle_rejected"), 10, "the rejection")
+        wait_for(lambda: journal_events(journal, "bundle_rejected"), 120, "the rejection")
         n = len(journal_rows(journal))
-        wait_for(lambda: len(journal_rows(journal)) >= n + 2, 20, "scoring to go on")
+        wait_for(lambda: len(journal_rows(journal)) >= n + 2, 120, "scoring to go on")
         model.write_bytes(good)
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: len(journal_events(journal, "bundle_loaded")) == 2, 10, "the reload")
-        wait_for(lambda: replay.stats is not None, 60, "the replay to finish")
-        wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 10, "the last snapshot")
+        wait_for(lambda: len(journal_events(journal, "bundle_loaded")) == 2, 120, "the reload")
+        wait_for(lambda: replay.stats is not None, 300, "the replay to finish")
+        wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 120, "the last snapshot")
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0, proc.stderr.read()
+        assert proc.wait(120) == 0, proc.stderr.read()
         replay.close()
     rejected = journal_events(journal, "bundle_rejected")[0]["detail"]
     assert "model_float32.tflite" in rejected

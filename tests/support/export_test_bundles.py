@@ -17,8 +17,8 @@ import pytest
 from tests.agent_fixtures import bundle_dir as agent_bundle_dir
 from tests.support.prebuilt_bundles import export_bundle
 
-#: the ``converted(timesteps, variants)`` calls of the edge tests (test_bundle.py, test_scorer.py)
-CONVERTED = [(1, ("float32", "float16", "dynamic", "int8")), (3, ("float32",))]
+#: the ``converted(timesteps, variants)`` calls of the edge tests (test_bundle.py, test_scorer.py, test_diagnosis.py)
+CONVERTED = [(1, ("float32", "float16", "dynamic", "int8")), (3, ("float32",)), (1, ("float32",))]
 #: the ``tests.agent_fixtures.bundle_dir(timesteps)`` calls of the agent tests
 AGENT_TIMESTEPS = [2]
 
