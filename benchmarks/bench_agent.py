@@ -161,12 +161,12 @@ class _TcpSensor:
             return
         with conn, serial.Serial(str(self.tty), timeout=0.05) as tty:  # pyserial sets the pty raw
             while not self._stop.is_set():
-                data = tty.read(max(1, tty.in_waiting))
-                if data:
-                    try:
+                try:
+                    data = tty.read(max(1, tty.in_waiting))
+                    if data:
                         conn.sendall(data)
-                    except OSError:
-                        return
+                except (serial.SerialException, OSError):  # the replay ended (cleanup) or the agent left
+                    return
 
     def close(self) -> None:
         self._stop.set()

@@ -5,6 +5,12 @@ imports what the agent imports, step by step, and prints the resident set
 (``VmRSS``) after each step. The last line is the floor set by the libraries
 alone; the agent's peak (``bearing-bench``, agent section) is this floor plus
 its own code and data. Use the bundle ``make demo`` writes (``demo-output/bundle``).
+
+One run is not a figure: resident pages depend on the Python and numpy builds, the
+TFLite runtime and its version, the allocator, and on what the machine's other
+processes keep in memory (a loaded machine evicts and re-faults shared library
+pages differently). So the script runs ``--repeat`` fresh processes (default 5)
+and reports, per step, the **maximum** over the runs with the minimum beside it.
 """
 from __future__ import annotations
 
@@ -43,17 +49,26 @@ print(json.dumps(steps))
 """
 
 
+def measure_max(bundle: Path, repeat: int = 5) -> list[tuple[str, float, float]]:
+    """Each step's (name, maximum RSS, minimum RSS) over ``repeat`` fresh processes."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    runs = [measure(bundle) for _ in range(repeat)]
+    return [(name, max(run[k][1] for run in runs), min(run[k][1] for run in runs))
+            for k, (name, _) in enumerate(runs[0])]
+
+
 def measure(bundle: Path) -> list[tuple[str, float]]:
     out = subprocess.run([sys.executable, "-c", _SCRIPT, str(bundle)], check=True, capture_output=True,
                          text=True).stdout
     return [tuple(step) for step in json.loads(out.strip().splitlines()[-1])]
 
 
-def markdown(steps: list[tuple[str, float]]) -> str:
-    lines = ["| step (fresh process) | + MiB | RSS MiB |", "|---|---:|---:|"]
+def markdown(steps: list[tuple[str, float, float]], repeat: int) -> str:
+    lines = [f"| step (fresh process; max of {repeat} runs) | + MiB | RSS MiB, max | min |", "|---|---:|---:|---:|"]
     previous = 0.0
-    for name, rss in steps:
-        lines.append(f"| {name} | {rss - previous:+.1f} | {rss:.1f} |")
+    for name, rss, low in steps:
+        lines.append(f"| {name} | {rss - previous:+.1f} | {rss:.1f} | {low:.1f} |")
         previous = rss
     return "\n".join(lines)
 
@@ -61,7 +76,9 @@ def markdown(steps: list[tuple[str, float]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.memory_floor", description=__doc__.splitlines()[0])
     p.add_argument("bundle", type=Path, help="a bundle directory or .tar.gz (e.g. demo-output/bundle)")
-    print(markdown(measure(p.parse_args(argv).bundle)))
+    p.add_argument("--repeat", type=int, default=5, help="fresh processes to take the maximum over (default 5)")
+    args = p.parse_args(argv)
+    print(markdown(measure_max(args.bundle, args.repeat), args.repeat))
     return 0
 
 
