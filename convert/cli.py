@@ -2,7 +2,8 @@
 
 The conversion is :func:`convert.pipeline.convert_model_dir`; this prints its
 parity table and where the bundle went. A bad model directory, feature table
-or a failed gate ends with one line on stderr and exit code 2
+or a failed gate (no variant passes, or a runtime check could not run) ends with
+one line on stderr, exit code 2 and no bundle
 (:mod:`firmware_io.cli_support`).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Sequence
 
 from convert.export import VARIANTS
 from convert.pipeline import DEFAULT_PREFERENCE, convert_model_dir
+from edge_agent.scoring.runtime import RUNTIMES
 from firmware_io.cli_support import main_single
 
 
@@ -27,12 +29,19 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="deployed variant (default: the smallest variant that passes the parity gate and really "
                         "stores quantized weights, else the first of %s that passes)" % ", ".join(DEFAULT_PREFERENCE))
     p.add_argument("--force", action="store_true",
-                   help="bundle variants that fail the parity gate anyway (recorded in the manifest)")
+                   help="bundle variants that fail the parity gate, or whose runtime check could not run, "
+                        "anyway (recorded in the manifest)")
+    p.add_argument("--runtimes", default=",".join(RUNTIMES), type=lambda text: [r.strip() for r in text.split(",")],
+                   help="runtimes to verify each variant on (default: %(default)s; the tflite-runtime environment "
+                        "is created once in the user's cache when needed); 'ai-edge-litert' skips the tflite-runtime "
+                        "check knowingly: the bundle then runs on ai-edge-litert only")
 
 
 def run(args: argparse.Namespace) -> int:
     result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,
-                               data=args.data, force=args.force, default=args.default)
+                               data=args.data, force=args.force, default=args.default, runtimes=args.runtimes,
+                               progress=lambda message: print(f"bearing-convert: {message}", file=sys.stderr,
+                                                              flush=True))
     print(result.parity_table(markdown=False))
     print(f"\nclosest Keras error to the threshold: {result.min_threshold_margin:.3g} "
           "(an error difference above this could flip a decision)")

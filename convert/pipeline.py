@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -28,9 +28,10 @@ from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomi
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
 from edge_agent.scoring.detection import make_windows
 from edge_agent.features.table import FeatureTable, parse_timestamp, read_feature_table
-from edge_agent.scoring.runtime import runtime_version
+from edge_agent.scoring.runtime import RUNTIMES, runtime_version
 from edge_agent.scoring.scorer import score_table
 from edge_agent.scoring.scores import ScoreTable
+from firmware_io.errors import BearingEdgeError
 from train.ingest import read_table_spec, select_features
 from train.model_dir import METADATA, read_model_dir
 
@@ -40,7 +41,7 @@ DEFAULT_PREFERENCE = ("float16", "int8", "dynamic", "float32")
 QUANTIZED_DTYPES = ("int8", "float16")
 
 
-class ConversionError(RuntimeError):
+class ConversionError(BearingEdgeError, RuntimeError):
     """Conversion produced nothing deployable (e.g. no variant passed the parity gate)."""
 
 
@@ -139,9 +140,7 @@ def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable,
         results.append(compare(variant, "ai-edge-litert", reference, score_table(bundle, table), threshold))
     except Exception as exc:  # a variant that cannot run is a gate failure, not a crash
         results.append(failed(variant, "ai-edge-litert", len(reference), f"{type(exc).__name__}: {exc}"))
-    if tflite_py is None:
-        results.append(failed(variant, "tflite-runtime", len(reference),
-                              "not checked: no tflite-runtime environment (python -m convert.tflite_env)"))
+    if tflite_py is None:  # --runtimes ai-edge-litert: the variant is bundled for ai-edge-litert only
         return results
     with tempfile.TemporaryDirectory() as tmp:
         out_csv, features_csv = Path(tmp) / "scores.csv", Path(tmp) / "features.csv"
@@ -170,12 +169,21 @@ def choose_default(manifest: dict, passing: list[str]) -> str | None:
 
 def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable[str] = VARIANTS,
                       data: str | Path | None = None, force: bool = False,
-                      default: str | None = None) -> ConvertResult:
-    """Convert, gate and bundle; see the module docstring. Returns the parity table and paths."""
+                      default: str | None = None, runtimes: Iterable[str] = RUNTIMES,
+                      progress: Callable[[str], None] | None = None) -> ConvertResult:
+    """Convert, gate and bundle; see the module docstring. Returns the parity table and paths.
+
+    Every variant is checked on each of ``runtimes`` (default both; the tflite-runtime environment is created
+    on first need, :func:`convert.tflite_env.ensure_python`, telling ``progress``). A check that cannot run is a
+    gate failure: :class:`ConversionError` and no bundle, unless ``force``.
+    """
     import keras
     import tensorflow as tf
 
-    variants = list(dict.fromkeys(variants))
+    variants, runtimes = list(dict.fromkeys(variants)), list(dict.fromkeys(runtimes))
+    if "ai-edge-litert" not in runtimes or not set(runtimes) <= set(RUNTIMES):
+        raise ConversionError(f"runtimes {runtimes}: check ai-edge-litert (the device's default runtime), "
+                              "optionally with tflite-runtime")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
@@ -239,13 +247,13 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         }
         _write_manifest(staging, manifest)
 
-        tflite_py = tflite_env.tflite_python()
+        tflite_py = tflite_env.ensure_python(progress) if "tflite-runtime" in runtimes else None
         parity: list[ParityResult] = []
         for v in variants:
             results = _parity_on_runtimes(staging, v, table, reference, threshold, tflite_py)
             parity += results
             entry = manifest["variants"][v]
-            entry["parity"] = {"passed": all(r.passed for r in results if not r.error.startswith("not checked")),
+            entry["parity"] = {"passed": all(r.passed for r in results),
                                "rule": "100% of over-threshold flags and debounced alarms equal to Keras",
                                "results": [r.as_dict() for r in results]}
             ran = [r.runtime for r in results if not r.error]
@@ -255,6 +263,11 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                 entry["calibration"] = _out_of_range(windows, cal, reference, threshold)
         if tflite_py is not None:
             manifest["versions"]["tflite-runtime"] = "2.14.0"
+        unrun = [r for r in parity if r.error]
+        if unrun and not force:
+            raise ConversionError("the parity gate could not run " + "; ".join(
+                f"{r.variant} on {r.runtime} ({r.error})" for r in unrun) + ": no bundle written. Fix the cause, or "
+                f"--force to bundle anyway (recorded), or {tflite_env.SKIP_HINT}")
 
         bundled = [v for v in variants if manifest["variants"][v]["runtimes"]]
         passing = [v for v in bundled if not manifest["variants"][v]["forced"]]
