@@ -122,6 +122,7 @@ class Agent:
             score = None
         else:
             score = self.loaded.scorer.score(features)  # appends to the same history
+        self.health.scoring_fault = score.fault if score is not None else None  # a NaN error: shown as a fault
         events = self.alarm.update(score.alarm) if score is not None else []
         self._show()
         row = SnapshotRow(

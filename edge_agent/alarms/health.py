@@ -39,6 +39,8 @@ class Health:
         #: per board: (time, frames ok, frames bad) samples over the last bad_frame_window_s
         self._windows: list[deque[tuple[float, int, int]]] = [deque() for _ in boards]
         self._reason: str | None = None
+        #: Set by the loop from each score (:attr:`edge_agent.scoring.scorer.Score.fault`): a model that cannot decide.
+        self.scoring_fault: str | None = None
         #: scoring has stalled while samples arrive (the stall check sets it); the agent's watchdog
         #: (edge_agent.watchdog) stops pinging systemd while it is true, so systemd restarts the agent
         self.stalled = False
@@ -51,7 +53,7 @@ class Health:
     def observe(self, now: float) -> None:
         """Take the boards' state at ``now`` (monotonic seconds) and decide the fault reason."""
         reasons = [self._judge(now, board, window) for board, window in zip(self.boards, self._windows)]
-        self._reason = next((r for r in reasons if r), None)
+        self._reason = next((r for r in reasons if r), None) or self.scoring_fault
 
     def _judge(self, now: float, board: "SensorBoard", window: deque[tuple[float, int, int]]) -> str | None:
         f = self.faults

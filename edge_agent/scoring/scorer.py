@@ -26,11 +26,19 @@ if TYPE_CHECKING:  # the offline paths import it when they run: the agent never 
 class Score:
     error: float
     threshold: float
-    over_threshold: bool
+    #: None when the model could not decide (``fault``): neither over nor under.
+    over_threshold: bool | None
     alarm: bool
     #: The error per feature (spec.feature_names order), averaging to ``error``: where it is
     #: (:func:`edge_agent.scoring.diagnosis.diagnose` names the bearing and the defect).
     contributions: tuple[float, ...] = ()
+    #: Why this snapshot could not be decided (a NaN or infinite error), else None; the agent shows it as a fault.
+    fault: str | None = None
+
+
+#: A NaN compares False with any threshold: read as "not over", a broken model would keep the light green forever.
+NOT_FINITE = ("the model's reconstruction error is not finite (NaN or inf): the bundle cannot decide; "
+              "check the bundle with 'bearing-agent check-bundle' and reconvert it")
 
 
 class SnapshotScorer:
@@ -93,6 +101,9 @@ class SnapshotScorer:
             return None
         reconstruction = self.runner(self._window)
         error = float(reconstruction_error(self._window, reconstruction)[0])
+        if not np.isfinite(error):  # a fault: the debouncer is not fed, the alarm stays as last decided
+            per_feature = tuple(feature_contributions(self._window, reconstruction)[0].tolist())
+            return Score(error, self.bundle.threshold, None, self._debouncer.alarm, per_feature, NOT_FINITE)
         over = error > self.bundle.threshold
         per_feature = feature_contributions(self._window, reconstruction)[0]
         alarm = self._debouncer.update(over, bool(far_over(per_feature, self.bundle.immediate_limits)))
@@ -137,6 +148,6 @@ def score_table_with_contributions(bundle: Bundle, table: FeatureTable,
     for i, features in enumerate(table.values):
         s = scorer.score(features)
         if s is not None:
-            error[i], over[i], alarm[i] = s.error, s.over_threshold, s.alarm
+            error[i], over[i], alarm[i] = s.error, bool(s.over_threshold), s.alarm
             contributions[i] = s.contributions
     return ScoreTable(table.timestamps.copy(), error, over, alarm), contributions
