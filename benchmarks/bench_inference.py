@@ -142,7 +142,7 @@ def run(quick: bool = False) -> BenchResult:
     result = convert_model_dir(md_path, tmp / "bundle", data=datasets.FEATURES_TEST2)
     bundle = load_bundle(result.bundle_dir)
     model = model_dir.read_model_dir(md_path).model
-    T, n = bundle.spec.timesteps, bundle.spec.n_channels
+    T, n = bundle.spec.timesteps, bundle.spec.n_features
     table = read_feature_table(datasets.FEATURES_TEST2)
     window = bundle.scaler.transform(table.values[-T:]).astype(np.float32)[None]  # a failing-bearing window
     np.save(tmp / "window.npy", window)

@@ -42,6 +42,7 @@ from edge_agent.scoring.detection import make_windows, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.scoring.scores import ScoreTable, alarm_series
+from firmware_io.errors import BearingEdgeError
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
 from firmware_io.recordings.reader import RecordingError
 from train import model_dir
@@ -57,7 +58,7 @@ DEFAULT_VALIDATION_SPLIT = 0.05
 STEPS_PER_EXECUTION = 64
 
 
-class FitError(ValueError):
+class FitError(BearingEdgeError, ValueError):
     """Training cannot proceed with this input; the message says why and what to do."""
 
 
@@ -144,8 +145,11 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                            extra=table_spec.extra if table_spec else {})
     except ValueError as exc:
         raise FitError(f"{table_path}: {exc}") from None
-    rule_obj = ThresholdRule("fixed", debounce, value=threshold, immediate=immediate) if threshold is not None \
-        else ThresholdRule(rule, debounce, margin=margin, immediate=immediate)
+    try:  # a bad --threshold, --margin or --debounce, also before training
+        rule_obj = ThresholdRule("fixed", debounce, value=threshold, immediate=immediate) if threshold is not None \
+            else ThresholdRule(rule, debounce, margin=margin, immediate=immediate)
+    except ValueError as exc:
+        raise FitError(str(exc)) from None
 
     scaler = fit_scaler(table, healthy)
     X = scaler.transform(table.values)

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.atomic import atomic_output
+from firmware_io.errors import BearingEdgeError
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-class FeatureTableError(ValueError):
+class FeatureTableError(BearingEdgeError, ValueError):
     """A feature table that cannot be used, with the file and line that says why."""
 
 

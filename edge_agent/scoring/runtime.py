@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from firmware_io.errors import BearingEdgeError
+
 #: runtime name -> module holding ``Interpreter``
 RUNTIME_MODULES = {
     "ai-edge-litert": "ai_edge_litert.interpreter",
@@ -24,7 +26,7 @@ RUNTIMES = tuple(RUNTIME_MODULES)
 LITERT_MACHINES = ("x86_64", "aarch64", "arm64")
 
 
-class RuntimeUnavailable(RuntimeError):
+class RuntimeUnavailable(BearingEdgeError, RuntimeError):
     """No usable TFLite runtime (or not the one asked for) on this machine."""
 
 

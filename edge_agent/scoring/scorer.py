@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_agent.scoring.bundle import Bundle
+from edge_agent.scoring.bundle import Bundle, BundleError
 from edge_agent.scoring.detection import Debouncer, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.history import FeatureHistory
@@ -139,7 +139,7 @@ def score_table_with_contributions(bundle: Bundle, table: FeatureTable,
     """:func:`score_table`, and each snapshot's :attr:`Score.contributions` (NaN rows where unscored)."""
     expected = list(bundle.spec.feature_names)
     if list(table.channel_names) != expected:
-        raise ValueError(f"feature table channels {table.channel_names} differ from the bundle's "
+        raise BundleError(f"feature table channels {table.channel_names} differ from the bundle's "
                          f"{expected} (same names, same order)")
     scorer = SnapshotScorer(bundle, runtime)
     n = len(table)

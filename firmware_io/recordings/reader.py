@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from firmware_io.errors import BearingEdgeError
 from firmware_io.recordings.ims import IMS_SAMPLES_PER_SNAPSHOT, IMS_SCALE
 
 _NAME_RE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})\.(\d{2})$")
@@ -34,7 +35,7 @@ PACKED_SUFFIXES = (".npz",)
 NPY_SUFFIX = ".npy"
 
 
-class RecordingError(ValueError):
+class RecordingError(BearingEdgeError, ValueError):
     """A recording that cannot be used as it is; the message names the file and the problem."""
 
 
