@@ -29,26 +29,14 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_agent.features.bearing import DEFECT_PARTS, BearingGeometry
+from edge_agent.features.spectra import (  # noqa: F401  (re-exported: the envelope is part of the condition features)
+    DEFAULT_HARMONICS, DEFAULT_TOLERANCE, ENVELOPE_BAND_HZ, ENVELOPE_HIGHPASS_HZ, DefectLine, defect_line,
+    envelope_spectrum, power_spectrum)
 
 #: Standard gravity: the sensor unit "g" in m/s^2 (ISO 80000-3).
 STANDARD_GRAVITY_M_S2 = 9.80665
 #: The velocity band of ISO 10816-3 / 20816-3 for machines running above 600 rpm.
 VELOCITY_BAND_HZ = (10.0, 1000.0)
-#: Where the envelope spectrum is summed and its median taken: the band that holds the
-#: defect lines of shafts from a few hundred to a few thousand rpm and their 3rd harmonic.
-ENVELOPE_BAND_HZ = (10.0, 1000.0)
-#: The envelope is taken of the signal above this frequency. Squaring mixes every pair of
-#: components; above 1 kHz their sums land above 2 kHz, clear of the envelope band, so the
-#: squared signal then reads like the Hilbert envelope (within 3 % on the IMS failure snapshots;
-#: with no high-pass the shaft harmonics' sums fall on the defect lines and it was 64 % off).
-ENVELOPE_HIGHPASS_HZ = 1000.0
-#: Relative half-width of the band searched around each defect harmonic. 4 %: on IMS test 2
-#: the outer-race line sits 2.5 % below the nominal BPFO (slip, speed error); +/-2 % misses it.
-DEFAULT_TOLERANCE = 0.04
-#: Harmonics of each defect frequency summed into its band energy (1x, 2x, 3x).
-DEFAULT_HARMONICS = 3
-
-
 def to_physical(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """``samples`` ``(n_samples, n_channels)`` as float64 physical values (integer counts times ``scale``)."""
     x = np.asarray(samples)
@@ -92,20 +80,6 @@ def kurtosis(x: np.ndarray) -> np.ndarray:
     m2 = np.mean(centred ** 2, axis=0)
     m4 = np.mean(centred ** 4, axis=0)
     return np.divide(m4, m2 ** 2, out=np.zeros_like(m2), where=m2 > 0)
-
-
-def power_spectrum(x: np.ndarray, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-sided power spectrum per channel: ``(freqs (n_bins,), power (n_bins, n_channels))``.
-
-    ``power[k]`` is the mean square of the component at ``freqs[k]`` (units^2), so the
-    sum over all bins is the variance of ``x`` (Parseval); the mean is removed first.
-    """
-    n = x.shape[0]
-    spectrum = np.fft.rfft(x - x.mean(axis=0), axis=0)
-    power = np.square(np.abs(spectrum)) / (n * n)
-    # one-sided: every bin except DC (and Nyquist for even n) stands for a +/- frequency pair
-    power[1:(n + 1) // 2] *= 2.0
-    return np.fft.rfftfreq(n, 1.0 / sample_rate_hz), power
 
 
 def velocity_rms(freqs: np.ndarray, accel_power: np.ndarray, to_m_s2: float = STANDARD_GRAVITY_M_S2,
@@ -158,76 +132,6 @@ def iso_zone(velocity_mm_s: float, group: str = "group2", foundation: str = "rig
     if velocity_mm_s < cd:
         return "C"
     return "D"
-
-
-def envelope_spectrum(x: np.ndarray, sample_rate_hz: float,
-                      highpass_hz: float = ENVELOPE_HIGHPASS_HZ) -> tuple[np.ndarray, np.ndarray]:
-    """Amplitude spectrum of the squared, high-passed signal per channel: ``(freqs, amplitude (n_bins, n_channels))``.
-
-    Components below ``highpass_hz`` are removed (zeroed bins of one FFT), the rest is
-    squared; the one-sided amplitude (units^2) in the envelope band is then that of the
-    squared Hilbert envelope halved (see :data:`ENVELOPE_HIGHPASS_HZ`).
-    """
-    n = x.shape[0]
-    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
-    spectrum = np.fft.rfft(x - x.mean(axis=0), axis=0)
-    spectrum[freqs < highpass_hz] = 0.0
-    squared = np.square(np.fft.irfft(spectrum, n=n, axis=0))
-    freqs, power = power_spectrum(squared, sample_rate_hz)
-    # power of a line of amplitude a is a^2 / 2
-    return freqs, np.sqrt(2.0 * power)
-
-
-@dataclass(frozen=True)
-class DefectLine:
-    """What the envelope spectrum says at one defect frequency, per channel.
-
-    ``energy``: summed power of the envelope's lines within the tolerance of 1x..harmonics x
-    the frequency (units^4 for a squared envelope of units); ``share``: that energy over the
-    envelope's power in the whole envelope band; ``peak_to_median``: the highest line within
-    the tolerance of the fundamental over the band's median line, the one a trained eye
-    looks for and the one that does not move with the overall level.
-    """
-
-    energy: np.ndarray
-    share: np.ndarray
-    peak_to_median: np.ndarray
-
-
-def defect_line(freqs: np.ndarray, amplitude: np.ndarray, defect_hz: float,
-                tolerance: float = DEFAULT_TOLERANCE, harmonics: int = DEFAULT_HARMONICS,
-                band_hz: tuple[float, float] = ENVELOPE_BAND_HZ) -> DefectLine:
-    """The envelope spectrum ``(freqs, amplitude)`` read at ``defect_hz`` (see :class:`DefectLine`).
-
-    Each harmonic's window is ``h * defect_hz * (1 +/- tolerance)`` (slip scales every
-    harmonic alike) and at least one bin either side, so a slow cage frequency still
-    gets a window wider than the spectrum's resolution.
-    """
-    if not defect_hz > 0:
-        raise ValueError(f"defect_hz must be > 0, got {defect_hz!r}")
-    if not 0 < tolerance < 0.5:
-        raise ValueError(f"tolerance must be in (0, 0.5), got {tolerance!r}")
-    if harmonics < 1:
-        raise ValueError(f"harmonics must be >= 1, got {harmonics!r}")
-    resolution = freqs[1] - freqs[0]
-    power = np.square(amplitude) / 2.0
-    energy = np.zeros(amplitude.shape[1])
-    fundamental_peak = np.zeros(amplitude.shape[1])
-    for h in range(1, harmonics + 1):
-        centre = h * defect_hz
-        half_width = max(tolerance * centre, resolution)
-        window = np.abs(freqs - centre) <= half_width
-        if not window.any():
-            continue  # above Nyquist: nothing to add
-        energy += power[window].sum(axis=0)
-        if h == 1:
-            fundamental_peak = amplitude[window].max(axis=0)
-    in_band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
-    total = power[in_band].sum(axis=0)
-    floor = np.median(amplitude[in_band], axis=0)
-    share = np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
-    peak_to_median = np.divide(fundamental_peak, floor, out=np.zeros_like(floor), where=floor > 0)
-    return DefectLine(energy=energy, share=share, peak_to_median=peak_to_median)
 
 
 class SnapshotAnalysis:
