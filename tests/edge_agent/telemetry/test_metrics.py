@@ -52,8 +52,10 @@ def scraped(tmp_path_factory, broker):
         wait_for(lambda: 'bearing_edge_outbox_backlog{node="node-m",stream="snapshot"} 0.0' in scrape()
                  and "bearing_edge_mqtt_connected" in scrape(), 30, "a scrape with the backlog sent")
         fill(journal, 1, start=12)  # a row journaled while it runs: the latency histogram sees it
-        wait_for(lambda: 'bearing_edge_alarm_latency_seconds_count{node="node-m"} 1.0' in scrape(), 10,
-                 "the new row's latency")
+        # the metrics see the row when they read it, the message counter when the broker acknowledged it
+        wait_for(lambda: 'bearing_edge_alarm_latency_seconds_count{node="node-m"} 1.0' in scrape()
+                 and 'bearing_edge_mqtt_messages_total{node="node-m",stream="snapshot"} 13.0' in scrape(), 30,
+                 "the new row's latency and its acknowledged message")
         wait_for(lambda: textfile.exists() and "bearing_edge_alarm_latency_seconds_count" in textfile.read_text()
                  and 'seconds_count{node="node-m"} 1.0' in textfile.read_text(), 10, "the textfile")
         http = scrape()
