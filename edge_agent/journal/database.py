@@ -10,6 +10,7 @@ WAL mode lets ``bearing-agent status`` read while the agent writes;
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,8 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
             except OSError as exc:
                 raise JournalUnavailable(f"{self.path}: cannot create the journal's directory ({exc}); "
                                    "set [journal] path to a writable place") from None
+            if not self.path.exists():
+                _create_whole(self.path, busy_timeout_s)
         try:
             self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
                                       check_same_thread=False)
@@ -117,8 +120,38 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
         self.db.close()
 
 
-def _open_error(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
+def _open_error(path: Path, exc: sqlite3.DatabaseError | OSError) -> JournalError:
     """Why the journal did not open: for now (locked, not writable, I/O: :class:`JournalUnavailable`,
     which the unit retries) or for good (not a SQLite file at all: retrying would not help)."""
-    cls = JournalUnavailable if isinstance(exc, sqlite3.OperationalError) else JournalError
+    cls = JournalUnavailable if isinstance(exc, (sqlite3.OperationalError, OSError)) else JournalError
     return cls(f"{path}: cannot open the journal: {exc} (is the file writable by this user, and a SQLite database?)")
+
+
+def _create_whole(path: Path, busy_timeout_s: float) -> None:
+    """Create a new journal beside ``path`` and link it into place whole.
+
+    A reader (``status``, the page, the publisher, a test) that opens the path while the agent
+    creates it then sees no file or a complete journal, never an empty SQLite file or half a
+    schema. ``os.link`` fails if another creator was first: its journal is kept.
+    """
+    temp = path.with_name(f"{path.name}.creating-{os.getpid()}")
+    try:
+        db = sqlite3.connect(temp, timeout=busy_timeout_s, isolation_level=None)
+        try:
+            check_schema(db, temp, create=True)
+            db.execute("PRAGMA journal_mode=WAL")  # stored in the file: every later connection uses it
+        finally:
+            db.close()  # the last connection: SQLite checkpoints and removes the -wal file
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: the rename is atomic too, only not exclusive
+            if not path.exists():
+                os.replace(temp, path)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        raise _open_error(path, exc) from None
+    finally:
+        for leftover in (temp, temp.with_name(temp.name + "-wal"), temp.with_name(temp.name + "-shm"),
+                         temp.with_name(temp.name + "-journal")):
+            leftover.unlink(missing_ok=True)

@@ -38,3 +38,36 @@ def test_journal_wal_state_requests_and_retention(tmp_path):
     j.close()
     with pytest.raises(Exception, match="no journal here"):
         Journal(tmp_path / "nothing.sqlite", create=False)
+
+
+def test_a_reader_never_sees_a_journal_being_created(tmp_path):
+    """The agent creates its journal whole: a reader polling the path meanwhile finds no file or a
+    complete journal, never an empty SQLite file (which it would refuse as "not a journal yet")."""
+    import threading
+
+    from edge_agent.journal.schema import JournalError
+
+    paths = [tmp_path / f"journal-{i}.sqlite" for i in range(30)]
+    opened, errors, stop = [], [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            for path in paths:
+                if path.exists():
+                    try:
+                        Journal(path, create=False).close()
+                        opened.append(path)
+                    except JournalError as exc:
+                        errors.append(str(exc))
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        for path in paths:
+            Journal(path).close()
+    finally:
+        stop.set()
+        reader.join(10)
+    assert errors == []
+    assert opened  # the reader did look at journals while they were created
+    assert not list(tmp_path.glob("*.creating-*"))
