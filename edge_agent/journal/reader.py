@@ -38,18 +38,11 @@ class JournalReads:
         sql = ("SELECT s.*, st.device_id, st.channel_names, st.sample_rate_hz FROM snapshots s "
                "LEFT JOIN streams st ON st.id = s.stream_id WHERE 1=1")
         args: list[Any] = []
-        if after_id is not None:
-            sql += " AND s.id > ?"
-            args.append(after_id)
-        if since is not None:
-            sql += " AND s.time >= ?"
-            args.append(since)
-        if until is not None:
-            sql += " AND s.time < ?"
-            args.append(until)
-        if device_id is not None:
-            sql += " AND st.device_id = ?"
-            args.append(device_id)
+        for clause, value in ((" AND s.id > ?", after_id), (" AND s.time >= ?", since),
+                              (" AND s.time < ?", until), (" AND st.device_id = ?", device_id)):
+            if value is not None:
+                sql += clause
+                args.append(value)
         sql += " ORDER BY s.id DESC" if last else " ORDER BY s.id"
         if last or limit:
             sql += f" LIMIT {int(last or limit)}"
