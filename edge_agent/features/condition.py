@@ -100,9 +100,14 @@ def velocity_rms(freqs: np.ndarray, accel_power: np.ndarray, to_m_s2: float = ST
     return np.sqrt(velocity_power.sum(axis=0)) * to_m_s2 * 1000.0
 
 
-#: ISO 10816-3:2009, Annex A, Tables A.1 and A.2 (ISO 20816-3:2022 keeps these values):
-#: zone boundaries A/B, B/C, C/D of RMS velocity (mm/s, 10-1000 Hz) for machine group
-#: (group 1: 300 kW - 50 MW; group 2: 15 - 300 kW) and foundation.
+#: ISO 10816-3:2009, Annex A, Tables A.1 (group 1: 300 kW - 50 MW) and A.2 (group 2: 15 - 300 kW):
+#: zone boundaries A/B, B/C, C/D of RMS velocity (mm/s, 10-1000 Hz) by machine group and
+#: foundation. The standard itself was not available here: the values are the widely reproduced
+#: ones, cross-checked against public material (a vendor manual's ISO 10816-3 example uses
+#: group 1 rigid, 2.3 / 4.5 / 7.1; a public condition-monitoring tool uses group 2 rigid A/B 1.4,
+#: B/C 2.8, but C/D 7.1 where this table has 4.5); secondary charts disagree with each other, so
+#: check the boundaries against your copy of the standard before acting on a zone. ISO
+#: 20816-3:2022, which replaces 10816-3, was not checked (it is said to change zone A/B).
 ISO_10816_3_BOUNDARIES_MM_S: dict[tuple[str, str], tuple[float, float, float]] = {
     ("group1", "rigid"): (2.3, 4.5, 7.1),
     ("group1", "flexible"): (3.5, 7.1, 11.0),
