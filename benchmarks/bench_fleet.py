@@ -28,8 +28,8 @@ import psutil
 
 from benchmarks.bench_agent import _bundle, _byte_compile, _replay, _snapshot_rows, _stop, _wait
 from benchmarks.harness import BenchResult
+from benchmarks.mosquitto import Mosquitto, Subscriber
 from firmware_io.recordings import ims as datasets
-from tests.edge_agent.telemetry.mosquitto import Mosquitto, Subscriber
 
 REPO = datasets.REPO_ROOT
 GOAL_EXTRA_RSS_MIB = 8.0

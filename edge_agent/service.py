@@ -130,7 +130,8 @@ class Agent:
             features=features.tolist(), error=score.error if score else None,
             threshold=score.threshold if score else None, over_threshold=score.over_threshold if score else None,
             alarm=score.alarm if score else None, state=self.alarm.display, bundle_id=self._bundle_id(),
-            latency_ms=(time.perf_counter() - board.chunk_time) * 1000.0)
+            latency_ms=(time.perf_counter() - board.chunk_time) * 1000.0, inference_s=score and score.inference_s,
+            contributions=score and score.contributions, diagnosis=score and score.diagnosis)
         self.session["snapshots_scored" if score is not None else "snapshots_recorded"] += 1
         persistence.update_counters(self)
         self.sinks.on_snapshot(row)

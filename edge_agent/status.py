@@ -40,6 +40,13 @@ def open_journal(journal: str | Path | None = None, config: str | Path | None = 
     return Journal(path, create=False)
 
 
+def diagnosis_words(diagnosis: dict) -> str:
+    """A row of :meth:`~edge_agent.journal.Journal.latest_diagnosis` in words: "bearing 1, outer race, 72 % of
+    the error" (what ``status`` prints and the page shows)."""
+    share = diagnosis.get("top_share")
+    return diagnosis["diagnosis"] + ("" if share is None else f", {100 * share:.0f} % of the error")
+
+
 def agent_running(heartbeat: dict) -> bool:
     """Whether the journal's heartbeat says an agent is running now (fresh, and not a clean stop)."""
     return bool(heartbeat) and not heartbeat.get("stopped") and time.time() - heartbeat["time"] < STALE_S
@@ -52,6 +59,7 @@ def collect_status(journal: Journal, last: int = 10) -> dict:
         "running": agent_running(heartbeat),
         "heartbeat_age_s": time.time() - heartbeat["time"] if heartbeat else None, "agent": heartbeat,
         "alarm": journal.get_state("alarm") or {},
+        "diagnosis": journal.latest_diagnosis(),  # the newest snapshot over the threshold's bearing and defect
         "snapshots": journal.snapshots(last=last),
         "counters": journal.counters(),
         "events": journal.events(last=8),

@@ -3,6 +3,7 @@
 It works from another shell while the agent runs (the journal is in WAL
 mode), with read access to the journal file only. What it prints comes from
 :func:`edge_agent.status.collect_status`; ``--json`` prints that dict as is.
+The diagnosis line names the bearing and the defect of the newest snapshot that was over the threshold.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
 from edge_agent.journal import format_time
-from edge_agent.status import collect_status
+from edge_agent.status import collect_status, diagnosis_words
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
                  if hb.get("alarm_latched") else ""))
         print(f"bundle: {hb.get('bundle_id') or '-'}  port: {hb.get('port')} "
               f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
+    if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
+        d = status["diagnosis"]
+        print(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")
     print(f"\nlast {len(status['snapshots'])} snapshots:")
     print(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state")
     for r in status["snapshots"]:

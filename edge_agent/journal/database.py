@@ -53,7 +53,8 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
         except sqlite3.DatabaseError as exc:
             raise _open_error(self.path, exc) from None
         try:
-            check_schema(self.db, self.path, create=create)  # before any write: a foreign file stays as it was
+            #: the file's schema version (the agent migrates to the newest; readers read it as it is)
+            self.schema_version = check_schema(self.db, self.path, create=create)  # before any write
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             # 512 KiB of page cache, not SQLite's 2 MiB: the hourly prune scans a year's rows and
@@ -87,7 +88,7 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
                                "-wal and -shm files? see docs/status_page.md)") from None
         try:
             self.db.execute("PRAGMA cache_size=-512")
-            check_schema(self.db, self.path, create=False)
+            self.schema_version = check_schema(self.db, self.path, create=False)  # 1 or 2: never migrated here
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "

@@ -11,11 +11,16 @@ import sqlite3
 import time
 from typing import Any
 
+from edge_agent.journal.schema import SNAPSHOT_COLUMNS_V2
+
+#: The names of the snapshot columns version 2 added: a row read from a version-1 journal gets them as None.
+V2_COLUMNS = tuple(column.split()[0] for column in SNAPSHOT_COLUMNS_V2)
 
 class JournalReads:
     """Every query of the journal (a mixin: ``self.db`` is the connection)."""
 
     db: sqlite3.Connection
+    schema_version: int  # Journal's: what check_schema found
 
     def get_state(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
@@ -52,7 +57,24 @@ class JournalReads:
         for r in rows:
             r["features"] = json.loads(r["features"])
             r["channel_names"] = json.loads(r["channel_names"]) if r["channel_names"] else None
+            for column in V2_COLUMNS:  # a version-1 journal (read, never migrated, by a reader) has none of them
+                r.setdefault(column, None)
+            if r["contributions"] is not None:
+                r["contributions"] = json.loads(r["contributions"])
         return rows[::-1] if last else rows
+
+    def latest_diagnosis(self) -> dict[str, Any] | None:
+        """The newest snapshot with a diagnosis in words (id, time, diagnosis, top_channel, top_share), or None.
+
+        One lookup in the partial index ``snapshots_diagnosed``, however long ago the last one was;
+        None in a version-1 journal, which has no diagnosis column.
+        """
+        if self.schema_version < 2:
+            return None
+        cur = self.db.execute("SELECT id, time, diagnosis, top_channel, top_share FROM snapshots "
+                              "WHERE diagnosis IS NOT NULL ORDER BY id DESC LIMIT 1")
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row))
 
     def snapshot_buckets(self, since: float, until: float, n_buckets: int, n_features: int) -> list[dict[str, Any]]:
         """Snapshots from ``since`` to ``until`` (inclusive) summed up into at most ``n_buckets`` equal time slices.

@@ -5,6 +5,13 @@ newer agent, or some other program's SQLite file, is refused with what it is,
 never "upgraded" by ``CREATE TABLE IF NOT EXISTS`` into a mixture of both
 (``status`` once created the tables in a version-2 journal and then failed
 with "no such column: time").
+
+Version 2 added four columns to ``snapshots`` (the model's inference time, the
+error per feature, where the error is, and the diagnosis in words: see
+:data:`SNAPSHOT_COLUMNS_V2`). The agent migrates a version-1 journal in place
+when it opens it (:func:`migrate`: ``ALTER TABLE ... ADD COLUMN`` in one
+transaction, the old rows keep NULL there); a read-only command reads both
+versions and never migrates (a version-1 journal simply has no diagnosis yet).
 """
 from __future__ import annotations
 
@@ -13,7 +20,21 @@ from pathlib import Path
 
 from firmware_io.errors import BearingEdgeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: What a read-only command reads: this version, and the older ones it can read without writing.
+READABLE_VERSIONS = (1, 2)
+
+#: The snapshot columns version 2 added, as ``ALTER TABLE snapshots ADD COLUMN`` takes them (all NULL-able:
+#: the rows of a migrated version-1 journal, and unscored snapshots, have none).
+SNAPSHOT_COLUMNS_V2 = (
+    "inference_s REAL",      # the model's invoke(s) for this snapshot, seconds (NULL: not scored)
+    "contributions TEXT",    # JSON list: the error per feature, in the bundle spec's feature order
+    "top_channel TEXT",      # the channel whose features carry most of the error, and its share of it
+    "top_share REAL",
+    "diagnosis TEXT",        # "bearing 1, outer race": only on snapshots over the threshold or in alarm
+)
+#: The latest diagnosis is one index lookup, however few snapshots have one (``status``, the page, MQTT state).
+DIAGNOSIS_INDEX = "CREATE INDEX IF NOT EXISTS snapshots_diagnosed ON snapshots (id) WHERE diagnosis IS NOT NULL;"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +54,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     state TEXT NOT NULL,             -- normal / alarm / fault / learning after this snapshot
     bundle_id TEXT,                  -- the bundle that scored it (NULL in learning mode)
     latency_ms REAL,                 -- last byte read -> outputs set
-    recorded REAL NOT NULL);         -- wall clock when journaled (retention; differs from time in replays)
+    recorded REAL NOT NULL,          -- wall clock when journaled (retention; differs from time in replays)
+    {v2_columns});               -- version 2: see SNAPSHOT_COLUMNS_V2
 CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots (time);
 CREATE INDEX IF NOT EXISTS snapshots_recorded ON snapshots (recorded);
 CREATE TABLE IF NOT EXISTS events (
@@ -45,7 +67,7 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, upd
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, done REAL);
 CREATE TABLE IF NOT EXISTS outbox_cursor (topic TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated REAL NOT NULL);
-"""
+""".replace("{v2_columns}", ", ".join(SNAPSHOT_COLUMNS_V2)) + DIAGNOSIS_INDEX
 
 
 class JournalError(BearingEdgeError, RuntimeError):
@@ -60,12 +82,14 @@ class JournalUnavailable(JournalError):
     exit_code = 75
 
 
-def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
-    """Refuse a file that is not a journal of :data:`SCHEMA_VERSION`; create the tables in an empty one.
+def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> int:
+    """Refuse a file that is not a journal this code can use; create the tables in an empty one.
 
-    Only with ``create`` (the agent) is anything written: the schema in an
-    empty database (no tables at all), and the tables added within version 1
-    since a journal was created. A read-only command must never write.
+    Returns the journal's schema version. Only with ``create`` (the agent) is
+    anything written: the schema in an empty database (no tables at all), the
+    migration of a version-1 journal (:func:`migrate`), and the tables added
+    within a version since a journal was created. Without it (a read-only
+    command) any of :data:`READABLE_VERSIONS` is accepted as it is: nothing is written.
     """
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not tables:
@@ -80,19 +104,47 @@ def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        return
+        return SCHEMA_VERSION
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
     if row is None:
         raise JournalError(f"{path}: a SQLite file but not a bearing-agent journal (tables: "
                            f"{', '.join(sorted(tables))}); point [journal] path or --journal at the agent's journal")
     version = parse_version(row[0], path)
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         newer = "a newer" if version > SCHEMA_VERSION else "an older"
         raise JournalError(f"{path}: journal schema version {version}, written by {newer} agent; this one "
                            f"knows version {SCHEMA_VERSION}: use the matching bearing-edge version, or move "
                            "the journal aside and let the agent start a new one")
-    if create:
-        db.executescript(SCHEMA)  # the migration within version 1: tables added since (outbox_cursor)
+    if not create:
+        return version
+    if version < SCHEMA_VERSION:
+        migrate(db, path)
+    db.executescript(SCHEMA)  # the migration within a version: tables added since (outbox_cursor)
+    return SCHEMA_VERSION
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Version 1 -> 2 in place: the new snapshot columns (NULL in the old rows), their index, the version.
+
+    One ``BEGIN IMMEDIATE`` transaction: a reader sees the version-1 journal or the
+    version-2 one, never columns without the version; a failure (disk full) leaves
+    version 1 as it was, and the next start tries again. The version is read again
+    inside the transaction, so a second agent starting at the same moment (the
+    journal's lock is taken after this) does not add the columns twice.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        (value,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if parse_version(value, path) == 1:
+            for column in SNAPSHOT_COLUMNS_V2:
+                db.execute(f"ALTER TABLE snapshots ADD COLUMN {column}")
+            db.execute(DIAGNOSIS_INDEX)
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def parse_version(value: object, path: Path) -> int:

@@ -8,16 +8,22 @@ writes in memory while the file cannot take them.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from edge_agent.journal.outbox import ALL_IDS, cursor
+
+if TYPE_CHECKING:
+    from edge_agent.scoring.diagnosis import Diagnosis
 
 
 @dataclass(frozen=True)
 class SnapshotRow:
+    """One snapshot as the journal keeps it; the last three are None when it was not scored."""
+
     time: float
     first_index: int
     stream_id: int | None
@@ -29,6 +35,13 @@ class SnapshotRow:
     state: str
     bundle_id: str | None
     latency_ms: float | None
+    #: the model's invoke(s) alone, seconds (``Score.inference_s``)
+    inference_s: float | None = None
+    #: the error per feature, in the bundle spec's feature order (``Score.contributions``)
+    contributions: Sequence[float] | None = None
+    #: where the error is (``Score.diagnosis``); journaled in words only when the snapshot is over
+    #: the threshold or in alarm (:func:`diagnosis_text`)
+    diagnosis: "Diagnosis | None" = None
 
 
 class JournalWrites:
@@ -119,12 +132,38 @@ class JournalWrites:
 
 
 def insert_snapshot(db: sqlite3.Connection, row: SnapshotRow, recorded: float | None = None) -> None:
+    """One snapshot row. The contributions are a JSON list in the spec's feature order, like ``features``
+    beside it: one column read with the row (the publisher, the page), about 20 bytes a feature, where a
+    table of (snapshot, feature, value) rows would cost an index and a join for every reader."""
+    where = row.diagnosis
     db.execute(
-        "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold,"
-        " over_threshold, alarm, state, bundle_id, latency_ms, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold, over_threshold, alarm,"
+        " state, bundle_id, latency_ms, recorded, inference_s, contributions, top_channel, top_share, diagnosis)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (row.time, row.first_index, row.stream_id, json.dumps([float(v) for v in row.features]),
          row.error, row.threshold, _opt_int(row.over_threshold), _opt_int(row.alarm),
-         row.state, row.bundle_id, row.latency_ms, time.time() if recorded is None else recorded))
+         row.state, row.bundle_id, row.latency_ms, time.time() if recorded is None else recorded,
+         row.inference_s, _json_floats(row.contributions), where.channel if where else None,
+         where.channel_share if where else None, diagnosis_text(row)))
+
+
+def diagnosis_text(row: SnapshotRow) -> str | None:
+    """"bearing 1, outer race": only for a snapshot over the threshold or in alarm.
+
+    Where the error of a healthy snapshot sits is noise spread over the channels
+    (``top_channel`` keeps it); naming a bearing and a defect for it would tell a
+    maintenance engineer something the model does not say.
+    """
+    if row.diagnosis is None or not (row.over_threshold or row.alarm):
+        return None
+    return row.diagnosis.text()
+
+
+def _json_floats(values: Sequence[float] | None) -> str | None:
+    """A JSON list of floats; NaN or infinity (a model that cannot decide) as null, which JSON can hold."""
+    if values is None:
+        return None
+    return json.dumps([float(v) if math.isfinite(v) else None for v in values])
 
 
 def insert_event(db: sqlite3.Connection, kind: str, detail: str = "", bundle_id: str | None = None,

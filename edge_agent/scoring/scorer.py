@@ -7,6 +7,7 @@ over a feature table, so what a user checks on the desktop is what the Pi does.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from edge_agent.scoring.bundle import Bundle, BundleError
 from edge_agent.scoring.detection import Debouncer, reconstruction_error
-from edge_agent.scoring.diagnosis import far_over, feature_contributions
+from edge_agent.scoring.diagnosis import Diagnosis, diagnose, far_over, feature_contributions
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.scores import ScoreTable
 
@@ -34,6 +35,11 @@ class Score:
     contributions: tuple[float, ...] = ()
     #: Why this snapshot could not be decided (a NaN or infinite error), else None; the agent shows it as a fault.
     fault: str | None = None
+    #: The model's invoke alone, seconds (``time.perf_counter`` around it: what Prometheus' inference
+    #: histogram shows; the agent's whole last-byte-to-outputs latency is timed around all of it).
+    inference_s: float | None = None
+    #: Where the error is: the bearing (and the defect, with envelope features); None when not decided.
+    diagnosis: Diagnosis | None = None
 
 
 #: A NaN compares False with any threshold: read as "not over", a broken model would keep the light green forever.
@@ -99,15 +105,19 @@ class SnapshotScorer:
         self._push(self._check(features))
         if self._in_window < self.timesteps:
             return None
+        started = time.perf_counter()
         reconstruction = self.runner(self._window)
+        inference_s = time.perf_counter() - started
         error = float(reconstruction_error(self._window, reconstruction)[0])
         if not np.isfinite(error):  # a fault: the debouncer is not fed, the alarm stays as last decided
             per_feature = tuple(feature_contributions(self._window, reconstruction)[0].tolist())
-            return Score(error, self.bundle.threshold, None, self._debouncer.alarm, per_feature, NOT_FINITE)
+            return Score(error, self.bundle.threshold, None, self._debouncer.alarm, per_feature, NOT_FINITE,
+                         inference_s)
         over = error > self.bundle.threshold
         per_feature = feature_contributions(self._window, reconstruction)[0]
         alarm = self._debouncer.update(over, bool(far_over(per_feature, self.bundle.immediate_limits)))
-        return Score(error, self.bundle.threshold, over, alarm, tuple(per_feature.tolist()))
+        return Score(error, self.bundle.threshold, over, alarm, tuple(per_feature.tolist()), None, inference_s,
+                     diagnose(self.bundle.spec, per_feature))
 
     def state(self) -> dict:
         """What to journal so a restart resumes mid-window and mid-debounce."""

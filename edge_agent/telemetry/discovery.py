@@ -52,6 +52,8 @@ def discovery_configs(topics: Topics, channel_names: list[str], feature_unit: st
                value_template="{{ value_json.error }}"),
         entity("sensor", "threshold", "Alarm threshold", state_topic=state, state_class="measurement",
                value_template="{{ value_json.threshold }}", entity_category="diagnostic"),
+        entity("sensor", "diagnosis", "Diagnosis", state_topic=state, icon="mdi:stethoscope",
+               value_template="{{ value_json.diagnosis.text if value_json.diagnosis else 'none' }}"),
         entity("button", "acknowledge", "Acknowledge alarm", command_topic=topics.cmd_ack, payload_press="ack"),
     ]
     for name in channel_names:

@@ -32,9 +32,21 @@ def _opt_bool(v: Any) -> bool | None:
     return None if v is None else bool(v)
 
 
+def top_channel(row: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"name": "Bearing 1", "share": 0.72}``: the channel with most of a scored row's error, else None."""
+    name = row.get("top_channel")
+    return None if name is None else {"name": name, "share": row.get("top_share")}
+
+
 def snapshot_message(row: dict[str, Any]) -> dict[str, Any]:
-    """One journaled snapshot (a row of :meth:`Journal.snapshots`)."""
+    """One journaled snapshot (a row of :meth:`Journal.snapshots`).
+
+    ``contributions`` (the error per feature, named like ``features``), ``top_channel``,
+    ``diagnosis`` and ``inference_s`` are null for a snapshot that was not scored, and for
+    the rows of a journal from before schema version 2.
+    """
     latency_ms = row.get("latency_ms")
+    contributions = row.get("contributions")
     return {
         "seq": row["id"],
         "time": iso_utc(row["time"]), "time_unix": row["time"],
@@ -45,6 +57,10 @@ def snapshot_message(row: dict[str, Any]) -> dict[str, Any]:
         "over_threshold": _opt_bool(row["over_threshold"]), "alarm": _opt_bool(row["alarm"]),
         "state": row["state"], "bundle_id": row["bundle_id"],
         "latency_s": None if latency_ms is None else latency_ms / 1000.0,
+        "inference_s": row.get("inference_s"),
+        "contributions": None if contributions is None else dict(zip(feature_names(row), contributions)),
+        "top_channel": top_channel(row),
+        "diagnosis": row.get("diagnosis"),
         "recorded": iso_utc(row["recorded"]),
     }
 
@@ -60,9 +76,23 @@ STATE_COUNTERS = ("snapshots_scored", "snapshots_recorded", "snapshots_discarded
                   "frames_missing", "missing_samples", "disconnects", "starts", "outbox_dropped")
 
 
+def diagnosis_message(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The newest diagnosis (a :meth:`Journal.latest_diagnosis` row): words, channel, share, and the
+    snapshot it belongs to (compare its ``seq`` with ``last_snapshot_seq`` to tell if it is current)."""
+    if diagnosis is None:
+        return None
+    return {"text": diagnosis["diagnosis"], "channel": diagnosis["top_channel"], "share": diagnosis["top_share"],
+            "seq": diagnosis["id"], "time": iso_utc(diagnosis["time"]), "time_unix": diagnosis["time"]}
+
+
 def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[str, Any] | None,
-                  counters: dict[str, int]) -> dict[str, Any]:
-    """What the node shows now: retained, so a dashboard that connects later sees it at once."""
+                  counters: dict[str, int], diagnosis: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the node shows now: retained, so a dashboard that connects later sees it at once.
+
+    ``top_channel`` is where the last scored snapshot's error is (every scored snapshot has
+    one); ``diagnosis`` (:func:`diagnosis_message`) is the newest snapshot over the threshold
+    or in alarm, named in words, and stays until a newer one replaces it.
+    """
     last = last_row or {}
     scored = last.get("error") is not None
     return {
@@ -74,6 +104,8 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
         "error": last.get("error") if scored else None,
         "threshold": last.get("threshold") if scored else None,
         "over_threshold": _opt_bool(last.get("over_threshold")),
+        "top_channel": top_channel(last) if scored else None,
+        "diagnosis": diagnosis_message(diagnosis),
         "bundle_id": heartbeat.get("bundle_id"),
         "mode": heartbeat.get("mode"),
         "last_snapshot_seq": last.get("id"),

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
 from edge_agent.journal import Journal
 from tests.agent_fixtures import ReplayThread, bundle_dir, raw_test2_files, wait_for
-from tests.edge_agent.telemetry.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
+from tests.conftest import require_executable
 
 N = 20480
 NODE = "pump-1"
@@ -33,7 +34,7 @@ def bundle() -> Path:
 
 @pytest.fixture
 def broker(tmp_path):
-    b = Mosquitto(tmp_path / "broker").start()
+    b = Mosquitto(tmp_path / "broker", require=require_executable).start()
     yield b
     b.stop()
 

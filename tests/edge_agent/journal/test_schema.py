@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.cli import main as cli
-from edge_agent.journal import Journal, JournalError
+from edge_agent.journal import SCHEMA_VERSION, Journal, JournalError
 
 
 def tables_and_bytes(path: Path) -> tuple[set[str], bytes]:
@@ -24,10 +24,10 @@ def tables_and_bytes(path: Path) -> tuple[set[str], bytes]:
 
 
 def future_journal(path: Path) -> Path:
-    """A journal of a newer agent: schema version 2, a snapshots table without 'time'."""
+    """A journal of a newer agent: the schema version after this one, a snapshots table without 'time'."""
     db = sqlite3.connect(path)
     db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                     "INSERT INTO meta VALUES ('schema_version', '2');"
+                     f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION + 1}');"
                      "CREATE TABLE snapshots (id INTEGER PRIMARY KEY, t_ns INTEGER);")
     db.close()
     return path
@@ -41,7 +41,7 @@ def foreign_file(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["ack"], ["export", "-o", "out.csv"]])
-@pytest.mark.parametrize("make, message", [(future_journal, "journal schema version 2, written by a newer agent"),
+@pytest.mark.parametrize("make, message", [(future_journal, f"journal schema version {SCHEMA_VERSION + 1}, written by a newer agent"),
                                            (foreign_file, "not a bearing-agent journal (tables: photos)")])
 def test_journal_commands_refuse_a_newer_or_foreign_file_and_leave_it_as_it_was(tmp_path, capsys, monkeypatch,
                                                                                command, make, message):

@@ -5,6 +5,7 @@ import threading
 import time
 
 from edge_agent.journal import Journal, SnapshotRow
+from edge_agent.scoring.diagnosis import Diagnosis
 
 CHANNELS = ["Bearing 1", "Bearing 2"]
 
@@ -15,8 +16,11 @@ def fill(journal_path, n: int, start: int = 0) -> None:
     try:
         stream = j.stream_id("test-board", "1.0", 20000, 2, 1.0, CHANNELS)
         for k in range(start, start + n):
+            error = 0.1 * k  # bearing 1 carries three quarters of it: the diagnosis once over the threshold
             j.record_snapshot(SnapshotRow(1_076_581_959.0 + 600 * k, 20480 * k, stream, [0.06 + k / 1e3, 0.07],
-                                          0.1 * k, 0.3, 0.1 * k > 0.3, False, "normal", "bundle-1", 1.2),
+                                          error, 0.3, error > 0.3, False, "normal", "bundle-1", 1.2,
+                                          inference_s=0.0004, contributions=(1.5 * error, 0.5 * error),
+                                          diagnosis=Diagnosis("Bearing 1", 0.75)),
                               state={"heartbeat": heartbeat()})
         j.event("start", "test")
     finally:

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.mosquitto import Mosquitto, free_port
+from edge_agent.telemetry.metrics import METRIC_NAMES
 from tests.agent_fixtures import wait_for
 from tests.conftest import require_executable
 from tests.edge_agent.telemetry.fake_agent import fill
-from tests.edge_agent.telemetry.mosquitto import Mosquitto, free_port
-from edge_agent.telemetry.metrics import METRIC_NAMES
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "docs" / "grafana" / "bearing-edge-fleet.json"
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = Mosquitto(tmp_path_factory.mktemp("broker")).start()
+    b = Mosquitto(tmp_path_factory.mktemp("broker"), require=require_executable).start()
     yield b
     b.stop()
 
@@ -54,8 +54,9 @@ def scraped(tmp_path_factory, broker):
         fill(journal, 1, start=12)  # a row journaled while it runs: the latency histogram sees it
         # the metrics see the row when they read it, the message counter when the broker acknowledged it
         wait_for(lambda: 'bearing_edge_alarm_latency_seconds_count{node="node-m"} 1.0' in scrape()
+                 and 'bearing_edge_inference_seconds_count{node="node-m"} 1.0' in scrape()
                  and 'bearing_edge_mqtt_messages_total{node="node-m",stream="snapshot"} 13.0' in scrape(), 30,
-                 "the new row's latency and its acknowledged message")
+                 "the new row's latency, its inference time and its acknowledged message")
         wait_for(lambda: textfile.exists() and "bearing_edge_alarm_latency_seconds_count" in textfile.read_text()
                  and 'seconds_count{node="node-m"} 1.0' in textfile.read_text(), 10, "the textfile")
         http = scrape()
@@ -85,6 +86,10 @@ def test_metrics_carry_the_journal_figures(scraped):
     assert values['bearing_edge_mqtt_connected{node="node-m"}'] == 1.0
     assert values['bearing_edge_alarm_latency_seconds_bucket{le="0.002",node="node-m"}'] == 1.0  # 1.2 ms
     assert values['bearing_edge_alarm_latency_seconds_bucket{le="0.001",node="node-m"}'] == 0.0
+    assert values['bearing_edge_inference_seconds_bucket{le="0.0005",node="node-m"}'] == 1.0  # 0.4 ms
+    assert values['bearing_edge_inference_seconds_bucket{le="0.0002",node="node-m"}'] == 0.0
+    assert values['bearing_edge_inference_seconds_bucket{le="1.0",node="node-m"}'] == 1.0  # the largest bucket
+    assert values['bearing_edge_inference_seconds_sum{node="node-m"}'] == pytest.approx(0.0004)
     assert values['bearing_edge_mqtt_messages_total{node="node-m",stream="snapshot"}'] == 13.0
     names = {re.match(r"[a-z_]+", k).group(0) for k in values}
     assert names <= METRIC_NAMES and names >= METRIC_NAMES - {"bearing_edge_error", "bearing_edge_threshold"}
@@ -100,5 +105,5 @@ def test_grafana_dashboard_uses_only_metrics_the_exporter_emits(scraped):
     assert used, "the dashboard queries no metric"
     assert used <= emitted, sorted(used - emitted)
     assert {"bearing_edge_error", "bearing_edge_threshold", "bearing_edge_alarm", "bearing_edge_fault",
-            "bearing_edge_outbox_backlog"} <= used  # what the issue asks the dashboard to show
+            "bearing_edge_outbox_backlog", "bearing_edge_inference_seconds_bucket"} <= used  # what the issues ask
     assert dashboard["__inputs"][0]["pluginId"] == "prometheus"  # importable with a datasource prompt

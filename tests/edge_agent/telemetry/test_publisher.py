@@ -15,17 +15,18 @@ import time
 
 import pytest
 
+from benchmarks.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
 from edge_agent.config import parse_config
 from edge_agent.journal import Journal, SnapshotRow
 from edge_agent.telemetry.publisher import Publisher
 from tests.agent_fixtures import wait_for
+from tests.conftest import require_executable
 from tests.edge_agent.telemetry.fake_agent import Writer, fill
-from tests.edge_agent.telemetry.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
 
 
 @pytest.fixture
 def broker(tmp_path):
-    b = Mosquitto(tmp_path / "broker").start()
+    b = Mosquitto(tmp_path / "broker", require=require_executable).start()
     yield b
     b.stop()
 
@@ -74,9 +75,16 @@ def test_every_row_arrives_in_order_with_its_seq(tmp_path, broker):
     assert first["features"] == {"Bearing 1": 0.06, "Bearing 2": 0.07}
     assert first["time"] == "2004-02-12T10:32:39Z" and first["time_unix"] == 1_076_581_959.0
     assert first["over_threshold"] is False and first["latency_s"] == pytest.approx(0.0012)
+    assert first["inference_s"] == pytest.approx(0.0004) and first["diagnosis"] is None  # under the threshold
+    last = sub.on("bearing-edge/node-a/snapshot")[-1].json()
+    assert last["contributions"] == {"Bearing 1": pytest.approx(1.5 * 2.9), "Bearing 2": pytest.approx(0.5 * 2.9)}
+    assert last["top_channel"] == {"name": "Bearing 1", "share": 0.75} and last["diagnosis"] == "bearing 1"
     assert [m.payload for m in sub.on("bearing-edge/node-a/availability")][-1] == b"offline"  # clean stop
     state = sub.on("bearing-edge/node-a/state")[-1].json()
     assert state["last_snapshot_seq"] == 30 and state["error"] == pytest.approx(2.9)
+    assert state["top_channel"] == {"name": "Bearing 1", "share": 0.75}
+    assert state["diagnosis"] == {"text": "bearing 1", "channel": "Bearing 1", "share": 0.75, "seq": 30,
+                                  "time": "2004-02-12T15:22:39Z", "time_unix": 1_076_581_959.0 + 600 * 29}
     j = Journal(tmp_path / "journal.sqlite", create=False)
     assert j.outbox_cursor("snapshot") == 30 and j.outbox_cursor("event") == 1
     j.close()
@@ -175,7 +183,7 @@ def test_wrong_password_names_the_user_and_the_fix(tmp_path, broker, caplog):
 
 
 def test_unreachable_broker_names_host_port_and_keys(tmp_path, broker, caplog):
-    from tests.edge_agent.telemetry.mosquitto import free_port
+    from benchmarks.mosquitto import free_port
 
     port = free_port()  # nothing listens there
     warnings = run_until_logged(tmp_path, broker, caplog, "connection refused", port=port)
@@ -183,9 +191,9 @@ def test_unreachable_broker_names_host_port_and_keys(tmp_path, broker, caplog):
 
 
 def test_tls_with_the_wrong_ca_says_which_ca(tmp_path, broker, caplog):
-    from tests.edge_agent.telemetry.mosquitto import make_ca
+    from benchmarks.mosquitto import make_ca
 
-    other_ca, _ = make_ca(tmp_path, "other-ca")
+    other_ca, _ = make_ca(tmp_path, "other-ca", require_executable)
     warnings = run_until_logged(tmp_path, broker, caplog, "TLS certificate is not trusted",
                                 port=broker.tls_port, tls_ca=str(other_ca))
     assert f"broker 127.0.0.1:{broker.tls_port} (TLS): its TLS certificate is not trusted" in warnings[0]
@@ -236,12 +244,12 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
     sub = Subscriber(broker, ["homeassistant/#"])
     run = Running(config_for(tmp_path, broker))
     try:
-        wait_for(lambda: len(sub.messages) >= 7, 20, "7 discovery configs")
+        wait_for(lambda: len(sub.messages) >= 8, 20, "8 discovery configs")
         first = len(sub.messages)
         sub.client.publish("homeassistant/status", b"online", qos=1).wait_for_publish(5)
         wait_for(lambda: len(sub.messages) >= 2 * first, 10, "the configs sent again after HA's birth message")
         later = Subscriber(broker, ["homeassistant/#"], client_id="later", persistent=False)
-        wait_for(lambda: len(later.messages) >= 7, 10, "the retained configs for a later subscriber")
+        wait_for(lambda: len(later.messages) >= 8, 10, "the retained configs for a later subscriber")
         later.close()
     finally:
         run.close()
@@ -251,14 +259,17 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
     assert set(configs) == {
         "homeassistant/binary_sensor/node-a/alarm/config", "homeassistant/binary_sensor/node-a/sensor_fault/config",
         "homeassistant/sensor/node-a/error/config", "homeassistant/sensor/node-a/threshold/config",
-        "homeassistant/button/node-a/acknowledge/config",
+        "homeassistant/sensor/node-a/diagnosis/config", "homeassistant/button/node-a/acknowledge/config",
         "homeassistant/sensor/node-a/feature_bearing_1/config", "homeassistant/sensor/node-a/feature_bearing_2/config"}
     alarm = configs["homeassistant/binary_sensor/node-a/alarm/config"]
     assert alarm["device_class"] == "problem" and alarm["state_topic"] == "bearing-edge/node-a/state"
     assert alarm["availability"][0]["topic"] == "bearing-edge/node-a/availability"
     assert alarm["device"]["identifiers"] == ["bearing_edge_node-a"] and alarm["origin"]["name"] == "bearing-edge"
-    assert len({c["unique_id"] for c in configs.values()}) == 7
+    assert len({c["unique_id"] for c in configs.values()}) == 8
     feature = configs["homeassistant/sensor/node-a/feature_bearing_1/config"]
     assert feature["unit_of_measurement"] == "g" and feature["state_class"] == "measurement"
     assert feature["value_template"] == "{{ value_json.features['Bearing 1'] }}"
     assert configs["homeassistant/button/node-a/acknowledge/config"]["command_topic"] == "bearing-edge/node-a/cmd/ack"
+    diagnosis = configs["homeassistant/sensor/node-a/diagnosis/config"]
+    assert diagnosis["state_topic"] == "bearing-edge/node-a/state" and "value_json.diagnosis.text" in diagnosis[
+        "value_template"]

@@ -1,4 +1,10 @@
-"""A real Mosquitto broker for the telemetry tests, and a recording MQTT subscriber. No tests here.
+"""A real Mosquitto broker on loopback, and a recording MQTT subscriber: for the fleet benchmark and the tests.
+
+It lives here, not under ``tests/``, so that ``benchmarks.bench_fleet`` does not
+depend on the test suite; the telemetry tests import it from here. A missing
+executable raises :class:`BrokerToolMissing` naming its Debian package; the tests
+pass ``require=tests.conftest.require_executable`` instead, which skips (or, with
+``CI=true``, fails) the test with the same advice.
 
 The broker runs in the foreground (``mosquitto -c CONFIG``) on free loopback
 ports: a plain listener and a TLS listener, both with a password file, with
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,12 +24,29 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import paho.mqtt.client as mqtt
 
-from tests.conftest import require_executable
+from firmware_io.errors import BearingEdgeError
 
 USER, PASSWORD = "edge", "s3cret-pass"
+
+#: ``(executable, Debian package) -> path``: how a helper finds the programs it runs.
+Require = Callable[[str, str], str]
+
+
+class BrokerToolMissing(BearingEdgeError, RuntimeError):
+    """mosquitto, mosquitto_passwd or openssl is not installed; the message names the package."""
+
+
+def find_tool(name: str, package: str) -> str:
+    """The path of ``name``, or :class:`BrokerToolMissing` saying which Debian package to install."""
+    path = shutil.which(name)
+    if path is None:
+        raise BrokerToolMissing(f"{name} not found: install the Debian package '{package}' "
+                                f"(apt-get install -y {package})")
+    return path
 
 
 def free_port() -> int:
@@ -31,9 +55,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+def make_ca(folder: Path, name: str, require: Require = find_tool) -> tuple[Path, Path]:
     """A self-signed test CA (EC P-256): (certificate, key)."""
-    openssl = require_executable("openssl", "openssl")
+    openssl = require("openssl", "openssl")
     cert, key = folder / f"{name}.crt", folder / f"{name}.key"
     subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}"],
@@ -41,9 +65,9 @@ def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+def make_server_cert(folder: Path, ca: tuple[Path, Path], require: Require = find_tool) -> tuple[Path, Path]:
     """A server certificate for 127.0.0.1 and localhost, signed by ``ca``."""
-    openssl = require_executable("openssl", "openssl")
+    openssl = require("openssl", "openssl")
     key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
     ext = folder / "server.ext"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
@@ -55,16 +79,19 @@ def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
 
 
 class Mosquitto:
-    """One broker process; :meth:`kill` / :meth:`start` keep its ports, config and persistence."""
+    """One broker process; :meth:`kill` / :meth:`start` keep its ports, config and persistence.
 
-    def __init__(self, folder: Path) -> None:
-        self.exe = require_executable("mosquitto", "mosquitto")
-        passwd = require_executable("mosquitto_passwd", "mosquitto")
+    ``require`` finds the executables (``find_tool``; the tests pass ``require_executable``, which skips).
+    """
+
+    def __init__(self, folder: Path, require: Require = find_tool) -> None:
+        self.exe = require("mosquitto", "mosquitto")
+        passwd = require("mosquitto_passwd", "mosquitto")
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port, self.tls_port = free_port(), free_port()
-        self.ca = make_ca(folder, "test-ca")
-        cert, key = make_server_cert(folder, self.ca)
+        self.ca = make_ca(folder, "test-ca", require)
+        cert, key = make_server_cert(folder, self.ca, require)
         self.password_file = folder / "passwd"
         subprocess.run([passwd, "-c", "-b", self.password_file, USER, PASSWORD], check=True, capture_output=True)
         self.password_file.chmod(0o600)
