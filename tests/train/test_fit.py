@@ -113,13 +113,15 @@ def test_same_seed_same_model(fitted, tmp_path):
     assert not (other.scores.error == fitted.scores.error).all()
 
 
-def test_timesteps_windows_leave_the_first_snapshots_unscored(tmp_path):
-    res = fit_model_dir(TABLE, tmp_path / "t3", UNTIL, timesteps=3, seed=0, epochs=2, make_plots=False)
-    rows = read_scores(tmp_path / "t3" / "scores.csv")
+def test_timesteps_windows_leave_the_first_snapshots_unscored(model_fit):
+    res = model_fit(3)  # the session's T = 3 fit of this table (tests/conftest.py), shared with the scorer tests
+    assert res.metadata["data"]["sha256"] == hashlib.sha256(TABLE.read_bytes()).hexdigest()
+    assert res.metadata["split"]["train_until"] == UNTIL
+    rows = read_scores(res.out / "scores.csv")
     assert len(rows) == 984
     assert [r["error"] for r in rows[:2]] == ["", ""] and rows[2]["error"] != ""
     assert [(r["over_threshold"], r["alarm"]) for r in rows[:2]] == [("0", "0"), ("0", "0")]
-    meta = json.loads((tmp_path / "t3" / "metadata.json").read_text())
+    meta = json.loads((res.out / "metadata.json").read_text())
     assert meta["timesteps"] == 3 and meta["feature_spec"]["timesteps"] == 3
     # 445 healthy windows (447 - 2): Keras trains on floor(445 * 0.95) = 422, validates on 23
     assert (meta["split"]["n_train"], meta["split"]["n_validation"]) == (422, 23)
