@@ -68,7 +68,7 @@ def test_a_full_journal_disk_never_stops_the_scoring_or_the_relay_and_loses_no_r
         assert thread.is_alive()
     finally:
         agent.stop()
-        thread.join(20)
+        thread.join(120)
         replay.close()
     assert not thread.is_alive()
 

@@ -91,7 +91,7 @@ def test_a_machine_at_another_rate_gets_a_model_for_that_rate(tmp_path, capsys) 
         wait_for(lambda: len(rows) == len(files), 60, "6 learned snapshots")
     finally:
         agent.stop()
-        thread.join(10)
+        thread.join(120)
         replay.close()
     table = tmp_path / "healthy.csv"
     assert cli.main(["export", "--journal", str(tmp_path / "journal.sqlite"), "-o", str(table)]) == 0

@@ -14,7 +14,7 @@ STREAM = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
 
 def finished(reloader, stream=STREAM):
     results = []
-    wait_for(lambda: results.append(reloader.poll(stream)) or results[-1] is not None, 10, "the load")
+    wait_for(lambda: results.append(reloader.poll(stream)) or results[-1] is not None, 120, "the load")
     return results[-1]
 
 

@@ -18,6 +18,8 @@ def test_outputs_drive_mock_pins_and_button_acknowledges():
     out.show("alarm", buzzer=True, relay=True)
     assert factory.pin(17).state is True and factory.pin(22).state is False and out.relay_on
     factory.pin(23).drive_low()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 30  # gpiozero calls on_ack from its own thread: wait for it, however loaded
+    while not acks and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert acks == [1]
     out.close()

@@ -64,7 +64,7 @@ def test_a_sink_added_through_the_factory_gets_every_snapshot_and_a_failing_one_
         wait_for(lambda: len(seen) == 3, 30, "3 snapshots")
     finally:
         agent.stop()
-        thread.join(10)
+        thread.join(120)
         replay.close()
     assert recorder.rows == seen and recorder.closed
     assert [e.kind for e in recorder.events][:2] == ["start", "device_connected"]
