@@ -2,14 +2,15 @@
 
 The selection is :func:`edge_agent.export.journal_features`; this prints
 what was written and the ``bearing-train fit`` options that carry the
-stream's sample rate and snapshot length into the new bundle.
+stream's sample rate and snapshot length into the new bundle. ``--scores`` writes the same
+snapshots' scoring columns beside it (:func:`edge_agent.export.write_scores`).
 """
 from __future__ import annotations
 
 import argparse
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
-from edge_agent.export import ExportError, journal_features, parse_utc_time
+from edge_agent.export import ExportError, journal_features, parse_utc_time, write_scores
 
 
 def _when(text: str) -> float:
@@ -28,6 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude-alarms", action="store_true",
                    help="leave out snapshots taken while an alarm or a sensor fault was shown")
     p.add_argument("-o", "--output", required=True, help="feature table CSV to write")
+    p.add_argument("--scores", metavar="CSV", help="also write what the model said about the same snapshots: error, "
+                   "threshold, over/alarm, state, inference time, where the error is, the diagnosis and the error "
+                   "per feature")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     stamps = table.timestamp_strings()
     print(f"wrote {len(table)} snapshots x {len(table.channel_names)} channels ({stamps[0]} .. {stamps[-1]}) "
           f"to {args.output}")
+    if args.scores:
+        write_scores(export, args.scores)
+        diagnosed = sum(r["diagnosis"] is not None for r in export.rows)
+        print(f"wrote their scores ({sum(r['error'] is not None for r in export.rows)} scored, {diagnosed} with a "
+              f"diagnosis) to {args.scores}")
     if export.dropped:
         print(f"note: {export.dropped} snapshots shared a second with the previous one and were left out "
               "(the table has one-second timestamps)")

@@ -63,6 +63,13 @@ class JournalReads:
                 r["contributions"] = json.loads(r["contributions"])
         return rows[::-1] if last else rows
 
+    def feature_names_by_bundle(self) -> dict[str, list[str]]:
+        """``{bundle id: feature names}`` of the bundle scoring now (journaled with the scorer's state), so a
+        reader can name the entries of the ``features`` and ``contributions`` lists of that bundle's rows."""
+        scorer = self.get_state("scorer") or {}
+        names = scorer.get("feature_names")
+        return {scorer["bundle_id"]: list(names)} if names and scorer.get("bundle_id") else {}
+
     def latest_diagnosis(self) -> dict[str, Any] | None:
         """The newest snapshot with a diagnosis in words (id, time, diagnosis, top_channel, top_share), or None.
 
@@ -165,3 +172,15 @@ class JournalReads:
 def format_time(t: float) -> str:
     """A journal time (unix seconds) as ``YYYY-MM-DD HH:MM:SS`` UTC, the feature tables' format."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+def feature_names(row: dict[str, Any], by_bundle: dict[str, list[str]] | None = None) -> list[str]:
+    """Names for a row's features (and contributions): its bundle's feature names when known
+    (``by_bundle``, :meth:`JournalReads.feature_names_by_bundle`: "Bearing 1 env_bpfo_ptm"), else its
+    stream's channel names, or ``feature_1..N`` if neither fits."""
+    n = len(row["features"])
+    names = (by_bundle or {}).get(row.get("bundle_id") or "")
+    if names and len(names) == n:
+        return list(names)
+    names = row.get("channel_names") or []
+    return list(names) if len(names) == n else [f"feature_{i + 1}" for i in range(n)]

@@ -123,6 +123,8 @@ class SnapshotScorer:
         """What to journal so a restart resumes mid-window and mid-debounce."""
         return {
             "bundle_id": self.bundle.bundle_id,
+            # what the journal's features and contributions lists are, for its readers (MQTT names them)
+            "feature_names": list(self.bundle.spec.feature_names),
             "history": [v.tolist() for v in self.history.last(self.timesteps - 1)],
             "debouncer": self._debouncer.state(),
         }

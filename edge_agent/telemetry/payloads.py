@@ -12,6 +12,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from edge_agent.journal.reader import feature_names  # noqa: F401 (the payloads' names; tests use it from here)
+
 
 def iso_utc(t: float | None) -> str | None:
     """Unix seconds as ``2004-02-12T10:32:39Z`` (milliseconds only when the time has them)."""
@@ -19,13 +21,6 @@ def iso_utc(t: float | None) -> str | None:
         return None
     spec = "seconds" if float(t).is_integer() else "milliseconds"
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
-
-
-def feature_names(row: dict[str, Any]) -> list[str]:
-    """Names for a row's features: its stream's channel names, or ``feature_1..N`` if they do not fit."""
-    names = row.get("channel_names") or []
-    n = len(row["features"])
-    return list(names) if len(names) == n else [f"feature_{i + 1}" for i in range(n)]
 
 
 def _opt_bool(v: Any) -> bool | None:
@@ -38,8 +33,8 @@ def top_channel(row: dict[str, Any]) -> dict[str, Any] | None:
     return None if name is None else {"name": name, "share": row.get("top_share")}
 
 
-def snapshot_message(row: dict[str, Any]) -> dict[str, Any]:
-    """One journaled snapshot (a row of :meth:`Journal.snapshots`).
+def snapshot_message(row: dict[str, Any], by_bundle: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """One journaled snapshot (a row of :meth:`Journal.snapshots`); ``by_bundle`` names its features.
 
     ``contributions`` (the error per feature, named like ``features``), ``top_channel``,
     ``diagnosis`` and ``inference_s`` are null for a snapshot that was not scored, and for
@@ -47,18 +42,19 @@ def snapshot_message(row: dict[str, Any]) -> dict[str, Any]:
     """
     latency_ms = row.get("latency_ms")
     contributions = row.get("contributions")
+    names = feature_names(row, by_bundle)
     return {
         "seq": row["id"],
         "time": iso_utc(row["time"]), "time_unix": row["time"],
         "first_index": row["first_index"],
         "device_id": row.get("device_id"),
-        "features": dict(zip(feature_names(row), row["features"])),
+        "features": dict(zip(names, row["features"])),
         "error": row["error"], "threshold": row["threshold"],
         "over_threshold": _opt_bool(row["over_threshold"]), "alarm": _opt_bool(row["alarm"]),
         "state": row["state"], "bundle_id": row["bundle_id"],
         "latency_s": None if latency_ms is None else latency_ms / 1000.0,
         "inference_s": row.get("inference_s"),
-        "contributions": None if contributions is None else dict(zip(feature_names(row), contributions)),
+        "contributions": None if contributions is None else dict(zip(names, contributions)),
         "top_channel": top_channel(row),
         "diagnosis": row.get("diagnosis"),
         "recorded": iso_utc(row["recorded"]),

@@ -238,7 +238,8 @@ class Publisher:
     def _send_rows(self) -> None:
         self._more = False
         topics = {"snapshot": self.topics.snapshot, "event": self.topics.event}
-        encode = {"snapshot": payloads.snapshot_message, "event": payloads.event_message}
+        names = self.journal.feature_names_by_bundle()
+        encode = {"snapshot": lambda row: payloads.snapshot_message(row, names), "event": payloads.event_message}
         for stream, outbox in self._outboxes.items():
             allowed = min(self._rate.allowance(), self.config.mqtt.batch_size)
             if allowed < 1:
@@ -264,7 +265,7 @@ class Publisher:
             state = payloads.state_message(running=running, heartbeat=heartbeat, last_row=last_row,
                                            counters=counters, diagnosis=j.latest_diagnosis())
             self._retained("state", self.topics.state, payloads.encode(state))
-            channels = tuple(payloads.feature_names(last_row)) if last_row else ()
+            channels = tuple(payloads.feature_names(last_row, j.feature_names_by_bundle())) if last_row else ()
             if self._sent.get("discovery") != channels:
                 for topic, config in discovery_configs(self.topics, list(channels),
                                                        self.config.mqtt.feature_unit).items():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.journal import Journal, JournalError
-from edge_agent.status import collect_status
+from edge_agent.status import collect_status, diagnosis_words
 
 #: Timeline ranges the page offers: name -> seconds back from the newest snapshot (None = everything).
 RANGES = {"24h": 86400.0, "7d": 7 * 86400.0, "all": None}
@@ -117,7 +117,7 @@ def status(journal: Journal) -> dict[str, Any]:
                   "heartbeat_age_s": core["heartbeat_age_s"], "pid": heartbeat.get("pid"),
                   "mode": heartbeat.get("mode"), "started": heartbeat.get("started"), "port": heartbeat.get("port"),
                   "connected": heartbeat.get("connected")},
-        "state": _state(journal, heartbeat, core["alarm"], last),
+        "state": {**_state(journal, heartbeat, core["alarm"], last), "diagnosis": _diagnosis(core["diagnosis"], last)},
         "bundle": bundle,
         "debounce_text": _debounce_text(bundle.get("debounce")),
         "stream": _stream(last),
@@ -203,6 +203,18 @@ def _state(journal: Journal, heartbeat: dict, alarm: dict, last: dict | None) ->
     return out
 
 
+def _diagnosis(diagnosis: dict | None, last: dict | None) -> dict[str, Any] | None:
+    """The bearing and defect of the newest snapshot over the threshold, in words, for the state card.
+
+    ``current``: it is the last snapshot's (else the card says when it was). None when the
+    journal has none (never over the threshold, or a journal from before schema version 2).
+    """
+    if diagnosis is None:
+        return None
+    return {"text": diagnosis_words(diagnosis), "time": diagnosis["time"],
+            "current": last is not None and diagnosis["id"] == last["id"]}
+
+
 def _bundle(journal: Journal, heartbeat: dict) -> dict[str, Any]:
     """The bundle scoring now: id, when it was loaded, threshold, debounce and feature units."""
     loaded = journal.events(last=1, kind="bundle_loaded")
@@ -271,9 +283,9 @@ def _last_snapshot(last: dict | None) -> dict[str, Any] | None:
 def _channels(journal: Journal, last: dict | None, units: str | None) -> dict[str, Any]:
     """Each channel's feature now against its healthy level, and which one moved most.
 
-    The journal holds the features, not per-channel shares of the error, so the
-    page names the channel that moved most relative to its healthy level: for a
-    mean |x| feature that is the bearing whose vibration grew most.
+    Where the model's error is (its share per channel, the diagnosis) is on the state
+    card; this names the channel whose *feature* moved most relative to its healthy
+    level: for a mean |x| feature, the bearing whose vibration grew most.
     """
     if last is None:
         return {"units": units, "channels": [], "driver": None, "text": ""}

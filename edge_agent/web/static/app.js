@@ -105,6 +105,17 @@ function showStatus(s) {
     delete le.dataset.error;
   }
 
+  // Which bearing, which defect: the newest snapshot over the threshold (issue 14), when the journal has one.
+  const dg = $("diagnosis");
+  const d = st.diagnosis;
+  dg.hidden = !d;
+  if (d) {
+    dg.textContent = d.current ? `Diagnosis: ${d.text}` : `Last diagnosis: ${d.text}, snapshot of ${fmtTime(d.time)}`;
+    dg.dataset.current = String(d.current);
+  } else {
+    dg.textContent = "";
+  }
+
   const a = s.agent;
   const note = $("stopped-note");
   if (a.running) {

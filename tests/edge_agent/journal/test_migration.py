@@ -129,7 +129,8 @@ def test_a_failed_migration_leaves_version_1_as_it_was(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["export", "-o", "out.csv"]])
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["export", "-o", "out.csv"],
+                                     ["export", "-o", "out.csv", "--scores", "scores.csv"]])
 def test_read_only_commands_read_a_version_1_journal_without_writing_it(tmp_path, capsys, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     path = v1_journal(tmp_path / "j.sqlite")
@@ -139,6 +140,13 @@ def test_read_only_commands_read_a_version_1_journal_without_writing_it(tmp_path
     assert (columns(path), path.read_bytes()) == before  # not migrated, not a byte changed
     if command == ["status"]:
         assert "diagnosis" not in out.lower() and "0.6" in out  # the old rows, and no diagnosis line
+    if "--scores" in command:  # the old rows' scores, and empty cells where version 1 has no column
+        lines = (tmp_path / "scores.csv").read_text().splitlines()
+        assert lines[0].split(",")[:12] == ["timestamp", "error", "threshold", "over_threshold", "alarm", "state",
+                                            "bundle_id", "latency_ms", "inference_s", "top_channel", "top_share",
+                                            "diagnosis"]
+        assert len(lines) == 4 and lines[3].split(",")[1:9] == [repr(0.4 + 0.1 * 2), "0.5", "1", "0", "normal",
+                                                                "b1", "1.5", ""]
 
 
 def test_a_read_only_journal_of_version_1_reads_as_rows_without_the_new_values(tmp_path):
