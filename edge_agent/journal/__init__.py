@@ -6,7 +6,10 @@ can later ask "what did it see, with which model, and why did it alarm?":
 * ``snapshots``: every scored (or, in learning mode, recorded) snapshot:
   time, first sample index, the stream it came from, features, error,
   threshold, over-threshold, debounced alarm, displayed state, the bundle that
-  scored it, and the latency from its last byte to the outputs;
+  scored it, and the latency from its last byte to the outputs; since schema
+  version 2 also the model's inference time, the error per feature, the channel
+  with most of it and, over the threshold, the diagnosis in words
+  ("bearing 1, outer race");
 * ``events``: start, stop, bundle loaded / rejected, alarm raised /
   acknowledged / cleared, sensor fault begin / end, frames lost, restart,
   journal fault begin / end;

@@ -5,7 +5,11 @@ counters go into one transaction (:meth:`~edge_agent.journal.Journal.record_snap
 so a restart, even after ``kill -9`` or a power cut, resumes the model's
 window and the latch exactly where the last journaled snapshot left them.
 The sink asks the agent for that state (``persisted_state``) at the moment
-it writes the row, so the two can never be from different snapshots.
+it writes the row, so the two can never be from different snapshots. The row
+carries the score's inference time, error per feature and diagnosis
+(:class:`~edge_agent.journal.SnapshotRow`); the journal writes them in words
+and JSON (:func:`~edge_agent.journal.writer.insert_snapshot`), NULL for a
+snapshot that was not scored.
 
 The agent opens and closes the journal itself (it also reads its state at
 start, takes requests and prunes it): this sink only writes to it. The
