@@ -20,7 +20,6 @@ class JournalReads:
     """Every query of the journal (a mixin: ``self.db`` is the connection)."""
 
     db: sqlite3.Connection
-    schema_version: int  # Journal's: what check_schema found
 
     def get_state(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
@@ -74,9 +73,12 @@ class JournalReads:
         """The newest snapshot with a diagnosis in words (id, time, diagnosis, top_channel, top_share), or None.
 
         One lookup in the partial index ``snapshots_diagnosed``, however long ago the last one was;
-        None in a version-1 journal, which has no diagnosis column.
+        None in a version-1 journal, which has no diagnosis column. The version is read again each
+        time (a primary-key lookup): a reader opened before the agent migrated the journal sees
+        the diagnosis as soon as the migration is committed, without reopening.
         """
-        if self.schema_version < 2:
+        (version,) = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if int(version) < 2:
             return None
         cur = self.db.execute("SELECT id, time, diagnosis, top_channel, top_share FROM snapshots "
                               "WHERE diagnosis IS NOT NULL ORDER BY id DESC LIMIT 1")

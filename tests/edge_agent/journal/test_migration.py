@@ -161,6 +161,21 @@ def test_a_read_only_journal_of_version_1_reads_as_rows_without_the_new_values(t
         reader.close()
 
 
+def test_a_reader_opened_before_the_migration_sees_the_diagnosis_after_it(tmp_path):
+    """The publisher or the page may have the version-1 journal open when the agent starts and migrates it."""
+    path = v1_journal(tmp_path / "j.sqlite")
+    reader = Journal.open_readonly(path)
+    try:
+        assert reader.latest_diagnosis() is None
+        agent = AgentJournal.open(path)
+        agent.record_snapshot(scored_row(2e9, True, Diagnosis("Bearing 1", 0.72, "bpfo")))
+        agent.close()
+        assert reader.latest_diagnosis()["diagnosis"] == "bearing 1, outer race"
+        assert reader.snapshots(last=1)[0]["contributions"] == [0.6, None]
+    finally:
+        reader.close()
+
+
 def test_a_version_after_this_one_is_still_refused(tmp_path):
     path = v1_journal(tmp_path / "j.sqlite")
     db = sqlite3.connect(path)
