@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from gpiozero import LED, Button, Buzzer, OutputDevice
+from gpiozero import LED, Buzzer, DigitalInputDevice, OutputDevice
 
 from edge_agent.alarms.alarm_state import ALARM, FAULT, LEARNING, NORMAL
 from edge_agent.config import GpioSection
@@ -73,9 +73,11 @@ class StatusOutputs:
                                    pin_factory=pin_factory) if relay_pin >= 0 else None)
         self.button = None
         if ack_button_pin >= 0:
-            self.button = Button(ack_button_pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
+            # gpiozero's Button is this plus press-and-hold support, whose thread wakes ten times a
+            # second for as long as the agent runs: a press is all the agent needs.
+            self.button = DigitalInputDevice(ack_button_pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
             if on_ack is not None:
-                self.button.when_pressed = lambda: on_ack()
+                self.button.when_activated = lambda: on_ack()
         self.pattern: str | None = None
         self._buzzing: bool | None = None
         self._relay_on: bool | None = None

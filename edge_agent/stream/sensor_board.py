@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 from edge_agent.config import LearningSection, SerialSection
 from edge_agent.features.spec import FeatureSpec
-from edge_agent.stream.serial_link import SerialLink
+from edge_agent.stream.serial_link import HOLD_MAX_S, SerialLink
 from edge_agent.stream.snapshots import Snapshot, SnapshotAssembler
 from firmware_io.protocol.decoder import StreamDecoder
 from firmware_io.protocol.frames import DeviceStatus, Samples, SnapshotMark, StreamInfo
@@ -38,6 +38,12 @@ DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_ski
 #: journal (SQLite INTEGER) holds signed 64 bits, and no sample clock gets near 2^63 ticks
 #: (14 million years at 20 kHz): a larger index is a firmware bug or a corrupted counter.
 INDEX_LIMIT = 1 << 63
+#: Frames that may stand between a read and the snapshot's last sample without the read seeing
+#: them: one being filled at the device, one waiting in the OS buffer, one for timing jitter.
+HOLD_MARGIN_FRAMES = 3
+#: How far a sender may run ahead of its sample clock in a burst (a replay or a USB host catching
+#: up after being descheduled on a loaded machine): reads this close to a snapshot's end are prompt.
+HOLD_MARGIN_S = 0.1
 #: The board's own counters, next to the decoder's.
 DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "errors")
 
@@ -107,7 +113,8 @@ class SensorBoard:
         self.assembler = SnapshotAssembler(length, interval_s)
         self.link = SerialLink(serial.port, baudrate=serial.baudrate, read_timeout_s=serial.read_timeout_s,
                                reconnect_initial_s=serial.reconnect_initial_s,
-                               reconnect_max_s=serial.reconnect_max_s, on_change=self._on_link_change)
+                               reconnect_max_s=serial.reconnect_max_s, on_change=self._on_link_change,
+                               hold=self.hold_s)
         self.info: StreamInfo | None = None
         self.last_info: StreamInfo | None = None  # kept while the device is away: reloads are checked against it
         self.feature_spec: FeatureSpec | None = None  # what to compute from this stream's snapshots
@@ -118,6 +125,7 @@ class SensorBoard:
         self.counts = {"samples_before_info": 0, "samples_rejected_stream": 0, "samples_rejected_channels": 0,
                        "samples_rejected_index": 0}
         self.last_valid = time.monotonic()  # the no-data timer starts at start-up
+        self.frame_samples = 0  # the largest Samples frame seen: the unit of the read's margin
 
     @property
     def connected(self) -> bool:
@@ -135,6 +143,21 @@ class SensorBoard:
         of the same read is looked at (a StreamInfo later in the read applies after it).
         """
         yield from self.feed(self.link.read())
+
+    def hold_s(self) -> float:
+        """How long the next read may leave bytes in the OS buffer without delaying an alarm.
+
+        Waking for every ~2 kB frame is what costs a reader CPU; but no snapshot can complete
+        before its remaining samples are sampled, at the stream's rate. So the read may wait
+        until shortly before that (less :data:`HOLD_MARGIN_FRAMES` frames, at most the link's
+        HOLD_MAX_S), and the reads that take a snapshot's last frames are prompt ones: the
+        alarm latency stays that of reading every frame. A stream faster than its rate (a replay
+        at ``--speed 10``, a device's backlog) can complete one within a hold: up to 50 ms later.
+        """
+        if self.info is None:
+            return HOLD_MAX_S  # no snapshot can complete before a StreamInfo and a snapshot of samples
+        ahead = self.assembler.samples_to_complete - HOLD_MARGIN_FRAMES * self.frame_samples
+        return max(0.0, ahead / self.info.sample_rate_hz - HOLD_MARGIN_S)
 
     def feed(self, data: bytes) -> Iterator[Snapshot]:
         """Decode ``data`` (bytes as read from the port) and yield each snapshot it completes, in stream order."""
@@ -175,6 +198,7 @@ class SensorBoard:
     # -- frames ---------------------------------------------------------------------------
     def _on_frame(self, frame: object) -> list[Snapshot]:
         if isinstance(frame, Samples):
+            self.frame_samples = max(self.frame_samples, frame.n_samples)
             if self.info is None:
                 self.counts["samples_before_info"] += frame.n_samples  # scale unknown yet
                 return []

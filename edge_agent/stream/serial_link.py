@@ -7,15 +7,19 @@ three). A USB cable pulled or a board reset makes the port raise; the link
 closes it, reports the state change once, and tries again after a wait that
 doubles up to a maximum, so a missing device costs neither CPU nor log spam.
 
-Reading costs CPU per call, not per byte, so the link reads in large chunks on
-every transport: it waits until the port is readable (``select`` on its file
-descriptor: a tty, a pty and a ``socket://`` connection all have one), then
-lets the rest of the burst arrive for ``batch_s`` (a frame comes in USB
-packets or TCP segments, and the next frame may follow), then takes
-everything that is there with one ``os.read``. pyserial's own ``in_waiting``
-cannot be used for this: on ``socket://`` it returns 0 or 1, so reading
-``in_waiting`` bytes read 1-2 bytes per call (20x slower than a pty, 47 % of
-a core). Transports without a descriptor (``loop://``, ``rfc2217://``) are
+Reading costs CPU per wake-up, not per byte, so the link wakes as seldom as
+the alarm allows. The caller says how long bytes may wait in the OS buffer
+(its ``hold`` callback: the sensor board knows that no snapshot can complete
+sooner): the link sleeps that long first, so that one wake takes several
+frames, then empties the buffer. With no hold (a snapshot's last frames) it
+waits until the port is readable (``select`` on its file descriptor: a tty, a
+pty and a ``socket://`` connection all have one), lets the rest of the burst
+arrive for ``batch_s`` (a frame comes in USB packets or TCP segments), and
+empties the buffer. Emptying takes several ``os.read`` calls (a tty returns at
+most 4095 bytes per call) until the descriptor has nothing left. pyserial's own
+``in_waiting`` cannot be used for this: on ``socket://`` it returns 0 or 1, so
+reading ``in_waiting`` bytes read 1-2 bytes per call (20x slower than a pty, 47 %
+of a core). Transports without a descriptor (``loop://``, ``rfc2217://``) are
 read through pyserial.
 """
 from __future__ import annotations
@@ -31,25 +35,33 @@ import serial
 
 log = logging.getLogger(__name__)
 
-#: The most one read takes: 0.4 s of a 4 ch x 20 kHz int16 stream, far more than a batch holds.
+#: The most one ``os.read`` asks for (a tty gives at most 4095 bytes, a socket what it holds).
 CHUNK_BYTES = 65536
+#: The most one ``read()`` returns: 1.6 s of a 4 ch x 20 kHz int16 stream, far more than a hold lets pile up.
+MAX_READ_BYTES = 262144
 #: How long a read lets the rest of a burst arrive after the first byte: long enough to fold a
 #: frame's USB packets or TCP segments into one wake, short against the alarm latency budget
 #: (20 ms, last byte to output). Waiting for the next frame (12.8 ms away at 4 ch x 20 kHz) was
 #: measured not to lower CPU on a pty, whose frames arrive whole, while it added ~10 ms latency.
 BATCH_S = 0.002
+#: The longest a read holds bytes back in the OS buffer: 8 kB of a 4 ch x 20 kHz stream, well
+#: within the smallest buffer in the path (a pty: 20 kB); 20 wakes a second instead of 78.
+HOLD_MAX_S = 0.05
 
 
 class SerialLink:
     """A port that reopens itself. ``read()`` returns bytes (possibly ``b""``) and never raises.
 
     ``on_change(connected, reason)`` is called on every transition between
-    connected and disconnected, from the thread calling ``read``.
+    connected and disconnected, from the thread calling ``read``. ``hold()`` says, before each
+    read, how long bytes may wait in the OS buffer (nothing the caller waits for can arrive
+    sooner); the default, 0, reads every burst as it arrives.
     """
 
     def __init__(self, url: str, *, baudrate: int = 2000000, read_timeout_s: float = 0.1,
                  batch_s: float = BATCH_S, reconnect_initial_s: float = 0.5, reconnect_max_s: float = 30.0,
                  on_change: Callable[[bool, str], None] | None = None,
+                 hold: Callable[[], float] = lambda: 0.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         self.baudrate = baudrate
@@ -58,13 +70,16 @@ class SerialLink:
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = max(reconnect_max_s, reconnect_initial_s)
         self.on_change = on_change
+        self.hold = hold
         self.clock = clock
         self.port: serial.SerialBase | None = None
         self._fd: int | None = None  # the open port's descriptor, when it has one
         self.connects = 0  # successful opens
         self.disconnects = 0  # losses of an open port
-        #: perf_counter() when the last chunk's first byte was seen: the start of the alarm latency
+        #: perf_counter() when the last chunk's first byte was seen, or, if it was waiting already (after
+        #: a hold), the earliest it can have arrived (the buffer last seen empty): where the alarm latency starts
         self.chunk_time = 0.0
+        self._emptied = 0.0  # perf_counter() when the OS buffer was last seen empty
         self._backoff = reconnect_initial_s
         self._next_attempt = 0.0
         self._last_error: str | None = None
@@ -79,6 +94,7 @@ class SerialLink:
         self.port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s,
                                           exclusive=True)
         self._fd = _descriptor(self.port)
+        self._emptied = time.perf_counter()
         self.connects += 1
         self._backoff = self.reconnect_initial_s
         self._last_error = None
@@ -113,24 +129,45 @@ class SerialLink:
             self.on_change(False, reason)
 
     def read(self) -> bytes:
-        """Bytes that arrived, waiting at most about ``read_timeout_s``; ``b""`` if none or no device."""
+        """Bytes that arrived, waiting at most about ``hold() + read_timeout_s``; ``b""`` if none or no device.
+
+        ``hold()`` is how long the caller can leave bytes in the OS buffer (nothing it waits for
+        can arrive sooner): the link sleeps that long before it looks, so one wake takes all
+        the frames that came meanwhile. The OS keeps them: a pty 20 kB, a USB or UART tty's
+        buffers and a socket far more than a hold of HOLD_MAX_S at 160 kB/s.
+        """
         if self.port is None:
             self._try_open()
             return b""
         try:
-            data = self._read_fd(self._fd) if self._fd is not None else self._read_pyserial(self.port)
+            hold_s = min(self.hold(), HOLD_MAX_S)
+            if self._fd is not None:
+                data = self._read_fd(self._fd, hold_s)
+            else:
+                data = self._read_pyserial(self.port, hold_s)
         except (serial.SerialException, OSError) as exc:
             self._lost(exc)
             return b""
         return data
 
-    def _read_fd(self, fd: int) -> bytes:
-        readable, _, _ = select.select([fd], [], [], self.read_timeout_s)  # no busy loop while idle
-        if not readable:
-            return b""
-        self.chunk_time = time.perf_counter()
-        if self.batch_s > 0:
-            time.sleep(self.batch_s)
+    def _read_fd(self, fd: int, hold_s: float) -> bytes:
+        if hold_s > self.batch_s:
+            time.sleep(hold_s)  # frames pile up in the OS buffer: one wake for all of them
+        if select.select([fd], [], [], 0)[0]:
+            # Bytes were waiting (after a hold, or while the loop was busy): they can have arrived
+            # any time since the buffer was last seen empty, so the latency is counted from then.
+            self.chunk_time = self._emptied
+        else:
+            if not select.select([fd], [], [], self.read_timeout_s)[0]:  # no busy loop while idle
+                self._emptied = time.perf_counter()
+                return b""
+            self.chunk_time = time.perf_counter()
+            if self.batch_s > 0:
+                time.sleep(self.batch_s)
+        return self._empty_buffer(fd)
+
+    def _empty_buffer(self, fd: int) -> bytes:
+        """Everything the readable descriptor holds (up to MAX_READ_BYTES), in as few reads as it allows."""
         try:
             data = os.read(fd, CHUNK_BYTES)
         except BlockingIOError:  # another reader took it (the port is locked, so: never in practice)
@@ -138,17 +175,29 @@ class SerialLink:
         if not data:  # readable but empty: a tty whose device is gone, a socket closed by its peer
             raise serial.SerialException("device reports readiness to read but returned no data "
                                          "(device disconnected?)")
-        return data
+        chunks, total = [data], len(data)
+        while total < MAX_READ_BYTES:
+            try:
+                more = os.read(fd, CHUNK_BYTES)  # the descriptor is non-blocking (pyserial opens it so)
+            except BlockingIOError:  # nothing left
+                break
+            if not more:  # the peer left after sending: the next read reports it
+                break
+            chunks.append(more)
+            total += len(more)
+        self._emptied = time.perf_counter()
+        return data if len(chunks) == 1 else b"".join(chunks)
 
-    def _read_pyserial(self, port: serial.SerialBase) -> bytes:
+    def _read_pyserial(self, port: serial.SerialBase, hold_s: float) -> bytes:
         data = port.read(1)  # blocks until a byte or the timeout: no busy loop
         if data:
             self.chunk_time = time.perf_counter()
-            if self.batch_s > 0:
-                time.sleep(self.batch_s)
+            wait = max(self.batch_s, hold_s)
+            if wait > 0:
+                time.sleep(wait)
             more = port.in_waiting
             if more:
-                data += port.read(min(more, CHUNK_BYTES))
+                data += port.read(min(more, MAX_READ_BYTES))
         return data
 
     def close(self) -> None:

@@ -90,6 +90,11 @@ class SnapshotAssembler:
         return self._start is not None and self._filled > 0
 
     @property
+    def samples_to_complete(self) -> int:
+        """Samples still to arrive before a snapshot can complete (the serial read may wait for most of them)."""
+        return self.length - self._filled
+
+    @property
     def pending_marks(self) -> int:
         """Marks waiting for their samples (bounded: a flood of marks is dropped and counted)."""
         return len(self._marks)

@@ -165,3 +165,27 @@ def test_a_rejected_frame_loses_no_waiting_mark():
     readings = board.readings()
     assert readings["snapshots_discarded_gap"] == 0 and readings["samples_rejected_channels"] == 128
     assert readings["samples_rejected_index"] == 128
+
+
+def test_the_read_holds_bytes_back_only_while_no_snapshot_can_complete():
+    """Issue 11 #20: waking for every ~2 kB frame cost the agent its CPU; a snapshot's last frames are read at once."""
+    from edge_agent.stream.sensor_board import HOLD_MARGIN_FRAMES, HOLD_MARGIN_S
+    from edge_agent.stream.serial_link import HOLD_MAX_S
+    from firmware_io.protocol.frames import StreamInfo
+
+    length, rate = 20480, 20000
+    board, _ = offline_board(length=length)
+    assert board.hold_s() == HOLD_MAX_S  # no StreamInfo yet: nothing can complete
+    list(board.feed(wire(StreamInfo("pump-7", "fw", rate, 4, scale=0.001), samples(0, 0, n=256))))
+    # 20224 samples to go, less the margin: about a second, so the longest hold
+    expected = (length - 256 - HOLD_MARGIN_FRAMES * 256) / rate - HOLD_MARGIN_S
+    assert board.hold_s() == expected and expected > HOLD_MAX_S
+    last = length // 256 - 1  # the snapshot's last frame
+    frames = [samples(k, k * 256, n=256) for k in range(1, last - 2)]
+    list(board.feed(wire(*frames)))  # three frames short of the end: inside the margin
+    assert board.assembler.samples_to_complete == 3 * 256 and board.hold_s() == 0.0
+    snaps = list(board.feed(wire(samples(last - 2, (last - 2) * 256, n=256), samples(last - 1, (last - 1) * 256, n=256))))
+    assert len(snaps) == 0 and board.assembler.samples_to_complete == 256 and board.hold_s() == 0.0
+    snaps = list(board.feed(wire(samples(last, last * 256, n=256))))
+    assert [s.first_index for s in snaps] == [0]
+    assert board.hold_s() == expected + 256 / rate  # the next snapshot: a whole one to go

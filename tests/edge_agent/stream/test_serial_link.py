@@ -64,3 +64,24 @@ def test_a_pty_burst_is_read_in_one_chunk():
         data, calls = _read_all(link, len(payload), max_calls=1000)
         assert data == payload and calls <= 2
         link.close()
+
+
+def test_a_hold_gathers_the_frames_that_arrive_meanwhile_in_one_read():
+    """Issue 11 #20: with a hold the link sleeps first and empties the buffer (a tty gives 4095 bytes a call)."""
+    import time
+
+    from firmware_io.simulator.ports import PtyPort
+    from edge_agent.stream.serial_link import HOLD_MAX_S, SerialLink
+
+    with PtyPort() as pty:
+        link = SerialLink(pty.path, read_timeout_s=1.0, hold=lambda: 10.0)  # clipped to HOLD_MAX_S
+        assert link.read() == b""
+        payload = bytes(range(256)) * 40  # 10 kB: more than one tty read returns
+        before = time.perf_counter()
+        pty.write(payload, threading.Event())
+        data, calls = _read_all(link, len(payload), max_calls=1000)
+        assert data == payload and calls == 1
+        assert time.perf_counter() - before >= HOLD_MAX_S
+        # the latency starts when the buffer was last seen empty (the bytes waited since then at the most)
+        assert link.chunk_time <= before
+        link.close()
