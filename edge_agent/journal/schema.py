@@ -6,9 +6,11 @@ never "upgraded" by ``CREATE TABLE IF NOT EXISTS`` into a mixture of both
 (``status`` once created the tables in a version-2 journal and then failed
 with "no such column: time").
 
-Version 2 added four columns to ``snapshots`` (the model's inference time, the
-error per feature, where the error is, and the diagnosis in words: see
-:data:`SNAPSHOT_COLUMNS_V2`). The agent migrates a version-1 journal in place
+Version 2 added five columns to ``snapshots`` (the model's inference time, the
+error per feature, where the error is and its share, and the diagnosis in words:
+see :data:`SNAPSHOT_COLUMNS_V2`). The error per feature is a JSON list in the
+spec's feature order beside ``features``, not a table of its own: every reader
+reads it with the row, at no index or join (see ``writer.insert_snapshot``). The agent migrates a version-1 journal in place
 when it opens it (:func:`migrate`: ``ALTER TABLE ... ADD COLUMN`` in one
 transaction, the old rows keep NULL there); a read-only command reads both
 versions and never migrates (a version-1 journal simply has no diagnosis yet).
