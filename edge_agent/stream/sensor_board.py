@@ -152,7 +152,7 @@ class SensorBoard:
         until shortly before that (less :data:`HOLD_MARGIN_FRAMES` frames, at most the link's
         HOLD_MAX_S), and the reads that take a snapshot's last frames are prompt ones: the
         alarm latency stays that of reading every frame. A stream faster than its rate (a replay
-        at ``--speed 10``, a device's backlog) can complete one within a hold: up to 50 ms later.
+        at ``--speed 10``, a device's backlog) can complete one within a hold: up to HOLD_MAX_S later.
         """
         if self.info is None:
             return HOLD_MAX_S  # no snapshot can complete before a StreamInfo and a snapshot of samples
