@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -43,7 +43,8 @@ from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.scoring.scores import ScoreTable, alarm_series
 from firmware_io.errors import BearingEdgeError
-from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT
+from firmware_io.recordings.ims import (FEATURES_TEST2, IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT,
+                                      RAW_TEST2_DIR, TEST2_TRAIN_UNTIL)
 from firmware_io.recordings.reader import RecordingError
 from train import model_dir
 from train.drift import DEFAULT_LIMIT_SPREAD_PER_DAY, ON_DRIFT, drift_refusal, measure_drift
@@ -98,7 +99,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
                   sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
                   make_plots: bool = True, verbose: int = 0, on_drift: str = "flag",
-                  features: Sequence[str] | None = None, immediate: float | None = None) -> FitResult:
+                  features: Sequence[str] | None = None, immediate: float | None = None,
+                  on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -115,6 +117,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     ``features`` chooses columns of a table that ``bearing-train ingest --features`` wrote with
     its spec beside it (default: all of them); the model's spec names exactly those, with the bearing.
     ``immediate`` turns on the two-level rule (:class:`train.threshold.ThresholdRule`).
+    ``on_epoch(epoch, epochs, logs)`` is called after each training epoch (1-based), for a progress display.
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
@@ -159,7 +162,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     healthy_windows = np.lib.stride_tricks.sliding_window_view(healthy, timesteps).all(axis=1)
     train_windows = windows[healthy_windows]
     model, history, seconds = train_autoencoder(train_windows, seed=seed, epochs=epochs, batch_size=batch_size,
-                                                validation_split=validation_split, verbose=verbose)
+                                                validation_split=validation_split, verbose=verbose,
+                                                on_epoch=on_epoch)
     reconstructions = model.predict(windows, batch_size=1024, verbose=0)
     errors = reconstruction_error(windows, reconstructions)
     contributions = feature_contributions(windows, reconstructions)
@@ -173,7 +177,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
     metadata["split"]["n_excluded_snapshots"] = int(excluded.sum())
     warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
-    metadata["warnings"] = [warning] if warning else []
+    metadata["warnings"] = [w for w in (past_end_warning(table, until), warning) if w]
     metadata["drift"] = {"refused": bool(refusal) and on_drift == "flag",
                          "accepted": bool(refusal) and on_drift == "accept",
                          "limit_spread_per_day": DEFAULT_LIMIT_SPREAD_PER_DAY,
@@ -199,13 +203,14 @@ def fit_scaler(table: FeatureTable, healthy: np.ndarray) -> ScalerParams:
 
 def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_EPOCHS,
                       batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
-                      verbose: int = 0, steps_per_execution: int = STEPS_PER_EXECUTION):
+                      verbose: int = 0, steps_per_execution: int = STEPS_PER_EXECUTION,
+                      on_epoch: Callable[[int, int, dict[str, float]], None] | None = None):
     """The default model, trained to reconstruct ``windows``: returns (model, history, seconds).
 
     Deterministic on CPU for a given seed: Python, NumPy and TensorFlow RNGs are
     seeded and TensorFlow's deterministic ops are enabled. ``steps_per_execution``
     only changes how many batches run per call into the compiled graph (speed),
-    not which updates are made.
+    not which updates are made. ``on_epoch`` as in :func:`fit_model_dir` (it observes, changes nothing).
     """
     import keras
     import tensorflow as tf
@@ -218,8 +223,10 @@ def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_E
     model.compile(optimizer=keras.optimizers.Adam(), loss="mae", steps_per_execution=steps_per_execution)
     x = windows.astype(np.float32)
     t0 = time.perf_counter()
+    callbacks = [] if on_epoch is None else [keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, epochs, dict(logs or {})))]
     hist = model.fit(x, x, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-                     shuffle=True, verbose=verbose)
+                     shuffle=True, verbose=verbose, callbacks=callbacks)
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return model, history, seconds
@@ -283,13 +290,57 @@ def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64,
         raise FitError(f"--timesteps must be >= 1, got {timesteps}")
     if not 0 <= validation_split < 1:
         raise FitError(f"validation split must be in [0, 1), got {validation_split}")
+    first, last = format_timestamp(table.timestamps[0]), format_timestamp(table.timestamps[-1])
     n_windows = n - timesteps + 1
     needed = 2 if validation_split == 0 else max(2, math.ceil(1 / validation_split) + 1)
     if n_windows < needed:
-        first, last = format_timestamp(table.timestamps[0]), format_timestamp(table.timestamps[-1])
         raise FitError(f"{path}: only {n} snapshots ({max(n_windows, 0)} windows of {timesteps}) at or before "
                        f"{format_timestamp(until)} (the table runs {first} .. {last}); need at least {needed} "
-                       "windows to train with a validation split: choose a later --train-until")
+                       f"windows to train with a validation split. {_more_healthy_data_advice(table)}")
+
+
+def past_end_warning(table: FeatureTable, until: np.datetime64) -> str | None:
+    """A warning when ``until`` is after the table's last snapshot: the whole table was trained on.
+
+    A warning, not a refusal: a commissioning export is healthy to its end, and "until the end of
+    the day" is a natural way to say so. But the same option on a run-to-failure table trains on
+    the failure, silently before this warning: the message names the last snapshot.
+    """
+    last = table.timestamps[-1]
+    if until <= last:
+        return None
+    return (f"--train-until {format_timestamp(until)} is after the table's last snapshot, {format_timestamp(last)}: "
+            "every snapshot was trained on as healthy, nothing was left to test the threshold on. If the table "
+            "ends in a failure, fit again with --train-until at the end of the healthy period")
+
+
+def _more_healthy_data_advice(table: FeatureTable) -> str:
+    """What to do about too short a healthy period: never "train later", which may train on a failure."""
+    if _is_bundled_raw_sample(table):
+        return (f"This table is the {len(table)} raw IMS snapshots bundled in {RAW_TEST2_DIR.name}/, a sample "
+                "of test 2 for the ingest example and the virtual accelerometer (bearing-replay), not a training "
+                f"set: train on the bundled features of all 984 snapshots, {_repo_relative(FEATURES_TEST2)} "
+                f"(--train-until '{TEST2_TRAIN_UNTIL}'), as 'make demo' does")
+    return ("Record more of the healthy machine (the agent's learning mode, then 'bearing-agent export', see "
+            "docs/commissioning.md); move --train-until later only if the machine was still healthy until "
+            "then: what is trained on is taken as normal, a starting failure included")
+
+
+def _is_bundled_raw_sample(table: FeatureTable) -> bool:
+    """True if every snapshot of ``table`` is one of the raw IMS files bundled with the kit."""
+    if not RAW_TEST2_DIR.is_dir():
+        return False
+    bundled = {p.name for p in RAW_TEST2_DIR.iterdir()}
+    names = {str(t.astype("datetime64[s]")).replace("-", ".").replace("T", ".").replace(":", ".")
+             for t in table.timestamps}
+    return bool(names) and names <= bundled
+
+
+def _repo_relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _split(n: int, ends: np.ndarray, healthy_windows: np.ndarray, excluded: np.ndarray,
