@@ -17,7 +17,7 @@ long-running service on a small device, and the other subcommands' modules
 Errors: a :class:`~firmware_io.errors.BearingEdgeError` is a problem the user
 can fix, so it is printed as ``<command>: error: <message>`` on stderr, without
 a traceback, and the command exits with the error's ``exit_code`` (2, as
-argparse does for a bad command line). Nothing broader is caught: any other
+argparse does for a bad command line; the codes are :data:`EXIT_CODES`, tabled in docs/cli.md). Nothing broader is caught: any other
 exception is a bug and keeps its traceback, with two exceptions that are not
 bugs: a closed pipe (``bearing-agent status | head``) ends the command
 quietly with the shell's 141, and a desktop command run on an edge-only
@@ -40,12 +40,24 @@ from firmware_io.errors import BearingEdgeError
 #: subcommand name -> (module that implements it, one-line help)
 Subcommands = Mapping[str, tuple[str, str]]
 
+# The exit codes of every command, one convention (docs/cli.md has the table; tests check both agree).
+#: Done, whatever was found (an alarm in ``status`` is a state, not a failure).
+EXIT_OK = 0
+#: The command ran but its answer is no: nothing to export (like grep finding nothing), a benchmark
+#: missed its goal, ``install-service`` could not enable the unit.
+EXIT_NEGATIVE = 1
+#: Exit code of a refused command line or a problem the user can fix (argparse's own): bad input,
+#: a refused bundle, config, model directory or feature table, a failed parity gate.
+EXIT_USAGE = 2
+#: A condition that can end by itself (``EX_TEMPFAIL`` of sysexits.h): the journal is locked by another
+#: agent, read-only, or SQLite cannot open it now; systemd's ``Restart=on-failure`` retries it.
+EXIT_TEMPORARY = 75
 #: Exit code after Ctrl-C, the shell's own convention (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 #: Exit code when the reader of stdout went away (``| head``): the shell's 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
-#: Exit code of a refused command line or a problem the user can fix (argparse's own).
-EXIT_USAGE = 2
+#: All of them, for the documentation test.
+EXIT_CODES = (EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_TEMPORARY, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE)
 
 #: top-level module -> the extra that installs it, for a command run without its extra
 EXTRA_OF_MODULE = {"tensorflow": "train", "keras": "train", "sklearn": "train", "pandas": "train",

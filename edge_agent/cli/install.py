@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     for cmd in commands:
         result = subprocess.run(cmd, check=False)
         if result.returncode != 0:
-            print(f"bearing-agent install-service: '{' '.join(cmd)}' failed (exit {result.returncode})",
+            print(f"bearing-agent install-service: error: '{' '.join(cmd)}' failed (exit {result.returncode})",
                   file=sys.stderr)
             return 1
     print(f"installed; follow it with: journalctl -u {name} -f   and check: bearing-agent status "

@@ -24,6 +24,9 @@ RUNTIME_MODULES = {
 RUNTIMES = tuple(RUNTIME_MODULES)
 #: Machines ai-edge-litert publishes wheels for (pyproject.toml's marker); 32-bit ARM (armv7l) has none.
 LITERT_MACHINES = ("x86_64", "aarch64", "arm64")
+#: The versions the kit is tested with: pyproject.toml's [edge] pin of ai-edge-litert, and the last
+#: tflite-runtime release (what bearing-convert's check environment installs). Named in the install hint.
+PINNED_VERSIONS = {"ai-edge-litert": "2.3.0", "tflite-runtime": "2.14.0"}
 
 
 class RuntimeUnavailable(BearingEdgeError, RuntimeError):
@@ -43,11 +46,16 @@ def _import_interpreter(runtime: str) -> Any:
     return module.Interpreter
 
 
+def install_command(runtime: str) -> str:
+    """The shell command that installs ``runtime`` at the tested version, quoted to paste as it is."""
+    if runtime == "tflite-runtime":  # 2.14 fails to create interpreters under numpy 2
+        return f"pip install 'tflite-runtime=={PINNED_VERSIONS[runtime]}' 'numpy<2'"
+    return f"pip install '{runtime}=={PINNED_VERSIONS[runtime]}'"
+
+
 def _install_hint(runtime: str) -> str:
-    if runtime == "tflite-runtime":
-        return "install it with 'pip install tflite-runtime' \"numpy<2\""
-    if platform.machine() in LITERT_MACHINES:
-        return "install it with 'pip install ai-edge-litert'"
+    if runtime == "tflite-runtime" or platform.machine() in LITERT_MACHINES:
+        return f"install it with: {install_command(runtime)}"
     return (f"ai-edge-litert has no wheel for {platform.machine()}: use tflite-runtime on this machine, "
             "with a bundle verified on it")
 
