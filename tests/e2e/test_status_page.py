@@ -221,9 +221,11 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live):
         assert button.is_displayed()
         button.click()
         wait_for(lambda: not agent.alarm.latched, 60, "the agent's latch to clear after the page's acknowledgement")
+        # the agent journals the events after it changed its state (queued writes): wait for them too
+        wait_for(lambda: journal_read(journal, lambda j: j.events(last=1, kind="alarm_cleared")), 60,
+                 "the acknowledgement and the clear to be journaled")
         acked = journal_read(journal, lambda j: j.events(last=5, kind="alarm_acknowledged"))
         assert acked and acked[-1]["detail"] == "by web 127.0.0.1"
-        assert journal_read(journal, lambda j: j.events(last=1, kind="alarm_cleared"))
         wait_page(driver, lambda d: d.find_element("id", "state-card").get_attribute("data-state") == "normal", 120,
                   "the page to show normal after the acknowledgement")
         assert not driver.find_element("id", "ack").is_displayed()
