@@ -99,8 +99,8 @@ class EpochProgress:
     """Training progress on stderr, one status line: redrawn in place on a terminal, else every 10 %.
 
     Training takes about a minute with no other sign of life. A log file or CI gets ten lines
-    for a whole run rather than a hundred redrawn ones. (tqdm draws nothing here once
-    TensorFlow is imported, so the line is drawn by hand.)
+    for a whole run rather than a hundred redrawn ones. (tqdm, tried first, drew nothing on a pty
+    once TensorFlow was imported, though it did without TensorFlow: so the line is drawn by hand.)
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
