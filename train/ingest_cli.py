@@ -15,8 +15,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None,
                    help="worker processes for parsing files (default: one per CPU core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no skip messages")
-    p.add_argument("--features", default="mean_abs", metavar="LIST",
-                   help="comma-separated registered features (default mean_abs, the seed's); 'all' for every one. "
+    p.add_argument("--features", default=None, metavar="LIST",
+                   help="comma-separated registered features; 'all' for every one. Default: with --bearing, mean_abs "
+                        "and env_<bpfo|bpfi|bsf|ftf>_ptm (they alarm on the first defective snapshot, "
+                        "docs/training.md), else mean_abs (the seed's). "
                         "Condition features: rms, peak, crest_factor, kurtosis, velocity_rms, "
                         "env_<bpfo|bpfi|bsf|ftf>_<energy|share|ptm> (docs/training.md)")
     p.add_argument("--bearing", metavar="ims|N,d,D,ANGLE", default=None,
@@ -51,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
 def _features(args: argparse.Namespace):
     """The feature names and condition settings the options ask for (refused with the fix when they do not fit)."""
     from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ, BearingGeometry
-    from edge_agent.features.condition import STANDARD_GRAVITY_M_S2, ConditionSettings
-    from edge_agent.features.registry import FEATURES
+    from edge_agent.features.condition import STANDARD_GRAVITY_M_S2, WITH_BEARING_FEATURES, ConditionSettings
+    from edge_agent.features.registry import DEFAULT_FEATURES, FEATURES
     from firmware_io.errors import BearingEdgeError
 
-    names = tuple(FEATURES) if args.features == "all" else tuple(n.strip() for n in args.features.split(",") if n.strip())
+    if args.features is None:  # the measured default needs the bearing: without one, the seed's mean |x|
+        names = WITH_BEARING_FEATURES if args.bearing else DEFAULT_FEATURES
+    else:
+        names = tuple(FEATURES) if args.features == "all" else tuple(n.strip() for n in args.features.split(",") if n.strip())
     bearing, shaft_hz = None, None
     if args.bearing == "ims":
         bearing, shaft_hz = IMS_BEARING, IMS_SHAFT_HZ

@@ -271,6 +271,14 @@ CONDITION_FEATURES: dict[str, ConditionFeature] = {
 }
 
 
+#: What ``bearing-train ingest --bearing ...`` computes when ``--features`` is not given: the seed's
+#: mean |x| and the envelope peak-to-median at the four defect frequencies. Chosen by measurement
+#: (``benchmarks/bench_condition.py``, docs/training.md): on raw IMS test 2 they alarm on the first
+#: defective snapshot with the two-level rule for 5 of 5 seeds, name the bearing and the defect, and
+#: cost about 12 ms (20 x mean |x|) per scored snapshot; without a bearing, mean |x| stays the default.
+WITH_BEARING_FEATURES: tuple[str, ...] = ("mean_abs",) + tuple(f"env_{d}_ptm" for d in DEFECT_PARTS)
+
+
 def defect_of(feature: str) -> str | None:
     """``"bpfo"`` for ``"env_bpfo_ptm"``; None for a feature that is not read at a defect frequency."""
     parts = feature.split("_")
