@@ -1,3 +1,4 @@
+import importlib
 import os
 import shutil
 
@@ -33,6 +34,27 @@ def require_executable(name: str, package: str) -> str:
     if IN_CI:
         pytest.fail(f"CI=true: a real-component test cannot skip: {reason}")
     pytest.skip(reason)
+
+
+#: What the desktop's packages (train, convert, benchmarks) import beyond the edge extra: an edge-only
+#: install such as the emulated Pi of .ci/arm-edge.sh has none of them.
+DESKTOP_ONLY = {"tensorflow", "keras", "sklearn", "pandas", "matplotlib", "rich"}
+
+
+def import_or_skip_desktop(module: str):
+    """Import ``module``; skip when it needs a desktop-only package that is not installed, fail under CI=true.
+
+    Any other import error is raised: only the edge-only install's missing extras are a reason to skip.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in DESKTOP_ONLY:
+            raise
+        reason = f"{module} needs {e.name}, a desktop extra this edge-only install does not have"
+        if IN_CI:
+            pytest.fail(f"CI=true: the desktop extras are installed in CI: {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

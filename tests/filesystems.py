@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, require_executable
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def small_tmpfs(folder: Path, size: str = "2m") -> Iterator[Path]:
             pytest.fail(f"CI=true: a real-component test cannot skip: {reason}")
         pytest.skip(reason)
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+    mounted = subprocess.run([require_executable("mount", "mount"), "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         reason = f"cannot mount a tmpfs here: {mounted.stderr.strip()}"

@@ -23,6 +23,7 @@ from firmware_io.recordings import reader as rec
 from firmware_io.protocol.decoder import StreamDecoder
 from firmware_io.simulator.replay import Replayer
 from firmware_io.simulator.replay_cli import main as replay_main
+from tests.conftest import import_or_skip_desktop
 from tests.agent_fixtures import ReplayThread, agent_config, features_of, raw_test2_files, wait_for
 
 N = 20480
@@ -77,6 +78,7 @@ def test_a_bad_range_is_refused_before_opening_anything(args, message, capsys) -
 @pytest.mark.slow  # 9-11 s: TensorFlow's import and one epoch
 def test_a_machine_at_another_rate_gets_a_model_for_that_rate(tmp_path, capsys) -> None:
     """Learning on a 25.6 kHz stream: export says so, and fit writes it into the feature spec."""
+    import_or_skip_desktop("sklearn")  # fit_model_dir's scaler: the desktop's [train] extra
     from train.fit import FitError, fit_model_dir
 
     files = raw_test2_files()[:6]
