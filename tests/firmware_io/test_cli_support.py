@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import types
@@ -11,6 +12,7 @@ import pytest
 
 from firmware_io.cli_support import chosen_subcommand, main_single, main_with_subcommands
 from firmware_io.errors import BearingEdgeError
+from tests.conftest import import_or_skip_desktop
 
 
 def _module(run) -> types.ModuleType:
@@ -77,6 +79,7 @@ def _command(name: str, module: str) -> list[str]:
      "bearing-bench: error: {tmp}/file: cannot write the results there"),
 ])
 def test_each_console_command_prints_the_error_without_a_traceback(tmp_path, name, module, args, message):
+    import_or_skip_desktop(module)  # bearing-convert and bearing-bench need their desktop extras
     (tmp_path / "file").write_text("not a folder\n")
     cmd = _command(name, module) + [a.format(tmp=tmp_path) for a in args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -154,6 +157,10 @@ def test_a_desktop_command_without_its_extra_says_which_to_install(command, bloc
     from firmware_io.recordings import ims
 
     function = command.replace("-", "_")
+    # It blocks one package of an installed extra; on an edge-only install (the emulated Pi) the extra is
+    # absent altogether, and the command names whichever of its packages it imports first.
+    if importlib.util.find_spec(blocked) is None:
+        pytest.skip(f"{blocked} is not installed here: nothing to block (an edge-only install)")
     args = (["fit", str(ims.FEATURES_TEST2), "--train-until", "2004-02-15 12:52:39", "--out", str(tmp_path / "m")]
             if command == "bearing-train" else [str(tmp_path / "m")])
     code = (f"import sys\nsys.modules[{blocked!r}] = None  # an edge-only install: import fails\n"
