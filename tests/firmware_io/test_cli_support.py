@@ -234,6 +234,7 @@ def test_the_readme_links_the_convention():
 ])
 def test_a_bad_command_line_is_the_same_prefix_and_code_2_for_every_command(name, module, args, message):
     """argparse's own refusals follow the convention too (its 'usage:' line comes first, then the error)."""
+    import_or_skip_desktop(module)  # bearing-convert and bearing-bench need their desktop extras
     proc = subprocess.run(_command(name, module) + args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("usage: ") and message in proc.stderr.splitlines()[-1], proc.stderr
