@@ -275,7 +275,7 @@ CONDITION_FEATURES: dict[str, ConditionFeature] = {
 #: mean |x| and the envelope peak-to-median at the four defect frequencies. Chosen by measurement
 #: (``benchmarks/bench_condition.py``, docs/training.md): on raw IMS test 2 they alarm on the first
 #: defective snapshot with the two-level rule for 5 of 5 seeds, name the bearing and the defect, and
-#: cost about 12 ms (20 x mean |x|) per scored snapshot; without a bearing, mean |x| stays the default.
+#: cost 9-12 ms (15-20 x mean |x|) per scored snapshot; without a bearing, mean |x| stays the default.
 WITH_BEARING_FEATURES: tuple[str, ...] = ("mean_abs",) + tuple(f"env_{d}_ptm" for d in DEFECT_PARTS)
 
 
