@@ -62,6 +62,11 @@ FEATURE_SETS = {
 }
 
 
+def _cell(text: str) -> str:
+    """``text`` in a markdown table cell ("mean |x|" would split it)."""
+    return text.replace("|", "\\|")
+
+
 def spec_of(names: tuple[str, ...], n_channels: int = 4) -> FeatureSpec:
     """The IMS spec computing ``names`` (with the IMS bearing for the envelope features)."""
     return FeatureSpec(tuple(f"Bearing {c}" for c in range(1, n_channels + 1)), features=names,
@@ -99,7 +104,7 @@ def _cost(quick: bool) -> tuple[dict, str]:
     for label, fn in families.items():
         m = measure(fn, repeats=3 if quick else 9)
         figures[label] = {"s": m.as_dict(), "x_real_time": seconds / m.median}
-        lines.append(f"| {label} | {m.fmt()} | {seconds / m.median:,.0f}x |")
+        lines.append(f"| {_cell(label)} | {m.fmt()} | {seconds / m.median:,.0f}x |")
     return figures, "\n".join(lines)
 
 
@@ -146,7 +151,7 @@ def _detection(table: FeatureTable) -> tuple[dict, str]:
                                 ("two-level: also at once above 1.5 x a feature's healthy excursion", True)):
             r = _detect(table, names, healthy, onset, two_level)
             figures[f"{label} / {rule}"] = r
-            lines.append(f"| {label} | {rule} | {r['first_alarm']} | {r['false_alarms']} | "
+            lines.append(f"| {_cell(label)} | {rule} | {r['first_alarm']} | {r['false_alarms']} | "
                          f"{r['margin_at_onset']:.2f} | {r['named_at_onset']} |")
     return figures, "\n".join(lines)
 
@@ -274,7 +279,7 @@ def _autoencoder(table_path: Path, seeds: list[int], epochs: int) -> tuple[dict,
             firsts = sorted(r[rule]["first_alarm"] or "never" for r in runs)
             before = max((r[rule].get("highest_before_onset", float("nan")) for r in runs), default=float("nan"))
             named = sorted({r["named_at_onset"] for r in runs})
-            lines.append(f"| {label} | {text} | {firsts[0][11:19]} / {firsts[len(firsts) // 2][11:19]} / "
+            lines.append(f"| {_cell(label)} | {text} | {firsts[0][11:19]} / {firsts[len(firsts) // 2][11:19]} / "
                          f"{firsts[-1][11:19]} | {sum(r[rule]['false_alarms'] for r in runs)} | "
                          f"{min(r[rule]['margin_at_onset'] for r in runs):.2f} | "
                          f"{'-' if np.isnan(before) else f'{before:.2f}'} | {', '.join(named)} |")
