@@ -31,6 +31,7 @@ from edge_agent.cli import main as cli
 from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from edge_agent.service import Agent
+from firmware_io.protocol import frames as fr
 from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import Replayer
 from edge_agent.outputs.gpio import StatusOutputs
@@ -137,6 +138,50 @@ class SocketSensor:
     def close(self) -> None:
         self._done.set()
         self.server.close()
+
+
+class HeldReplay:
+    """The replay's stream (speed 0) into a pty, held before the snapshots ``hold_before`` until :meth:`release`.
+
+    At speed 0 the device waits for the host, so a held stream loses nothing, and the test, not
+    the machine's speed, decides which snapshots arrive before and after what it does (a SIGHUP):
+    a stream paced in real time races the test on a loaded machine.
+    """
+
+    def __init__(self, sources, link: Path, hold_before: tuple[int, ...]) -> None:
+        from firmware_io.simulator.ports import PtyPort
+
+        self.port = PtyPort(link)
+        self.replayer = Replayer([str(s) for s in sources], speed=0)
+        self.hold_before = set(hold_before)
+        self.stop, self.finished = threading.Event(), threading.Event()
+        self._releases = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        if not self.port.wait_for_reader(self.stop):
+            return
+        snapshot = 0
+        for chunk in self.replayer.chunks():
+            if isinstance(chunk.frame, fr.SnapshotMark):
+                if snapshot in self.hold_before:
+                    while not self._releases.acquire(timeout=0.1):
+                        if self.stop.is_set():
+                            return
+                snapshot += 1
+            self.port.write(chunk.data, self.stop)
+        if self.port.drain(self.stop, timeout=120):  # closing the pty would drop what the agent has not read
+            self.finished.set()
+
+    def release(self) -> None:
+        """Let the stream go on to the next hold (or the end)."""
+        self._releases.release()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(60)
+        self.port.close()
 
 
 def replay_all_and_check(tmp_path, sources, bundle, factory, on_snapshot, seen: list, n: int, timeout: float,
@@ -469,7 +514,9 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
     live = shutil.copytree(bundle, tmp_path / "bundle")
     link = tmp_path / "ttyBEARING"
     journal = tmp_path / "journal.sqlite"
-    replay = ReplayThread(raw_test2_files(), link, speed=4.0).start()
+    # the stream waits at snapshots 3 and 8 while the test swaps the bundle: the refusal and the reload
+    # happen mid-stream however slow the machine (a stream at 4x real time once ran out first)
+    replay = HeldReplay(raw_test2_files(), link, hold_before=(3, 8))
     proc = subprocess.Popen(agent_cmd(tmp_path, link, live), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     model = live / "model_float32.tflite"
@@ -481,11 +528,13 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: journal_events(journal, "bundle_rejected"), 120, "the rejection")
         n = len(journal_rows(journal))
+        replay.release()
         wait_for(lambda: len(journal_rows(journal)) >= n + 2, 120, "scoring to go on")
         model.write_bytes(good)
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: len(journal_events(journal, "bundle_loaded")) == 2, 120, "the reload")
-        wait_for(lambda: replay.stats is not None, 300, "the replay to finish")
+        replay.release()
+        wait_for(replay.finished.is_set, 300, "the replay to finish")
         wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 120, "the last snapshot")
     finally:
         proc.send_signal(signal.SIGTERM)
