@@ -117,7 +117,10 @@ def test_litert_only_variant_on_a_tflite_runtime_only_device_says_how_to_reconve
     def tflite_runtime_only(name):
         if name == "ai-edge-litert":
             raise runtime.RuntimeUnavailable("runtime 'ai-edge-litert' is not installed")
-        return real("ai-edge-litert")  # stands in for tflite-runtime: the refusal comes before any interpreter
+        try:  # the real tflite-runtime where it is installed (a 32-bit Pi: it has no ai-edge-litert) ...
+            return real("tflite-runtime")
+        except runtime.RuntimeUnavailable:  # ... else ai-edge-litert stands in: the refusal comes before any interpreter
+            return real("ai-edge-litert")
 
     monkeypatch.setattr(runtime, "_import_interpreter", tflite_runtime_only)
     resign(copy, lambda m: m["variants"]["int8"].__setitem__("runtimes", ["ai-edge-litert"]))
