@@ -25,6 +25,7 @@ from edge_agent.features.table import FeatureTable
 from edge_agent.features.registry import mean_abs
 from firmware_io.recordings import reader as recordings
 from firmware_io.recordings import ims as datasets
+from firmware_io.protocol.frames import SnapshotMark
 
 TIMESTEPS = 2
 EPOCHS = 20
@@ -119,6 +120,51 @@ class ReplayThread:
     def close(self) -> None:
         self.stop.set()
         self.thread.join(10)
+        self.port.close()
+
+
+class HeldReplay:
+    """The replay's stream (speed 0) into a pty, held before the snapshots ``hold_before`` until :meth:`release`.
+
+    At speed 0 the device waits for the host, so a held stream loses nothing, and the test, not
+    the machine's speed, decides which snapshots arrive before and after what it does (a SIGHUP):
+    a stream paced in real time races the test on a loaded machine.
+    """
+
+    def __init__(self, sources, link: Path, hold_before: tuple[int, ...]) -> None:
+        from firmware_io.simulator.ports import PtyPort
+        from firmware_io.simulator.replay import Replayer
+
+        self.port = PtyPort(link)
+        self.replayer = Replayer([str(s) for s in sources], speed=0)
+        self.hold_before = set(hold_before)
+        self.stop, self.finished = threading.Event(), threading.Event()
+        self._releases = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        if not self.port.wait_for_reader(self.stop):
+            return
+        snapshot = 0
+        for chunk in self.replayer.chunks():
+            if isinstance(chunk.frame, SnapshotMark):
+                if snapshot in self.hold_before:
+                    while not self._releases.acquire(timeout=0.1):
+                        if self.stop.is_set():
+                            return
+                snapshot += 1
+            self.port.write(chunk.data, self.stop)
+        if self.port.drain(self.stop, timeout=120):  # closing the pty would drop what the agent has not read
+            self.finished.set()
+
+    def release(self) -> None:
+        """Let the stream go on to the next hold (or the end)."""
+        self._releases.release()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(60)
         self.port.close()
 
 

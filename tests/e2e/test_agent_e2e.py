@@ -31,11 +31,10 @@ from edge_agent.cli import main as cli
 from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from edge_agent.service import Agent
-from firmware_io.protocol import frames as fr
 from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import Replayer
 from edge_agent.outputs.gpio import StatusOutputs
-from tests.agent_fixtures import ReplayThread, agent_config, features_of, raw_test2_files, wait_for
+from tests.agent_fixtures import HeldReplay, ReplayThread, agent_config, features_of, raw_test2_files, wait_for
 
 N = 20480
 RELAY, LED = 22, 17
@@ -138,50 +137,6 @@ class SocketSensor:
     def close(self) -> None:
         self._done.set()
         self.server.close()
-
-
-class HeldReplay:
-    """The replay's stream (speed 0) into a pty, held before the snapshots ``hold_before`` until :meth:`release`.
-
-    At speed 0 the device waits for the host, so a held stream loses nothing, and the test, not
-    the machine's speed, decides which snapshots arrive before and after what it does (a SIGHUP):
-    a stream paced in real time races the test on a loaded machine.
-    """
-
-    def __init__(self, sources, link: Path, hold_before: tuple[int, ...]) -> None:
-        from firmware_io.simulator.ports import PtyPort
-
-        self.port = PtyPort(link)
-        self.replayer = Replayer([str(s) for s in sources], speed=0)
-        self.hold_before = set(hold_before)
-        self.stop, self.finished = threading.Event(), threading.Event()
-        self._releases = threading.Semaphore(0)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        if not self.port.wait_for_reader(self.stop):
-            return
-        snapshot = 0
-        for chunk in self.replayer.chunks():
-            if isinstance(chunk.frame, fr.SnapshotMark):
-                if snapshot in self.hold_before:
-                    while not self._releases.acquire(timeout=0.1):
-                        if self.stop.is_set():
-                            return
-                snapshot += 1
-            self.port.write(chunk.data, self.stop)
-        if self.port.drain(self.stop, timeout=120):  # closing the pty would drop what the agent has not read
-            self.finished.set()
-
-    def release(self) -> None:
-        """Let the stream go on to the next hold (or the end)."""
-        self._releases.release()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(60)
-        self.port.close()
 
 
 def replay_all_and_check(tmp_path, sources, bundle, factory, on_snapshot, seen: list, n: int, timeout: float,
@@ -480,7 +435,10 @@ def test_bad_config_and_bad_bundle_are_refused_at_start(tmp_path, bundle):
 def test_kill_9_keeps_the_journal_and_restart_resumes_history(tmp_path, bundle, truth):
     link = tmp_path / "ttyBEARING"
     journal = tmp_path / "journal.sqlite"
-    replay = ReplayThread(raw_test2_files(), link, speed=2.0).start()
+    # Held before snapshot 7: the kill lands while snapshot 5 or 6 streams in or is journaled, and the
+    # rest waits for the restarted agent (a stream paced in real time could end before the kill, or
+    # drop frames when a loaded machine fell 1 s behind it).
+    replay = HeldReplay(raw_test2_files(), link, hold_before=(7,))
     cmd = agent_cmd(tmp_path, link, bundle)
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -490,8 +448,9 @@ def test_kill_9_keeps_the_journal_and_restart_resumes_history(tmp_path, bundle, 
         first.wait(60)
         before = len(journal_rows(journal))
         second = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        replay.release()
         try:
-            wait_for(lambda: replay.stats is not None, 300, "the replay to finish")
+            wait_for(replay.finished.is_set, 300, "the replay to finish")
             wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 120, "the last snapshot")
         finally:
             second.send_signal(signal.SIGTERM)

@@ -1,7 +1,8 @@
 """Commissioning end to end: learn on the machine, retrain on the desktop, hot-swap, score the rest.
 
 Real processes throughout: ``bearing-replay`` streams the packed IMS test 2
-into a pty, ``bearing-agent run --learn`` reads it, SIGHUP swaps bundles.
+into a pty, ``bearing-agent run --learn`` reads it, SIGHUP swaps bundles (the
+refusal test holds the stream between swaps, so its replay runs in this process).
 
 How the learning phase and the scoring phase connect. The decisions on the
 rest of test 2 can only equal the desktop pipeline's if the new bundle
@@ -34,7 +35,7 @@ from edge_agent.cli import main as cli
 from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from firmware_io.recordings import ims as datasets
-from tests.agent_fixtures import raw_test2_files, wait_for
+from tests.agent_fixtures import HeldReplay, raw_test2_files, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")]
@@ -218,24 +219,27 @@ def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_
     deploy(first, live)
     agent = start_agent(tmp_path, link, live, learn=False)
     files = raw_test2_files()
-    # twice real time: 0.5 s a snapshot leaves time to refuse and to swap mid-stream
-    device = replay(*map(str, files), "--pty", "--link", str(link), "--speed", "2")
+    # The stream (the replay's, in this process) waits at snapshots 4 and 7 while the test swaps: the
+    # refusal and the swap happen mid-stream however slow the machine. A stream paced in real time
+    # raced them, and dropped frames whenever a loaded machine fell 1 s behind it.
+    device = HeldReplay(files, link, hold_before=(4, 7))
     try:
         wait_for(lambda: n_rows(journal) >= 4, 120, "4 snapshots")
         deploy(eight, live)
         agent.send_signal(signal.SIGHUP)
         wait_for(lambda: read_journal(journal, "events", kind="bundle_rejected"), 120, "the refusal")
         after_refusal = n_rows(journal)
+        device.release()
         wait_for(lambda: n_rows(journal) >= after_refusal + 3, 120, "scoring to go on")
         deploy(other, live)
         agent.send_signal(signal.SIGHUP)
         wait_for(lambda: len(read_journal(journal, "events", kind="bundle_loaded")) == 2, 120, "the swap")
-        assert device.wait(300) == 0, device.stderr.read()
+        device.release()
+        wait_for(device.finished.is_set, 300, "the stream to end")
         wait_for(lambda: n_rows(journal) == len(files), 120, "the last snapshot")
     finally:
         stop_agent(agent)
-        if device.poll() is None:
-            device.kill()
+        device.close()
 
     rejected = read_journal(journal, "events", kind="bundle_rejected")[0]
     assert "4 channels, the bundle expects 8" in rejected["detail"]
