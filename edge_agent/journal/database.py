@@ -123,8 +123,10 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
         self.db.close()
 
 
-#: SQLite's names for a file whose pages or header are damaged (``sqlite3.Error.sqlite_errorname``).
-CORRUPTED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+#: SQLite's name for a journal whose pages are damaged (``sqlite3.Error.sqlite_errorname``). A file
+#: without SQLite's header (``SQLITE_NOTADB``) is more often a wrong ``--journal`` path than a damaged
+#: journal, so it gets its own message (:func:`_open_error`).
+CORRUPTED = ("SQLITE_CORRUPT",)
 
 
 def _corrupted(path: Path, detail: str) -> JournalError:
@@ -145,8 +147,13 @@ def _refuse_if_corrupted(db: sqlite3.Connection, path: Path) -> None:
 def _open_error(path: Path, exc: sqlite3.DatabaseError | OSError) -> JournalError:
     """Why the journal did not open: for now (locked, not writable, I/O: :class:`JournalUnavailable`,
     which the unit retries) or for good (not a SQLite file at all: retrying would not help)."""
-    if getattr(exc, "sqlite_errorname", None) in CORRUPTED:
+    name = getattr(exc, "sqlite_errorname", None)
+    if name in CORRUPTED:
         return _corrupted(path, str(exc))
+    if name == "SQLITE_NOTADB":
+        return JournalError(f"{path}: cannot open the journal: {exc}: check that the path names the agent's "
+                            f"journal; if this file was one, its header is destroyed: move it aside "
+                            f"(mv {path} {path}.corrupt) and start the agent again, which creates a new journal")
     cls = JournalUnavailable if isinstance(exc, (sqlite3.OperationalError, OSError)) else JournalError
     return cls(f"{path}: cannot open the journal: {exc} (is the file writable by this user, and a SQLite database?)")
 
