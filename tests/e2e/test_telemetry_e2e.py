@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
 from edge_agent.journal import Journal
-from tests.agent_fixtures import ReplayThread, bundle_dir, raw_test2_files, wait_for
+from tests.agent_fixtures import HeldReplay, ReplayThread, bundle_dir, raw_test2_files, wait_for
 from tests.conftest import require_executable
 
 N = 20480
@@ -94,18 +94,22 @@ class Node:
 def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bundle):
     node = Node(tmp_path, broker, bundle)
     sub = Subscriber(broker, [f"bearing-edge/{NODE}/#"])  # persistent session: the broker saves it
-    time.sleep(1.5)
-    replay = ReplayThread(raw_test2_files(), node.link, speed=2.0).start()
+    # The stream (speed 0) is held before snapshots 10 and 15: the broker dies with 10 rows journaled,
+    # 5 more are journaled while it is dead, the rest after it is back, whatever the machine's speed.
+    replay = HeldReplay(raw_test2_files(), node.link, hold_before=(10, 15))
     try:
         node.start_agent()
         node.start_publisher()
-        wait_for(lambda: len(node.rows()) >= 10, 90, "10 snapshots journaled")
+        wait_for(lambda: len(node.rows()) == 10, 120, "10 snapshots journaled")
+        wait_for(lambda: len(sub.on(SNAPSHOT)) >= 10, 60, "10 snapshots on the broker")
         broker.kill()
         killed_at = len(node.rows())
-        time.sleep(5)
+        replay.release()
+        wait_for(lambda: len(node.rows()) == 15, 120, "5 snapshots journaled while the broker is dead")
         broker.start()
-        wait_for(lambda: replay.stats is not None, 90, "the replay to finish")
-        wait_for(lambda: node.rows() and node.rows()[-1]["first_index"] == 24 * N, 20, "the 25th snapshot")
+        replay.release()
+        wait_for(replay.finished.is_set, 120, "the replay to finish")
+        wait_for(lambda: node.rows() and node.rows()[-1]["first_index"] == 24 * N, 60, "the 25th snapshot")
         # the agent stops (clean stop) and comes back: availability follows it
         node.stop_agent()
         wait_for(lambda: [m.payload for m in sub.on(AVAILABILITY)][-1:] == [b"offline"], 20, "offline")
@@ -121,7 +125,7 @@ def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bu
         node.close()
         sub.close()
     assert len(rows) == 25 and [r["first_index"] for r in rows] == [k * N for k in range(25)]
-    assert 10 <= killed_at < 25  # the broker really was down mid-replay
+    assert killed_at == 10  # the broker really was down mid-replay: rows 11-15 were journaled without it
     figures = check_snapshot_stream(sub.on(SNAPSHOT), expected)
     by_seq = {m.json()["seq"]: m.json() for m in sub.on(SNAPSHOT)}
     for r in rows:  # what arrived is the journal's row
@@ -131,7 +135,7 @@ def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bu
     availability = [m.payload for m in sub.on(AVAILABILITY)]
     assert b"offline" in availability[availability.index(b"online"):]
     assert "connection lost" in out and out.count("connected to broker") >= 2
-    print(f"\nbroker killed after {killed_at} rows, restarted 5 s later: {figures['received']} snapshot messages "
+    print(f"\nbroker killed after {killed_at} rows, restarted after 5 more: {figures['received']} snapshot messages "
           f"for {len(expected)} rows ({figures['duplicates']} QoS 1 duplicates); availability {availability}")
 
 
