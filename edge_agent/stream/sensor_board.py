@@ -44,6 +44,12 @@ HOLD_MARGIN_FRAMES = 3
 #: How far a sender may run ahead of its sample clock in a burst (a replay or a USB host catching
 #: up after being descheduled on a loaded machine): reads this close to a snapshot's end are prompt.
 HOLD_MARGIN_S = 0.1
+#: A read that brought more samples than the stream's rate can have made since the read before
+#: (by this factor, plus a frame for a burst's edge) comes from a sender ahead of its sample clock:
+#: a device's backlog, a replay at ``--speed 0`` (commissioning from a recording). The hold assumes
+#: real time; against a backlog it would cap the agent at an OS buffer per hold (a pty's 20 kB per
+#: 80 ms: 1.3 snapshots a second, measured), so the reads that follow such a read do not hold.
+BACKLOG_FACTOR = 1.1
 #: The board's own counters, next to the decoder's.
 DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "errors")
 
@@ -103,7 +109,8 @@ class SensorBoard:
 
     def __init__(self, serial: SerialSection, *, spec: FeatureSpec | None, learning: LearningSection,
                  interval_s: float, on_event: Callable[[str, str], None], on_link_change: Callable[[], None],
-                 register_stream: Callable[[StreamInfo, list[str]], int]) -> None:
+                 register_stream: Callable[[StreamInfo, list[str]], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.port = serial.port
         self.spec = spec
         self.learning = learning
@@ -126,6 +133,9 @@ class SensorBoard:
                        "samples_rejected_index": 0}
         self.last_valid = time.monotonic()  # the no-data timer starts at start-up
         self.frame_samples = 0  # the largest Samples frame seen: the unit of the read's margin
+        self.clock = clock
+        self._arrived = 0  # samples accepted since the last hold_s(), i.e. by the last read
+        self._last_hold_at = clock()
 
     @property
     def connected(self) -> bool:
@@ -147,17 +157,24 @@ class SensorBoard:
     def hold_s(self) -> float:
         """How long the next read may leave bytes in the OS buffer without delaying an alarm.
 
-        Waking for every ~2 kB frame is what costs a reader CPU; but no snapshot can complete
-        before its remaining samples are sampled, at the stream's rate. So the read may wait
-        until shortly before that (less :data:`HOLD_MARGIN_FRAMES` frames, at most the link's
-        HOLD_MAX_S), and the reads that take a snapshot's last frames are prompt ones: the
-        alarm latency stays that of reading every frame. A stream faster than its rate (a replay
-        at ``--speed 10``, a device's backlog) can complete one within a hold: up to HOLD_MAX_S later.
+        Called before each read. Waking for every ~2 kB frame is what costs a reader CPU; but
+        no snapshot can complete before its remaining samples are sampled, at the stream's rate.
+        So the read may wait until shortly before that (less :data:`HOLD_MARGIN_FRAMES` frames,
+        at most the link's HOLD_MAX_S), and the reads that take a snapshot's last frames are
+        prompt ones: the alarm latency stays that of reading every frame. A sender ahead of
+        its sample clock (:data:`BACKLOG_FACTOR`: the last read brought more than the rate
+        allows) is read without holds until it has caught up.
         """
+        now = self.clock()
+        arrived, elapsed = self._arrived, now - self._last_hold_at
+        self._arrived, self._last_hold_at = 0, now
         if self.info is None:
             return HOLD_MAX_S  # no snapshot can complete before a StreamInfo and a snapshot of samples
+        rate = self.info.sample_rate_hz
+        if arrived > BACKLOG_FACTOR * elapsed * rate + self.frame_samples:
+            return 0.0
         ahead = self.assembler.samples_to_complete - HOLD_MARGIN_FRAMES * self.frame_samples
-        return max(0.0, ahead / self.info.sample_rate_hz - HOLD_MARGIN_S)
+        return max(0.0, ahead / rate - HOLD_MARGIN_S)
 
     def feed(self, data: bytes) -> Iterator[Snapshot]:
         """Decode ``data`` (bytes as read from the port) and yield each snapshot it completes, in stream order."""
@@ -217,6 +234,7 @@ class SensorBoard:
                                      f"{self.info.n_channels} (device {self.info.device_id!r})")
                 return []
             self.last_valid = time.monotonic()
+            self._arrived += frame.n_samples
             return self.assembler.feed(frame)
         if isinstance(frame, StreamInfo):
             if frame != self.info:

@@ -53,8 +53,10 @@ def test_a_board_yields_whole_snapshots_with_the_learning_spec_and_counts_what_i
 
 
 # -- the device is untrusted (issue 11): frames fed as bytes, as the port would deliver them ---------
-def offline_board(spec=None, length: int = 512):
+def offline_board(spec=None, length: int = 512, clock=None):
     """A board whose port is never opened: the tests feed it bytes with :meth:`SensorBoard.feed`."""
+    import time
+
     from edge_agent.config import LearningSection, SerialSection
     from edge_agent.stream.sensor_board import SensorBoard
 
@@ -62,7 +64,7 @@ def offline_board(spec=None, length: int = 512):
     board = SensorBoard(SerialSection(port="/nonexistent/ttyBOARD"), spec=spec,
                         learning=LearningSection(samples_per_snapshot=length), interval_s=0,
                         on_event=lambda kind, detail: events.append((kind, detail)), on_link_change=lambda: None,
-                        register_stream=lambda info, names: 1)
+                        register_stream=lambda info, names: 1, clock=clock or time.monotonic)
     return board, events
 
 
@@ -167,6 +169,16 @@ def test_a_rejected_frame_loses_no_waiting_mark():
     assert readings["samples_rejected_index"] == 128
 
 
+class FakeClock:
+    """A monotonic clock the test moves: the stream's samples arrive when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_read_holds_bytes_back_only_while_no_snapshot_can_complete():
     """Issue 11 #20: waking for every ~2 kB frame cost the agent its CPU; a snapshot's last frames are read at once."""
     from edge_agent.stream.sensor_board import HOLD_MARGIN_FRAMES, HOLD_MARGIN_S
@@ -174,18 +186,55 @@ def test_the_read_holds_bytes_back_only_while_no_snapshot_can_complete():
     from firmware_io.protocol.frames import StreamInfo
 
     length, rate = 20480, 20000
-    board, _ = offline_board(length=length)
+    clock = FakeClock()
+    board, _ = offline_board(length=length, clock=clock)
+
+    def read(*frames):  # the frames arrive in real time: the clock moves by their duration
+        clock.now += sum(f.n_samples for f in frames if hasattr(f, "n_samples")) / rate
+        return list(board.feed(wire(*frames)))
+
     assert board.hold_s() == HOLD_MAX_S  # no StreamInfo yet: nothing can complete
-    list(board.feed(wire(StreamInfo("pump-7", "fw", rate, 4, scale=0.001), samples(0, 0, n=256))))
+    read(StreamInfo("pump-7", "fw", rate, 4, scale=0.001), samples(0, 0, n=256))
     # 20224 samples to go, less the margin: about a second, so the longest hold
     expected = (length - 256 - HOLD_MARGIN_FRAMES * 256) / rate - HOLD_MARGIN_S
     assert board.hold_s() == expected and expected > HOLD_MAX_S
     last = length // 256 - 1  # the snapshot's last frame
-    frames = [samples(k, k * 256, n=256) for k in range(1, last - 2)]
-    list(board.feed(wire(*frames)))  # three frames short of the end: inside the margin
+    read(*[samples(k, k * 256, n=256) for k in range(1, last - 2)])  # three frames short of the end: the margin
     assert board.assembler.samples_to_complete == 3 * 256 and board.hold_s() == 0.0
-    snaps = list(board.feed(wire(samples(last - 2, (last - 2) * 256, n=256), samples(last - 1, (last - 1) * 256, n=256))))
+    snaps = read(samples(last - 2, (last - 2) * 256, n=256), samples(last - 1, (last - 1) * 256, n=256))
     assert len(snaps) == 0 and board.assembler.samples_to_complete == 256 and board.hold_s() == 0.0
-    snaps = list(board.feed(wire(samples(last, last * 256, n=256))))
+    snaps = read(samples(last, last * 256, n=256))
     assert [s.first_index for s in snaps] == [0]
     assert board.hold_s() == expected + 256 / rate  # the next snapshot: a whole one to go
+
+
+def test_a_sender_ahead_of_its_sample_clock_is_read_without_holds():
+    """A replay at --speed 0 through a pty was capped at a pty buffer per 80 ms hold (1.3 snapshots a second)."""
+    from edge_agent.stream.sensor_board import BACKLOG_FACTOR
+    from edge_agent.stream.serial_link import HOLD_MAX_S
+    from firmware_io.protocol.frames import StreamInfo
+
+    length, rate, n = 20480, 20000, 256
+    clock = FakeClock()
+    board, _ = offline_board(length=length, clock=clock)
+    list(board.feed(wire(StreamInfo("pump-7", "fw", rate, 4, scale=0.001), samples(0, 0, n=n))))
+    board.hold_s()  # the read that took the first frame
+    # after a hold of 80 ms, 10 frames (128 ms of samples) were waiting: a sender ahead of real time
+    clock.now += HOLD_MAX_S
+    list(board.feed(wire(*[samples(k, k * n, n=n) for k in range(1, 11)])))
+    assert 10 * n > BACKLOG_FACTOR * HOLD_MAX_S * rate + n
+    assert board.hold_s() == 0.0
+    # while it stays ahead (each prompt read finds frames that took no time to come), no hold
+    clock.now += 0.001
+    list(board.feed(wire(*[samples(k, k * n, n=n) for k in range(11, 15)])))
+    assert board.hold_s() == 0.0
+    # caught up: one frame in its own 12.8 ms, as a real-time device sends it; the hold is back
+    clock.now += n / rate
+    list(board.feed(wire(samples(15, 15 * n, n=n))))
+    assert board.hold_s() > HOLD_MAX_S  # (the link clips it to HOLD_MAX_S)
+    # a frame's worth more than real time is a burst's edge, not a backlog
+    clock.now += 0.05
+    list(board.feed(wire(*[samples(k, k * n, n=n) for k in range(16, 16 + 5)])))  # 64 ms of samples in 50 ms
+    assert board.hold_s() > HOLD_MAX_S
+
+
