@@ -39,7 +39,8 @@ case "$ARCH" in
     armhf) QEMU=qemu-arm; GUEST_MACHINE=armv7l; export QEMU_CPU=${QEMU_CPU:-cortex-a15} ;;
 esac
 # libstdc++6: numpy's and LiteRT's wheels link it, and the essential variant does not have it.
-PACKAGES="python3,python3-venv,libstdc++6"
+# mount: the journal tests fill and freeze a small tmpfs of their own (tests/filesystems.py).
+PACKAGES="python3,python3-venv,libstdc++6,mount"
 # armhf: PyPI has no armv7l numpy wheel for any version (building it under emulation takes ~50 minutes);
 # Debian's python3-numpy is what a 32-bit Pi uses, through a --system-site-packages venv.
 [ "$ARCH" = armhf ] && PACKAGES="$PACKAGES,python3-numpy"

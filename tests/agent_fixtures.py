@@ -67,6 +67,35 @@ def bundle_dir(timesteps: int = TIMESTEPS, root: Path | None = None) -> Path:
     return _BUILT[timesteps]
 
 
+#: the envelope bundle's features: mean |x| and the envelope lines at the outer- and inner-race defect frequencies
+ENVELOPE_FEATURES = ["mean_abs", "env_bpfo_ptm", "env_bpfi_ptm"]
+#: the healthy start of the 25 bundled snapshots, which the envelope bundle is trained on
+ENVELOPE_TRAIN_UNTIL = "2004-02-15 20:00:00"
+
+
+def envelope_bundle_dir(root: Path) -> Path:
+    """A bundle with envelope features, trained on the 25 bundled test-2 snapshots (a few seconds with Keras).
+
+    ``bearing-train ingest --bearing ims`` and ``fit``'s own code, then ``bearing-convert``'s (float32).
+    In the emulated Pi (no TensorFlow) the bundle exported from the host is used instead.
+    """
+    from tests.support.prebuilt_bundles import prebuilt_bundle
+
+    prebuilt = prebuilt_bundle("agent_envelope")
+    if prebuilt is not None:
+        return prebuilt
+    from convert.pipeline import convert_model_dir
+    from train.cli import main as train_main
+    from train.fit import fit_model_dir
+
+    table = root / "features.csv"
+    assert train_main(["ingest", str(datasets.RAW_TEST2_DIR), "-o", str(table), "-q", "-j", "1",
+                       "--features", ",".join(ENVELOPE_FEATURES), "--bearing", "ims"]) == 0
+    fit_model_dir(table, root / "model", ENVELOPE_TRAIN_UNTIL, epochs=2, validation_split=0.0, make_plots=False,
+                  features=ENVELOPE_FEATURES, immediate=2.0, debounce=3)
+    return convert_model_dir(root / "model", root / "bundle", variants=("float32",), data=table).bundle_dir
+
+
 def raw_test2_files() -> list[Path]:
     """The 25 real IMS test-2 snapshot files bundled with the repository, in time order."""
     return sorted(p for p in datasets.RAW_TEST2_DIR.iterdir() if p.name[:4].isdigit())

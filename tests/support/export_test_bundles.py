@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent_fixtures import bundle_dir as agent_bundle_dir
+from tests.agent_fixtures import envelope_bundle_dir
 from tests.support.prebuilt_bundles import export_bundle
 
 #: the ``converted(timesteps, variants)`` calls of the edge tests (test_bundle.py, test_scorer.py, test_diagnosis.py)
@@ -31,7 +32,7 @@ def out() -> Path:
     return Path(folder)
 
 
-def test_export_the_edge_tests_bundles(out, tflite_python, converted):
+def test_export_the_edge_tests_bundles(out, tflite_python, converted, tmp_path):
     # tflite_python first: with the tflite-runtime env present every variant is also gated on
     # tflite-runtime, and the 32-bit Pi (tflite-runtime only) can load the bundles.
     assert not isinstance(tflite_python, str), tflite_python
@@ -41,3 +42,5 @@ def test_export_the_edge_tests_bundles(out, tflite_python, converted):
     for timesteps in AGENT_TIMESTEPS:
         exported = export_bundle(agent_bundle_dir(timesteps), out, f"agent_T{timesteps}")
         assert (exported / "manifest.json").is_file()
+    exported = export_bundle(envelope_bundle_dir(tmp_path), out, "agent_envelope")  # test_agent_diagnosis.py
+    assert (exported / "manifest.json").is_file()

@@ -19,27 +19,15 @@ from edge_agent.scoring.bundle import load_bundle
 from edge_agent.service import Agent
 from edge_agent.telemetry import payloads
 from edge_agent.web import api
-from firmware_io.recordings import ims as datasets
-from tests.agent_fixtures import ReplayThread, agent_config, raw_test2_files, wait_for
+from tests.agent_fixtures import (ENVELOPE_FEATURES, ReplayThread, agent_config, envelope_bundle_dir,
+                                 raw_test2_files, wait_for)
 
-FEATURES = ["mean_abs", "env_bpfo_ptm", "env_bpfi_ptm"]
-TRAIN_UNTIL = "2004-02-15 20:00:00"  # the healthy start of the 25 bundled snapshots
+FEATURES = ENVELOPE_FEATURES
 
 
 @pytest.fixture(scope="module")
 def envelope_bundle(tmp_path_factory):
-    from convert.pipeline import convert_model_dir
-    from train.cli import main as train_main
-    from train.fit import fit_model_dir
-
-    root = tmp_path_factory.mktemp("envelope")
-    table = root / "features.csv"
-    assert train_main(["ingest", str(datasets.RAW_TEST2_DIR), "-o", str(table), "-q", "-j", "1",
-                       "--features", ",".join(FEATURES), "--bearing", "ims"]) == 0
-    fit_model_dir(table, root / "model", TRAIN_UNTIL, epochs=2, validation_split=0.0, make_plots=False,
-                  features=FEATURES, immediate=2.0, debounce=3)
-    return load_bundle(convert_model_dir(root / "model", root / "bundle", variants=("float32",),
-                                         data=table).bundle_dir)
+    return load_bundle(envelope_bundle_dir(tmp_path_factory.mktemp("envelope")))
 
 
 @pytest.fixture(scope="module")
