@@ -12,10 +12,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from convert.export import VARIANTS
-from convert.pipeline import DEFAULT_PREFERENCE, convert_model_dir
+from convert.variants import DEFAULT_PREFERENCE, VARIANTS
 from edge_agent.scoring.runtime import RUNTIMES
 from firmware_io.cli_support import main_single
+from train.model_dir import check_model_dir_files
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -38,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_model_dir_files(args.model_dir)  # a wrong path is refused before TensorFlow loads (seconds, log lines)
+    from convert.pipeline import convert_model_dir
+
     result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,
                                data=args.data, force=args.force, default=args.default, runtimes=args.runtimes,
                                progress=lambda message: print(f"bearing-convert: {message}", file=sys.stderr,

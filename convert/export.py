@@ -24,18 +24,10 @@ import tensorflow as tf  # noqa: E402
 
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: E402
 
+from convert.variants import VARIANT_DESCRIPTIONS, VARIANTS  # noqa: E402,F401 (VARIANTS: re-exported)
 from firmware_io.errors import BearingEdgeError  # noqa: E402
 from train.model import build_autoencoder  # noqa: E402
 
-#: What each variant is, for the manifest and the docs; in the order they are reported.
-VARIANT_DESCRIPTIONS = {
-    "float32": "float32 weights and activations (reference)",
-    "float16": "float16 weights, dequantized to float32 at load; float32 compute",
-    "dynamic": "dynamic-range: int8 weights (tensors >= 1024 elements only), activations quantized on the fly",
-    "int8": "full-integer: int8 weights and activations, float32 input/output interface, "
-            "calibrated on the healthy period (see docs/convert.md)",
-}
-VARIANTS = tuple(VARIANT_DESCRIPTIONS)
 
 #: How many times the int8 quantizer is run for its fully-integer form before giving up
 #: (see :func:`convert_variant`; about half of the runs give it, so 20 fail once in a million).

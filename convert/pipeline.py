@@ -21,9 +21,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from convert.export import VARIANT_DESCRIPTIONS, VARIANTS, convert_variant, unrolled_copy, weight_dtypes
+from convert.export import convert_variant, unrolled_copy, weight_dtypes
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import tflite_env
+from convert.variants import DEFAULT_PREFERENCE, VARIANT_DESCRIPTIONS, VARIANTS
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
 from edge_agent.scoring.detection import make_windows
@@ -35,9 +36,6 @@ from firmware_io.errors import BearingEdgeError
 from train.ingest import read_table_spec, select_features
 from train.model_dir import METADATA, read_model_dir
 
-#: Tie-break order for the deployed variant. The rule itself (see choose_default): the
-#: smallest file among the variants that really store quantized weights and pass the gate.
-DEFAULT_PREFERENCE = ("float16", "int8", "dynamic", "float32")
 QUANTIZED_DTYPES = ("int8", "float16")
 
 

@@ -136,13 +136,18 @@ class ModelDir:
         return self.metadata.get("data", {}).get("sha256")
 
 
-def read_model_dir(path: str | Path) -> ModelDir:
-    """Load the Keras model and its scaler, threshold and metadata, cross-checked."""
-    path = Path(path)
-    missing = [name for name in REQUIRED if not (path / name).is_file()]
+def check_model_dir_files(path: str | Path) -> None:
+    """Refuse a folder that lacks a model directory's files (cheap: before Keras is imported)."""
+    missing = [name for name in REQUIRED if not (Path(path) / name).is_file()]
     if missing:
         raise ModelDirError(f"{path}: not a complete model directory, missing {missing} "
                             "(make one with 'bearing-train fit')")
+
+
+def read_model_dir(path: str | Path) -> ModelDir:
+    """Load the Keras model and its scaler, threshold and metadata, cross-checked."""
+    path = Path(path)
+    check_model_dir_files(path)
     try:
         scaler = ScalerParams.load(path / SCALER)
     except ValueError as exc:

@@ -163,6 +163,13 @@ def test_a_desktop_command_without_its_extra_says_which_to_install(command, bloc
         pytest.skip(f"{blocked} is not installed here: nothing to block (an edge-only install)")
     args = (["fit", str(ims.FEATURES_TEST2), "--train-until", "2004-02-15 12:52:39", "--out", str(tmp_path / "m")]
             if command == "bearing-train" else [str(tmp_path / "m")])
+    if command == "bearing-convert":  # its files are there (bearing-convert checks them before importing TensorFlow)
+        from train.model_dir import REQUIRED
+
+        (tmp_path / "m").mkdir()
+        for name in REQUIRED:
+            (tmp_path / "m" / name).write_text("")
+        args += ["--out", str(tmp_path / "bundle")]
     code = (f"import sys\nsys.modules[{blocked!r}] = None  # an edge-only install: import fails\n"
             f"sys.argv = [{command!r}, *{args!r}]\n"
             f"from firmware_io import cli_support\nsys.exit(cli_support.{function}())\n")
