@@ -99,6 +99,8 @@ host_tools() {
     command -v "$QEMU-static" >/dev/null || missing+=(qemu-user-static)
     command -v update-binfmts >/dev/null || missing+=(binfmt-support)
     command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+    # mmdebstrap refuses a foreign architecture without it ("install arch-test"): a recommends, not a dependency
+    command -v arch-test >/dev/null || missing+=(arch-test)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]}" >&2
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
