@@ -230,6 +230,11 @@ class MemoryPort:
         return True
 
 
+def port_frames(sources) -> list:
+    """The frames the replay of ``sources`` makes (unpaced, no faults)."""
+    return [c.frame for c in Replayer(sources, speed=0).chunks()]
+
+
 def test_real_time_pacing_and_overruns_when_the_reader_is_slow() -> None:
     one = [sorted(datasets.RAW_TEST2_DIR.iterdir())[0]]
     # 8x real time, or slower where this CPU cannot read and encode the stream 4x faster than that (an
@@ -248,6 +253,11 @@ def test_real_time_pacing_and_overruns_when_the_reader_is_slow() -> None:
     stats = Replayer(one, speed=20).run(slow)
     assert stats.tx_overruns > 0  # the device dropped frames rather than fall behind forever
     out, dec = decode_in_random_chunks(bytes(slow.data))
-    received = sum(f.n_samples for f in out if isinstance(f, fr.Samples))
-    assert dec.stats.missing_samples > 0
-    assert received + dec.stats.missing_samples <= 20480
+    received = [f for f in out if isinstance(f, fr.Samples)]
+    # Every frame went out whole or was counted as dropped. Where the drops fall depends on the CPU:
+    # between written frames on a fast one (gaps the decoder counts), all at the end on an emulated
+    # ARM one (each frame's encoding outlasts the 0.64 ms of stream it carries at 20x, so the lag
+    # never falls back under the limit): the test claims the loss, not its place.
+    assert len(received) + stats.tx_overruns == sum(isinstance(f, fr.Samples) for f in port_frames(one))
+    assert sum(f.n_samples for f in received) < 20480
+    assert sum(f.n_samples for f in received) + dec.stats.missing_samples <= 20480
