@@ -196,6 +196,13 @@ bind_mounts() {
     mkdir -p "$ROOTFS/etc/ssl/certs"
     cp "$(host_ca_bundle)" "$ROOTFS/etc/ssl/certs/host-ca.crt"
     cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+    # The packed full IMS test 2 (96 MB, beside the clone as in CI: ../shared), read-only where the tests
+    # look for it (the repo copy's ../shared), so the 984-snapshot agent tests run emulated too.
+    local full=$REPO/../shared/data/ims/full
+    if [ -d "$full" ]; then
+        mount_in "$(dirname "$SRC")/shared/data/ims/full" --bind "$full"
+        mount -o remount,bind,ro "$ROOTFS$(dirname "$SRC")/shared/data/ims/full"
+    fi
 }
 
 cpuinfo() {
