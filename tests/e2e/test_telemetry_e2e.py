@@ -103,9 +103,11 @@ def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bu
         wait_for(lambda: len(node.rows()) == 10, 120, "10 snapshots journaled")
         wait_for(lambda: len(sub.on(SNAPSHOT)) >= 10, 60, "10 snapshots on the broker")
         broker.kill()
-        killed_at = len(node.rows())
+        killed_at, dead_since = len(node.rows()), time.monotonic()
         replay.release()
         wait_for(lambda: len(node.rows()) == 15, 120, "5 snapshots journaled while the broker is dead")
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - dead_since)))  # restarted 5 s later (the case)
+        dead_s = time.monotonic() - dead_since
         broker.start()
         replay.release()
         wait_for(replay.finished.is_set, 120, "the replay to finish")
@@ -135,7 +137,8 @@ def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bu
     availability = [m.payload for m in sub.on(AVAILABILITY)]
     assert b"offline" in availability[availability.index(b"online"):]
     assert "connection lost" in out and out.count("connected to broker") >= 2
-    print(f"\nbroker killed after {killed_at} rows, restarted after 5 more: {figures['received']} snapshot messages "
+    print(f"\nbroker killed after {killed_at} rows, restarted {dead_s:.1f} s later after 5 more: "
+          f"{figures['received']} snapshot messages "
           f"for {len(expected)} rows ({figures['duplicates']} QoS 1 duplicates); availability {availability}")
 
 
