@@ -36,6 +36,7 @@ from edge_agent.features.table import read_feature_table
 from edge_agent.journal import Journal
 from firmware_io.recordings import ims as datasets
 from tests.agent_fixtures import HeldReplay, raw_test2_files, wait_for
+from tests.conftest import import_or_skip_desktop
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")]
@@ -117,8 +118,9 @@ def keras_scores(model_dir: Path) -> list[dict]:
 # --- the routine on IMS test 2 -------------------------------------------------------------
 
 def test_learn_export_retrain_hot_swap_alarms_like_the_desktop(tmp_path, full_npz, model_fit):
-    from convert.pipeline import convert_model_dir
-    from train.fit import fit_model_dir
+    # the retraining is the desktop's (Keras): skipped on an edge-only install, e.g. the emulated Pi
+    convert_model_dir = import_or_skip_desktop("convert.pipeline").convert_model_dir
+    fit_model_dir = import_or_skip_desktop("train.fit").fit_model_dir
 
     link, journal, live = tmp_path / "ttyACM-sensor", tmp_path / "journal.sqlite", tmp_path / "bundle"
     desktop = read_feature_table(datasets.FEATURES_TEST2)
