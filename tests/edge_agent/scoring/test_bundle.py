@@ -327,7 +327,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DAMAGED_MODEL = FIXTURES / "bitflip_segfault.tflite"  # a real model with one bit flipped: fixtures/README.md
 #: What the runtime says of it. Through the XNNPACK delegate it killed the process with SIGSEGV (check-bundle
 #: exited -11, a reload killed the agent); the builtin kernels the kit uses now refuse it while preparing.
-DAMAGED_MODEL_ERROR = r"a test load and invoke on ai-edge-litert failed \(RuntimeError: .*SPLIT\) failed to prepare"
+DAMAGED_MODEL_ERROR = (r"a test load and invoke on (ai-edge-litert|tflite-runtime) failed "
+                       r"\(RuntimeError: .*SPLIT\) failed to prepare")  # (a 32-bit Pi: tflite-runtime)
 
 
 @pytest.fixture
@@ -382,8 +383,15 @@ def test_the_runtime_kernels_refuse_damaged_models_instead_of_crashing(tmp_path)
     import subprocess
     import sys
 
+    from edge_agent.scoring.runtime import resolve_runtime
+
+    runtime = resolve_runtime()  # the one this machine scores with (a 32-bit Pi: tflite-runtime)
     data = bytearray(DAMAGED_MODEL.read_bytes())
     data[6364] ^= 1 << 7  # the original model
+    original = tmp_path / "original.tflite"
+    original.write_bytes(data)
+    probe = [sys.executable, "-m", "edge_agent.scoring.probe"]
+    assert subprocess.run(probe + [str(original), runtime], capture_output=True, timeout=120).returncode == 0
     rng = random.Random(11)
     flips = [(rng.randrange(len(data)), rng.randrange(8)) for _ in range(124)][-40:]  # the last 40, the crash's among them
     for k, (offset, bit) in enumerate(flips):
@@ -391,8 +399,7 @@ def test_the_runtime_kernels_refuse_damaged_models_instead_of_crashing(tmp_path)
         damaged[offset] ^= 1 << bit
         path = tmp_path / f"flip{k}.tflite"
         path.write_bytes(damaged)
-        proc = subprocess.run([sys.executable, "-m", "edge_agent.scoring.probe", str(path), "ai-edge-litert"],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(probe + [str(path), runtime], capture_output=True, text=True, timeout=120)
         assert proc.returncode >= 0, f"bit {bit} of byte {offset}: the runtime crashed ({proc.returncode})"
 
 
