@@ -102,8 +102,10 @@ def load_interpreter(model_path: str | Path, runtime: str = "auto") -> Any:
     model is tiny, and threads only add wake-up latency on a Pi. Builtin kernels
     without the default XNNPACK delegate: for a ~13 KB model invoked once per
     snapshot the delegate saves a few microseconds per invoke and costs 0.7 MiB
-    of resident memory (VmHWM 38.7 -> 38.0 MiB with the demo bundle, measured),
-    a fifth of what the agent's own code takes. The parity gate and ``score``
+    of resident memory (``python -m benchmarks.memory_floor BUNDLE``: the runtime
+    with the bundle verified +14.4 -> +13.7 MiB), and its kernels crashed on a
+    damaged model that the builtin kernels' checks refuse
+    (tests/edge_agent/scoring/fixtures/README.md). The parity gate and ``score``
     load models through here too, so what is verified is what the device runs.
     """
     name = resolve_runtime(runtime)

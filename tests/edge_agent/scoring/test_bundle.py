@@ -342,7 +342,6 @@ def damaged_bundle(copy, resign):
 
 
 def test_check_bundle_reports_a_damaged_model_that_passes_its_checksum(damaged_bundle):
-    import re
     import subprocess
     import sys
 
@@ -383,8 +382,6 @@ def test_damaged_models_are_refused_or_their_crash_is_contained_in_the_probe(tmp
     40 here (bit 2 of byte 763): there this test is the probe's real signal case.
     """
     import random
-    import subprocess
-    import sys
 
     from edge_agent.scoring.probe import ModelCrashed, probe_model
     from edge_agent.scoring.runtime import resolve_runtime
