@@ -230,7 +230,7 @@ class MemoryPort:
         return True
 
 
-def port_frames(sources) -> list:
+def replay_frames(sources) -> list:
     """The frames the replay of ``sources`` makes (unpaced, no faults)."""
     return [c.frame for c in Replayer(sources, speed=0).chunks()]
 
@@ -258,6 +258,6 @@ def test_real_time_pacing_and_overruns_when_the_reader_is_slow() -> None:
     # between written frames on a fast one (gaps the decoder counts), all at the end on an emulated
     # ARM one (each frame's encoding outlasts the 0.64 ms of stream it carries at 20x, so the lag
     # never falls back under the limit): the test claims the loss, not its place.
-    assert len(received) + stats.tx_overruns == sum(isinstance(f, fr.Samples) for f in port_frames(one))
+    assert len(received) + stats.tx_overruns == sum(isinstance(f, fr.Samples) for f in replay_frames(one))
     assert sum(f.n_samples for f in received) < 20480
     assert sum(f.n_samples for f in received) + dec.stats.missing_samples <= 20480
