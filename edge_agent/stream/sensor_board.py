@@ -39,11 +39,15 @@ DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_ski
 #: (14 million years at 20 kHz): a larger index is a firmware bug or a corrupted counter.
 INDEX_LIMIT = 1 << 63
 #: Frames that may stand between a read and the snapshot's last sample without the read seeing
-#: them: one being filled at the device, one waiting in the OS buffer, one for timing jitter.
-HOLD_MARGIN_FRAMES = 3
-#: How far a sender may run ahead of its sample clock in a burst (a replay or a USB host catching
-#: up after being descheduled on a loaded machine): reads this close to a snapshot's end are prompt.
-HOLD_MARGIN_S = 0.1
+#: them: the one being filled at the device. With the time margin below, the last hold ends about
+#: two frames before a snapshot's end, and only those are read as they come (each prompt read is
+#: two wakes: three frames and 100 ms of prompt reads cost the agent 0.3 % of a core more, measured
+#: by ``benchmarks.bench_agent``: 1.29 % against 0.91 % on a pty, quiet machine).
+HOLD_MARGIN_FRAMES = 1
+#: How far a sender may run ahead of its sample clock without its backlog being noticed (a USB host
+#: catching up after being descheduled; larger backlogs are, see BACKLOG_FACTOR): a snapshot's last
+#: byte waits at most about this long in the OS buffer, within the alarm latency goal (20 ms).
+HOLD_MARGIN_S = 0.02
 #: A read that brought more samples than the stream's rate can have made since the read before
 #: (by this factor, plus a frame for a burst's edge) comes from a sender ahead of its sample clock:
 #: a device's backlog, a replay at ``--speed 0`` (commissioning from a recording). The hold assumes

@@ -1,6 +1,8 @@
 """One sensor board: the stream checks, and its snapshots from a real replayed stream."""
 from __future__ import annotations
 
+import pytest
+
 
 def test_bundle_spec_must_match_the_live_stream():
     from edge_agent.features.spec import FeatureSpec
@@ -199,13 +201,17 @@ def test_the_read_holds_bytes_back_only_while_no_snapshot_can_complete():
     expected = (length - 256 - HOLD_MARGIN_FRAMES * 256) / rate - HOLD_MARGIN_S
     assert board.hold_s() == expected and expected > HOLD_MAX_S
     last = length // 256 - 1  # the snapshot's last frame
-    read(*[samples(k, k * 256, n=256) for k in range(1, last - 2)])  # three frames short of the end: the margin
-    assert board.assembler.samples_to_complete == 3 * 256 and board.hold_s() == 0.0
-    snaps = read(samples(last - 2, (last - 2) * 256, n=256), samples(last - 1, (last - 1) * 256, n=256))
+    read(*[samples(k, k * 256, n=256) for k in range(1, last - 2)])  # three frames short of the end
+    # a short hold, less than a frame's time: the read after it finds the frame before the last two
+    short = (3 * 256 - HOLD_MARGIN_FRAMES * 256) / rate - HOLD_MARGIN_S
+    assert board.assembler.samples_to_complete == 3 * 256 and board.hold_s() == short and 0 < short < 256 / rate
+    snaps = read(samples(last - 2, (last - 2) * 256, n=256))
+    assert len(snaps) == 0 and board.assembler.samples_to_complete == 2 * 256 and board.hold_s() == 0.0
+    snaps = read(samples(last - 1, (last - 1) * 256, n=256))  # the last two frames are read as they come
     assert len(snaps) == 0 and board.assembler.samples_to_complete == 256 and board.hold_s() == 0.0
     snaps = read(samples(last, last * 256, n=256))
     assert [s.first_index for s in snaps] == [0]
-    assert board.hold_s() == expected + 256 / rate  # the next snapshot: a whole one to go
+    assert board.hold_s() == pytest.approx(expected + 256 / rate)  # the next snapshot: a whole one to go
 
 
 def test_a_sender_ahead_of_its_sample_clock_is_read_without_holds():
