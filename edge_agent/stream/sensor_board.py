@@ -40,13 +40,13 @@ DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_ski
 INDEX_LIMIT = 1 << 63
 #: Frames that may stand between a read and the snapshot's last sample without the read seeing
 #: them: the one being filled at the device. With the time margin below, the last hold ends about
-#: two frames before a snapshot's end, and only those are read as they come (each prompt read is
-#: two wakes: three frames and 100 ms of prompt reads cost the agent 0.3 % of a core more, measured
-#: by ``benchmarks.bench_agent``: 1.29 % against 0.91 % on a pty, quiet machine).
+#: two frames before a snapshot's end, and only those are read as they come: each prompt read is
+#: two wakes, and a margin of three frames and 100 ms (11 prompt reads a snapshot) cost the agent
+#: about 0.3-0.4 % of a core more (``benchmarks.bench_agent``; docs/edge_agent.md has the runs).
 HOLD_MARGIN_FRAMES = 1
-#: How far a sender may run ahead of its sample clock without its backlog being noticed (a USB host
-#: catching up after being descheduled; larger backlogs are, see BACKLOG_FACTOR): a snapshot's last
-#: byte waits at most about this long in the OS buffer, within the alarm latency goal (20 ms).
+#: How far ahead of its sample clock a sender may run and still have a snapshot's last frame read
+#: as it arrives (a USB host catching up after being descheduled). A sender further ahead leaves that
+#: frame waiting in the OS buffer until the hold ends, unless its backlog is noticed (BACKLOG_FACTOR).
 HOLD_MARGIN_S = 0.02
 #: A read that brought more samples than the stream's rate can have made since the read before
 #: (by this factor, plus a frame for a burst's edge) comes from a sender ahead of its sample clock:
