@@ -126,8 +126,29 @@ class Mosquitto:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout} s")
 
+    def saves(self) -> int:
+        """How many times this broker (all its runs) has written its persistence file, from its log."""
+        if not self.log.exists():
+            return 0
+        return self.log.read_text(errors="replace").count("Saving in-memory database")
+
+    def wait_for_autosave(self, timeout: float = 60.0) -> None:
+        """Block until the broker has saved its state as it is now (the next autosave begins after this call).
+
+        ``autosave_interval 1`` does not mean "saved within a second": mosquitto checks it in
+        whole seconds between network events, so a save can come two or more seconds later.
+        A test that kills the broker (:meth:`kill`) and expects a session to survive must wait
+        for a save that started after the session was made; a fixed sleep raced it.
+        """
+        before = self.saves()
+        deadline = time.monotonic() + timeout
+        while self.saves() == before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not autosave within {timeout} s (log: {self.log})")
+            time.sleep(0.05)
+
     def kill(self) -> None:
-        """``kill -9``: no goodbye, nothing saved since the last autosave."""
+        """``kill -9``: no goodbye, nothing saved since the last autosave (see :meth:`wait_for_autosave`)."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
@@ -175,6 +196,7 @@ class Subscriber:
         self.lock = threading.Lock()
         self.topics = topics
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent, protocol=mqtt.MQTTv311)
         self.client.username_pw_set(USER, PASSWORD)
@@ -182,15 +204,21 @@ class Subscriber:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect("127.0.0.1", broker.port, keepalive=10)
         self.client.loop_start()
-        if not self.connected.wait(10):
-            raise RuntimeError("the test subscriber could not connect")
+        # Until SUBACK the broker may route a message past the subscription: wait for it, not the CONNACK.
+        if not self.subscribed.wait(30):
+            raise RuntimeError("the test subscriber could not connect and subscribe within 30 s")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
             client.subscribe([(t, 1) for t in self.topics])
             self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if not any(rc.is_failure for rc in reason_codes):
+            self.subscribed.set()
 
     def _on_message(self, client, userdata, msg) -> None:
         with self.lock:

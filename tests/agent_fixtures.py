@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -197,11 +198,14 @@ class HeldReplay:
         self.port.close()
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail the test with ``what`` after ``timeout`` seconds."""
+def wait_for(predicate, timeout: float, what: str | Callable[[], str]) -> None:
+    """Poll ``predicate`` until true; fail the test with ``what`` after ``timeout`` seconds.
+
+    ``what`` may be a function, called at the failure, to say what was missing then.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")

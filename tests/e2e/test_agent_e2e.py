@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -116,8 +117,13 @@ def run_in_thread(config, pin_factory=None, on_snapshot=None) -> tuple[Agent, ob
 class SocketSensor:
     """A sensor on the network: the replay's bytes (``speed=0``) served to one ``socket://`` client.
 
-    It stays connected after the last byte until :meth:`close`, like a board that keeps
-    streaming, so the end of the recording is not a lost device.
+    It sends nothing until :meth:`send_when`'s condition holds (the agent's link is open):
+    pyserial's ``socket://`` open ends by discarding what has arrived (``reset_input_buffer``),
+    so bytes sent at once after ``accept`` race it, and on a loaded machine it threw away the
+    StreamInfo and the first snapshot's frames (2 snapshots of 3 recorded: the test waited
+    in vain). A board that streams all the time loses that moment too; a recording of three
+    snapshots cannot. It stays connected after the last byte until :meth:`close`, like a
+    board that keeps streaming, so the end of the recording is not a lost device.
     """
 
     def __init__(self, sources) -> None:
@@ -125,11 +131,20 @@ class SocketSensor:
         host, port = self.server.getsockname()
         self.url = f"socket://{host}:{port}"
         self._done = threading.Event()
+        self._ready: Callable[[], bool] | None = None
         threading.Thread(target=self._serve, args=([str(s) for s in sources],), daemon=True).start()
+
+    def send_when(self, ready: Callable[[], bool]) -> "SocketSensor":
+        """Start sending once ``ready()`` is true (checked every 20 ms after the client connected)."""
+        self._ready = ready
+        return self
 
     def _serve(self, sources: list[str]) -> None:
         conn, _ = self.server.accept()
         with conn:
+            while not (self._ready is not None and self._ready()):
+                if self._done.wait(0.02):
+                    return
             for chunk in Replayer(sources, speed=0).chunks():
                 conn.sendall(chunk.data)
             self._done.wait(600)
@@ -154,6 +169,8 @@ def replay_all_and_check(tmp_path, sources, bundle, factory, on_snapshot, seen: 
         port = str(tmp_path / "ttyBEARING")
         device = ReplayThread(sources, Path(port), speed=0).start()
     agent, thread = run_in_thread(agent_config(tmp_path, port, bundle=bundle), factory, on_snapshot)
+    if over_socket:
+        device.send_when(lambda: agent.boards[0].connected)
     try:
         wait_for(lambda: len(seen) == n, timeout, f"{n} snapshots")
     finally:
@@ -359,6 +376,7 @@ def test_socket_url_works_like_a_serial_device(tmp_path, truth):
     rows = []
     agent, thread = run_in_thread(agent_config(tmp_path, sensor.url, learn=True), MockFactory(),
                                   lambda row, a: rows.append(row))
+    sensor.send_when(lambda: agent.boards[0].connected)
     try:
         # Generous: an emulated ARM CPU (.ci/arm-edge.sh) needs 30-60 s for the 3 snapshots.
         wait_for(lambda: len(rows) == 3, 180, "3 snapshots over TCP")

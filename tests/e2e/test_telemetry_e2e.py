@@ -94,6 +94,9 @@ class Node:
 def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bundle):
     node = Node(tmp_path, broker, bundle)
     sub = Subscriber(broker, [f"bearing-edge/{NODE}/#"])  # persistent session: the broker saves it
+    # A kill -9 keeps only what the broker had saved: without this wait a quick machine killed it before
+    # its first autosave, the session died with it, and what came before the subscriber was back was lost.
+    broker.wait_for_autosave()
     # The stream (speed 0) is held before snapshots 10 and 15: the broker dies with 10 rows journaled,
     # 5 more are journaled while it is dead, the rest after it is back, whatever the machine's speed.
     replay = HeldReplay(raw_test2_files(), node.link, hold_before=(10, 15))
@@ -119,7 +122,9 @@ def test_broker_killed_mid_replay_every_journal_row_arrives(tmp_path, broker, bu
         wait_for(lambda: [m.payload for m in sub.on(AVAILABILITY)][-1:] == [b"online"], 30, "online again")
         rows = node.rows()
         expected = {r["id"] for r in rows}
-        wait_for(lambda: {m.json()["seq"] for m in sub.on(SNAPSHOT)} >= expected, 30, "every row on the broker")
+        arrived = lambda: {m.json()["seq"] for m in sub.on(SNAPSHOT)}  # noqa: E731
+        wait_for(lambda: arrived() >= expected, 30,
+                 lambda: f"every row on the broker (journal rows missing there: {sorted(expected - arrived())})")
         node.stop_agent()
         out = node.stop_publisher()
     finally:
@@ -168,8 +173,7 @@ def test_wrong_password_the_agent_scores_on_and_the_publisher_says_why(tmp_path,
 @pytest.mark.slow
 def test_broker_stopped_60s_during_a_replay_changes_nothing_for_the_agent(tmp_path, broker, bundle):
     node = Node(tmp_path, broker, bundle, keepalive_s=10)
-    sub = Subscriber(broker, [SNAPSHOT])
-    time.sleep(1.5)
+    sub = Subscriber(broker, [SNAPSHOT])  # subscribed (SUBACK) when it returns
     # 25 snapshots over ~80 s: 5 before the pause, ~18 during the 60 s, the rest after
     replay = ReplayThread(raw_test2_files(), node.link, speed=0.32).start()
     try:

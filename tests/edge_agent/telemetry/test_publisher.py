@@ -94,7 +94,7 @@ def test_broker_killed_and_restarted_loses_no_row(tmp_path, broker):
     journal = tmp_path / "journal.sqlite"
     fill(journal, 1)
     sub = Subscriber(broker, ["bearing-edge/node-a/snapshot"])  # persistent session, saved by the broker
-    time.sleep(1.5)  # one autosave with the subscription in it
+    broker.wait_for_autosave()  # the subscription is in the file a kill -9 leaves
     run = Running(config_for(tmp_path, broker))
     writer = Writer(journal)
     try:
