@@ -30,6 +30,14 @@ from tests.conftest import require_executable
 
 XSS = "<script>alert(1)</script>"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """docs/img with ``BEARING_EDGE_SCREENSHOTS=1`` (to refresh the docs' pictures), else ``tmp_path``.
+
+    A plain ``make test`` must leave the checkout as it found it (git status clean).
+    """
+    return DOCS_IMG if os.environ.get("BEARING_EDGE_SCREENSHOTS") == "1" else tmp_path
 LAPTOP, PHONE = (1280, 900), (390, 844)
 
 
@@ -169,14 +177,14 @@ def live(tmp_path_factory):
             web.stop()
 
 
-def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live):
+def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path):
     agent, journal, web = live["agent"], live["journal"], live["web"]
     rows = journal_read(journal, lambda j: j.snapshots())
     assert len(rows) == live["n"]
     assert rows[-1]["state"] == "alarm" and agent.alarm.latched and not agent.alarm.condition
     periods = alarm_runs(rows)
     assert periods >= 1
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir(tmp_path)
     driver = chromium(*LAPTOP)
     try:
         driver.get(web.url + "/")
@@ -206,7 +214,7 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live):
         assert driver.find_elements("css selector", "#chart-error .event-mark")  # events are marked
         assert "3 snapshots in a row over the threshold raise the alarm" in page_text(driver, "debounce")
         assert "moved most from its healthy level" in page_text(driver, "driver")
-        shoot(driver, DOCS_IMG / "status_page_laptop.png", *LAPTOP)
+        shoot(driver, shots / "status_page_laptop.png", *LAPTOP)
         # switch to 24 h: the range ends at the newest snapshot, so it holds fewer rows
         driver.find_element("css selector", ".ranges button[data-range='24h']").click()
         wait_page(driver, lambda d: "active" in d.find_element("css selector", ".ranges button[data-range='24h']")
@@ -233,7 +241,7 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live):
         driver.quit()
 
 
-def test_phone_width_screenshot_and_the_agent_stopped(live):
+def test_phone_width_screenshot_and_the_agent_stopped(live, tmp_path):
     agent, web = live["agent"], live["web"]
     driver = chromium(*PHONE)
     try:
@@ -243,7 +251,7 @@ def test_phone_width_screenshot_and_the_agent_stopped(live):
         wait_page(driver, lambda d: d.find_elements("css selector", "#chart-error svg"), 120, "the timeline")
         # nothing wider than the phone: no sideways scrolling
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
-        shoot(driver, DOCS_IMG / "status_page_phone.png", *PHONE)
+        shoot(driver, screenshot_dir(tmp_path) / "status_page_phone.png", *PHONE)
         agent.stop()
         live["thread"].join(120)
         wait_page(driver, lambda d: "NOT running" in page_text(d, "agent-pill"), 120, "the page to see the agent stop")
