@@ -195,7 +195,6 @@ class Subscriber:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
         self.topics = topics
-        self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent, protocol=mqtt.MQTTv311)
@@ -214,7 +213,6 @@ class Subscriber:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
             client.subscribe([(t, 1) for t in self.topics])
-            self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if not any(rc.is_failure for rc in reason_codes):

@@ -30,6 +30,7 @@ from tests.conftest import require_executable
 
 XSS = "<script>alert(1)</script>"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+LAPTOP, PHONE = (1280, 900), (390, 844)
 
 
 def screenshot_dir(tmp_path: Path) -> Path:
@@ -38,7 +39,6 @@ def screenshot_dir(tmp_path: Path) -> Path:
     A plain ``make test`` must leave the checkout as it found it (git status clean).
     """
     return DOCS_IMG if os.environ.get("BEARING_EDGE_SCREENSHOTS") == "1" else tmp_path
-LAPTOP, PHONE = (1280, 900), (390, 844)
 
 
 def free_port() -> int:
@@ -184,7 +184,6 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path)
     assert rows[-1]["state"] == "alarm" and agent.alarm.latched and not agent.alarm.condition
     periods = alarm_runs(rows)
     assert periods >= 1
-    shots = screenshot_dir(tmp_path)
     driver = chromium(*LAPTOP)
     try:
         driver.get(web.url + "/")
@@ -214,7 +213,7 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path)
         assert driver.find_elements("css selector", "#chart-error .event-mark")  # events are marked
         assert "3 snapshots in a row over the threshold raise the alarm" in page_text(driver, "debounce")
         assert "moved most from its healthy level" in page_text(driver, "driver")
-        shoot(driver, shots / "status_page_laptop.png", *LAPTOP)
+        shoot(driver, screenshot_dir(tmp_path) / "status_page_laptop.png", *LAPTOP)
         # switch to 24 h: the range ends at the newest snapshot, so it holds fewer rows
         driver.find_element("css selector", ".ranges button[data-range='24h']").click()
         wait_page(driver, lambda d: "active" in d.find_element("css selector", ".ranges button[data-range='24h']")
@@ -321,5 +320,5 @@ def shoot(driver, path: Path, width: int, height: int) -> None:
     full = driver.execute_script("return document.documentElement.scrollHeight")
     set_viewport(driver, width, min(full, 6000))
     time.sleep(0.8)
-    driver.save_screenshot(str(path))
+    assert driver.save_screenshot(str(path)), f"Chromium could not write the screenshot {path}"
     set_viewport(driver, width, height)
