@@ -97,7 +97,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
                   rule: str = DEFAULT_RULE, margin: float = DEFAULT_MARGIN, debounce: int = DEFAULT_DEBOUNCE,
                   threshold: float | None = None, exclude: Sequence[tuple[str, str]] = (),
-                  sample_rate_hz: int = IMS_SAMPLE_RATE_HZ, samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
+                  sample_rate_hz: int | None = None, samples_per_snapshot: int | None = None,
                   make_plots: bool = True, verbose: int = 0, on_drift: str = "flag",
                   features: Sequence[str] | None = None, immediate: float | None = None,
                   on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> FitResult:
@@ -110,7 +110,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     threshold. ``sample_rate_hz`` and ``samples_per_snapshot`` describe the
     stream the features came from (``bearing-agent export`` prints them); they go
     into the feature spec, and the agent refuses a bundle whose rate differs
-    from the live stream's. ``out`` is replaced only when everything succeeded; it must be
+    from the live stream's. A table ingest wrote with its spec states them: a value given
+    here that disagrees is refused (the features were computed at the spec's rate); a
+    table without a spec is IMS's (20 kHz, 20,480 samples) unless they are given. ``out`` is replaced only when everything succeeded; it must be
     empty, absent, or an earlier model directory. ``on_drift`` says what a healthy period whose
     level still rises does (:mod:`train.drift`): ``refuse`` (FitError before training, what
     ``bearing-train fit`` does), ``flag`` (written with the refusal as its first warning) or ``accept``.
@@ -131,6 +133,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     if table_spec is None and features and tuple(features) != DEFAULT_FEATURES:
         raise FitError(f"{table_path}: --features needs a table written by 'bearing-train ingest --features', "
                        f"with its spec {table_spec_path(table_path).name} beside it")
+    sample_rate_hz, samples_per_snapshot = _stream_facts(table_path, table_spec, sample_rate_hz,
+                                                         samples_per_snapshot)
     until = _parse_until(train_until)
     excluded = excluded_mask(table.timestamps, exclude)
     healthy = (table.timestamps <= until) & ~excluded
@@ -189,6 +193,22 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     model_dir.write_model_dir(out, model=model, scaler=scaler, threshold=threshold_d, scores=scores,
                               metadata=metadata, history=history, draw_plots=draw)
     return FitResult(out, threshold_d, scores, metadata, history)
+
+
+def _stream_facts(table_path: Path, table_spec: FeatureSpec | None, sample_rate_hz: int | None,
+                  samples_per_snapshot: int | None) -> tuple[int, int]:
+    """The rate and snapshot length of the model: the table's spec's, checked against what the user gave."""
+    if table_spec is None:
+        return (IMS_SAMPLE_RATE_HZ if sample_rate_hz is None else sample_rate_hz,
+                IMS_SAMPLES_PER_SNAPSHOT if samples_per_snapshot is None else samples_per_snapshot)
+    for given, stated, option, unit in ((sample_rate_hz, table_spec.sample_rate_hz, "--sample-rate", " Hz"),
+                                        (samples_per_snapshot, table_spec.samples_per_snapshot,
+                                         "--snapshot-length", " samples")):
+        if given is not None and given != stated:
+            raise FitError(f"{table_path}: {option} {given} disagrees with the table's spec "
+                           f"({table_spec_path(table_path).name}: {stated}{unit}), which ingest computed every "
+                           f"feature at; leave {option} out, or ingest the recordings again at the true value")
+    return table_spec.sample_rate_hz, table_spec.samples_per_snapshot
 
 
 def fit_scaler(table: FeatureTable, healthy: np.ndarray) -> ScalerParams:

@@ -35,11 +35,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="START..END", type=_period,
                    help="a period before --train-until that is not healthy (maintenance, a stopped machine): "
                         "scored but not trained on; 'YYYY-MM-DD HH:MM:SS..YYYY-MM-DD HH:MM:SS', repeatable")
-    p.add_argument("--sample-rate", type=int, default=IMS_SAMPLE_RATE_HZ, metavar="HZ",
-                   help=f"sample rate of the stream the features came from (default {IMS_SAMPLE_RATE_HZ}, IMS; "
-                        "'bearing-agent export' prints it)")
-    p.add_argument("--snapshot-length", type=int, default=IMS_SAMPLES_PER_SNAPSHOT, metavar="N",
-                   help=f"samples per channel in a snapshot (default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
+    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                   help="sample rate of the stream the features came from: the table's spec states it (a value that "
+                        f"disagrees is refused); a table without one: default {IMS_SAMPLE_RATE_HZ}, IMS; "
+                        "'bearing-agent export' prints it")
+    p.add_argument("--snapshot-length", type=int, default=None, metavar="N",
+                   help="samples per channel in a snapshot: as --sample-rate "
+                        f"(default {IMS_SAMPLES_PER_SNAPSHOT}, IMS)")
     p.add_argument("--immediate", type=_factor, default=None, metavar="FACTOR|off",
                    help="two-level rule: also alarm at once when one feature's error exceeds FACTOR x its "
                         f"healthy maximum (default {ENVELOPE_IMMEDIATE:g} when the features include the envelope, "

@@ -16,6 +16,13 @@ IMS file) are turned into int16 counts before the mean, the same arithmetic the
 device uses on the counts it receives over serial and the same as for the
 packed npz. So ingesting the raw files, the npz, or streaming them to the Pi
 gives bit-identical features.
+
+Recordings of other rigs (text files of any layout, in folders or archives:
+:mod:`firmware_io.recordings.sources`) are read in this process, one snapshot at a
+time, at the sample rate the file states or the user gives (never assumed): the
+spec records that rate and snapshot length, and every feature is computed at it.
+A table whose spec is not the IMS default (mean |x| at 20 kHz, 20,480 samples) gets
+its spec written beside it, so that ``fit`` checks the rate instead of assuming it.
 """
 from __future__ import annotations
 
@@ -36,7 +43,10 @@ from edge_agent.features.condition import ConditionSettings
 from edge_agent.features.registry import DEFAULT_FEATURES, compute
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import FeatureTable, format_timestamp
+from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ
 from firmware_io.recordings.reader import (
+    _LOOKS_LIKE_SNAPSHOT,
+    _NAME_RE,
     IMS_SAMPLES_PER_SNAPSHOT,
     IMS_SCALE,
     RecordingError,
@@ -47,6 +57,7 @@ from firmware_io.recordings.reader import (
     read_snapshot_file,
     to_counts,
 )
+from firmware_io.recordings.sources import ReadOptions, is_archive, iter_source_files, iter_text_snapshots
 
 #: Files per task sent to a worker: large enough to amortise pickling, small enough for a live progress bar.
 _CHUNK = 8
@@ -71,15 +82,26 @@ def feature_spec(n_channels: int) -> FeatureSpec:
 
 
 def chosen_spec(n_channels: int, features: Sequence[str] | None = None,
-                condition: ConditionSettings | None = None) -> FeatureSpec:
+                condition: ConditionSettings | None = None, *, sample_rate_hz: float = IMS_SAMPLE_RATE_HZ,
+                samples_per_snapshot: int = IMS_SAMPLES_PER_SNAPSHOT,
+                names: Sequence[str] | None = None) -> FeatureSpec:
     """:func:`feature_spec`, or ``features`` of the same channels with ``condition`` (sensor unit,
-    bearing, shaft speed) in the spec's ``extra`` for the features that need it."""
-    if features is None and condition is None:
-        return feature_spec(n_channels)
+    bearing, shaft speed) in the spec's ``extra`` for the features that need it, at the recording's
+    true ``sample_rate_hz`` and ``samples_per_snapshot``; ``names`` the channels' (default: :func:`channel_names`)."""
     extra = {"condition": condition.to_dict()} if condition is not None else {}
+    if float(sample_rate_hz) != int(sample_rate_hz):
+        raise RecordingError(f"sample rate {sample_rate_hz!r} Hz: the feature spec takes a whole number of Hz")
+    if names is not None and len(names) != n_channels:
+        raise RecordingError(f"--channel-names gives {len(names)} names ({', '.join(names)}) for "
+                             f"{n_channels} channels")
     try:
-        return FeatureSpec(tuple(channel_names(n_channels)), features=tuple(features or DEFAULT_FEATURES),
-                           extra=extra)
+        if features is None and condition is None:
+            base = feature_spec(n_channels)
+            return replace(base, channel_names=tuple(names) if names is not None else base.channel_names,
+                           sample_rate_hz=int(sample_rate_hz), samples_per_snapshot=int(samples_per_snapshot))
+        return FeatureSpec(tuple(names) if names is not None else tuple(channel_names(n_channels)),
+                           sample_rate_hz=int(sample_rate_hz), samples_per_snapshot=int(samples_per_snapshot),
+                           features=tuple(features or DEFAULT_FEATURES), extra=extra)
     except ValueError as exc:
         raise RecordingError(str(exc)) from None
 
@@ -122,75 +144,165 @@ def read_snapshot_fast(path: str | Path) -> np.ndarray:
 
 
 def _file_features(path: str, features: tuple[str, ...] | None = None,
-                   condition: ConditionSettings | None = None) -> tuple[str, int, int, np.ndarray]:
+                   condition: ConditionSettings | None = None,
+                   sample_rate_hz: float = IMS_SAMPLE_RATE_HZ) -> tuple[str, int, int, np.ndarray]:
     """Worker: (path, rows, channels, features) of one snapshot file."""
     values = read_snapshot_fast(path)
-    spec = chosen_spec(values.shape[1], features, condition)
+    spec = chosen_spec(values.shape[1], features, condition, sample_rate_hz=sample_rate_hz,
+                       samples_per_snapshot=values.shape[0])
     return path, values.shape[0], values.shape[1], snapshot_features(values, path, spec)
 
 
 @dataclass
 class IngestResult:
-    """What :func:`ingest` read: the table, and what it skipped."""
+    """What :func:`ingest` read: the table, its spec, and what it skipped."""
 
     table: FeatureTable
     n_files: int = 0
     n_packed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    spec: FeatureSpec | None = None
+
+    @property
+    def spec_written(self) -> bool:
+        """Whether the spec went beside the table (every table but the IMS default's)."""
+        return self.spec is not None and not is_ims_default(self.spec)
 
 
 def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, workers: int | None = None,
            progress: bool = True, on_skip: Callable[[Path, str], None] | None = None,
-           features: Sequence[str] | None = None, condition: ConditionSettings | None = None) -> IngestResult:
-    """Compute the feature table of files, folders (searched recursively) and packed npz files.
+           features: Sequence[str] | None = None, condition: ConditionSettings | None = None,
+           options: ReadOptions | None = None, names: Sequence[str] | None = None) -> IngestResult:
+    """Compute the feature table of files, folders (searched recursively), archives and packed npz files.
 
-    Raises :class:`RecordingError` naming the file for anything malformed; in
-    that case nothing is written. ``out``, when given, is written atomically, and
-    for features other than the default its spec beside it (:func:`table_spec_path`).
-    ``features`` (default: :func:`feature_spec`'s) and ``condition``: see :func:`chosen_spec`.
+    IMS snapshot files (named ``YYYY.MM.DD.HH.MM.SS``) and the packed npz are read as before
+    (at IMS's 20 kHz unless ``options.sample_rate_hz`` says otherwise); any other recording
+    (:mod:`firmware_io.recordings.sources`) needs ``options`` to say what its files do not:
+    at least the sample rate. Raises :class:`RecordingError` naming the file for anything
+    malformed; in that case nothing is written. ``out``, when given, is written atomically,
+    and its spec beside it (:func:`table_spec_path`) unless it is the IMS default.
+    ``features`` (default: :func:`feature_spec`'s) and ``condition``: see :func:`chosen_spec`;
+    ``names`` the channels' names.
     """
+    options = options or ReadOptions()
     features = tuple(features) if features is not None else None
-    chosen_spec(1, features, condition)  # a bad feature list or bearing fails before any file is read
+    # a bad feature list or bearing fails before any file is read
+    chosen_spec(1, features, condition, sample_rate_hz=options.sample_rate_hz or IMS_SAMPLE_RATE_HZ)
     skipped: list[tuple[str, str]] = []
 
-    def skip(path: Path, why: str) -> None:
+    def skip(path: Path | str, why: str) -> None:
         skipped.append((str(path), why))
         if on_skip:
-            on_skip(path, why)
+            on_skip(Path(path) if not isinstance(path, Path) else path, why)
 
     sources = [Path(s) for s in sources]
     if not sources:
-        raise RecordingError("no sources given: pass IMS snapshot files, folders or packed .npz files")
+        raise RecordingError("no sources given: pass snapshot files, folders, archives or packed .npz files")
     packed = [s for s in sources if s.is_file() and is_packed(s)]
     plain = [s for s in sources if s not in packed]
+    ims_like = [s for s in plain if _is_ims_source(s)]
+    other = [s for s in plain if s not in ims_like]
+    if other and (ims_like or packed):
+        raise RecordingError(f"{other[0]} is not an IMS recording but {(ims_like or packed)[0]} is; "
+                             "ingest one recording at a time")
+    if other:
+        if options.sample_rate_hz is None:
+            raise RecordingError(
+                f"no snapshot files found in {', '.join(map(str, other))} in the IMS form (files named "
+                "YYYY.MM.DD.HH.MM.SS or a packed .npz); for recordings of another rig give their sample rate: "
+                "--sample-rate HZ (docs/recordings.md lists the forms read)")
+        return _ingest_other(other, out, progress, skip, skipped, features, condition, options, names)
+    rate = options.sample_rate_hz or IMS_SAMPLE_RATE_HZ
     rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
     for path in packed:
-        rows.extend(_packed_rows(path, progress, features, condition))
+        rows.extend(_packed_rows(path, progress, features, condition, rate, names))
     files = find_snapshot_files(plain, skip) if plain else []
-    rows.extend(_file_rows(files, workers, progress, features, condition))
-    table = _assemble(rows, features, condition)
-    if out is not None:
-        table.write(out)
-        spec = chosen_spec(rows[0][2][1], features, condition)  # rows[0][2]: (samples, channels) of a snapshot
-        if not spec.is_default:
-            write_text_atomic(table_spec_path(out), json.dumps(spec.to_dict(), indent=2) + "\n")
-    return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped)
+    rows.extend(_file_rows(files, workers, progress, features, condition, rate))
+    spec = _spec_of(rows, features, condition, rate, names)
+    table = _assemble(rows, spec)
+    _write(table, spec, out)
+    return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped, spec=spec)
+
+
+def _is_ims_source(path: Path) -> bool:
+    """An IMS snapshot file, or a folder holding at least one (the recursive NASA layout)."""
+    if path.is_file():
+        return not is_archive(path) and bool(_NAME_RE.match(path.name) or _LOOKS_LIKE_SNAPSHOT.match(path.name))
+    if path.is_dir():
+        return any(_LOOKS_LIKE_SNAPSHOT.match(p.name) and p.is_file() for p in path.rglob("*"))
+    return True  # missing: find_snapshot_files says so
+
+
+def _ingest_other(sources: list[Path], out: str | Path | None, progress: bool, skip: Callable[[str, str], None],
+                  skipped: list[tuple[str, str]],
+                  features: tuple[str, ...] | None, condition: ConditionSettings | None,
+                  options: ReadOptions, names: Sequence[str] | None) -> IngestResult:
+    """Text recordings of any rig, files, folders and archives: read and computed one snapshot at a time."""
+    rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
+    spec: FeatureSpec | None = None
+    n_files: set[str] = set()
+    files = iter_source_files(sources, options.pattern, skip)
+    snapshots = iter_text_snapshots(files, options, skip)
+    for snap, columns in _progress(snapshots, total=None, desc="snapshots", enabled=progress):
+        values = snap.physical()
+        if spec is None:
+            header_names = None if columns[0] == "Channel 1" else columns
+            spec = chosen_spec(values.shape[1], features, condition, sample_rate_hz=options.sample_rate_hz,
+                               samples_per_snapshot=values.shape[0], names=names or header_names)
+        rows.append((snap.timestamp, snap.source, values.shape, snapshot_features(values, snap.source, spec)))
+        n_files.add(snap.source.split("[", 1)[0])
+    if spec is None:
+        raise RecordingError(f"no snapshot files found in {', '.join(map(str, sources))}"
+                             + (f" matching --pattern {options.pattern!r}" if options.pattern else "")
+                             + "; run without -q to see what was skipped and why")
+    table = _assemble(rows, spec)
+    _write(table, spec, out)
+    return IngestResult(table, n_files=len(n_files), n_packed=0, skipped=skipped, spec=spec)
+
+
+def _spec_of(rows: list[tuple], features: tuple[str, ...] | None, condition: ConditionSettings | None,
+             rate: float, names: Sequence[str] | None) -> FeatureSpec:
+    if not rows:
+        raise RecordingError("no snapshot files found in the given sources "
+                             "(expected files named YYYY.MM.DD.HH.MM.SS or a packed .npz)")
+    n_samples, n_channels = rows[0][2]
+    return chosen_spec(n_channels, features, condition, sample_rate_hz=rate, samples_per_snapshot=n_samples,
+                       names=names)
+
+
+def is_ims_default(spec: FeatureSpec) -> bool:
+    """mean |x| at IMS's rate and snapshot length: the table of the seed, which needs no spec file beside it."""
+    return (spec.is_default and spec.sample_rate_hz == IMS_SAMPLE_RATE_HZ
+            and spec.samples_per_snapshot == IMS_SAMPLES_PER_SNAPSHOT)
+
+
+def _write(table: FeatureTable, spec: FeatureSpec, out: str | Path | None) -> None:
+    if out is None:
+        return
+    table.write(out)
+    spec_path = table_spec_path(out)
+    if not is_ims_default(spec):
+        write_text_atomic(spec_path, json.dumps(spec.to_dict(), indent=2) + "\n")
+    elif spec_path.exists():  # a stale spec of an earlier table would describe this one wrongly
+        spec_path.unlink()
 
 
 def _packed_rows(path: Path, progress: bool, features: tuple[str, ...] | None = None,
-                 condition: ConditionSettings | None = None) -> Iterable[tuple]:
+                 condition: ConditionSettings | None = None, rate: float = IMS_SAMPLE_RATE_HZ,
+                 names: Sequence[str] | None = None) -> Iterable[tuple]:
     rec = load_packed(path)
-    spec = chosen_spec(rec.counts.shape[2], features, condition)
+    spec = chosen_spec(rec.counts.shape[2], features, condition, sample_rate_hz=rate,
+                       samples_per_snapshot=rec.counts.shape[1], names=names)
     for i in _progress(range(len(rec)), total=len(rec), desc=path.name, enabled=progress):
         counts = rec.counts[i]
         yield rec.timestamps[i], f"{path}[{i}]", counts.shape, compute(spec, counts, rec.scale)
 
 
 def _file_rows(files: list[Path], workers: int | None, progress: bool, features: tuple[str, ...] | None = None,
-               condition: ConditionSettings | None = None) -> list[tuple]:
+               condition: ConditionSettings | None = None, rate: float = IMS_SAMPLE_RATE_HZ) -> list[tuple]:
     if not files:
         return []
-    worker = partial(_file_features, features=features, condition=condition)
+    worker = partial(_file_features, features=features, condition=condition, sample_rate_hz=rate)
     workers = workers or max(1, min(os.cpu_count() or 1, len(files) // _FILES_PER_WORKER))
     names = [str(f) for f in files]
     if workers <= 1:
@@ -206,8 +318,7 @@ def _row(result: tuple[str, int, int, np.ndarray]) -> tuple:
     return parse_snapshot_name(Path(path).name, path), path, (n_rows, n_cols), feats
 
 
-def _assemble(rows: list[tuple], features: tuple[str, ...] | None = None,
-              condition: ConditionSettings | None = None) -> FeatureTable:
+def _assemble(rows: list[tuple], spec: FeatureSpec) -> FeatureTable:
     """Sort by time; refuse mixed shapes and a time seen twice (e.g. in the npz and as a file)."""
     if not rows:
         raise RecordingError("no snapshot files found in the given sources "
@@ -215,16 +326,16 @@ def _assemble(rows: list[tuple], features: tuple[str, ...] | None = None,
     rows.sort(key=lambda r: r[0])
     first_ts, first_src, shape, _ = rows[0]
     for (ts_a, src_a, _, _), (ts_b, src_b, shape_b, _) in zip(rows, rows[1:]):
-        if ts_b == ts_a:
-            raise RecordingError(f"duplicate snapshot time {format_timestamp(ts_b)}: {src_a} and {src_b}; "
-                                 "remove one of them")
+        if np.datetime64(ts_b, "s") == np.datetime64(ts_a, "s"):
+            raise RecordingError(f"duplicate snapshot time {format_timestamp(ts_b)}: {src_a} and {src_b} "
+                                 "(the feature table stamps snapshots to the second); remove one of them")
     for ts, src, shape_b, _ in rows:
         if shape_b != shape:
             raise RecordingError(f"{src}: has {shape_b[0]} samples x {shape_b[1]} channels, but {first_src} "
                                  f"has {shape[0]} x {shape[1]}; do not mix recordings in one table")
-    stamps = np.array([r[0] for r in rows], dtype="datetime64[s]")
+    stamps = np.array([np.datetime64(r[0], "s") for r in rows], dtype="datetime64[s]")
     values = np.vstack([r[3] for r in rows])
-    return FeatureTable(stamps, list(chosen_spec(shape[1], features, condition).feature_names), values)
+    return FeatureTable(stamps, list(spec.feature_names), values)
 
 
 def table_spec_path(table_path: str | Path) -> Path:
@@ -263,7 +374,7 @@ def select_features(table: FeatureTable, spec: FeatureSpec, features: Sequence[s
     return FeatureTable(table.timestamps, list(sub.feature_names), table.values[:, columns]), sub
 
 
-def _progress(it: Iterable, total: int, desc: str, enabled: bool) -> Iterable:
+def _progress(it: Iterable, total: int | None, desc: str, enabled: bool) -> Iterable:
     if not enabled:
         return it
     from tqdm import tqdm

@@ -8,8 +8,9 @@ from pathlib import Path
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE",
-                   help="IMS snapshot files, folders of them (searched recursively: 1st_test/, 2nd_test/, "
-                        "4th_test/txt/ work as is) or packed .npz recordings")
+                   help="recordings: IMS snapshot files, folders of them (searched recursively: 1st_test/, "
+                        "2nd_test/, 4th_test/txt/ work as is) or packed .npz; or any rig's text files (CSV/TSV, one "
+                        "snapshot a file), folders and archives (.tar.xz, .zip, ...) of them (docs/recordings.md)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="CSV",
                    help="feature table to write (atomically: a failed run leaves no partial file)")
     p.add_argument("-j", "--jobs", type=int, default=None,
@@ -27,6 +28,46 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shaft-rpm", type=float, default=None, help="shaft speed (default with --bearing ims: 2000)")
     p.add_argument("--sensor-unit", choices=("g", "m/s2"), default="g",
                    help="unit of the recorded values, for velocity in mm/s (default g, IMS)")
+    add_recording_options(p)
+
+
+def add_recording_options(p: argparse.ArgumentParser) -> None:
+    """What a recording does not say about itself (shared by ingest and diagnose)."""
+    g = p.add_argument_group("recordings of any rig (docs/recordings.md)")
+    g.add_argument("--sample-rate", type=float, default=None, metavar="HZ",
+                   help="samples per second per channel: required unless the file states it (IMS files: 20000)")
+    g.add_argument("--snapshot-length", type=int, default=None, metavar="N",
+                   help="samples per snapshot: one-snapshot files must have N rows; longer recordings are cut "
+                        "into consecutive snapshots of N")
+    g.add_argument("--columns", default=None, metavar="LIST",
+                   help="sample columns of text files, 1-based numbers or header names (default: all but the time)")
+    g.add_argument("--time-columns", default=None, metavar="H,M,S[,US]",
+                   help="columns with the hour, minute, second and microsecond of the snapshot (PRONOSTIA: 1,2,3,4)")
+    g.add_argument("--start", default=None, metavar="DATE[ TIME]",
+                   help="date the time-of-day columns count from, or start of a recording without times "
+                        "(default 1970-01-01)")
+    g.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                   help="seconds between one-snapshot files whose time is in neither their name nor their columns "
+                        "(stamped in name order from --start)")
+    g.add_argument("--pattern", default=None, metavar="GLOB",
+                   help="file names to read in folders and archives, e.g. 'acc_*.csv' (default: .csv .tsv .txt .dat)")
+    g.add_argument("--channel-names", default=None, metavar="LIST",
+                   help="comma-separated channel names (default: the header's, else Channel 1, 2, ...)")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="report and leave out malformed files instead of stopping")
+
+
+def read_options(args: argparse.Namespace):
+    """The ReadOptions the recording options ask for."""
+    from firmware_io.recordings.sources import ReadOptions, parse_start
+
+    def listed(text: str | None) -> tuple[str, ...] | None:
+        return None if text is None else tuple(c.strip() for c in text.split(",") if c.strip())
+
+    return ReadOptions(sample_rate_hz=args.sample_rate, snapshot_length=args.snapshot_length,
+                       columns=listed(args.columns), time_columns=listed(args.time_columns),
+                       start=parse_start(args.start) if args.start else None, interval_s=args.interval,
+                       pattern=args.pattern, variable=getattr(args, "variable", None), skip_bad=args.skip_bad)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,15 +79,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {path}: {why}", file=sys.stderr)
 
     features, condition = _features(args)
+    names = tuple(n.strip() for n in args.channel_names.split(",")) if args.channel_names else None
     result = ingest(args.sources, args.output, workers=args.jobs, progress=not args.quiet, on_skip=on_skip,
-                    features=features, condition=condition)
-    t = result.table
+                    features=features, condition=condition, options=read_options(args), names=names)
+    t, spec = result.table, result.spec
     shape = (f"{len(t.channel_names)} channels ({', '.join(t.channel_names)})" if features == ("mean_abs",) else
              f"{len(t.channel_names)} columns ({len(features)} features x {len(t.channel_names) // len(features)} "
-             f"channels; spec in {args.output}.spec.json)")
+             f"channels)")
     print(f"wrote {args.output}: {len(t)} snapshots x {shape}, {format_timestamp(t.timestamps[0])} .. "
-          f"{format_timestamp(t.timestamps[-1])}; "
-          f"{result.n_files} files, {result.n_packed} from packed npz, {len(result.skipped)} skipped")
+          f"{format_timestamp(t.timestamps[-1])}; {spec.samples_per_snapshot} samples at {spec.sample_rate_hz} Hz"
+          + (f" (spec in {args.output}.spec.json)" if result.spec_written else "")
+          + f"; {result.n_files} files, {result.n_packed} from packed npz, {len(result.skipped)} skipped")
     return 0
 
 
