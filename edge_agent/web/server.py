@@ -1,11 +1,13 @@
 """The status page's HTTP server: the page, its JSON API, and the one write (acknowledge).
 
-Why the standard library's :class:`http.server.ThreadingHTTPServer` and not a
-framework: the page is a handful of routes polled by one or two browsers, and
-the process must stay small beside the agent on a Raspberry Pi (goal: 30 MiB
-peak RSS). A framework would add its import weight and a dependency to keep
-patched for nothing a handful of ``if path == ...`` does not do; one thread per
-request is plenty for a technician's laptop and a phone.
+Why the standard library and not a framework: the page is a handful of routes
+polled by one or two browsers, and the process must stay small beside the agent
+on a Raspberry Pi (goal: 30 MiB peak RSS). The server underneath is
+:class:`~edge_agent.web.bounded_server.BoundedHTTPServer`: a fixed pool of
+threads, bounded request heads, idle connections timed out, open connections
+capped; here at most :data:`HEAVY_QUERIES` timeline or snapshot queries run at
+once (the others get 503 and the page retries), so a flood of them cannot take
+the memory or the time ``/api/status`` needs.
 
 Safe by default:
 
@@ -31,10 +33,11 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import socket
+import threading
 from http import HTTPStatus
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 from edge_agent.journal import Journal, JournalError
 from edge_agent.status import acknowledge
 from edge_agent.web import api
+from edge_agent.web.bounded_server import BoundedHTTPServer, BoundedRequestHandler, Limits
 
 log = logging.getLogger("edge_agent.web")
 
@@ -52,6 +56,12 @@ STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javasc
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 COOKIE = "bearing_token"
+#: Timeline and snapshot queries answered at once (each reads up to a year of rows); the
+#: server's other workers stay free for ``/api/status`` and the page's files.
+HEAVY_QUERIES = 2
+HEAVY_ROUTES = frozenset({"/api/timeline", "/api/snapshots"})
+#: SQLite's integers: a larger ``after_id`` cannot name a row (and would not fit its binding).
+MAX_ROW_ID = 2**63 - 1
 
 
 def is_loopback(host: str) -> bool:
@@ -86,13 +96,11 @@ def read_token(path: str) -> str:
     return token
 
 
-class StatusServer(ThreadingHTTPServer):
+class StatusServer(BoundedHTTPServer):
     """Serves the page for one journal. ``token`` None: no token asked (loopback only)."""
 
-    daemon_threads = True
-
     def __init__(self, address: tuple[str, int], journal_path: str | Path, *, token: str | None = None,
-                 allowed_hosts: tuple[str, ...] = ()) -> None:
+                 allowed_hosts: tuple[str, ...] = (), limits: Limits = Limits()) -> None:
         host = address[0]
         if not is_loopback(host) and not token:
             raise ValueError(f"listening on {host} makes the page reachable from the network: set [web] "
@@ -104,7 +112,8 @@ class StatusServer(ThreadingHTTPServer):
         names = {"localhost", socket.gethostname().lower(), f"{socket.gethostname().lower()}.local",
                  socket.getfqdn().lower(), *(h.lower() for h in allowed_hosts)}
         self.allowed_hosts = frozenset(names)
-        super().__init__(address, StatusHandler)
+        self.heavy = threading.BoundedSemaphore(HEAVY_QUERIES)
+        super().__init__(address, StatusHandler, limits)
 
     def host_allowed(self, host_header: str) -> bool:
         """Whether a request's ``Host`` names this machine (not a foreign name pointed at it)."""
@@ -118,7 +127,7 @@ class StatusServer(ThreadingHTTPServer):
             return False
 
 
-class StatusHandler(BaseHTTPRequestHandler):
+class StatusHandler(BoundedRequestHandler):
     server: StatusServer
     server_version = "bearing-agent-web"
     sys_version = ""
@@ -141,21 +150,33 @@ class StatusHandler(BaseHTTPRequestHandler):
             return self._static(url.path.removeprefix("/static/"))
         routes: dict[str, Callable[[Journal, dict], dict]] = {
             "/api/status": lambda j, q: api.status(j),
-            "/api/timeline": lambda j, q: api.timeline(j, q.get("range", "24h"), int(q.get("points", api.DEFAULT_POINTS))),
-            "/api/snapshots": lambda j, q: api.snapshots(j, _opt_float(q.get("since")), _opt_int(q.get("after_id")),
-                                                         int(q.get("limit", 1000))),
-            "/api/events": lambda j, q: api.events(j, int(q.get("last", 50)), q.get("kind")),
+            "/api/timeline": lambda j, q: api.timeline(j, q.get("range", "24h"),
+                                                       _int(q, "points", api.DEFAULT_POINTS)),
+            "/api/snapshots": lambda j, q: api.snapshots(j, _opt_float(q, "since"), _opt_int(q, "after_id"),
+                                                         _int(q, "limit", 1000)),
+            "/api/events": lambda j, q: api.events(j, _int(q, "last", 50), q.get("kind")),
         }
         if url.path not in routes:
             return self._send_json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)
+        if url.path not in HEAVY_ROUTES:
+            return self._answer(url.path, routes[url.path], query)
+        if not self.server.heavy.acquire(blocking=False):
+            return self._send_json({"error": f"busy: {HEAVY_QUERIES} long queries are running; try again in a "
+                                             "second"}, HTTPStatus.SERVICE_UNAVAILABLE, retry_after=1)
+        try:
+            self._answer(url.path, routes[url.path], query)
+        finally:
+            self.server.heavy.release()
+
+    def _answer(self, path: str, route: Callable[[Journal, dict], dict], query: dict) -> None:
         try:
             journal = api.open_journal(self.server.journal_path)
         except JournalError as exc:
-            if url.path == "/api/status":
+            if path == "/api/status":
                 return self._send_json(api.no_journal(self.server.journal_path, str(exc)))
             return self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
         try:
-            self._send_json(routes[url.path](journal, query))
+            self._send_json(route(journal, query))
         except ValueError as exc:  # a bad query parameter: say which
             self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
         finally:
@@ -238,17 +259,20 @@ class StatusHandler(BaseHTTPRequestHandler):
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Cache-Control", "no-store")
 
-    def _send(self, body: bytes, content_type: str, status: HTTPStatus) -> None:
+    def _send(self, body: bytes, content_type: str, status: HTTPStatus, retry_after: int | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         self.send_header("Content-Length", str(len(body)))
         self._common_headers()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
-        self._send(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json", status)
+    def _send_json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK, retry_after: int | None = None) -> None:
+        self._send(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json", status,
+                   retry_after)
 
     def _send_text(self, text: str, status: HTTPStatus) -> None:
         self._send(text.encode() + b"\n", "text/plain; charset=utf-8", status)
@@ -267,9 +291,30 @@ class StatusHandler(BaseHTTPRequestHandler):
         log.info("%s %s", self.client_address[0], format % args)
 
 
-def _opt_float(text: str | None) -> float | None:
-    return None if text in (None, "") else float(text)
+def _int(query: dict, name: str, default: int) -> int:
+    value = _opt_int(query, name)
+    return default if value is None else value
 
 
-def _opt_int(text: str | None) -> int | None:
-    return None if text in (None, "") else int(text)
+def _opt_int(query: dict, name: str) -> int | None:
+    """A whole-number parameter from 0 to 2**63-1 (SQLite's range), or ValueError naming it (a 400 answer)."""
+    text = query.get(name)
+    if text in (None, ""):
+        return None
+    if len(text) > 19 or not text.isdigit() or int(text) > MAX_ROW_ID:
+        raise ValueError(f"{name} must be a whole number from 0 to {MAX_ROW_ID}, got {text[:40]!r}")
+    return int(text)
+
+
+def _opt_float(query: dict, name: str) -> float | None:
+    """A finite number parameter (unix seconds), or ValueError naming it."""
+    text = query.get(name)
+    if text in (None, ""):
+        return None
+    try:
+        value = float(text[:64])
+    except ValueError:
+        value = math.nan
+    if len(text) > 64 or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number (unix seconds), got {text[:40]!r}")
+    return value

@@ -56,9 +56,16 @@ function svgEl(tag, attrs, parent) {
 }
 
 async function getJSON(url) {
-  const r = await fetch(url, { credentials: "same-origin", cache: "no-store" });
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return r.json();
+  // 503: the server is answering its few long queries at once (another tab, a script); try again shortly.
+  for (let attempt = 1; ; attempt++) {
+    const r = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    if (r.status === 503 && attempt < 4) {
+      await new Promise((done) => setTimeout(done, 1000 * attempt));
+      continue;
+    }
+    if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+    return r.json();
+  }
 }
 
 // -- the status ----------------------------------------------------------------------------------

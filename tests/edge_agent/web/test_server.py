@@ -123,3 +123,49 @@ def test_no_journal_yet_is_an_answer_not_an_error(tmp_path):
         assert status == 200 and json.loads(body)["journal"]["ok"] is False
         assert call(url + "/api/timeline")[0] == 503
     assert not missing.parent.exists()
+
+
+def _held(url: str, head: bytes = b"GET /api/status HTTP/1.0\r\nHost: 127.0.0.1\r\n"):
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(head)
+    return s
+
+
+def test_a_request_head_that_never_ends_is_answered_408_and_closed(journal_path):
+    """Issue 21 #14: no connection stays open by sending its head slowly."""
+    from edge_agent.web.bounded_server import Limits
+
+    with served(journal_path, limits=Limits(head_timeout_s=0.5)) as url:
+        s = _held(url)
+        try:
+            s.sendall(b"X-Slow: 1\r\n")  # trickling does not extend the deadline
+            answer = b""
+            while chunk := s.recv(4096):  # until the server closes the connection
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.0 408")
+        finally:
+            s.close()
+        assert call(url + "/api/status")[0] == 200
+
+
+def test_a_request_head_over_the_cap_is_refused_and_the_oldest_held_connection_makes_room(journal_path):
+    """Issue 21 #13, #14: 431 for a head over the cap; a full server drops its oldest unfinished head, not the page."""
+    from edge_agent.web.bounded_server import Limits
+
+    with served(journal_path, limits=Limits(head_bytes=1024, connections=4)) as url:
+        s = _held(url, b"GET / HTTP/1.0\r\nX-Pad: " + b"a" * 2000 + b"\r\n\r\n")
+        try:
+            assert s.recv(100).startswith(b"HTTP/1.0 431")
+        finally:
+            s.close()
+        held = [_held(url) for _ in range(4)]
+        try:
+            status, _, body = call(url + "/api/status")
+            assert status == 200 and json.loads(body)["journal"]["ok"]
+            assert held[0].recv(100) == b""  # the oldest made room: closed without an answer
+        finally:
+            for s in held:
+                s.close()
