@@ -41,6 +41,10 @@ from edge_agent.scoring.bundle import sha256_file
 from edge_agent.scoring.detection import make_windows, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.scoring.baseline import Baseline
+from edge_agent.scoring.judge import judge_series
+from edge_agent.scoring.levels import NORMAL, Decision, LevelRules
+from edge_agent.scoring.machine_state import MachineRules
 from edge_agent.scoring.scores import ScoreTable, alarm_series
 from firmware_io.errors import BearingEdgeError
 from firmware_io.recordings.ims import (FEATURES_TEST2, IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT,
@@ -176,6 +180,15 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     split = _split(len(table), ends, healthy_windows, excluded, validation_split)
     scores = alarm_series(table.timestamps, errors, rule_obj.value_, rule_obj.debounce, split,
                           far_over=far_over(contributions, rule_obj.limits_))
+    # The frozen commissioning baseline and the rules of the levels and machine states (edge_agent.scoring.judge):
+    # the same judgement as the device, so scores.csv's state, level and alarm are what the Pi will show.
+    decision = Decision(Baseline.fit(spec, table.values[healthy], table.timestamps[healthy]),
+                        LevelRules(enter=debounce, danger_enter=debounce, leave=debounce), MachineRules())
+    scores.state, scores.level = judge_series(spec, decision, debounce, table.timestamps, table.values,
+                                              scores.over_threshold, np.concatenate(
+                                                  [np.zeros(timesteps - 1, bool), far_over(contributions, rule_obj.limits_)]),
+                                              ~np.isnan(scores.error))
+    scores.alarm = scores.level != NORMAL
     metadata = _metadata(table_path, table, until, healthy, scores, seed, timesteps, spec, seconds,
                          epochs, batch_size, validation_split, history, model)
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
@@ -188,7 +201,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                          "features": [asdict(d) for d in drift]}
     if refusal:
         metadata["warnings"].insert(0, refusal if on_drift == "flag" else f"drift accepted by the user: {refusal}")
-    threshold_d = rule_obj.to_dict()
+    threshold_d = rule_obj.to_dict() | decision.to_dict()
     draw = (lambda folder: _write_plots(folder, table, scores, history, rule_obj, until)) if make_plots else None
     model_dir.write_model_dir(out, model=model, scaler=scaler, threshold=threshold_d, scores=scores,
                               metadata=metadata, history=history, draw_plots=draw)

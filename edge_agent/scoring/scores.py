@@ -19,6 +19,9 @@ import numpy as np
 from edge_agent.scoring.detection import debounce
 
 SCORE_COLUMNS = ("timestamp", "error", "over_threshold", "alarm")
+#: The machine state (running, stopped, starting, sensor_fault) and the level (normal, alert, danger) of each
+#: snapshot: written when known; ``alarm`` is 1 exactly when the level is alert or danger.
+STATE_COLUMNS = ("state", "level")
 #: Written by ``fit`` only: ``train``, ``validation``, ``test`` or ``excluded`` per snapshot.
 SPLIT_COLUMN = "split"
 
@@ -49,6 +52,9 @@ class ScoreTable:
     over_threshold: np.ndarray
     alarm: np.ndarray
     split: np.ndarray | None = None
+    #: per snapshot: running / stopped / starting / sensor_fault, and normal / alert / danger (None: not known)
+    state: np.ndarray | None = None
+    level: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -70,26 +76,33 @@ class ScoreTable:
             reader = csv.DictReader(fh)
             rows = list(reader)
             has_split = SPLIT_COLUMN in (reader.fieldnames or ())
+            has_state = all(c in (reader.fieldnames or ()) for c in STATE_COLUMNS)
         flag = lambda v: str(v).strip().lower() in ("1", "true", "yes")  # noqa: E731
         return cls(np.array([parse_timestamp(r["timestamp"]) for r in rows], dtype="datetime64[s]"),
                    np.array([float(r["error"]) if r["error"].strip() else np.nan for r in rows]),
                    np.array([flag(r["over_threshold"]) for r in rows], dtype=bool),
                    np.array([flag(r["alarm"]) for r in rows], dtype=bool),
-                   np.array([r[SPLIT_COLUMN] for r in rows], dtype=str) if has_split else None)
+                   np.array([r[SPLIT_COLUMN] for r in rows], dtype=str) if has_split else None,
+                   np.array([r["state"] for r in rows], dtype=str) if has_state else None,
+                   np.array([r["level"] for r in rows], dtype=str) if has_state else None)
 
     def write(self, path: str | Path) -> None:
-        """``timestamp,error,over_threshold,alarm[,split]`` (flags as 0/1, NaN empty), written atomically."""
+        """``timestamp,error,over_threshold,alarm[,state,level][,split]`` (flags as 0/1, NaN empty), written atomically."""
         from edge_agent.atomic import atomic_output
         from edge_agent.features.table import format_timestamp
 
         has_split = self.split is not None
+        has_state = self.state is not None and self.level is not None
+        header = [*SCORE_COLUMNS, *(STATE_COLUMNS if has_state else ()), *((SPLIT_COLUMN,) if has_split else ())]
         with atomic_output(path, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
-            w.writerow((*SCORE_COLUMNS, SPLIT_COLUMN) if has_split else SCORE_COLUMNS)
+            w.writerow(header)
             for i, ts in enumerate(self.timestamps):
                 e = self.error[i]
                 row = [format_timestamp(ts), "" if np.isnan(e) else repr(float(e)),
                        int(self.over_threshold[i]), int(self.alarm[i])]
+                if has_state:
+                    row += [self.state[i], self.level[i]]
                 w.writerow(row + [self.split[i]] if has_split else row)
 
 
