@@ -8,16 +8,28 @@ The diagnosis line names the bearing and the defect of the newest snapshot that 
 from __future__ import annotations
 
 import argparse
-import json
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
+from edge_agent.cli.terminal_text import printable
 from edge_agent.journal import format_time
 from edge_agent.status import collect_status, diagnosis_words
+from edge_agent.strict_json import dumps
+
+#: The most snapshots ``-n`` shows (a screenful is 50; more is what ``export`` is for).
+MAX_LAST = 100_000
+
+
+def _last(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text[:7]) <= MAX_LAST or len(text) > 6:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_LAST:,} "
+                                         f"(for more rows: bearing-agent export), got {text[:30]!r}")
+    return int(text)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_journal_options(p)
-    p.add_argument("-n", "--last", type=int, default=10, help="how many recent snapshots to show (default 10)")
+    p.add_argument("-n", "--last", type=_last, default=10,
+                   help=f"how many recent snapshots to show (default 10, at most {MAX_LAST:,})")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -31,37 +43,49 @@ def run(args: argparse.Namespace) -> int:
         status = collect_status(journal, args.last)
     finally:
         journal.close()
-    if args.json:
-        print(json.dumps(status, indent=2, default=str))
+    if args.json:  # strict JSON: a non-finite error in the journal is null, never Infinity
+        print(dumps(status, indent=2, default=str))
         return 0
+    _print_text(status)
+    return 0
+
+
+def _say(line: str = "") -> None:
+    """Print one line of text the device chose or the journal holds: escaped, never raw (issue 21 #22)."""
+    print(printable(line))
+
+
+def _print_text(status: dict) -> None:
     hb = status["agent"]
     if not hb:
-        print("agent: never started with this journal")
+        _say("agent: never started with this journal")
     else:
         running = ("running" if status["running"] else "stopped" if hb.get("stopped") else
                    f"not running, or unable to write its journal (last heartbeat "
                    f"{status['heartbeat_age_s']:.0f} s ago; see journalctl -u bearing-agent)")
-        print(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
-        print(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
-              + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")
-                 if hb.get("alarm_latched") else ""))
-        print(f"bundle: {hb.get('bundle_id') or '-'}  port: {hb.get('port')} "
-              f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
+        _say(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
+        _say(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
+             + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")
+                if hb.get("alarm_latched") else ""))
+        _say(f"bundle: {hb.get('bundle_id') or '-'}  port: {hb.get('port')} "
+             f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
     if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
         d = status["diagnosis"]
-        print(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")
-    print(f"\nlast {len(status['snapshots'])} snapshots:")
-    print(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state")
+        _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")
+    _say()
+    _say(f"last {len(status['snapshots'])} snapshots:")
+    _say(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state")
     for r in status["snapshots"]:
         err = "-" if r["error"] is None else f"{r['error']:.6g}"
         thr = "-" if r["threshold"] is None else f"{r['threshold']:.6g}"
         over = "-" if r["over_threshold"] is None else "yes" if r["over_threshold"] else "no"
         alarm = "-" if r["alarm"] is None else "yes" if r["alarm"] else "no"
-        print(f"  {_fmt(r['time']):19}  {r['first_index']:>12}  {err:>10}  {thr:>10}  {over:>4}  {alarm:>5}  {r['state']}")
-    print("\ncounters:")
+        _say(f"  {_fmt(r['time']):19}  {r['first_index']:>12}  {err:>10}  {thr:>10}  {over:>4}  {alarm:>5}  {r['state']}")
+    _say()
+    _say("counters:")
     for name, value in status["counters"].items():
-        print(f"  {name:28} {value}")
-    print("\nrecent events:")
+        _say(f"  {name:28} {value}")
+    _say()
+    _say("recent events:")
     for e in status["events"]:
-        print(f"  {_fmt(e['time'])}  {e['kind']:22} {e['detail']}")
-    return 0
+        _say(f"  {_fmt(e['time'])}  {e['kind']:22} {e['detail']}")

@@ -7,12 +7,11 @@ from a real run.
 """
 from __future__ import annotations
 
-import json
-import math
 from datetime import datetime, timezone
 from typing import Any
 
 from edge_agent.journal.reader import feature_names  # noqa: F401 (the payloads' names; tests use it from here)
+from edge_agent.strict_json import dumps
 
 
 def iso_utc(t: float | None) -> str | None:
@@ -111,17 +110,6 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
     }
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: they travel as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def encode(message: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON, strict (``allow_nan=False``) so every consumer can parse it."""
-    return json.dumps(_finite(message), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -7,8 +7,9 @@ every two seconds must stay a small process beside the agent.
 
 Times: a snapshot's ``time`` is when it was *recorded* (a replay of 2004 data
 keeps 2004); events carry the wall clock. The timeline therefore ends at the
-newest snapshot, not at "now", and events are placed on it at the snapshot
-journaled just before them.
+snapshot journaled last (by row, not the largest time: a row from a clock that
+was ahead must not hide the rows after it), not at "now", and events are placed
+on it at the snapshot journaled just before them.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from edge_agent.journal import Journal, JournalError
 from edge_agent.status import collect_status, diagnosis_words
+from edge_agent.strict_json import finite
 
 #: Timeline ranges the page offers: name -> seconds back from the newest snapshot (None = everything).
 RANGES = {"24h": 86400.0, "7d": 7 * 86400.0, "all": None}
@@ -71,6 +73,7 @@ EVENT_HELP = {
     "restart": "the agent had not stopped cleanly (crash or power cut) and resumed from the journal",
     "bundle_loaded": "a model bundle was loaded and is scoring",
     "bundle_rejected": "a new bundle was refused; the previous one keeps scoring",
+    "bundle_changed_on_disk": "the running bundle's files changed on disk; it keeps running the verified copy",
     "alarm_raised": "the error stayed over the threshold long enough: alarm raised and latched",
     "alarm_acknowledged": "someone acknowledged the alarm: the buzzer is silenced",
     "alarm_condition_cleared": "the error is back under the threshold, but the alarm stays latched until acknowledged",
@@ -109,7 +112,7 @@ def status(journal: Journal) -> dict[str, Any]:
     core = collect_status(journal, last=1)
     heartbeat, last = core["agent"], (core["snapshots"] or [None])[-1]
     bundle = _bundle(journal, heartbeat)
-    return {
+    return finite({  # a non-finite error or feature in the journal travels as null, never as a refused answer
         "journal": {"path": str(journal.path), "ok": True},
         "generated": time.time(),
         "agent": {"running": core["running"], "ever_started": bool(heartbeat),
@@ -125,7 +128,7 @@ def status(journal: Journal) -> dict[str, Any]:
         "channels": _channels(journal, last, bundle.get("units")),
         "counters": [{"name": k, "value": v, "help": COUNTER_HELP.get(k, "")} for k, v in core["counters"].items()],
         "events": [_event(journal, e) for e in journal.events(last=15)],
-    }
+    })
 
 
 def timeline(journal: Journal, range_name: str = "24h", points: int = DEFAULT_POINTS) -> dict[str, Any]:
@@ -137,10 +140,14 @@ def timeline(journal: Journal, range_name: str = "24h", points: int = DEFAULT_PO
     if extent is None:
         return {"range": range_name, "start": None, "end": None, "buckets": [], "alarm_periods": [],
                 "events": [], "channel_names": [], "rows": 0}
-    first, end, _ = extent
+    first, newest, _ = extent
     span = RANGES[range_name]
-    start = first if span is None else max(first, end - span)
     last = journal.snapshots(last=1)[0]
+    # 24 h and 7 d end at the snapshot journaled last, not at the largest time: one row journaled
+    # while the clock was a year ahead, or a replay's 2004 rows after live ones, would otherwise
+    # leave every later row outside the view for as long as the difference (issue 21 #16).
+    end = newest if span is None else last["time"]
+    start = first if span is None else max(first, end - span)
     names = last["channel_names"] or [f"ch{i + 1}" for i in range(len(last["features"]))]
     buckets = journal.snapshot_buckets(start, end, points, len(names))
     events = []
@@ -150,7 +157,7 @@ def timeline(journal: Journal, range_name: str = "24h", points: int = DEFAULT_PO
         if start <= at <= end:
             events.append(_event(journal, e, at))
     return {"range": range_name, "start": start, "end": end, "channel_names": names,
-            "rows": sum(b["n"] for b in buckets), "buckets": _finite(buckets),
+            "rows": sum(b["n"] for b in buckets), "buckets": finite(buckets),
             "alarm_periods": [{"start": a, "end": b} for a, b in journal.state_runs("alarm", start, end)],
             "events": events}
 
@@ -161,7 +168,7 @@ def snapshots(journal: Journal, since: float | None, after_id: int | None, limit
     rows = journal.snapshots(since=since, after_id=after_id, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"rows": _finite(rows), "more": more, "next_after_id": rows[-1]["id"] if rows else after_id}
+    return {"rows": finite(rows), "more": more, "next_after_id": rows[-1]["id"] if rows else after_id}
 
 
 def events(journal: Journal, last: int, kind: str | None = None) -> dict[str, Any]:
@@ -311,17 +318,6 @@ def _channels(journal: Journal, last: dict | None, units: str | None) -> dict[st
 def _event(journal: Journal, e: dict, at: float | None = None) -> dict[str, Any]:
     return {"time": e["time"], "at": at, "kind": e["kind"], "detail": e["detail"],
             "help": EVENT_HELP.get(e["kind"], "")}
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinity as None: JSON has no such numbers and the browser would refuse the answer."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 __all__ = ["RANGES", "JournalError", "open_journal", "no_journal", "status", "timeline", "snapshots", "events"]

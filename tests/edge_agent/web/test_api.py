@@ -1,14 +1,16 @@
 """The status page's answers, from a journal with known contents."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from edge_agent.journal import Journal, JournalError
+from edge_agent.journal import Journal, JournalError, SnapshotRow
 from edge_agent.web import api
-from tests.edge_agent.web.conftest import STATES, STEP, T0, THRESHOLD, write_journal
+from tests.edge_agent.web.conftest import STATES, STEP, T0, THRESHOLD, served, write_journal
+from tests.edge_agent.web.test_server import call
 
 
 def runs(states, name="alarm"):
@@ -128,3 +130,50 @@ def test_config_runtime_message_lists_the_runtimes_it_checks():
     from edge_agent.scoring.runtime import RUNTIMES
 
     assert _CHECKS[("agent", "runtime")][1] == f"one of {['auto', *RUNTIMES]}"
+
+
+def _append(path, times, error=0.1):
+    j = Journal(path)
+    sid = j.stream_id("board-1", "1.0", 20000, 2, 0.001, ["Bearing 1", "Bearing 2"])
+    for t in times:
+        j.record_snapshot(SnapshotRow(t, 0, sid, [0.06, 0.07], error, THRESHOLD, error > THRESHOLD, False, "normal",
+                                      "b-1", 1.0))
+    j.close()
+
+
+@pytest.mark.parametrize("stray", [T0 + 400 * 86400.0, T0 + 15 * 365 * 86400.0])
+def test_a_row_from_a_clock_ahead_hides_no_later_row(journal_path, stray):
+    """Issue 21 #16: one row with a future time (a clock ahead, or live rows before a 2004 replay's)."""
+    _append(journal_path, [stray])
+    _append(journal_path, [T0 + STEP * k for k in range(40, 45)])  # journaled after it, with the right clock
+    j = api.open_journal(journal_path)
+    try:
+        day, week, everything = (api.timeline(j, r) for r in ("24h", "7d", "all"))
+    finally:
+        j.close()
+    assert day["end"] == week["end"] == T0 + STEP * 44  # the row journaled last
+    assert day["rows"] == week["rows"] == 45  # every row of the right clock, not the stray one alone
+    assert everything["end"] == stray and everything["rows"] == 46  # "all" still shows it
+
+
+def test_status_and_snapshots_answer_with_a_non_finite_error(journal_path):
+    """Issue 21 #17: an infinite error in the journal is null in the answer (the page got 400 before)."""
+    _append(journal_path, [T0 + STEP * 40], error=float("inf"))
+    with served(journal_path) as url:
+        status, _, body = call(url + "/api/status")
+        assert status == 200
+        answer = json.loads(body)
+        assert answer["last"]["error"] is None and answer["last"]["ratio"] is None
+        status, _, body = call(url + "/api/snapshots?after_id=40")
+        assert status == 200 and json.loads(body)["rows"][0]["error"] is None
+
+
+def test_out_of_range_parameters_are_refused_with_their_name(journal_path):
+    """Issue 21 #18: after_id=2**63 dropped the connection with a traceback (OverflowError)."""
+    with served(journal_path) as url:
+        for query, name in ((f"after_id={2**63}", "after_id"), ("after_id=-1", "after_id"), ("limit=1e9", "limit"),
+                            ("since=inf", "since"), ("since=nan", "since"), (f"limit={'9' * 5000}", "limit")):
+            status, _, body = call(url + "/api/snapshots?" + query)
+            assert status == 400 and json.loads(body)["error"].startswith(f"{name} must be"), (query, body)
+        assert call(url + f"/api/snapshots?after_id={2**63 - 1}")[0] == 200
+        assert call(url + f"/api/timeline?points={2**70}")[0] == 400
