@@ -57,7 +57,7 @@ from firmware_io.recordings.reader import (
     read_snapshot_file,
     to_counts,
 )
-from firmware_io.recordings.sources import ReadOptions, is_archive, iter_source_files, iter_text_snapshots
+from firmware_io.recordings.sources import ReadOptions, is_archive, iter_recording_snapshots, iter_source_files
 
 #: Files per task sent to a worker: large enough to amortise pickling, small enough for a live progress bar.
 _CHUNK = 8
@@ -198,7 +198,7 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     sources = [Path(s) for s in sources]
     if not sources:
         raise RecordingError("no sources given: pass snapshot files, folders, archives or packed .npz files")
-    packed = [s for s in sources if s.is_file() and is_packed(s)]
+    packed = [s for s in sources if s.is_file() and is_packed(s) and not _states_its_rate(s)]
     plain = [s for s in sources if s not in packed]
     ims_like = [s for s in plain if _is_ims_source(s)]
     other = [s for s in plain if s not in ims_like]
@@ -206,7 +206,8 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
         raise RecordingError(f"{other[0]} is not an IMS recording but {(ims_like or packed)[0]} is; "
                              "ingest one recording at a time")
     if other:
-        if options.sample_rate_hz is None:
+        if options.sample_rate_hz is None and not any(s.is_file() and s.suffix.lower() in (".wav", ".npz", ".mat")
+                                                      for s in other):
             raise RecordingError(
                 f"no snapshot files found in {', '.join(map(str, other))} in the IMS form (files named "
                 "YYYY.MM.DD.HH.MM.SS or a packed .npz); for recordings of another rig give their sample rate: "
@@ -222,6 +223,15 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     table = _assemble(rows, spec)
     _write(table, spec, out)
     return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped, spec=spec)
+
+
+def _states_its_rate(path: Path) -> bool:
+    """An npz in the self-describing form (with ``sample_rate_hz``), not the IMS packed one."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return "sample_rate_hz" in npz.files
+    except (OSError, ValueError):
+        return False  # load_packed says what is wrong with it
 
 
 def _is_ims_source(path: Path) -> bool:
@@ -242,14 +252,15 @@ def _ingest_other(sources: list[Path], out: str | Path | None, progress: bool, s
     spec: FeatureSpec | None = None
     n_files: set[str] = set()
     files = iter_source_files(sources, options.pattern, skip)
-    snapshots = iter_text_snapshots(files, options, skip)
-    for snap, columns in _progress(snapshots, total=None, desc="snapshots", enabled=progress):
-        values = snap.physical()
+    for recorded in _progress(iter_recording_snapshots(files, options, skip), total=None, desc="snapshots",
+                              enabled=progress):
+        snap = recorded.snapshot
         if spec is None:
-            header_names = None if columns[0] == "Channel 1" else columns
-            spec = chosen_spec(values.shape[1], features, condition, sample_rate_hz=options.sample_rate_hz,
-                               samples_per_snapshot=values.shape[0], names=names or header_names)
-        rows.append((snap.timestamp, snap.source, values.shape, snapshot_features(values, snap.source, spec)))
+            spec = chosen_spec(snap.shape[1], features, condition, sample_rate_hz=recorded.sample_rate_hz,
+                               samples_per_snapshot=snap.shape[0], names=names or recorded.names)
+        feats = (compute(spec, snap.counts, snap.scale) if snap.counts is not None  # the device's arithmetic
+                 else snapshot_features(snap.values, snap.source, spec))
+        rows.append((snap.timestamp, snap.source, snap.shape, feats))
         n_files.add(snap.source.split("[", 1)[0])
     if spec is None:
         raise RecordingError(f"no snapshot files found in {', '.join(map(str, sources))}"
@@ -328,7 +339,8 @@ def _assemble(rows: list[tuple], spec: FeatureSpec) -> FeatureTable:
     for (ts_a, src_a, _, _), (ts_b, src_b, shape_b, _) in zip(rows, rows[1:]):
         if np.datetime64(ts_b, "s") == np.datetime64(ts_a, "s"):
             raise RecordingError(f"duplicate snapshot time {format_timestamp(ts_b)}: {src_a} and {src_b} "
-                                 "(the feature table stamps snapshots to the second); remove one of them")
+                                 "(the feature table stamps snapshots to the second); remove one of them, or "
+                                 "for snapshots of less than a second, a longer --snapshot-length")
     for ts, src, shape_b, _ in rows:
         if shape_b != shape:
             raise RecordingError(f"{src}: has {shape_b[0]} samples x {shape_b[1]} channels, but {first_src} "

@@ -53,6 +53,12 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
                    help="file names to read in folders and archives, e.g. 'acc_*.csv' (default: .csv .tsv .txt .dat)")
     g.add_argument("--channel-names", default=None, metavar="LIST",
                    help="comma-separated channel names (default: the header's, else Channel 1, 2, ...)")
+    g.add_argument("--variable", default=None, metavar="NAME",
+                   help="the array of a .mat (dotted for a struct field, e.g. bearing.gs) or .npz file "
+                        "(default: the only array of samples; .npz: 'samples')")
+    g.add_argument("--scale", type=float, default=None, metavar="UNITS",
+                   help="sensor units per count of integer samples in files that do not state it "
+                        "(WAV, .npy, .mat; default 1)")
     g.add_argument("--skip-bad", action="store_true",
                    help="report and leave out malformed files instead of stopping")
 
@@ -67,7 +73,7 @@ def read_options(args: argparse.Namespace):
     return ReadOptions(sample_rate_hz=args.sample_rate, snapshot_length=args.snapshot_length,
                        columns=listed(args.columns), time_columns=listed(args.time_columns),
                        start=parse_start(args.start) if args.start else None, interval_s=args.interval,
-                       pattern=args.pattern, variable=getattr(args, "variable", None), skip_bad=args.skip_bad)
+                       pattern=args.pattern, variable=args.variable, scale=args.scale, skip_bad=args.skip_bad)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ import numpy as np
 from firmware_io.recordings.reader import _NAME_RE, RecordingError, Snapshot, parse_snapshot_name
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
+BINARY_SUFFIXES = (".wav", ".npy", ".npz", ".mat")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 #: A clock that runs back by more than this between consecutive snapshots is taken as midnight
 #: passing (time-of-day columns carry no date); a smaller step back is a glitch and refused.
@@ -71,6 +72,8 @@ class ReadOptions:
     pattern: str | None = None
     #: The array of a ``.mat`` or ``.npz`` file to read.
     variable: str | None = None
+    #: Sensor units per count of integer samples in files that do not state it (WAV, .npy, .mat).
+    scale: float | None = None
     #: Report and leave out malformed files instead of stopping.
     skip_bad: bool = False
 
@@ -79,6 +82,8 @@ class ReadOptions:
             raise RecordingError(f"--sample-rate must be > 0 Hz, got {self.sample_rate_hz!r}")
         if self.snapshot_length is not None and not self.snapshot_length >= 2:
             raise RecordingError(f"--snapshot-length must be >= 2 samples, got {self.snapshot_length!r}")
+        if self.scale is not None and not self.scale > 0:
+            raise RecordingError(f"--scale must be > 0, got {self.scale!r}")
         if self.interval_s is not None and not self.interval_s > 0:
             raise RecordingError(f"--interval must be > 0 s, got {self.interval_s!r}")
         if self.time_columns is not None and len(self.time_columns) not in (3, 4):
@@ -125,9 +130,10 @@ def _wanted(name: str, pattern: str | None) -> str | None:
         return "hidden or archive metadata file"
     if pattern is not None:  # the user's own choice: what it leaves out is not reported file by file
         return None if fnmatch.fnmatch(base, pattern) else ""
-    if base.lower().endswith(TEXT_SUFFIXES):
+    if base.lower().endswith(TEXT_SUFFIXES + BINARY_SUFFIXES):
         return None
-    return f"not a text recording (expected {', '.join(TEXT_SUFFIXES)}; --pattern chooses other names)"
+    return (f"not a recording (expected {', '.join(TEXT_SUFFIXES + BINARY_SUFFIXES)}; "
+            "--pattern chooses other names)")
 
 
 def iter_source_files(sources: Iterable[str | Path], pattern: str | None = None,
@@ -191,15 +197,42 @@ def _archive_members(path: Path, pattern: str | None, on_skip: OnSkip | None) ->
         yield SourceFile(f"{path}:{name}", name.rsplit("/", 1)[-1], lambda d=data: d)
 
 
-# ---- one text file -------------------------------------------------------------------------
+# ---- what one file holds -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TextTable:
-    """A parsed text file: its samples and, when asked for, the time of day of its first row."""
+class Block:
+    """The samples of one file and what the file says about them.
 
-    values: np.ndarray  # float64 (rows, channels)
-    time_of_day_s: float | None
-    column_names: tuple[str, ...]
+    ``data`` is one continuous run ``(rows, channels)`` or packed snapshots
+    ``(n, samples, channels)``; integer data are counts of ``scale`` units.
+    """
+
+    data: np.ndarray
+    scale: float | None = None
+    sample_rate_hz: float | None = None
+    names: tuple[str, ...] | None = None
+    #: The time of day of the first sample (text time columns), or None.
+    time_of_day_s: float | None = None
+    #: The absolute time of each packed snapshot, or of the run's first sample (one entry), or None.
+    timestamps: np.ndarray | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.data.shape[-1]
+
+
+def parse_file(item: SourceFile, options: ReadOptions) -> Block:
+    """The :class:`Block` of one file, read by its suffix (text otherwise)."""
+    lower = item.name.lower()
+    if lower.endswith(".wav"):
+        return parse_wav(item.read(), item.where, options)
+    if lower.endswith(".npy"):
+        return parse_npy(item.read(), item.where, options)
+    if lower.endswith(".npz"):
+        return parse_npz(item.read(), item.where, options)
+    if lower.endswith(".mat"):
+        return parse_mat(item.read(), item.where, options)
+    return parse_text(item.read(), item.where, options)
 
 
 def _delimiter(line: str) -> str | None:
@@ -230,13 +263,13 @@ def _column_index(spec: str, header: list[str] | None, n_columns: int, where: st
     raise RecordingError(f"{where}: {option} {spec!r} is not a column number (1..{n_columns}) and {known}")
 
 
-def parse_text(data: bytes, where: str, options: ReadOptions) -> TextTable:
+def parse_text(data: bytes, where: str, options: ReadOptions) -> Block:
     """One text recording: every row a sample, the chosen columns its channels."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RecordingError(f"{where}: not a text file (not UTF-8); is it a binary recording? "
-                             "(.wav, .npy, .npz and .mat are read by their suffix)") from None
+        raise RecordingError(f"{where}: not a text file (not UTF-8); binary recordings are read by their "
+                             "suffix: .wav, .npy, .npz, .mat") from None
     lines = text.splitlines()
     first_row = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first_row is None:
@@ -273,14 +306,198 @@ def parse_text(data: bytes, where: str, options: ReadOptions) -> TextTable:
         if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 61 and 0 <= time_of_day < 86401):
             raise RecordingError(f"{where}: row 1: time columns {[c for c in options.time_columns]} read "
                                  f"{h:g}:{m:g}:{s:g}, not a time of day (hour, minute, second[, microsecond])")
-    names = tuple(header[i] for i in data_idx) if header else tuple(f"Channel {i + 1}" for i in range(len(data_idx)))
-    return TextTable(values, time_of_day, names)
+    names = tuple(header[i] for i in data_idx) if header else None
+    return Block(values, time_of_day_s=time_of_day, names=names)
 
 
-# ---- snapshots of text files, stamped --------------------------------------------------------
+def parse_wav(data: bytes, where: str, options: ReadOptions) -> Block:
+    """A RIFF WAVE file: PCM 8/16/24/32-bit or IEEE float 32/64, any channel count; the rate is the header's.
+
+    Integer samples are counts: ``--scale`` says what one count is in the sensor's unit
+    (default 1, the counts themselves).
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise RecordingError(f"{where}: not a WAV file (no RIFF/WAVE header)")
+    fmt = None
+    pos = 12
+    samples = None
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        body = data[pos + 8:pos + 8 + size]
+        if chunk == b"fmt ":
+            fmt = body
+        elif chunk == b"data":
+            samples = body
+        pos += 8 + size + (size & 1)
+    if fmt is None or samples is None or len(fmt) < 16:
+        raise RecordingError(f"{where}: WAV file without a 'fmt ' and a 'data' chunk (truncated?)")
+    tag, channels, rate = (int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[2:4], "little"),
+                           int.from_bytes(fmt[4:8], "little"))
+    bits = int.from_bytes(fmt[14:16], "little")
+    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's first two bytes are the tag
+        tag = int.from_bytes(fmt[24:26], "little")
+    width = bits // 8
+    if channels < 1 or width < 1 or len(samples) < width * channels:
+        raise RecordingError(f"{where}: WAV header says {channels} channels of {bits} bits: no samples")
+    n = len(samples) // (width * channels)
+    raw = samples[:n * width * channels]
+    if tag == 3 and bits in (32, 64):
+        values = np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64).reshape(n, channels)
+        block = Block(values, sample_rate_hz=float(rate))
+    elif tag == 1 and bits in (8, 16, 24, 32):
+        if bits == 24:
+            b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+            ints = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16))
+            ints = np.where(ints >= 1 << 23, ints - (1 << 24), ints)
+        elif bits == 8:  # 8-bit WAV is unsigned, centred on 128
+            ints = np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128
+        else:
+            ints = np.frombuffer(raw, dtype=f"<i{width}")
+        counts = ints.reshape(n, channels)
+        scale = options.scale if options.scale is not None else 1.0
+        block = (Block(counts.astype(np.int16), scale=scale, sample_rate_hz=float(rate)) if bits == 16
+                 else Block(counts.astype(np.float64) * scale, sample_rate_hz=float(rate)))
+    else:
+        raise RecordingError(f"{where}: WAV format tag {tag} with {bits} bits is not read (PCM 8/16/24/32-bit "
+                             "or IEEE float 32/64 are); convert it, e.g. with sox")
+    return block
+
+
+def _load_npy(data: bytes, where: str) -> np.ndarray:
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{where}: not a readable .npy array: {exc}") from None
+
+
+def _samples_block(arr: np.ndarray, where: str, scale: float | None, rate: float | None,
+                   names: tuple[str, ...] | None = None, timestamps: np.ndarray | None = None) -> Block:
+    """Check a numeric sample array: (rows, channels), (n, samples, channels), or one channel (rows,)."""
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim not in (2, 3) or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise RecordingError(f"{where}: expected numeric samples (rows, channels) or (snapshots, samples, "
+                             f"channels), got {arr.dtype} {arr.shape}")
+    if arr.shape[-2] < 2 or arr.shape[-1] < 1:
+        raise RecordingError(f"{where}: samples of shape {arr.shape} hold no snapshot")
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype != np.int16:
+            raise RecordingError(f"{where}: integer samples must be int16 counts (with their scale), got {arr.dtype}"
+                                 "; store float32 values instead")
+        return Block(np.asarray(arr), scale=1.0 if scale is None else scale, sample_rate_hz=rate, names=names,
+                     timestamps=timestamps)
+    values = np.asarray(arr, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise RecordingError(f"{where}: NaN or infinite sample values")
+    if scale is not None and scale != 1.0:
+        values = values * scale
+    return Block(values, sample_rate_hz=rate, names=names, timestamps=timestamps)
+
+
+def parse_npy(data: bytes, where: str, options: ReadOptions) -> Block:
+    """A bare ``.npy`` array: float values, or int16 counts of ``--scale``; it states no rate."""
+    return _samples_block(_load_npy(data, where), where, options.scale, None)
+
+
+def _timestamps(values: np.ndarray, where: str) -> np.ndarray:
+    """npz ``timestamps``: datetime64, ISO strings, IMS names, or unix seconds."""
+    from firmware_io.recordings.reader import _NAME_RE
+
+    if np.issubdtype(values.dtype, np.datetime64):
+        return values.astype("datetime64[us]")
+    if np.issubdtype(values.dtype, np.number):
+        return (values.astype(np.float64) * 1e6).round().astype("int64").astype("datetime64[us]")
+    out = []
+    for text in values.astype(str):
+        try:
+            out.append(np.datetime64(parse_snapshot_name(text, where), "us") if _NAME_RE.match(text)
+                       else np.datetime64(datetime.fromisoformat(text), "us"))
+        except ValueError:
+            raise RecordingError(f"{where}: timestamp {text!r} is neither ISO 8601 nor YYYY.MM.DD.HH.MM.SS") from None
+    return np.array(out, dtype="datetime64[us]")
+
+
+def parse_npz(data: bytes, where: str, options: ReadOptions) -> Block:
+    """The self-describing npz: ``samples``, ``sample_rate_hz``, and optionally ``scale`` (for int16 counts),
+    ``timestamps`` (one per snapshot, or the first sample's) and ``channel_names``."""
+    try:
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+        arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{where}: not a readable npz file: {exc}") from None
+    name = options.variable or "samples"
+    if name not in arrays:
+        raise RecordingError(f"{where}: no array {name!r}; it has {sorted(arrays)} (--variable picks one)")
+    rate = float(arrays["sample_rate_hz"]) if "sample_rate_hz" in arrays else None
+    scale = float(arrays["scale"]) if "scale" in arrays else None
+    names = tuple(str(n) for n in arrays["channel_names"]) if "channel_names" in arrays else None
+    stamps = _timestamps(np.atleast_1d(arrays["timestamps"]), where) if "timestamps" in arrays else None
+    block = _samples_block(arrays[name], where, scale, rate, names, stamps)
+    if stamps is not None and block.data.ndim == 3 and len(stamps) != block.data.shape[0]:
+        raise RecordingError(f"{where}: {len(stamps)} timestamps for {block.data.shape[0]} snapshots")
+    return block
+
+
+#: Names a MATLAB file's sample rate goes by (the scalar read as the rate when --sample-rate is not given).
+_RATE_NAMES = {"sr", "fs", "sample_rate", "sample_rate_hz", "samplerate", "sampling_rate", "samplingrate"}
+
+
+def _mat_arrays(value, prefix: str, out: dict[str, np.ndarray]) -> None:
+    """Flatten a loadmat result: numeric arrays by dotted name, struct fields included."""
+    if isinstance(value, np.ndarray) and value.dtype.names:  # a struct (array)
+        if value.size == 1:
+            for field_name in value.dtype.names:
+                _mat_arrays(value.flat[0][field_name], f"{prefix}.{field_name}", out)
+        return
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
+        _mat_arrays(value.flat[0], prefix, out)
+        return
+    if isinstance(value, np.ndarray) and (np.issubdtype(value.dtype, np.integer)
+                                          or np.issubdtype(value.dtype, np.floating)):
+        out[prefix] = value
+
+
+def parse_mat(data: bytes, where: str, options: ReadOptions) -> Block:
+    """A MATLAB ``.mat`` (v5; read with scipy, a desktop dependency): ``--variable NAME`` (dotted for a
+    struct field, e.g. ``bearing.gs``) or the only array of samples; the rate from a scalar named like
+    ``sr`` or ``fs`` beside it when the file has one."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise RecordingError(f"{where}: reading .mat files needs scipy, a desktop dependency "
+                             "(pip install 'bearing-edge[train]'); on the device, convert to .npz") from None
+    try:
+        raw = loadmat(io.BytesIO(data))
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
+        raise RecordingError(f"{where}: not a readable MATLAB v5 file ({exc}); MATLAB v7.3 files are HDF5: "
+                             "save with -v7 or convert to .npz") from None
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        if not key.startswith("__"):
+            _mat_arrays(value, key, arrays)
+    series = {k: v for k, v in arrays.items() if v.size > 1}
+    if options.variable:
+        if options.variable not in arrays:
+            raise RecordingError(f"{where}: no numeric array {options.variable!r}; it has {sorted(series)}")
+        name = options.variable
+    elif len(series) == 1:
+        name = next(iter(series))
+    else:
+        listing = ", ".join(f"{k} {v.shape}" for k, v in sorted(series.items())) or "none"
+        raise RecordingError(f"{where}: {len(series)} numeric arrays ({listing}); pick one with --variable NAME")
+    arr = arrays[name]
+    if arr.ndim == 2 and arr.shape[0] < arr.shape[1]:
+        arr = arr.T  # MATLAB row vectors and channels-by-samples matrices: samples run down the rows here
+    parent = name.rsplit(".", 1)[0] + "." if "." in name else ""
+    rates = [float(v.flat[0]) for k, v in arrays.items()
+             if v.size == 1 and k.startswith(parent) and k[len(parent):].lower() in _RATE_NAMES]
+    return _samples_block(arr, f"{where}:{name}", options.scale, rates[0] if len(rates) == 1 else None)
+
+
+# ---- snapshots, stamped ------------------------------------------------------------------------
 
 class _Clock:
-    """Stamps one-snapshot files in reading order: time columns, IMS name, or place times interval."""
+    """Stamps the files in reading order: their own times, time columns, IMS name, or place and cadence."""
 
     def __init__(self, options: ReadOptions) -> None:
         self.options = options
@@ -288,11 +505,16 @@ class _Clock:
         self.last_tod: float | None = None
         self.last_where: str | None = None
         self.index = 0
+        #: Where a file without times starts: where the one before ended (a recording split into files).
+        self.next_start = options.start_time
 
-    def stamp(self, item: SourceFile, table: TextTable) -> np.datetime64:
+    def stamp(self, item: SourceFile, block: Block, rate: float | None) -> np.ndarray | np.datetime64:
+        """The time of each packed snapshot (an array) or of the file's first sample."""
         options = self.options
-        if table.time_of_day_s is not None:
-            tod = table.time_of_day_s
+        if block.timestamps is not None:
+            return block.timestamps if block.data.ndim == 3 else block.timestamps[0]
+        if block.time_of_day_s is not None:
+            tod = block.time_of_day_s
             if self.last_tod is not None and tod < self.last_tod:
                 if self.last_tod - tod > _MIDNIGHT_JUMP_S:
                     self.day += 1
@@ -301,23 +523,27 @@ class _Clock:
                         f"{item.where}: its time {_hms(tod)} is before that of the file read before it, "
                         f"{self.last_where} ({_hms(self.last_tod)}); files are read in name order: rename or remove "
                         f"the one with the wrong clock" + ("" if options.skip_bad else ", or pass --skip-bad"))
-            when = options.start_time.astype("datetime64[D]") + np.timedelta64(self.day, "D") \
+            return options.start_time.astype("datetime64[D]") + np.timedelta64(self.day, "D") \
                 + np.timedelta64(round(tod * 1e6), "us")
-        elif _NAME_RE.match(item.name):
-            when = np.datetime64(parse_snapshot_name(item.name, item.where), "us")
-        elif options.interval_s is not None:
-            when = options.start_time + np.timedelta64(round(self.index * options.interval_s * 1e6), "us")
-        else:
-            raise RecordingError(
-                f"{item.where}: the snapshot's time is unknown: its name is not a time YYYY.MM.DD.HH.MM.SS; "
-                "give --time-columns H,M,S[,US] (the columns holding the time of day, e.g. 1,2,3,4 for "
-                "PRONOSTIA) or --interval SECONDS (files taken at a fixed cadence, in name order, from --start)")
-        return when
+        if _NAME_RE.match(item.name):
+            return np.datetime64(parse_snapshot_name(item.name, item.where), "us")
+        if options.interval_s is not None:
+            return options.start_time + np.timedelta64(round(self.index * options.interval_s * 1e6), "us")
+        length = options.snapshot_length
+        if block.data.ndim == 2 and (self.index == 0 or (length is not None and block.data.shape[0] > length)):
+            return self.next_start  # a continuous recording (or its next file): times follow from the rate
+        raise RecordingError(
+            f"{item.where}: the snapshot's time is unknown: its name is not a time YYYY.MM.DD.HH.MM.SS; "
+            "give --time-columns H,M,S[,US] (the columns holding the time of day, e.g. 1,2,3,4 for "
+            "PRONOSTIA) or --interval SECONDS (files taken at a fixed cadence, in name order, from --start)")
 
-    def accept(self, item: SourceFile, table: TextTable) -> None:
+    def accept(self, item: SourceFile, block: Block, start, rate: float | None) -> None:
         """Called once a file is kept: it becomes the reference for the next one's clock."""
-        if table.time_of_day_s is not None:
-            self.last_tod, self.last_where = table.time_of_day_s, item.where
+        if block.time_of_day_s is not None:
+            self.last_tod, self.last_where = block.time_of_day_s, item.where
+        if block.data.ndim == 2 and rate:
+            self.next_start = np.datetime64(start, "us") + np.timedelta64(round(block.data.shape[0] / rate * 1e6),
+                                                                           "us")
         self.index += 1
 
 
@@ -326,66 +552,105 @@ def _hms(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{seconds % 60:09.6f}"
 
 
-def iter_text_snapshots(files: Iterable[SourceFile], options: ReadOptions,
-                        on_skip: OnSkip | None = None) -> Iterator[tuple[Snapshot, tuple[str, ...]]]:
-    """One snapshot per text file (or several: a file longer than ``snapshot_length`` is cut).
+@dataclass(frozen=True)
+class RecordedSnapshot:
+    """A snapshot with what its file says about the recording."""
 
-    Yields ``(snapshot, column names)``. Every file must have the same columns; a
-    one-snapshot file must have ``snapshot_length`` rows when that is given.
+    snapshot: Snapshot
+    sample_rate_hz: float
+    names: tuple[str, ...] | None
+
+
+def _rate_of(block: Block, where: str, options: ReadOptions) -> float | None:
+    stated, given = block.sample_rate_hz, options.sample_rate_hz
+    if stated is not None and given is not None and abs(stated - given) > 1e-9 * stated:
+        raise RecordingError(f"{where}: the file states {stated:g} Hz, --sample-rate says {given:g} Hz; "
+                             "leave --sample-rate out or check the recording")
+    return stated if stated is not None else given
+
+
+def iter_recording_snapshots(files: Iterable[SourceFile], options: ReadOptions,
+                             on_skip: OnSkip | None = None) -> Iterator[RecordedSnapshot]:
+    """The snapshots of every file, in reading order, with the rate each was recorded at.
+
+    A one-snapshot file gives one; a packed npz ``(n, samples, channels)`` gives n; a longer
+    recording is cut into consecutive snapshots of ``options.snapshot_length``. Every file must
+    have the same channels and the same rate; one-snapshot files the same length.
     """
     clock = _Clock(options)
-    first: tuple[str, tuple[int, int]] | None = None
+    first: tuple[str, int, int, float | None] | None = None  # where, rows, channels, rate
     for item in files:
         try:
-            table = parse_text(item.read(), item.where, options)
-            rows, channels = table.values.shape
-            if first is not None and channels != first[1][1]:
-                raise RecordingError(f"{item.where}: has {channels} sample columns, but {first[0]} has "
-                                     f"{first[1][1]}; do not mix recordings (--pattern chooses the files, "
-                                     "--columns the columns)")
+            block = parse_file(item, options)
+            rate = _rate_of(block, item.where, options)
+            rows = block.data.shape[-2]
+            if first is not None:
+                if block.channels != first[2]:
+                    raise RecordingError(f"{item.where}: has {block.channels} channels, but {first[0]} has "
+                                         f"{first[2]}; do not mix recordings (--pattern chooses the files, "
+                                         "--columns the columns)")
+                if rate != first[3]:
+                    raise RecordingError(f"{item.where}: recorded at {rate:g} Hz, but {first[0]} at {first[3]:g} Hz; "
+                                         "ingest one recording at a time")
             length = options.snapshot_length
-            if length is None and first is not None and rows != first[1][0]:
-                raise RecordingError(f"{item.where}: has {rows} rows, but {first[0]} has {first[1][0]}; one "
+            if length is None and first is not None and rows != first[1] and block.data.ndim == 2:
+                raise RecordingError(f"{item.where}: has {rows} rows, but {first[0]} has {first[1]}; one "
                                      "snapshot per file needs the same number of rows in every file (the "
                                      "file is truncated, or give --snapshot-length to cut long recordings)")
             if length is not None and rows < length:
                 raise RecordingError(f"{item.where}: has {rows} rows, fewer than --snapshot-length {length}: "
                                      "truncated, or not the recording you meant")
-            when = clock.stamp(item, table)
+            if length is not None and block.data.ndim == 3 and rows != length:
+                raise RecordingError(f"{item.where}: holds snapshots of {rows} samples, not --snapshot-length "
+                                     f"{length}")
+            if rate is None:
+                raise RecordingError(f"{item.where}: the sample rate is not known: the file does not state it; "
+                                     "give --sample-rate HZ")
+            when = clock.stamp(item, block, rate)
         except RecordingError as exc:
             if not options.skip_bad:
                 raise
             if on_skip:
                 on_skip(item.where, str(exc).removeprefix(f"{item.where}: "))
             continue
-        clock.accept(item, table)
+        clock.accept(item, block, when if block.data.ndim == 2 else None, rate)
         if first is None:
-            first = (item.where, (rows, channels))
-        if length is None or rows == length:
-            yield Snapshot(when, item.where, values=table.values), table.column_names
-            continue
-        yield from ((snap, table.column_names) for snap in
-                    cut_snapshots(table.values, length, options.sample_rate_hz, when, item.where, on_skip))
+            first = (item.where, rows, block.channels, rate)
+        for snap in _snapshots_of(block, when, length, rate, item.where, on_skip):
+            yield RecordedSnapshot(snap, rate, block.names)
 
 
-def cut_snapshots(values: np.ndarray, length: int, sample_rate_hz: float | None, start: np.datetime64,
+def _snapshot(data: np.ndarray, block: Block, when, source: str) -> Snapshot:
+    if block.scale is not None:
+        return Snapshot(when, source, counts=data, scale=block.scale)
+    return Snapshot(when, source, values=data)
+
+
+def _snapshots_of(block: Block, when, length: int | None, rate: float, where: str,
+                  on_skip: OnSkip | None) -> Iterator[Snapshot]:
+    if block.data.ndim == 3:
+        for k in range(block.data.shape[0]):
+            yield _snapshot(block.data[k], block, when[k], f"{where}[{k}]")
+        return
+    if length is None or block.data.shape[0] == length:
+        yield _snapshot(block.data, block, when, where)
+        return
+    yield from cut_snapshots(block, length, rate, when, where, on_skip)
+
+
+def cut_snapshots(block: Block, length: int, sample_rate_hz: float, start: np.datetime64,
                   where: str, on_skip: OnSkip | None = None) -> Iterator[Snapshot]:
-    """A continuous recording ``(rows, channels)`` as consecutive snapshots of ``length`` samples.
+    """A continuous recording as consecutive snapshots of ``length`` samples.
 
     Snapshot ``k`` starts at ``start + k * length / sample_rate_hz``; the samples after
     the last whole snapshot are left out (and reported).
     """
-    if sample_rate_hz is None:
-        raise RecordingError(f"{where}: cutting a recording into snapshots needs its sample rate: "
-                             "give --sample-rate HZ")
+    values = block.data
     n = values.shape[0] // length
-    if n == 0:
-        raise RecordingError(f"{where}: has {values.shape[0]} samples, fewer than one snapshot "
-                             f"(--snapshot-length {length})")
     for k in range(n):
         offset = np.timedelta64(round(k * length / sample_rate_hz * 1e6), "us")
-        yield Snapshot(start + offset, f"{where}[{k * length}:{(k + 1) * length}]",
-                       values=values[k * length:(k + 1) * length])
+        yield _snapshot(values[k * length:(k + 1) * length], block, np.datetime64(start, "us") + offset,
+                        f"{where}[{k * length}:{(k + 1) * length}]")
     rest = values.shape[0] - n * length
     if rest and on_skip:
         on_skip(where, f"its last {rest} samples do not fill a snapshot of {length} and are left out")
