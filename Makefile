@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test test-fast test-arm bench venv clean
+.PHONY: demo test test-fast test-arm bench venv clean firmware
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test-fast: venv
 ARCH ?= arm64
 test-arm: venv
 	bash .ci/arm-edge.sh $(ARCH)
+
+# The reference RP2040 firmware (UF2 in firmware_io/protocol/firmware/rp2040/build/): needs gcc-arm-none-eabi.
+firmware:
+	$(MAKE) -C firmware_io/protocol/firmware/rp2040
 
 bench: venv
 	$(VENV)/bin/bearing-bench

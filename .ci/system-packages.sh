@@ -8,7 +8,17 @@ set -uo pipefail
 declare -A PROVIDES=(
     [chromium]=chromium [chromium-driver]=chromedriver
     [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_sub [prometheus]=promtool
+    [gcc-arm-none-eabi]=arm-none-eabi-gcc [libnewlib-arm-none-eabi]=/usr/lib/arm-none-eabi/newlib/rdimon.specs
+    [qemu-system-arm]=qemu-system-arm [nodejs]=node [npm]=npm
 )
+# The RP2040 emulator (rp2040js, pinned in firmware_io/emulation/package-lock.json) from the npm registry,
+# once, so that no test downloads anything.
+node_packages() {
+    local dir; dir="$(dirname "$0")/../firmware_io/emulation"
+    [ -d "$dir/node_modules/rp2040js" ] || ! command -v npm >/dev/null && return 0
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || { echo "error: npm ci in $dir failed" >&2; exit 1; }
+}
+trap node_packages EXIT
 missing=()
 for pkg in "${!PROVIDES[@]}"; do
     probe=${PROVIDES[$pkg]}

@@ -12,10 +12,15 @@
  *   samples NAME SEQ FIRST_INDEX N_SAMPLES N_CHANNELS V1 V2 ... (N_SAMPLES*N_CHANNELS values)
  *   status  NAME UPTIME_MS ADC_OVERRUNS TX_OVERRUNS FRAMES_SENT ERRORS
  *   mark    NAME FIRST_INDEX TIMESTAMP_US
- * This program is test scaffolding; it uses stdio, the encoder does not.
+ * This program is test scaffolding; it uses stdio, the encoder does not. Numbers are read
+ * as words and converted with strtoll/strtoull rather than the SCN* macros of <inttypes.h>:
+ * newlib (arm-none-eabi) hides SCNu64 when built with GCC's own <stdint.h>, and the tests
+ * also run this program on an emulated Cortex-M (QEMU semihosting).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../bearing_frame.h"
@@ -25,6 +30,30 @@ static int16_t values[MAX_VALUES];
 static uint8_t frame[BF_FRAME_OVERHEAD + BF_MAX_PAYLOAD];
 
 static const char *text(const char *s) { return strcmp(s, "-") == 0 ? "" : s; }
+
+/* The next whitespace-separated word of f as an integer in [lo, hi]; 1 on success. */
+static int read_signed(FILE *f, long long lo, long long hi, long long *out) {
+    char word[32], *end;
+    if (fscanf(f, "%31s", word) != 1) return 0;
+    errno = 0;
+    long long v = strtoll(word, &end, 10);
+    if (errno || *end || end == word || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+static int read_unsigned(FILE *f, unsigned long long hi, unsigned long long *out) {
+    char word[32], *end;
+    if (fscanf(f, "%31s", word) != 1 || word[0] == '-') return 0;
+    errno = 0;
+    unsigned long long v = strtoull(word, &end, 10);
+    if (errno || *end || end == word || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+#define READ_U(var, max) (read_unsigned(in, (max), &u) ? ((var) = u, 1) : 0)
+#define READ_S(var, lo, hi) (read_signed(in, (lo), (hi), &v) ? ((var) = v, 1) : 0)
 
 static int write_case(const char *dir, const char *name, size_t n) {
     char path[1024];
@@ -59,6 +88,8 @@ int main(int argc, char **argv) {
     }
     char kind[32], name[128];
     int failures = 0;
+    unsigned long long u;
+    long long v;
     while (fscanf(in, "%31s", kind) == 1) {
         if (kind[0] == '#') {
             int c;
@@ -71,8 +102,9 @@ int main(int argc, char **argv) {
             char id[64], fw[64];
             bf_stream_info info;
             unsigned ch;
-            if (fscanf(in, "%63s %63s %" SCNu32 " %u %" SCNd32 " %" SCNu32, id, fw, &info.sample_rate_hz, &ch,
-                       &info.scale_num, &info.scale_den) != 6) break;
+            if (fscanf(in, "%63s %63s", id, fw) != 2 || !READ_U(info.sample_rate_hz, UINT32_MAX) ||
+                !READ_U(ch, 255u) || !READ_S(info.scale_num, INT32_MIN, INT32_MAX) ||
+                !READ_U(info.scale_den, UINT32_MAX)) break;
             info.device_id = text(id);
             info.firmware_version = text(fw);
             info.n_channels = (uint8_t)ch;
@@ -81,23 +113,25 @@ int main(int argc, char **argv) {
             uint32_t seq;
             uint64_t first;
             unsigned ns, ch;
-            if (fscanf(in, "%" SCNu32 " %" SCNu64 " %u %u", &seq, &first, &ns, &ch) != 4) break;
+            if (!READ_U(seq, UINT32_MAX) || !READ_U(first, UINT64_MAX) || !READ_U(ns, UINT16_MAX) ||
+                !READ_U(ch, 255u)) break;
             if ((size_t)ns * ch > MAX_VALUES) break;
             for (size_t i = 0; i < (size_t)ns * ch; i++) {
-                if (fscanf(in, "%" SCNd16, &values[i]) != 1) goto bad;
+                if (!READ_S(values[i], INT16_MIN, INT16_MAX)) goto bad;
             }
             bf_encoder enc;
             bf_encoder_init(&enc, seq);
             n = bf_frame_samples(&enc, first, values, (uint16_t)ns, (uint8_t)ch, frame, sizeof frame);
         } else if (strcmp(kind, "status") == 0) {
             bf_device_status st;
-            if (fscanf(in, "%" SCNu64 " %" SCNu32 " %" SCNu32 " %" SCNu32 " %" SCNu32, &st.uptime_ms,
-                       &st.adc_overruns, &st.tx_overruns, &st.frames_sent, &st.errors) != 5) break;
+            if (!READ_U(st.uptime_ms, UINT64_MAX) || !READ_U(st.adc_overruns, UINT32_MAX) ||
+                !READ_U(st.tx_overruns, UINT32_MAX) || !READ_U(st.frames_sent, UINT32_MAX) ||
+                !READ_U(st.errors, UINT32_MAX)) break;
             n = bf_frame_device_status(&st, frame, sizeof frame);
         } else if (strcmp(kind, "mark") == 0) {
             uint64_t first;
             int64_t ts;
-            if (fscanf(in, "%" SCNu64 " %" SCNd64, &first, &ts) != 2) break;
+            if (!READ_U(first, UINT64_MAX) || !READ_S(ts, INT64_MIN, INT64_MAX)) break;
             n = bf_frame_snapshot_mark(first, ts, frame, sizeof frame);
         } else {
             fprintf(stderr, "unknown case kind %s\n", kind);

@@ -1,0 +1,373 @@
+#!/usr/bin/env node
+/*
+ * run_rp2040.mjs - boot a UF2 image on an emulated RP2040 (rp2040js) the way a Pico boots it, feed its
+ * ADC from a file, and write what its UART0 sends to stdout at the UART's line rate.
+ *
+ *   node run_rp2040.mjs --bootrom B1.bin --uf2 fw.uf2 --adc samples.u16 --seconds 5 [--capture out.bin]
+ *                       [--stats stats.json]
+ *
+ * --adc is little-endian uint16 ADC codes (0..4095), interleaved by channel (ch0 ch1 ch2 ch3 ch0 ...):
+ * conversion k of input c returns value [k * 4 + c], wrapping at the end of the file. Stdout gets the
+ * UART bytes (a pty in the tests: the agent reads its slave side); --capture keeps a copy; --stats
+ * writes the run's figures as JSON (also printed on stderr).
+ *
+ * Stock rp2040js 1.4.1 cannot boot through the bootrom and models some peripherals too kindly (see
+ * docs/hardware.md, "What the emulation proves"); this harness adds what a real boot and a fair test
+ * need, each in a class below:
+ *   - FlashChip + SSI: a 25-series serial flash (03h read, 05h status) behind the SSI, so the bootrom
+ *     really reads boot2 over SPI and checks its CRC; flash at 0x10000000 reads as blank until boot2
+ *     has put the SSI in XIP mode with a read command the chip answers, and the harness fails if the
+ *     core executes from flash before that.
+ *   - IO_QSPI and VREG_AND_CHIP_RESET register files (the bootrom halts on them otherwise), and the
+ *     BOOTSEL strap (QSPI CSn) read as not pressed.
+ *   - ADC round-robin: stock rp2040js masks AINSEL with the wrong constant, so inputs 1..3 read input 0.
+ *   - UART0 TX: a 32-byte FIFO drained at 10 bits per byte at the baud rate the firmware programmed
+ *     (from clk_peri and IBRD/FBRD), whose DMA request follows UARTDMACR.TXDMAE and FIFO space; stock
+ *     rp2040js sends bytes instantly and asks the DMA for more whenever the UART is enabled.
+ */
+import { readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { BasePeripheral, RP2040 } from 'rp2040js';
+
+const FLASH_BASE = 0x10000000;
+const BOOT2_ENTRY = 0x20041f00;
+const DREQ_UART0_TX = 20; // RP2040 datasheet 2.5.3.1 (rp2040js does not export its DREQ table)
+
+function parseArgs(argv) {
+  const opts = { seconds: 5, capture: null, stats: null, adc: null, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--bootrom') opts.bootrom = val();
+    else if (a === '--uf2') opts.uf2 = val();
+    else if (a === '--adc') opts.adc = val();
+    else if (a === '--seconds') opts.seconds = Number(val());
+    else if (a === '--capture') opts.capture = val();
+    else if (a === '--stats') opts.stats = val();
+    else fail(`unknown argument ${a}`);
+  }
+  if (!opts.bootrom || !opts.uf2) fail('--bootrom and --uf2 are required');
+  if (!(opts.seconds > 0)) fail(`--seconds must be > 0, got ${opts.seconds}`);
+  return opts;
+}
+
+function fail(msg) {
+  process.stderr.write(`run_rp2040: error: ${msg}\n`);
+  process.exit(2);
+}
+
+/** The flash image in a UF2 file (RP2040 family blocks only). */
+function readUF2(path) {
+  const data = readFileSync(path);
+  if (data.length === 0 || data.length % 512) fail(`${path}: not a UF2 file (${data.length} bytes)`);
+  const image = new Uint8Array(16 * 1024 * 1024).fill(0xff);
+  let blocks = 0;
+  for (let off = 0; off < data.length; off += 512) {
+    const w = (o) => data.readUInt32LE(off + o);
+    if (w(0) !== 0x0a324655 || w(4) !== 0x9e5d5157 || w(508) !== 0x0ab16f30) fail(`${path}: bad UF2 magic in block ${off / 512}`);
+    if (w(8) & 0x2000 && w(28) !== 0xe48bff56) continue; // another chip's block
+    const addr = w(12), size = w(16);
+    if (addr < FLASH_BASE || addr + size > FLASH_BASE + image.length || size > 476) fail(`${path}: block ${off / 512} outside flash`);
+    image.set(data.subarray(off + 32, off + 32 + size), addr - FLASH_BASE);
+    blocks++;
+  }
+  if (!blocks) fail(`${path}: no RP2040 blocks`);
+  return image;
+}
+
+/** A plain register file: what the bootrom writes it reads back. */
+class RegisterFile extends BasePeripheral {
+  constructor(rp2040, name, initial = {}) {
+    super(rp2040, name);
+    this.regs = { ...initial };
+    this.onWrite = null;
+  }
+  readUint32(offset) {
+    return this.regs[offset] ?? 0;
+  }
+  writeUint32(offset, value) {
+    this.regs[offset] = value >>> 0;
+    this.onWrite?.(offset, value >>> 0);
+  }
+}
+
+/** A 25-series SPI NOR flash as the SSI sees it: commands 03h (read) and 05h (status, never busy). */
+class FlashChip {
+  constructor(image) {
+    this.image = image;
+    this.deselect();
+  }
+  deselect() {
+    this.state = 'cmd';
+    this.addr = 0;
+    this.addrBytes = 0;
+  }
+  /** One byte out on MOSI, the byte the chip drives on MISO at the same time. */
+  transfer(mosi) {
+    switch (this.state) {
+      case 'cmd':
+        if (mosi === 0x03) { this.state = 'addr'; this.addr = 0; this.addrBytes = 0; }
+        else if (mosi === 0x05) this.state = 'status';
+        else this.state = 'ignore'; // write enable, resets, continuous-read exits...: no answer needed
+        return 0xff;
+      case 'addr':
+        this.addr = (this.addr << 8) | mosi;
+        if (++this.addrBytes === 3) this.state = 'data';
+        return 0xff;
+      case 'data':
+        return this.image[this.addr++ & 0xffffff];
+      case 'status':
+        return 0x00;
+      default:
+        return 0xff;
+    }
+  }
+}
+
+/** The SSI (DW_apb_ssi) in front of the flash chip: manual SPI transfers and the XIP switch. */
+class SSI extends BasePeripheral {
+  constructor(rp2040, chip, onXip) {
+    super(rp2040, 'SSI');
+    this.chip = chip;
+    this.onXip = onXip;
+    this.regs = {};
+    this.rx = [];
+  }
+  readUint32(offset) {
+    switch (offset) {
+      case 0x20: return 0; // TXFLR: every byte goes out at once
+      case 0x24: return this.rx.length; // RXFLR
+      case 0x28: return 0x06 | (this.rx.length ? 0x08 : 0); // SR: TFNF | TFE | RFNE
+      case 0x58: return 0x51535049; // IDR
+      case 0x5c: return 0x3430312a; // SSI_VERSION_ID
+      case 0x60: return this.rx.length ? this.rx.shift() : 0; // DR0
+      default: return this.regs[offset] ?? 0;
+    }
+  }
+  writeUint32(offset, value) {
+    value >>>= 0;
+    if (offset === 0x60) {
+      if (this.regs[0x08] & 1) this.rx.push(this.chip.transfer(value & 0xff));
+      return;
+    }
+    this.regs[offset] = value;
+    if (offset === 0x08) this.onXip(value & 1 ? this.xipReadCommand() : null);
+  }
+  /** The read command XIP will issue, if the SSI is set up for XIP reads this chip understands. */
+  xipReadCommand() {
+    const ctrlr0 = this.regs[0x00] ?? 0, spi = this.regs[0xf4] ?? 0;
+    const frf = (ctrlr0 >>> 21) & 3, dfs32 = (ctrlr0 >>> 16) & 31, tmod = (ctrlr0 >>> 8) & 3;
+    const cmd = spi >>> 24, wait = (spi >>> 11) & 31, instL = (spi >>> 8) & 3, addrL = (spi >>> 2) & 15, trans = spi & 3;
+    if (frf !== 0 || tmod !== 3 || dfs32 !== 31) return null; // XIP needs EEPROM-read mode, 32-bit frames
+    if (cmd === 0x03 && wait === 0 && instL === 2 && addrL === 6 && trans === 0) return 0x03;
+    return null;
+  }
+}
+
+/** UART0's transmitter at its line rate: 32-byte FIFO, 10 bits a byte, DMA request on FIFO space. */
+class UartTx {
+  constructor(mcu, uart, sink) {
+    this.mcu = mcu;
+    this.uart = uart;
+    this.sink = sink;
+    this.fifo = [];
+    this.dmacr = 0;
+    this.shifting = false;
+    this.bytes = 0;
+    this.firstByteNs = null;
+    this.alarm = mcu.clock.createAlarm(() => this.shiftDone());
+    const readOrig = uart.readUint32.bind(uart), writeOrig = uart.writeUint32.bind(uart);
+    uart.readUint32 = (offset) => {
+      if (offset === 0x18) { // UARTFR: TXFE, TXFF, BUSY; RX flags from rp2040js
+        const full = this.fifo.length >= 32;
+        return (readOrig(offset) & ~((1 << 7) | (1 << 5) | (1 << 3))) | (this.fifo.length ? 0 : 1 << 7) |
+          (full ? 1 << 5 : 0) | (this.shifting || this.fifo.length ? 1 << 3 : 0);
+      }
+      if (offset === 0x48) return this.dmacr;
+      return readOrig(offset);
+    };
+    uart.writeUint32 = (offset, value) => {
+      if (offset === 0x00) return this.push(value & 0xff);
+      if (offset === 0x48) { this.dmacr = value & 7; return this.updateDreq(); }
+      writeOrig(offset, value); // UARTCR also raises rp2040js's own DREQ: put ours back
+      if (offset === 0x30) this.updateDreq();
+    };
+  }
+  get enabled() {
+    return this.uart.enabled && this.uart.txEnabled;
+  }
+  bitNanos() {
+    const div = this.uart.baudDivider;
+    if (!div) return 0;
+    return 1e9 / (this.mcu.clkPeri / (16 * div));
+  }
+  push(byte) {
+    if (this.fifo.length >= 32) return; // a write to a full FIFO is lost, as on the PL011
+    this.fifo.push(byte);
+    if (!this.shifting) this.startShift();
+    this.updateDreq();
+  }
+  startShift() {
+    if (!this.fifo.length || !this.enabled || !this.bitNanos()) return;
+    this.shifting = true;
+    this.alarm.schedule(10 * this.bitNanos()); // start + 8 data + stop bits
+  }
+  shiftDone() {
+    const byte = this.fifo.shift();
+    this.shifting = false;
+    if (this.firstByteNs === null) this.firstByteNs = this.mcu.clock.nanos;
+    this.bytes++;
+    this.sink(byte);
+    this.startShift();
+    this.updateDreq();
+  }
+  updateDreq() {
+    const dma = this.mcu.dma;
+    if (this.dmacr & 2 && this.enabled && this.fifo.length < 32) dma.setDREQ(DREQ_UART0_TX);
+    else dma.clearDREQ(DREQ_UART0_TX);
+  }
+}
+
+/** ADC inputs from a recording, one value per conversion of each input, with a working round robin. */
+function feedAdc(mcu, codes) {
+  const adc = mcu.adc;
+  const perChannel = Math.floor(codes.length / 4);
+  const next = [0, 0, 0, 0];
+  let conversions = 0;
+  Object.defineProperty(adc, 'activeChannel', {
+    get() { return (this.cs >> 12) & 7; },
+    set(ch) { this.cs = (this.cs & ~(7 << 12)) | ((ch & 7) << 12); },
+  });
+  adc.onADCRead = (channel) => {
+    if (channel < 4 && perChannel) {
+      adc.channelValues[channel] = codes[(next[channel] % perChannel) * 4 + channel];
+      next[channel]++;
+    }
+    conversions++;
+    adc.currentChannel = channel;
+    adc.sampleAlarm.schedule(adc.sampleTime * 1000);
+  };
+  return () => ({ conversions, per_channel: next.slice() });
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const mcu = new RP2040();
+  const quietLogger = { debug() {}, info() {}, warn() {}, error(name, msg) { process.stderr.write(`rp2040js ${name}: ${msg}\n`); } };
+  mcu.logger = quietLogger;
+  const rom = readFileSync(opts.bootrom);
+  if (rom.length !== 16384) fail(`${opts.bootrom}: a RP2040 bootrom is 16384 bytes, this is ${rom.length}`);
+  mcu.loadBootrom(new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + 16384)));
+  const image = readUF2(opts.uf2);
+
+  // XIP: flash reads as blank (permanently-undefined instructions) until boot2 makes it readable.
+  let xipLive = false, xipNs = null;
+  const blank = () => mcu.flash.fill(0xde);
+  blank();
+  const chip = new FlashChip(image);
+  mcu.peripherals[0x18000] = new SSI(mcu, chip, (cmd) => {
+    if (cmd !== null && !xipLive) { mcu.flash.set(image); xipLive = true; xipNs ??= mcu.clock.nanos; }
+    else if (cmd === null && xipLive) { blank(); xipLive = false; }
+  });
+  const ioQspi = new RegisterFile(mcu, 'IO_QSPI');
+  ioQspi.onWrite = (offset, value) => {
+    if (offset === 0x0c && ((value >>> 8) & 3) === 3) chip.deselect(); // SS driven high: command ends
+  };
+  mcu.peripherals[0x40018] = ioQspi;
+  mcu.peripherals[0x40064] = new RegisterFile(mcu, 'VREG_AND_CHIP_RESET', { 0x00: 0xb1, 0x04: 0x91 });
+  const sioRead = mcu.sio.readUint32.bind(mcu.sio);
+  mcu.sio.readUint32 = (offset) => (offset === 0x08 ? sioRead(offset) | 0x02 : sioRead(offset)); // CSn high: no BOOTSEL
+
+  let pending = [];
+  const capture = [];
+  const flush = () => {
+    if (!pending.length) return;
+    const buf = Buffer.from(pending);
+    pending = [];
+    if (opts.capture) capture.push(buf);
+    for (let off = 0; off < buf.length;) {
+      try {
+        off += writeSync(1, buf, off);
+      } catch (e) {
+        if (e.code === 'EAGAIN') continue; // the reader is behind: the link waits, like USB CDC
+        if (e.code === 'EPIPE' || e.code === 'EIO') { finish('the reader went away'); }
+        throw e;
+      }
+    }
+  };
+  const tx = new UartTx(mcu, mcu.uart[0], (b) => { pending.push(b); });
+  const adcCodes = opts.adc ? (() => {
+    const raw = readFileSync(opts.adc);
+    return new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.length & ~1)));
+  })() : new Uint16Array(0);
+  const adcStats = feedAdc(mcu, adcCodes);
+
+  let fault = null;
+  mcu.onBreak = (code) => { fault ??= `breakpoint/undefined instruction ${code} at pc 0x${mcu.core.PC.toString(16)}`; };
+  mcu.reset();
+
+  const endNs = opts.seconds * 1e9;
+  let instructions = 0, cycles = 0, waitNs = 0, boot2Ns = null, flashExecBeforeXip = null;
+  let waitNsAtFirstByte = 0, instrAtFirstByte = 0;
+  const wall0 = process.hrtime.bigint();
+  const clock = mcu.clock, core = mcu.core;
+
+  function finish(reason) {
+    flush();
+    const nanos = clock.nanos;
+    const streamNs = tx.firstByteNs === null ? 0 : nanos - tx.firstByteNs;
+    const stats = {
+      reason,
+      emulated_s: nanos / 1e9,
+      wall_s: Number(process.hrtime.bigint() - wall0) / 1e9,
+      instructions,
+      cycles,
+      boot2_entered_s: boot2Ns === null ? null : boot2Ns / 1e9,
+      xip_enabled_s: xipNs === null ? null : xipNs / 1e9,
+      first_uart_byte_s: tx.firstByteNs === null ? null : tx.firstByteNs / 1e9,
+      uart_bytes: tx.bytes,
+      uart_baud: tx.bitNanos() ? Math.round(1e9 / tx.bitNanos()) : null,
+      clk_sys_hz: mcu.clkSys,
+      clk_peri_hz: mcu.clkPeri,
+      busy_share_streaming: streamNs ? 1 - (waitNs - waitNsAtFirstByte) / streamNs : null,
+      instructions_streaming: instructions - instrAtFirstByte,
+      adc: adcStats(),
+      fault,
+      flash_executed_before_xip: flashExecBeforeXip,
+    };
+    const text = JSON.stringify(stats);
+    if (opts.capture) writeFileSync(opts.capture, Buffer.concat(capture));
+    if (opts.stats) writeFileSync(opts.stats, text + '\n');
+    process.stderr.write(text + '\n');
+    process.exit(fault || flashExecBeforeXip ? 1 : 0);
+  }
+
+  let flushAt = 0;
+  while (clock.nanos < endNs) {
+    if (core.waiting) {
+      const dt = clock.nanosToNextAlarm;
+      if (dt <= 0) { if (!clock.nextAlarm) break; clock.tick(0); continue; }
+      clock.tick(dt);
+      waitNs += dt;
+    } else {
+      const pc = core.PC;
+      if (pc === BOOT2_ENTRY && boot2Ns === null) boot2Ns = clock.nanos;
+      if (!xipLive && pc >= FLASH_BASE && pc < 0x14000000 && flashExecBeforeXip === null) {
+        flashExecBeforeXip = `pc 0x${pc.toString(16)} at ${clock.nanos / 1e9} s`;
+        break;
+      }
+      const c = core.executeInstruction();
+      instructions++;
+      cycles += c;
+      clock.tick((c * 1e9) / mcu.clkSys);
+      if (fault) break;
+    }
+    if (tx.firstByteNs !== null && !instrAtFirstByte) { instrAtFirstByte = instructions; waitNsAtFirstByte = waitNs; }
+    if (pending.length >= 4096 || clock.nanos >= flushAt) { flush(); flushAt = clock.nanos + 1e6; }
+  }
+  finish(fault ? 'fault' : flashExecBeforeXip ? 'executed flash before XIP' : 'time');
+}
+
+main();
