@@ -162,6 +162,8 @@ class IngestResult:
     n_packed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     spec: FeatureSpec | None = None
+    #: Features left out because they cannot be read at the recording's rate and length, and why.
+    dropped: dict[str, str] = field(default_factory=dict)
 
     @property
     def spec_written(self) -> bool:
@@ -172,7 +174,8 @@ class IngestResult:
 def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, workers: int | None = None,
            progress: bool = True, on_skip: Callable[[Path, str], None] | None = None,
            features: Sequence[str] | None = None, condition: ConditionSettings | None = None,
-           options: ReadOptions | None = None, names: Sequence[str] | None = None) -> IngestResult:
+           options: ReadOptions | None = None, names: Sequence[str] | None = None,
+           drop_uncomputable: bool = False) -> IngestResult:
     """Compute the feature table of files, folders (searched recursively), archives and packed npz files.
 
     IMS snapshot files (named ``YYYY.MM.DD.HH.MM.SS``) and the packed npz are read as before
@@ -182,12 +185,17 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     malformed; in that case nothing is written. ``out``, when given, is written atomically,
     and its spec beside it (:func:`table_spec_path`) unless it is the IMS default.
     ``features`` (default: :func:`feature_spec`'s) and ``condition``: see :func:`chosen_spec`;
-    ``names`` the channels' names.
+    ``names`` the channels' names. A feature that cannot be read at the recording's rate and
+    length (:func:`edge_agent.features.condition.spec_problem`) is refused, or with
+    ``drop_uncomputable`` (the CLI's default features) left out and listed in ``dropped``.
     """
     options = options or ReadOptions()
     features = tuple(features) if features is not None else None
-    # a bad feature list or bearing fails before any file is read
-    chosen_spec(1, features, condition, sample_rate_hz=options.sample_rate_hz or IMS_SAMPLE_RATE_HZ)
+    # a bad feature list or bearing fails before any file is read (at a rate and length where all are computable)
+    chosen_spec(1, features, condition, sample_rate_hz=IMS_SAMPLE_RATE_HZ)
+    dropped: dict[str, str] = {}
+    if drop_uncomputable and features is not None and condition is not None:
+        features = _Feasible(features, condition, dropped)
     skipped: list[tuple[str, str]] = []
 
     def skip(path: Path | str, why: str) -> None:
@@ -212,8 +220,12 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
                 f"no snapshot files found in {', '.join(map(str, other))} in the IMS form (files named "
                 "YYYY.MM.DD.HH.MM.SS or a packed .npz); for recordings of another rig give their sample rate: "
                 "--sample-rate HZ (docs/recordings.md lists the forms read)")
-        return _ingest_other(other, out, progress, skip, skipped, features, condition, options, names)
+        result = _ingest_other(other, out, progress, skip, skipped, features, condition, options, names)
+        result.dropped = dropped
+        return result
     rate = options.sample_rate_hz or IMS_SAMPLE_RATE_HZ
+    if isinstance(features, _Feasible):
+        features = features.at(rate, IMS_SAMPLES_PER_SNAPSHOT)
     rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
     for path in packed:
         rows.extend(_packed_rows(path, progress, features, condition, rate, names))
@@ -222,7 +234,27 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     spec = _spec_of(rows, features, condition, rate, names)
     table = _assemble(rows, spec)
     _write(table, spec, out)
-    return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped, spec=spec)
+    return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped, spec=spec,
+                        dropped=dropped)
+
+
+class _Feasible(tuple):
+    """Default features still to be cut to those readable at the recording's rate and length (once it is known)."""
+
+    def __new__(cls, features: tuple[str, ...], condition: ConditionSettings, dropped: dict[str, str]):
+        self = super().__new__(cls, features)
+        self.condition, self.dropped = condition, dropped
+        return self
+
+    def at(self, rate: float, length: int) -> tuple[str, ...]:
+        from edge_agent.features.condition import computable
+
+        kept, dropped = computable(tuple(self), self.condition, rate, length)
+        self.dropped.update(dropped)
+        if not kept:
+            raise RecordingError(f"none of the features {list(self)} can be read in these snapshots: "
+                                 + "; ".join(f"{k}: {v}" for k, v in dropped.items()))
+        return kept
 
 
 def _states_its_rate(path: Path) -> bool:
@@ -256,6 +288,8 @@ def _ingest_other(sources: list[Path], out: str | Path | None, progress: bool, s
                               enabled=progress):
         snap = recorded.snapshot
         if spec is None:
+            if isinstance(features, _Feasible):
+                features = features.at(recorded.sample_rate_hz, snap.shape[0])
             spec = chosen_spec(snap.shape[1], features, condition, sample_rate_hz=recorded.sample_rate_hz,
                                samples_per_snapshot=snap.shape[0], names=names or recorded.names)
         feats = (compute(spec, snap.counts, snap.scale) if snap.counts is not None  # the device's arithmetic

@@ -87,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
     features, condition = _features(args)
     names = tuple(n.strip() for n in args.channel_names.split(",")) if args.channel_names else None
     result = ingest(args.sources, args.output, workers=args.jobs, progress=not args.quiet, on_skip=on_skip,
-                    features=features, condition=condition, options=read_options(args), names=names)
+                    features=features, condition=condition, options=read_options(args), names=names,
+                    drop_uncomputable=args.features is None)
+    for name, why in result.dropped.items():
+        print(f"bearing-train ingest: left out {name}: {why}", file=sys.stderr)
+    features = result.spec.features
     t, spec = result.table, result.spec
     shape = (f"{len(t.channel_names)} channels ({', '.join(t.channel_names)})" if features == ("mean_abs",) else
              f"{len(t.channel_names)} columns ({len(features)} features x {len(t.channel_names) // len(features)} "

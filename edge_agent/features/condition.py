@@ -31,7 +31,7 @@ import numpy as np
 from edge_agent.features.bearing import DEFECT_PARTS, BearingGeometry
 from edge_agent.features.spectra import (  # noqa: F401  (re-exported: the envelope is part of the condition features)
     DEFAULT_HARMONICS, DEFAULT_TOLERANCE, ENVELOPE_BAND_HZ, ENVELOPE_HIGHPASS_HZ, DefectLine, defect_line,
-    envelope_spectrum, power_spectrum)
+    envelope_limits, envelope_spectrum, power_spectrum)
 
 #: Standard gravity: the sensor unit "g" in m/s^2 (ISO 80000-3).
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -216,11 +216,17 @@ class ConditionSettings:
 
     @cached_property
     def defect_hz(self) -> dict[str, float]:
-        """BPFO, BPFI, BSF, FTF in Hz (refused with the fix when no bearing is set)."""
+        """BPFO, BPFI, BSF, FTF in Hz, and ``bsf2x`` (refused with the fix when no bearing is set).
+
+        A spall on a rolling element strikes the inner and the outer race once each per spin of
+        the element, so its envelope line is at 2x BSF (``bsf2x``); ``bsf`` stays at 1x for the
+        features bundles already name.
+        """
         if self.bearing is None or self.shaft_hz is None:
             raise ValueError("envelope features need the bearing geometry and shaft speed: "
                              "bearing-train ingest --bearing N,d,D,ANGLE --shaft-rpm RPM (or --bearing ims)")
-        return self.bearing.defect_frequencies(self.shaft_hz)
+        frequencies = self.bearing.defect_frequencies(self.shaft_hz)
+        return {**frequencies, "bsf2x": 2.0 * frequencies["bsf"]}
 
     def to_dict(self) -> dict[str, Any]:
         return {"to_m_s2": self.to_m_s2, "tolerance": self.tolerance, "shaft_hz": self.shaft_hz,
@@ -247,10 +253,15 @@ class ConditionFeature:
     envelope: bool = False
 
 
+#: The defect lines the envelope features read: the bearing's four, and the ball's at 2x BSF.
+ENVELOPE_DEFECTS: dict[str, str] = {**DEFECT_PARTS, "bsf2x": "rolling element"}
+
+
 def _envelope_feature(defect: str, quantity: str, units: str) -> ConditionFeature:
     def read(analysis: SnapshotAnalysis, settings: ConditionSettings) -> np.ndarray:
         return getattr(analysis.defect_line(settings.defect_hz[defect], settings.tolerance), quantity)
-    return ConditionFeature(read, f"{DEFECT_PARTS[defect]} ({defect.upper()}): {units}", envelope=True)
+    label = "2x BSF" if defect == "bsf2x" else defect.upper()
+    return ConditionFeature(read, f"{ENVELOPE_DEFECTS[defect]} ({label}): {units}", envelope=True)
 
 
 #: Every feature this module offers, by the name a feature spec uses. Each returns one
@@ -263,11 +274,12 @@ CONDITION_FEATURES: dict[str, ConditionFeature] = {
     "velocity_rms": ConditionFeature(lambda a, s: a.velocity_rms(s.to_m_s2),
                                      "RMS velocity 10-1000 Hz, mm/s (ISO 10816-3)"),
     **{f"env_{defect}_{name}": _envelope_feature(defect, quantity, units)
-       for defect in DEFECT_PARTS
+       for defect in ENVELOPE_DEFECTS
        for name, quantity, units in (
            ("energy", "energy", "envelope line energy at 1-3x, sensor units^4"),
            ("share", "share", "share of the envelope energy 10-1000 Hz"),
-           ("ptm", "peak_to_median", "envelope line peak / median"))},
+           ("ptm", "peak_to_median", "envelope line peak / median (grows with the snapshot length)"),
+           ("db", "line_db", "envelope line power over the floor's power in 1 Hz, dB (length-free)"))},
 }
 
 
@@ -276,20 +288,26 @@ CONDITION_FEATURES: dict[str, ConditionFeature] = {
 #: (``benchmarks/bench_condition.py``, docs/training.md): on raw IMS test 2 they alarm on the first
 #: defective snapshot with the two-level rule for 5 of 5 seeds, name the bearing and the defect, and
 #: cost 9-12 ms (15-20 x mean |x|) per scored snapshot; without a bearing, mean |x| stays the default.
-WITH_BEARING_FEATURES: tuple[str, ...] = ("mean_abs",) + tuple(f"env_{d}_ptm" for d in DEFECT_PARTS)
+WITH_BEARING_FEATURES: tuple[str, ...] = ("mean_abs", "env_bpfo_ptm", "env_bpfi_ptm", "env_bsf_ptm", "env_ftf_ptm")
 
 
 def defect_of(feature: str) -> str | None:
-    """``"bpfo"`` for ``"env_bpfo_ptm"``; None for a feature that is not read at a defect frequency."""
+    """``"bpfo"`` for ``"env_bpfo_ptm"`` (``"bsf"`` for the ball's 2x BSF line, the same part); None for a
+    feature that is not read at a defect frequency."""
     parts = feature.split("_")
-    return parts[1] if len(parts) == 3 and parts[0] == "env" and parts[1] in DEFECT_PARTS else None
+    if len(parts) != 3 or parts[0] != "env" or parts[1] not in ENVELOPE_DEFECTS:
+        return None
+    return "bsf" if parts[1] == "bsf2x" else parts[1]
 
 
-def spec_problem(features: tuple[str, ...], extra: dict[str, Any]) -> str | None:
+def spec_problem(features: tuple[str, ...], extra: dict[str, Any], sample_rate_hz: float | None = None,
+                 samples_per_snapshot: int | None = None) -> str | None:
     """Why a feature spec with ``features`` and ``extra`` cannot compute its condition features, or None.
 
     The settings live in ``extra["condition"]`` (:meth:`ConditionSettings.to_dict`); envelope
-    features need the bearing in them, because the defect frequencies come from it.
+    features need the bearing in them, because the defect frequencies come from it, and a rate
+    and snapshot length at which each line can be read (:func:`envelope_limits`): a feature that
+    cannot be computed is refused here, never computed as a silent 0.
     """
     if not any(name in CONDITION_FEATURES for name in features):
         return None
@@ -301,4 +319,23 @@ def spec_problem(features: tuple[str, ...], extra: dict[str, Any]) -> str | None
     if envelope and settings.bearing is None:
         return (f"{envelope} need the bearing geometry and shaft speed in extra['condition'] "
                 "(bearing-train ingest --bearing N,d,D,ANGLE --shaft-rpm RPM, or --bearing ims)")
+    if envelope and sample_rate_hz is not None and samples_per_snapshot is not None:
+        for name in envelope:
+            defect = name.split("_")[1]
+            why = envelope_limits(sample_rate_hz, samples_per_snapshot, settings.defect_hz[defect])
+            if why:
+                return f"{name} cannot be read in these snapshots: {why}"
     return None
+
+
+def computable(features: tuple[str, ...], settings: ConditionSettings, sample_rate_hz: float,
+               samples_per_snapshot: int) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``features`` split into those readable at this rate and length and, for the others, why not."""
+    kept, dropped = [], {}
+    for name in features:
+        why = spec_problem((name,), {"condition": settings.to_dict()}, sample_rate_hz, samples_per_snapshot)
+        if why:
+            dropped[name] = why
+        else:
+            kept.append(name)
+    return tuple(kept), dropped

@@ -72,8 +72,8 @@ class FeatureSpec:
             problems.append(f"features has duplicates: {list(self.features)}")
         elif unknown_features(self.features):
             problems.append(unknown_features(self.features))
-        elif spec_problem(self.features, self.extra):
-            problems.append(spec_problem(self.features, self.extra))
+        elif spec_problem(self.features, self.extra, self.sample_rate_hz, self.samples_per_snapshot):
+            problems.append(spec_problem(self.features, self.extra, self.sample_rate_hz, self.samples_per_snapshot))
         if problems:
             raise ValueError("invalid feature spec: " + "; ".join(problems))
 
