@@ -95,6 +95,15 @@ class BundleReloader:
             self._candidate = exc
 
 
+def check_on_disk(agent: "Agent") -> None:
+    """Journal a change to the running bundle's files on disk, once per change (what runs is in memory: a copy
+    over the live folder cannot change the scores, but a restart or reload would load it)."""
+    watch = agent.loaded.bundle.on_disk if agent.loaded else None
+    for news in watch.check() if watch is not None else ():
+        log.warning("bundle on disk: %s", news)
+        agent._event("bundle_changed_on_disk", news)
+
+
 def swap_in(agent: "Agent", result: ReloadResult) -> None:
     """Apply a finished reload between two snapshots: swap the bundle in, or journal why not."""
     from edge_agent import persistence

@@ -22,7 +22,7 @@ from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
-from edge_agent.reload import BundleReloader, LoadedBundle, load_scorer, swap_in
+from edge_agent.reload import BundleReloader, LoadedBundle, check_on_disk, load_scorer, swap_in
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot
@@ -35,6 +35,7 @@ HOUSEKEEPING_S = 0.25  # how often faults, requests and a finished bundle load a
 FLUSH_S = 10.0  # how often counters and the heartbeat are written when no snapshot writes them
 LOSS_REPORT_S = 5.0  # lost frames are summed into one event at most this often (no event storm)
 PRUNE_S = 3600.0  # how often old journal rows are pruned
+DISK_CHECK_S = 5.0  # how often the running bundle's files are compared with what was verified (a stat each)
 
 
 class AgentError(BearingEdgeError, RuntimeError):
@@ -76,7 +77,7 @@ class Agent:
         except SinkError as exc:
             self.journal.close()
             raise AgentError(str(exc)) from exc
-        self._last = dict.fromkeys(("housekeeping", "flush", "losses"), time.monotonic()) | {"prune": -PRUNE_S}
+        self._last = dict.fromkeys(("housekeeping", "flush", "losses", "disk"), time.monotonic()) | {"prune": -PRUNE_S}
         self.started = time.time()
         self._show()
 
@@ -162,6 +163,8 @@ class Agent:
         result = self.reloader.poll(board.info or board.last_info, learning=self.learning)
         if result is not None:
             swap_in(self, result)
+        if self._due("disk", now, DISK_CHECK_S):
+            check_on_disk(self)
         if self._due("flush", now, FLUSH_S):
             persistence.flush(self)
         if self._due("prune", now, PRUNE_S):

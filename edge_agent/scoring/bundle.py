@@ -29,6 +29,7 @@ import numpy as np
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.scoring.archive import ArchiveError, unpacked_folder
 from edge_agent.scoring.archive import unpack as unpack_archive
+from edge_agent.scoring.disk_watch import DiskWatch, read_with_stat, sha256, sha256_bytes
 from edge_agent.scoring.manifest import MANIFEST, SUPPORTED_SCHEMAS, ManifestError, check_scaler_float32, read_manifest
 from edge_agent.scoring.probe import ModelCrashed, probe_model
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
@@ -55,10 +56,14 @@ class Bundle:
     threshold: float
     debounce: int
     variant: str
-    model_path: Path
+    model_path: Path  # where the model was read from (names it in messages); never read again
     runner: ModelRunner = field(repr=False)  # loaded and checked against the feature spec
     #: Per-feature error limits of the two-level rule (alarm at once above one), or None: off.
     immediate_limits: np.ndarray | None = None
+    #: The model's bytes, read once and hashed: what every runner of this bundle is built from.
+    model_content: bytes = field(default=b"", repr=False)
+    #: The files it was loaded from, to notice a change on disk while it runs (it cannot change what runs).
+    on_disk: DiskWatch | None = field(default=None, repr=False)
 
     @property
     def runtime(self) -> str:
@@ -69,29 +74,12 @@ class Bundle:
         """The verified runner for ``auto`` or its own runtime; another gets a new one, checked for compatibility."""
         if runtime in ("auto", self.runtime):
             return self.runner
-        return ModelRunner(self.model_path, check_runtime(self.manifest, self.variant, runtime, self.path))
-
-
-def _sha256() -> Any:
-    """A SHA-256 hash object, from CPython's built-in implementation when it has one.
-
-    ``hashlib`` prefers OpenSSL, and importing it maps libcrypto: about 3.5 MiB
-    more resident memory in the agent for its whole life, to hash ~50 kB once
-    per bundle load. The digest is the same; hashlib is the fallback for a
-    Python built without its own SHA-256 (``_sha2`` since 3.12, ``_sha256`` before).
-    """
-    for module in ("_sha2", "_sha256"):
-        try:
-            return importlib.import_module(module).sha256()
-        except (ImportError, AttributeError):
-            continue
-    import hashlib
-
-    return hashlib.sha256()
+        return ModelRunner(self.model_content, check_runtime(self.manifest, self.variant, runtime, self.path),
+                           name=str(self.model_path))
 
 
 def sha256_file(path: str | Path) -> str:
-    h = _sha256()
+    h = sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
@@ -124,38 +112,58 @@ def _extract(archive: Path) -> Path:
     return manifests[0].parent
 
 
-def _read_manifest(root: Path) -> dict:
+def _read_manifest(root: Path) -> tuple[dict, bytes, tuple]:
+    """The manifest, parsed and checked, with its bytes and their stat (read once: what is verified is what is used)."""
+    path = root / MANIFEST
     try:
-        return read_manifest(root)
+        data, seen = read_with_stat(path)
+    except FileNotFoundError:
+        data, seen = b"", None  # read_manifest says what is missing
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read the manifest ({exc}); copy the bundle again") from exc
+    try:
+        return read_manifest(root, data if seen is not None else None), data, seen
     except ManifestError as exc:
         raise BundleError(str(exc)) from exc
 
 
-def _verify_files(root: Path, manifest: dict) -> None:
+def _read_verified(root: Path, manifest: dict) -> dict[str, tuple[bytes, tuple]]:
+    """Every file the manifest lists, read once into memory and checked against its sha256: ``{name: (bytes, stat)}``.
+
+    Everything after this uses these bytes, never the files again: a file replaced or rewritten on disk
+    after its check (a copy over the live bundle, a swap during the load) cannot change what runs.
+    """
     files = manifest["files"]
     if SCALER not in files:
         raise BundleError(f"{root / MANIFEST}: 'files' does not list {SCALER}")
+    verified = {}
     for name, expected in sorted(files.items()):
         path = root / name
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise BundleError(f"{root / MANIFEST}: file entry {name!r} points outside the bundle")
         if not path.is_file():
             raise BundleError(f"{root}: missing file {name} (listed in {MANIFEST}); copy the whole bundle again")
-        actual = sha256_file(path)
+        try:
+            data, seen = read_with_stat(path)
+        except OSError as exc:
+            raise BundleError(f"{path}: cannot read it ({exc}); copy the bundle again") from exc
+        actual = sha256_bytes(data)
         if actual != expected:
             raise BundleError(
                 f"{path}: checksum mismatch: sha256 is {actual}, manifest says {expected}; the file was "
                 "changed or damaged in transit, copy the bundle again")
+        verified[name] = (data, seen)
+    return verified
 
 
-def _load_scaler(root: Path, spec: FeatureSpec) -> ScalerParams:
+def _load_scaler(root: Path, spec: FeatureSpec, data: bytes) -> ScalerParams:
     path = root / SCALER
     try:
-        scaler = ScalerParams.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        scaler = ScalerParams.from_dict(json.loads(data.decode("utf-8")))
         check_scaler_float32(scaler.scale, scaler.min, scaler.feature_names, str(path))
     except ManifestError as exc:
         raise BundleError(str(exc)) from exc
-    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # UnicodeDecodeError is a ValueError
         raise BundleError(f"{path}: unusable scaler: {exc}") from exc
     if list(scaler.feature_names) != list(spec.feature_names):
         raise BundleError(f"{path}: scaler features {list(scaler.feature_names)} differ from the feature "
@@ -184,34 +192,43 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
     the model is first loaded and invoked in a child process
     (:func:`edge_agent.scoring.probe.probe_model`): a model that crashes the runtime is
     refused instead of ending this process. The agent and ``check-bundle`` probe.
+
+    Every file is read once and hashed; the probe and the interpreter are built from the model's
+    bytes in memory, so what runs is what was verified whatever happens to the files afterwards
+    (``Bundle.on_disk`` notices that).
     """
     path = Path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle directory or archive")
     if path.is_file():
+        try:  # watched for a change on disk: the archive, not its private unpacked copy
+            data, seen = read_with_stat(path)
+        except OSError as exc:
+            raise BundleError(f"{path}: cannot read the bundle archive ({exc}); copy it again") from exc
         root = _extract(path)
         try:
-            bundle = _load_dir(root, variant, runtime, probe)
+            bundle = _load_dir(root, variant, runtime, probe, watch=[(path, sha256_bytes(data), seen)])
         except BundleError as exc:
             shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise BundleError(f"{path} (unpacked): {exc}") from exc
         except BaseException:
             shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise
-        # The unpacked copy lives as long as the Bundle (the interpreter maps the model file).
+        # The unpacked copy lives as long as the Bundle (for a look at what was loaded; nothing reads it again).
         weakref.finalize(bundle, shutil.rmtree, str(unpacked_folder(root)), True)
         return bundle
     return _load_dir(path, variant, runtime, probe)
 
 
-def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False) -> Bundle:
-    manifest = _read_manifest(root)
-    _verify_files(root, manifest)
+def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False,
+              watch: list[tuple[Path, str, tuple]] | None = None) -> Bundle:
+    manifest, manifest_bytes, manifest_seen = _read_manifest(root)
+    verified = _read_verified(root, manifest)
     try:
         spec = FeatureSpec.from_dict(manifest["feature_spec"])
     except (ValueError, TypeError) as exc:
         raise BundleError(f"{root / MANIFEST}: bad feature_spec: {exc}") from exc
-    scaler = _load_scaler(root, spec)
+    scaler = _load_scaler(root, spec, verified[SCALER][0])
 
     variant = variant or manifest["default_variant"]
     if variant not in manifest["variants"]:
@@ -228,21 +245,27 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
                           "is not among the checksummed files")
 
     model_path = root / info["file"]
+    model = verified[info["file"]][0]  # the bytes just hashed: the probe and the interpreter get these
     name = check_runtime(manifest, variant, runtime, root)
     if probe:
         try:
-            probe_model(model_path, name)
+            probe_model(model, name, name=model_path)
         except ModelCrashed as exc:
             raise BundleError(str(exc)) from exc
     try:
-        runner = ModelRunner(model_path, name)
+        runner = ModelRunner(model, name, name=str(model_path))
     except (ValueError, RuntimeError) as exc:
         raise BundleError(f"{model_path}: {name} cannot load the model: {exc}") from exc
     _check_shapes(model_path, runner, spec)
-    return Bundle(bundle_id=str(manifest["bundle_id"]), path=root, manifest=manifest, spec=spec,
+    bundle_id = str(manifest["bundle_id"])
+    if watch is None:  # a directory: its manifest and every file it lists, as read and verified
+        watch = [(root / MANIFEST, sha256_bytes(manifest_bytes), manifest_seen)] + \
+            [(root / n, manifest["files"][n], seen) for n, (_, seen) in verified.items()]
+    return Bundle(bundle_id=bundle_id, path=root, manifest=manifest, spec=spec,
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
                   model_path=model_path, runner=runner,
-                  immediate_limits=_immediate_limits(root, manifest["threshold"], spec))
+                  immediate_limits=_immediate_limits(root, manifest["threshold"], spec),
+                  model_content=model, on_disk=DiskWatch(bundle_id, watch))
 
 
 def _immediate_limits(root: Path, threshold: dict, spec: FeatureSpec) -> np.ndarray | None:

@@ -45,13 +45,14 @@ class ManifestError(BearingEdgeError, ValueError):
     """A manifest field of the wrong type or out of range; the message names the field and the fix."""
 
 
-def read_manifest(root: Path) -> dict:
-    """``root/manifest.json``, parsed and checked (types and ranges); raise :class:`ManifestError` if not usable."""
+def read_manifest(root: Path, data: bytes | None = None) -> dict:
+    """``root/manifest.json`` (or its bytes ``data``, already read), parsed and checked (types and ranges);
+    raise :class:`ManifestError` if not usable."""
     path = root / MANIFEST
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise ManifestError(f"{root}: no {MANIFEST}; is this a bundle directory made by bearing-convert?")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8") if data is not None else path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # ValueError: also a 5000-digit integer
         raise ManifestError(f"{path}: not valid JSON ({exc}); copy the bundle again") from exc
     if not isinstance(manifest, dict):

@@ -95,8 +95,13 @@ def resolve_runtime(runtime: str = "auto", allowed: list[str] | tuple[str, ...] 
     raise RuntimeUnavailable("no usable TFLite runtime among " + ", ".join(candidates) + ": " + "; ".join(errors))
 
 
-def load_interpreter(model_path: str | Path, runtime: str = "auto") -> Any:
-    """A ready-to-invoke interpreter (tensors allocated) for ``model_path``.
+def load_interpreter(model: str | Path | bytes, runtime: str = "auto") -> Any:
+    """A ready-to-invoke interpreter (tensors allocated) for a model file, or a model's bytes.
+
+    Given bytes, the interpreter is built from them (``model_content``) and keeps them: nothing on
+    disk can change what it runs afterwards. A path is mapped by the runtime for the interpreter's
+    life (MAP_SHARED): a file overwritten in place changes the weights under it, and a truncated one
+    kills the process with SIGBUS; so the device loads bundles from bytes it hashed (:mod:`.bundle`).
 
     ``auto`` tries ai-edge-litert, then tflite-runtime. Single-threaded: the
     model is tiny, and threads only add wake-up latency on a Pi. Builtin kernels
@@ -110,8 +115,10 @@ def load_interpreter(model_path: str | Path, runtime: str = "auto") -> Any:
     """
     name = resolve_runtime(runtime)
     module = importlib.import_module(RUNTIME_MODULES[name])
+    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray, memoryview)) else \
+        {"model_path": str(model)}
     interpreter = _import_interpreter(name)(
-        model_path=str(model_path), num_threads=1,
+        **source, num_threads=1,
         experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     return interpreter
@@ -134,9 +141,12 @@ class ModelRunner:
     which is all that runs per snapshot on the device.
     """
 
-    def __init__(self, model_path: str | Path, runtime: str = "auto") -> None:
+    def __init__(self, model: str | Path | bytes, runtime: str = "auto", *, name: str | None = None) -> None:
+        """``model``: a path, or the model's bytes (what the device runs: :func:`load_interpreter`);
+        ``name`` names it in messages (default: the path)."""
         self.runtime = resolve_runtime(runtime)
-        self.interpreter = load_interpreter(model_path, self.runtime)
+        self.interpreter = load_interpreter(model, self.runtime)
+        model_path = name or (model if isinstance(model, (str, Path)) else "the model")
         inp = self.interpreter.get_input_details()
         out = self.interpreter.get_output_details()
         if len(inp) != 1 or len(out) != 1:
