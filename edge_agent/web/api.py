@@ -74,7 +74,6 @@ EVENT_HELP = {
     "bundle_loaded": "a model bundle was loaded and is scoring",
     "bundle_rejected": "a new bundle was refused; the previous one keeps scoring",
     "bundle_changed_on_disk": "the running bundle's files changed on disk; it keeps running the verified copy",
-    "bundle_changed_on_disk": "the running bundle's files changed on disk; it keeps running the verified copy",
     "alarm_raised": "the error stayed over the threshold long enough: alarm raised and latched",
     "alarm_acknowledged": "someone acknowledged the alarm: the buzzer is silenced",
     "alarm_condition_cleared": "the error is back under the threshold, but the alarm stays latched until acknowledged",
