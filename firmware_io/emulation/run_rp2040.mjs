@@ -3,13 +3,20 @@
  * run_rp2040.mjs - boot a UF2 image on an emulated RP2040 (rp2040js) the way a Pico boots it, feed its
  * ADC from a file, and write what its UART0 sends to stdout at the UART's line rate.
  *
- *   node run_rp2040.mjs --bootrom B1.bin --uf2 fw.uf2 --adc samples.u16 --seconds 5 [--capture out.bin]
+ *   node run_rp2040.mjs [--bootrom B1.bin] --uf2 fw.uf2 --adc samples.u16 --seconds 5 [--capture out.bin]
  *                       [--stats stats.json]
+ *
+ * With --bootrom (the real RP2040 B1 bootrom: it is not in the repository, see docs/hardware.md) the
+ * core starts in the bootrom, which reads boot2 from the flash chip over SPI, checks its CRC and
+ * runs it, as on a Pico. Without it a stand-in does the same check in JavaScript, copies boot2 to
+ * 0x20041f00 and starts it there (what the bootrom does on success; no USB boot on failure).
  *
  * --adc is little-endian uint16 ADC codes (0..4095), interleaved by channel (ch0 ch1 ch2 ch3 ch0 ...):
  * conversion k of input c returns value [k * 4 + c], wrapping at the end of the file. Stdout gets the
  * UART bytes (a pty in the tests: the agent reads its slave side); --capture keeps a copy; --stats
- * writes the run's figures as JSON (also printed on stderr).
+ * writes the run's figures as JSON (also printed on stderr). --realtime keeps emulated time from running
+ * ahead of the wall clock (the emulator is faster than real time when the core sleeps a lot), so a
+ * reader sees the bytes at the line rate in wall time too.
  *
  * Stock rp2040js 1.4.1 cannot boot through the bootrom and models some peripherals too kindly (see
  * docs/hardware.md, "What the emulation proves"); this harness adds what a real boot and a fair test
@@ -33,7 +40,7 @@ const BOOT2_ENTRY = 0x20041f00;
 const DREQ_UART0_TX = 20; // RP2040 datasheet 2.5.3.1 (rp2040js does not export its DREQ table)
 
 function parseArgs(argv) {
-  const opts = { seconds: 5, capture: null, stats: null, adc: null, quiet: false };
+  const opts = { seconds: 5, capture: null, stats: null, adc: null, realtime: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -46,9 +53,10 @@ function parseArgs(argv) {
     else if (a === '--seconds') opts.seconds = Number(val());
     else if (a === '--capture') opts.capture = val();
     else if (a === '--stats') opts.stats = val();
+    else if (a === '--realtime') opts.realtime = true;
     else fail(`unknown argument ${a}`);
   }
-  if (!opts.bootrom || !opts.uf2) fail('--bootrom and --uf2 are required');
+  if (!opts.uf2) fail('--uf2 is required');
   if (!(opts.seconds > 0)) fail(`--seconds must be > 0, got ${opts.seconds}`);
   return opts;
 }
@@ -75,6 +83,16 @@ function readUF2(path) {
   }
   if (!blocks) fail(`${path}: no RP2040 blocks`);
   return image;
+}
+
+/** CRC-32/MPEG-2, the bootrom's check of boot2 (poly 0x04c11db7, init ~0, not reflected, no xor out). */
+function boot2Crc(bytes) {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b << 24;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
+  }
+  return crc >>> 0;
 }
 
 /** A plain register file: what the bootrom writes it reads back. */
@@ -257,9 +275,11 @@ function main() {
   const mcu = new RP2040();
   const quietLogger = { debug() {}, info() {}, warn() {}, error(name, msg) { process.stderr.write(`rp2040js ${name}: ${msg}\n`); } };
   mcu.logger = quietLogger;
-  const rom = readFileSync(opts.bootrom);
-  if (rom.length !== 16384) fail(`${opts.bootrom}: a RP2040 bootrom is 16384 bytes, this is ${rom.length}`);
-  mcu.loadBootrom(new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + 16384)));
+  if (opts.bootrom) {
+    const rom = readFileSync(opts.bootrom);
+    if (rom.length !== 16384) fail(`${opts.bootrom}: a RP2040 bootrom is 16384 bytes, this is ${rom.length}`);
+    mcu.loadBootrom(new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + 16384)));
+  }
   const image = readUF2(opts.uf2);
 
   // XIP: flash reads as blank (permanently-undefined instructions) until boot2 makes it readable.
@@ -291,7 +311,7 @@ function main() {
       try {
         off += writeSync(1, buf, off);
       } catch (e) {
-        if (e.code === 'EAGAIN') continue; // the reader is behind: the link waits, like USB CDC
+        if (e.code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, 1); continue; } // reader behind: the link waits
         if (e.code === 'EPIPE' || e.code === 'EIO') { finish('the reader went away'); }
         throw e;
       }
@@ -304,15 +324,26 @@ function main() {
   })() : new Uint16Array(0);
   const adcStats = feedAdc(mcu, adcCodes);
 
+  const clock = mcu.clock, core = mcu.core;
   let fault = null;
   mcu.onBreak = (code) => { fault ??= `breakpoint/undefined instruction ${code} at pc 0x${mcu.core.PC.toString(16)}`; };
   mcu.reset();
+  let boot2Rejected = false;
+  if (!opts.bootrom) { // the stand-in for the bootrom's flash boot
+    const boot2 = image.subarray(0, 256);
+    const stored = new DataView(boot2.buffer, boot2.byteOffset + 252, 4).getUint32(0, true);
+    if (boot2Crc(boot2.subarray(0, 252)) === stored) {
+      mcu.sram.set(boot2, BOOT2_ENTRY - 0x20000000);
+      core.SP = 0x20042000;
+      core.PC = BOOT2_ENTRY;
+    } else boot2Rejected = true;
+  }
 
   const endNs = opts.seconds * 1e9;
   let instructions = 0, cycles = 0, waitNs = 0, boot2Ns = null, flashExecBeforeXip = null;
   let waitNsAtFirstByte = 0, instrAtFirstByte = 0;
   const wall0 = process.hrtime.bigint();
-  const clock = mcu.clock, core = mcu.core;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
   function finish(reason) {
     flush();
@@ -320,6 +351,7 @@ function main() {
     const streamNs = tx.firstByteNs === null ? 0 : nanos - tx.firstByteNs;
     const stats = {
       reason,
+      boot: opts.bootrom ? 'bootrom' : 'stand-in',
       emulated_s: nanos / 1e9,
       wall_s: Number(process.hrtime.bigint() - wall0) / 1e9,
       instructions,
@@ -341,14 +373,19 @@ function main() {
     if (opts.capture) writeFileSync(opts.capture, Buffer.concat(capture));
     if (opts.stats) writeFileSync(opts.stats, text + '\n');
     process.stderr.write(text + '\n');
-    process.exit(fault || flashExecBeforeXip ? 1 : 0);
+    process.exit(fault || flashExecBeforeXip || boot2Rejected ? 1 : 0);
   }
 
-  let flushAt = 0;
+  if (boot2Rejected) finish('boot2 CRC rejected');
+  let flushAt = 0, idle = false;
   while (clock.nanos < endNs) {
     if (core.waiting) {
       const dt = clock.nanosToNextAlarm;
-      if (dt <= 0) { if (!clock.nextAlarm) break; clock.tick(0); continue; }
+      if (dt <= 0) {
+        if (!clock.nextAlarm) { idle = true; break; } // asleep, and nothing scheduled can wake it
+        clock.tick(0);
+        continue;
+      }
       clock.tick(dt);
       waitNs += dt;
     } else {
@@ -365,9 +402,16 @@ function main() {
       if (fault) break;
     }
     if (tx.firstByteNs !== null && !instrAtFirstByte) { instrAtFirstByte = instructions; waitNsAtFirstByte = waitNs; }
-    if (pending.length >= 4096 || clock.nanos >= flushAt) { flush(); flushAt = clock.nanos + 1e6; }
+    if (pending.length >= 4096 || clock.nanos >= flushAt) {
+      flush();
+      flushAt = clock.nanos + 1e6;
+      if (opts.realtime) {
+        const ahead = clock.nanos - Number(process.hrtime.bigint() - wall0);
+        if (ahead > 2e6) Atomics.wait(sleeper, 0, 0, ahead / 1e6);
+      }
+    }
   }
-  finish(fault ? 'fault' : flashExecBeforeXip ? 'executed flash before XIP' : 'time');
+  finish(fault ? 'fault' : flashExecBeforeXip ? 'executed flash before XIP' : idle ? 'idle' : 'time');
 }
 
 main();
