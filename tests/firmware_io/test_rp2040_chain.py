@@ -248,7 +248,7 @@ def test_at_1_mbaud_device_overruns_equal_host_missing_samples_and_nothing_broke
     uf2 = build_firmware(tmp_path / "fw", UART_BAUD="1000000")
     link, journal_path = tmp_path / "ttyRP2040", tmp_path / "journal.sqlite"
     agent = start_agent(tmp_path, link, bundle)
-    board = EmulatedBoard(tmp_path, uf2, adc_codes(recorded[:2]), seconds=2.1, link=link)
+    board = EmulatedBoard(tmp_path, uf2, adc_codes(recorded[:2]), seconds=3.2, link=link)
     try:
         stats = board.wait()
         frames, dec = decode(board.capture)
@@ -272,7 +272,8 @@ def test_at_1_mbaud_device_overruns_equal_host_missing_samples_and_nothing_broke
     for device, host in statuses:
         assert device == host
         checked += device > 0
-    assert checked >= 1 and statuses[-1][0] > 20000  # a second at 1 Mbaud loses over a third of 80,000 samples
+    # 1 Mbaud carries 48 of the 78 frames a second: over a third of the 20,000 sample ticks a second are lost
+    assert checked >= 1 and statuses[-1][0] > 5000
     assert all(f.tx_overruns == 0 and f.errors == 0 for f in frames if isinstance(f, fr.DeviceStatus))
     assert dec.stats.seq_gaps == 0  # dropped on the device, not lost on the wire
 
