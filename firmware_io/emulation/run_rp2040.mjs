@@ -14,9 +14,9 @@
  * --adc is little-endian uint16 ADC codes (0..4095), interleaved by channel (ch0 ch1 ch2 ch3 ch0 ...):
  * conversion k of input c returns value [k * 4 + c], wrapping at the end of the file. Stdout gets the
  * UART bytes (a pty in the tests: the agent reads its slave side); --capture keeps a copy; --stats
- * writes the run's figures as JSON (also printed on stderr). --realtime keeps emulated time from running
- * ahead of the wall clock (the emulator is faster than real time when the core sleeps a lot), so a
- * reader sees the bytes at the line rate in wall time too.
+ * writes the run's figures as JSON (also printed on stderr). --speed S keeps emulated time from running
+ * ahead of S x the wall clock (1: real time; the emulator is faster than that while the core sleeps),
+ * so a reader sees the bytes at the line rate in wall time too; 0 (default) runs as fast as it can.
  *
  * Stock rp2040js 1.4.1 cannot boot through the bootrom and models some peripherals too kindly (see
  * docs/hardware.md, "What the emulation proves"); this harness adds what a real boot and a fair test
@@ -40,7 +40,7 @@ const BOOT2_ENTRY = 0x20041f00;
 const DREQ_UART0_TX = 20; // RP2040 datasheet 2.5.3.1 (rp2040js does not export its DREQ table)
 
 function parseArgs(argv) {
-  const opts = { seconds: 5, capture: null, stats: null, adc: null, realtime: false };
+  const opts = { seconds: 5, capture: null, stats: null, adc: null, speed: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -53,11 +53,12 @@ function parseArgs(argv) {
     else if (a === '--seconds') opts.seconds = Number(val());
     else if (a === '--capture') opts.capture = val();
     else if (a === '--stats') opts.stats = val();
-    else if (a === '--realtime') opts.realtime = true;
+    else if (a === '--speed') opts.speed = Number(val());
     else fail(`unknown argument ${a}`);
   }
   if (!opts.uf2) fail('--uf2 is required');
   if (!(opts.seconds > 0)) fail(`--seconds must be > 0, got ${opts.seconds}`);
+  if (!(opts.speed >= 0)) fail(`--speed must be >= 0, got ${opts.speed}`);
   return opts;
 }
 
@@ -405,8 +406,8 @@ function main() {
     if (pending.length >= 4096 || clock.nanos >= flushAt) {
       flush();
       flushAt = clock.nanos + 1e6;
-      if (opts.realtime) {
-        const ahead = clock.nanos - Number(process.hrtime.bigint() - wall0);
+      if (opts.speed) {
+        const ahead = clock.nanos / opts.speed - Number(process.hrtime.bigint() - wall0);
         if (ahead > 2e6) Atomics.wait(sleeper, 0, 0, ahead / 1e6);
       }
     }

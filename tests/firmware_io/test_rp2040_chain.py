@@ -87,13 +87,14 @@ class EmulatedBoard:
     emulator: like USB CDC, the link itself loses nothing; overruns come from the modelled UART.
     """
 
-    def __init__(self, tmp: Path, uf2: Path, codes: np.ndarray, seconds: float, link: Path) -> None:
+    def __init__(self, tmp: Path, uf2: Path, codes: np.ndarray, seconds: float, link: Path,
+                 speed: float = 1.0) -> None:
         adc = tmp / "adc.u16"
         codes.astype("<u2").tofile(adc)
         self.capture, self.stats_path = tmp / "uart.bin", tmp / "stats.json"
         bootrom = real_bootrom()
         cmd = [*node_harness(), "--uf2", str(uf2), "--adc", str(adc), "--seconds", str(seconds),
-               "--capture", str(self.capture), "--stats", str(self.stats_path), "--realtime"]
+               "--capture", str(self.capture), "--stats", str(self.stats_path), "--speed", str(speed)]
         if bootrom is not None:
             cmd += ["--bootrom", str(bootrom)]
         self.port = PtyPort(link)
@@ -192,8 +193,9 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
     codes = adc_codes(recorded)
     link, journal_path = tmp_path / "ttyRP2040", tmp_path / "journal.sqlite"
     agent = start_agent(tmp_path, link, bundle)
-    # 4 snapshots of 1.024 s, and 0.2 s for the boot and the last frames
-    board = EmulatedBoard(tmp_path, uf2, codes, seconds=len(SNAPSHOTS) * N / 20000 + 0.2, link=link)
+    # 4 snapshots of 1.024 s, and 0.2 s for the boot and the last frames. At half speed: the agent stamps
+    # a device's snapshots with its wall clock, and the offline table (export) keeps one per second.
+    board = EmulatedBoard(tmp_path, uf2, codes, seconds=len(SNAPSHOTS) * N / 20000 + 0.2, link=link, speed=0.5)
     try:
         stats = board.wait()
         wait_for(lambda: len(journal(journal_path)[0]) >= len(SNAPSHOTS), 120, "4 journaled snapshots")
@@ -226,7 +228,7 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
         digitised = expected[k * N:(k + 1) * N]
         np.testing.assert_allclose(r["features"], mean_abs(digitised, G_PER_COUNT), rtol=0, atol=1e-12)
     offline = offline_scores(tmp_path, journal_path, bundle)
-    assert len(offline) == len(rows)
+    assert len(offline) == len(rows), f"export kept one snapshot a second: {[r['time'] for r in rows]}"
     scored = 0
     for r, (error, alarm) in zip(rows, offline):
         if r["error"] is None:

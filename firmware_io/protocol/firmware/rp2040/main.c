@@ -62,10 +62,11 @@ static void point_channel(uint32_t ch, uint32_t block) {
     REG(DMA_CH_WRITE_ADDR(ch)) = (uint32_t)(uintptr_t)dst; /* not a trigger alias */
 }
 
-/* DMA_IRQ_0: an ADC block is complete (78 times a second). */
+/* DMA_IRQ_0: an ADC block is complete (78 times a second), or a frame has left (wakes the main loop). */
 void isr_dma_0(void) {
-    uint32_t ints = REG(DMA_INTS0) & ((1u << DMA_ADC_A) | (1u << DMA_ADC_B));
+    uint32_t ints = REG(DMA_INTS0);
     REG(DMA_INTS0) = ints; /* write 1 to clear */
+    ints &= (1u << DMA_ADC_A) | (1u << DMA_ADC_B);
     while (ints) {
         /* the two channels alternate; if both finished, the older block first */
         uint32_t ch = (ints == 3u) ? (chan_block[0] < chan_block[1] ? 0u : 1u) : (ints == 1u ? 0u : 1u);
@@ -170,7 +171,7 @@ static void adc_start(void) {
         REG(DMA_CH_AL1_CTRL(ch)) = DMA_CTRL_EN | DMA_CTRL_SIZE_HALFWORD | DMA_CTRL_INCR_WRITE |
                                    (other << DMA_CTRL_CHAIN_TO_SHIFT) | (DREQ_ADC << DMA_CTRL_TREQ_SHIFT);
     }
-    REG(DMA_INTE0) = (1u << DMA_ADC_A) | (1u << DMA_ADC_B);
+    REG(DMA_INTE0) = (1u << DMA_ADC_A) | (1u << DMA_ADC_B) | (1u << DMA_UART);
     REG(NVIC_ISER) = 1u << IRQ_DMA_0;
     REG(DMA_CH_CTRL_TRIG(DMA_ADC_A)) = REG(DMA_CH_AL1_CTRL(DMA_ADC_A)); /* arm channel A */
     /* AINSEL = 0, round robin over inputs 0..3, free running */
