@@ -58,6 +58,7 @@ from firmware_io.recordings.reader import (
     to_counts,
 )
 from firmware_io.recordings.sources import ReadOptions, is_archive, iter_recording_snapshots, iter_source_files
+from train import recordings_mat  # noqa: F401  (registers the .mat reader: scipy is a desktop dependency)
 
 #: Files per task sent to a worker: large enough to amortise pickling, small enough for a live progress bar.
 _CHUNK = 8
@@ -255,6 +256,12 @@ class _Feasible(tuple):
             raise RecordingError(f"none of the features {list(self)} can be read in these snapshots: "
                                  + "; ".join(f"{k}: {v}" for k, v in dropped.items()))
         return kept
+
+
+def is_ims_form(sources: Sequence[Path]) -> bool:
+    """Whether ``sources`` are IMS recordings (files named by their time, folders of them, the packed npz)."""
+    packed = [s for s in sources if s.is_file() and is_packed(s) and not _states_its_rate(s)]
+    return bool(packed) or any(_is_ims_source(s) for s in sources if s not in packed)
 
 
 def _states_its_rate(path: Path) -> bool:

@@ -103,9 +103,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_bearing(text: str, shaft_rpm: float | None):
+    """``--bearing ims|N,d,D,ANGLE`` and ``--shaft-rpm`` -> (BearingGeometry, shaft Hz), refused with the fix."""
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ, BearingGeometry
+    from firmware_io.errors import BearingEdgeError
+
+    bearing, shaft_hz = None, None
+    if text == "ims":
+        bearing, shaft_hz = IMS_BEARING, IMS_SHAFT_HZ
+    else:
+        try:
+            n, d, pitch, angle = (float(v) for v in text.split(","))
+            bearing = BearingGeometry(int(n), d, pitch, angle)
+        except ValueError as exc:
+            raise BearingEdgeError(f"--bearing {text!r}: {exc} (expected 'ims' or N,d,D,ANGLE, "
+                                   "e.g. 16,0.331,2.815,15.17)") from None
+    if shaft_rpm is not None:
+        if not shaft_rpm > 0:
+            raise BearingEdgeError(f"--shaft-rpm must be > 0, got {shaft_rpm!r}")
+        shaft_hz = shaft_rpm / 60.0
+    if shaft_hz is None:
+        raise BearingEdgeError("--bearing needs --shaft-rpm (the defect frequencies scale with the shaft speed)")
+    return bearing, shaft_hz
+
+
 def _features(args: argparse.Namespace):
     """The feature names and condition settings the options ask for (refused with the fix when they do not fit)."""
-    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ, BearingGeometry
     from edge_agent.features.condition import STANDARD_GRAVITY_M_S2, WITH_BEARING_FEATURES, ConditionSettings
     from edge_agent.features.registry import DEFAULT_FEATURES, FEATURES
     from firmware_io.errors import BearingEdgeError
@@ -114,20 +137,7 @@ def _features(args: argparse.Namespace):
         names = WITH_BEARING_FEATURES if args.bearing else DEFAULT_FEATURES
     else:
         names = tuple(FEATURES) if args.features == "all" else tuple(n.strip() for n in args.features.split(",") if n.strip())
-    bearing, shaft_hz = None, None
-    if args.bearing == "ims":
-        bearing, shaft_hz = IMS_BEARING, IMS_SHAFT_HZ
-    elif args.bearing:
-        try:
-            n, d, pitch, angle = (float(v) for v in args.bearing.split(","))
-            bearing = BearingGeometry(int(n), d, pitch, angle)
-        except ValueError as exc:
-            raise BearingEdgeError(f"--bearing {args.bearing!r}: {exc} (expected 'ims' or N,d,D,ANGLE, "
-                                   "e.g. 16,0.331,2.815,15.17)") from None
-    if args.shaft_rpm is not None:
-        shaft_hz = args.shaft_rpm / 60.0
-    if bearing is not None and shaft_hz is None:
-        raise BearingEdgeError("--bearing needs --shaft-rpm (the defect frequencies scale with the shaft speed)")
+    bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm) if args.bearing else (None, None)
     if names == ("mean_abs",) and bearing is None:
         return names, None
     try:

@@ -31,7 +31,7 @@ import io
 import re
 import tarfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -215,24 +215,35 @@ class Block:
     time_of_day_s: float | None = None
     #: The absolute time of each packed snapshot, or of the run's first sample (one entry), or None.
     timestamps: np.ndarray | None = None
+    #: A recording of its own (WAV, npy, mat, a 2-D npz) rather than one snapshot of a series of text files:
+    #: without times, such files follow one another.
+    continuous: bool = False
 
     @property
     def channels(self) -> int:
         return self.data.shape[-1]
 
 
+#: Readers of forms that need desktop libraries, by suffix: ``train.recordings_mat`` adds ``.mat``
+#: (scipy) when the desktop code is imported; nothing under firmware_io may import scipy.
+DESKTOP_READERS: dict[str, Callable[[bytes, str, "ReadOptions"], "Block"]] = {}
+
+
+def _desktop_only(data: bytes, where: str, options: ReadOptions) -> Block:
+    raise RecordingError(f"{where}: MATLAB files are read on the desktop (bearing-train, with scipy); "
+                         "on the device, convert the recording to .npz (docs/recordings.md)")
+
+
 def parse_file(item: SourceFile, options: ReadOptions) -> Block:
     """The :class:`Block` of one file, read by its suffix (text otherwise)."""
     lower = item.name.lower()
-    if lower.endswith(".wav"):
-        return parse_wav(item.read(), item.where, options)
-    if lower.endswith(".npy"):
-        return parse_npy(item.read(), item.where, options)
-    if lower.endswith(".npz"):
-        return parse_npz(item.read(), item.where, options)
-    if lower.endswith(".mat"):
-        return parse_mat(item.read(), item.where, options)
-    return parse_text(item.read(), item.where, options)
+    readers = {".wav": parse_wav, ".npy": parse_npy, ".npz": parse_npz,
+               ".mat": DESKTOP_READERS.get(".mat", _desktop_only)}
+    reader = next((r for suffix, r in readers.items() if lower.endswith(suffix)), None)
+    if reader is None:
+        return parse_text(item.read(), item.where, options)
+    block = reader(item.read(), item.where, options)
+    return replace(block, continuous=block.data.ndim == 2)
 
 
 def _delimiter(line: str) -> str | None:
@@ -370,7 +381,7 @@ def _load_npy(data: bytes, where: str) -> np.ndarray:
         raise RecordingError(f"{where}: not a readable .npy array: {exc}") from None
 
 
-def _samples_block(arr: np.ndarray, where: str, scale: float | None, rate: float | None,
+def samples_block(arr: np.ndarray, where: str, scale: float | None, rate: float | None,
                    names: tuple[str, ...] | None = None, timestamps: np.ndarray | None = None) -> Block:
     """Check a numeric sample array: (rows, channels), (n, samples, channels), or one channel (rows,)."""
     if arr.ndim == 1:
@@ -396,7 +407,7 @@ def _samples_block(arr: np.ndarray, where: str, scale: float | None, rate: float
 
 def parse_npy(data: bytes, where: str, options: ReadOptions) -> Block:
     """A bare ``.npy`` array: float values, or int16 counts of ``--scale``; it states no rate."""
-    return _samples_block(_load_npy(data, where), where, options.scale, None)
+    return samples_block(_load_npy(data, where), where, options.scale, None)
 
 
 def _timestamps(values: np.ndarray, where: str) -> np.ndarray:
@@ -432,66 +443,10 @@ def parse_npz(data: bytes, where: str, options: ReadOptions) -> Block:
     scale = float(arrays["scale"]) if "scale" in arrays else None
     names = tuple(str(n) for n in arrays["channel_names"]) if "channel_names" in arrays else None
     stamps = _timestamps(np.atleast_1d(arrays["timestamps"]), where) if "timestamps" in arrays else None
-    block = _samples_block(arrays[name], where, scale, rate, names, stamps)
+    block = samples_block(arrays[name], where, scale, rate, names, stamps)
     if stamps is not None and block.data.ndim == 3 and len(stamps) != block.data.shape[0]:
         raise RecordingError(f"{where}: {len(stamps)} timestamps for {block.data.shape[0]} snapshots")
     return block
-
-
-#: Names a MATLAB file's sample rate goes by (the scalar read as the rate when --sample-rate is not given).
-_RATE_NAMES = {"sr", "fs", "sample_rate", "sample_rate_hz", "samplerate", "sampling_rate", "samplingrate"}
-
-
-def _mat_arrays(value, prefix: str, out: dict[str, np.ndarray]) -> None:
-    """Flatten a loadmat result: numeric arrays by dotted name, struct fields included."""
-    if isinstance(value, np.ndarray) and value.dtype.names:  # a struct (array)
-        if value.size == 1:
-            for field_name in value.dtype.names:
-                _mat_arrays(value.flat[0][field_name], f"{prefix}.{field_name}", out)
-        return
-    if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
-        _mat_arrays(value.flat[0], prefix, out)
-        return
-    if isinstance(value, np.ndarray) and (np.issubdtype(value.dtype, np.integer)
-                                          or np.issubdtype(value.dtype, np.floating)):
-        out[prefix] = value
-
-
-def parse_mat(data: bytes, where: str, options: ReadOptions) -> Block:
-    """A MATLAB ``.mat`` (v5; read with scipy, a desktop dependency): ``--variable NAME`` (dotted for a
-    struct field, e.g. ``bearing.gs``) or the only array of samples; the rate from a scalar named like
-    ``sr`` or ``fs`` beside it when the file has one."""
-    try:
-        from scipy.io import loadmat
-    except ImportError:
-        raise RecordingError(f"{where}: reading .mat files needs scipy, a desktop dependency "
-                             "(pip install 'bearing-edge[train]'); on the device, convert to .npz") from None
-    try:
-        raw = loadmat(io.BytesIO(data))
-    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
-        raise RecordingError(f"{where}: not a readable MATLAB v5 file ({exc}); MATLAB v7.3 files are HDF5: "
-                             "save with -v7 or convert to .npz") from None
-    arrays: dict[str, np.ndarray] = {}
-    for key, value in raw.items():
-        if not key.startswith("__"):
-            _mat_arrays(value, key, arrays)
-    series = {k: v for k, v in arrays.items() if v.size > 1}
-    if options.variable:
-        if options.variable not in arrays:
-            raise RecordingError(f"{where}: no numeric array {options.variable!r}; it has {sorted(series)}")
-        name = options.variable
-    elif len(series) == 1:
-        name = next(iter(series))
-    else:
-        listing = ", ".join(f"{k} {v.shape}" for k, v in sorted(series.items())) or "none"
-        raise RecordingError(f"{where}: {len(series)} numeric arrays ({listing}); pick one with --variable NAME")
-    arr = arrays[name]
-    if arr.ndim == 2 and arr.shape[0] < arr.shape[1]:
-        arr = arr.T  # MATLAB row vectors and channels-by-samples matrices: samples run down the rows here
-    parent = name.rsplit(".", 1)[0] + "." if "." in name else ""
-    rates = [float(v.flat[0]) for k, v in arrays.items()
-             if v.size == 1 and k.startswith(parent) and k[len(parent):].lower() in _RATE_NAMES]
-    return _samples_block(arr, f"{where}:{name}", options.scale, rates[0] if len(rates) == 1 else None)
 
 
 # ---- snapshots, stamped ------------------------------------------------------------------------
@@ -530,7 +485,8 @@ class _Clock:
         if options.interval_s is not None:
             return options.start_time + np.timedelta64(round(self.index * options.interval_s * 1e6), "us")
         length = options.snapshot_length
-        if block.data.ndim == 2 and (self.index == 0 or (length is not None and block.data.shape[0] > length)):
+        if block.data.ndim == 2 and (self.index == 0 or block.continuous
+                                     or (length is not None and block.data.shape[0] > length)):
             return self.next_start  # a continuous recording (or its next file): times follow from the rate
         raise RecordingError(
             f"{item.where}: the snapshot's time is unknown: its name is not a time YYYY.MM.DD.HH.MM.SS; "
