@@ -30,7 +30,7 @@ from firmware_io.errors import BearingEdgeError
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Cheap first, so a broken environment shows up before the long ones run.
-ORDER = ["features", "condition", "decoder", "ingest", "inference", "training", "agent", "restructure", "web", "fleet", "detection",
+ORDER = ["features", "condition", "decoder", "firmware", "ingest", "inference", "training", "agent", "restructure", "web", "fleet", "detection",
          "baselines"]
 
 console = Console(stderr=True)

@@ -196,6 +196,7 @@ class UartTx {
     this.shifting = false;
     this.bytes = 0;
     this.firstByteNs = null;
+    this.bursts = []; // emulated ns when the line started after being idle (up to 8): frame timing
     this.alarm = mcu.clock.createAlarm(() => this.shiftDone());
     const readOrig = uart.readUint32.bind(uart), writeOrig = uart.writeUint32.bind(uart);
     uart.readUint32 = (offset) => {
@@ -230,12 +231,17 @@ class UartTx {
   }
   startShift() {
     if (!this.fifo.length || !this.enabled || !this.bitNanos()) return;
+    const now = this.mcu.clock.nanos;
+    if (this.bursts.length < 8 && (this.lastEndNs === undefined || now - this.lastEndNs > 20 * this.bitNanos())) {
+      this.bursts.push(now);
+    }
     this.shifting = true;
     this.alarm.schedule(10 * this.bitNanos()); // start + 8 data + stop bits
   }
   shiftDone() {
     const byte = this.fifo.shift();
     this.shifting = false;
+    this.lastEndNs = this.mcu.clock.nanos;
     if (this.firstByteNs === null) this.firstByteNs = this.mcu.clock.nanos;
     this.bytes++;
     this.sink(byte);
@@ -361,6 +367,7 @@ function main() {
       xip_enabled_s: xipNs === null ? null : xipNs / 1e9,
       first_uart_byte_s: tx.firstByteNs === null ? null : tx.firstByteNs / 1e9,
       uart_bytes: tx.bytes,
+      uart_bursts_s: tx.bursts.map((ns) => ns / 1e9),
       uart_baud: tx.bitNanos() ? Math.round(1e9 / tx.bitNanos()) : null,
       clk_sys_hz: mcu.clkSys,
       clk_peri_hz: mcu.clkPeri,
