@@ -17,6 +17,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edge_agent.config import MqttSection
+from edge_agent.secret_file import SecretFileError, read_secret
 from firmware_io.errors import BearingEdgeError
 
 #: Longest wait for the TCP connection and TLS handshake, then for the broker's CONNACK.
@@ -48,11 +49,9 @@ class BrokerSettings:
         password = None
         if m.password_file:
             try:
-                password = Path(m.password_file).read_text(encoding="utf-8").splitlines()[0]
-            except (OSError, IndexError) as exc:
-                why = "it is empty" if isinstance(exc, IndexError) else exc.strerror or exc
-                raise BrokerSetupError(f"[mqtt] password_file = {m.password_file}: cannot read the password "
-                                       f"({why}); its first line must be the broker password") from None
+                password = read_secret(m.password_file, "[mqtt] password_file")
+            except SecretFileError as exc:
+                raise BrokerSetupError(f"{exc} (its first line must be the broker password)") from None
         for key in ("tls_ca", "tls_certfile", "tls_keyfile"):
             path = getattr(m, key)
             if path and not Path(path).is_file():

@@ -64,8 +64,11 @@ class BoundedRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def __init__(self, request: socket.socket, client_address: Any, server: "BoundedHTTPServer",
-                 head: bytes) -> None:
+                 head: bytes, admission: "Admission") -> None:
         self._head = head
+        #: release it as soon as the expensive part is done, before the answer is written (a client reads
+        #: its answer and may ask again before this worker has closed the connection)
+        self.admission = admission
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
@@ -73,6 +76,20 @@ class BoundedRequestHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.limits.write_timeout_s)
         self.rfile = io.BytesIO(self._head)
         self.wfile = self.connection.makefile("wb")
+
+
+class Admission:
+    """A request :meth:`BoundedHTTPServer.admit` let in: :meth:`release` tells the server once that it is done."""
+
+    def __init__(self, server: "BoundedHTTPServer", head: bytes) -> None:
+        self._server, self._head, self._lock, self._released = server, head, threading.Lock(), False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._server.finished(self._head)
 
 
 @dataclass
@@ -135,12 +152,17 @@ class BoundedHTTPServer:
                     oldest = next(iter(self._pending.values()))
                     timeout = max(0.0, min(timeout, oldest.deadline - time.monotonic()))
                 for key, _ in sel.select(timeout):
-                    if key.data == "listen":
-                        self._accept(sel)
-                    elif key.data == "wake":
-                        self._wake_r.recv(64)
-                    else:
-                        self._read(sel, key.fileobj)
+                    try:
+                        if key.data == "listen":
+                            self._accept(sel)
+                        elif key.data == "wake":
+                            self._wake_r.recv(64)
+                        else:
+                            self._read(sel, key.fileobj)
+                    except Exception:  # noqa: BLE001: one connection's failure must not end the loop
+                        log.exception("reading a request failed")
+                        if key.fileobj in self._pending:
+                            self._drop(sel, key.fileobj)
                 self._expire(sel)
         finally:
             for sock in list(self._pending):
@@ -206,6 +228,10 @@ class BoundedHTTPServer:
                          f"the request head is over {self.limits.head_bytes} bytes")
             return
         head = bytes(pending.data[:end])
+        refusal = self.admit(head)
+        if refusal is not None:  # refused at the door: it never takes a place in the queue
+            self._refuse(sock, 503, "Service Unavailable", refusal)
+            return
         with self._count_lock:
             self._answering += 1
         try:
@@ -213,7 +239,16 @@ class BoundedHTTPServer:
         except queue.Full:
             with self._count_lock:
                 self._answering -= 1
+            Admission(self, head).release()
             self._refuse(sock, 503, "Service Unavailable", "busy; try again in a second")
+
+    # -- what a subclass may limit further ---------------------------------------------------------
+    def admit(self, head: bytes) -> str | None:
+        """Called in the loop with each complete head: None to answer it, or why it gets 503 now."""
+        return None
+
+    def finished(self, head: bytes) -> None:
+        """Called once for every head :meth:`admit` let through, when it has been answered (or dropped)."""
 
     def _expire(self, sel: selectors.BaseSelector) -> None:
         now = time.monotonic()
@@ -236,11 +271,18 @@ class BoundedHTTPServer:
         """A short answer, sent without waiting (a client that does not read it gets nothing), then close."""
         body = (text + "\n").encode()
         try:
-            sock.send(f"HTTP/1.0 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+            for _ in range(64):  # what the client already sent: closing with it unread would reset the answer
+                if not sock.recv(4096):
+                    break
         except OSError:
             pass
-        sock.close()
+        retry = "Retry-After: 1\r\n" if code == 503 else ""
+        try:
+            sock.send(f"HTTP/1.0 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      f"Content-Length: {len(body)}\r\nConnection: close\r\n{retry}\r\n".encode() + body)
+        except OSError:
+            pass
+        _close(sock)
 
     # -- the workers ---------------------------------------------------------------------------
     def _work(self) -> None:
@@ -249,12 +291,14 @@ class BoundedHTTPServer:
             if item is None:
                 return
             sock, address, head = item
+            admission = Admission(self, head)
             try:
                 sock.setblocking(True)
-                self.handler_class(sock, address, self, head)
+                self.handler_class(sock, address, self, head, admission)
             except Exception:  # noqa: BLE001: one request's failure must not end a worker
                 log.exception("answering %s failed", address[0] if address else "?")
             finally:
+                admission.release()
                 _close(sock)
                 with self._count_lock:
                     self._answering -= 1

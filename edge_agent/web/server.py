@@ -43,6 +43,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from edge_agent.journal import Journal, JournalError
+from edge_agent.secret_file import SecretFileError, read_secret
 from edge_agent.status import acknowledge
 from edge_agent.web import api
 from edge_agent.web.bounded_server import BoundedHTTPServer, BoundedRequestHandler, Limits
@@ -78,7 +79,8 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6) -> (host, port), with a message that says what is wrong."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    # ASCII digits only: "²" and "٣" are digits to str.isdigit, and int() then fails with its own words.
+    if not sep or not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or int(port) > 65535:
         raise ValueError(f"--listen must be HOST:PORT such as 127.0.0.1:8080 or 0.0.0.0:8080, got {text!r}")
     return host, int(port)
 
@@ -86,10 +88,10 @@ def parse_listen(text: str) -> tuple[str, int]:
 def read_token(path: str) -> str:
     """The token from ``[web] token_file``: its first line, at least 16 characters."""
     try:
-        token = Path(path).read_text(encoding="utf-8").strip().splitlines()[0].strip()
-    except (OSError, IndexError) as exc:
-        raise ValueError(f"[web] token_file {path}: cannot read a token ({exc or 'empty file'}); create one with "
-                         f"python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > {path}") from None
+        token = read_secret(path, "[web] token_file").strip()
+    except SecretFileError as exc:
+        raise ValueError(f"{exc}; create one with (umask 077; python3 -c 'import secrets; "
+                         f"print(secrets.token_urlsafe(24))' > {path})") from None
     if len(token) < 16:
         raise ValueError(f"[web] token_file {path}: the token has {len(token)} characters; use at least 16 "
                          "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
@@ -112,8 +114,25 @@ class StatusServer(BoundedHTTPServer):
         names = {"localhost", socket.gethostname().lower(), f"{socket.gethostname().lower()}.local",
                  socket.getfqdn().lower(), *(h.lower() for h in allowed_hosts)}
         self.allowed_hosts = frozenset(names)
-        self.heavy = threading.BoundedSemaphore(HEAVY_QUERIES)
+        self._heavy = 0  # timeline and snapshot queries admitted and not answered yet
+        self._heavy_lock = threading.Lock()
         super().__init__(address, StatusHandler, limits)
+
+    def admit(self, head: bytes) -> str | None:
+        """At most :data:`HEAVY_QUERIES` long queries queued or running; the others are refused at the door, so
+        a flood of them never fills the workers' queue that ``/api/status`` waits in."""
+        if not _is_heavy(head):
+            return None
+        with self._heavy_lock:
+            if self._heavy >= HEAVY_QUERIES:
+                return f"busy: {HEAVY_QUERIES} long queries are running; try again in a second"
+            self._heavy += 1
+        return None
+
+    def finished(self, head: bytes) -> None:
+        if _is_heavy(head):
+            with self._heavy_lock:
+                self._heavy -= 1
 
     def host_allowed(self, host_header: str) -> bool:
         """Whether a request's ``Host`` names this machine (not a foreign name pointed at it)."""
@@ -158,17 +177,7 @@ class StatusHandler(BoundedRequestHandler):
         }
         if url.path not in routes:
             return self._send_json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)
-        if url.path not in HEAVY_ROUTES:
-            return self._answer(url.path, routes[url.path], query)
-        if not self.server.heavy.acquire(blocking=False):
-            return self._send_json({"error": f"busy: {HEAVY_QUERIES} long queries are running; try again in a "
-                                             "second"}, HTTPStatus.SERVICE_UNAVAILABLE, retry_after=1)
-        try:
-            self._answer(url.path, routes[url.path], query)
-        finally:
-            self.server.heavy.release()
-
-    def _answer(self, path: str, route: Callable[[Journal, dict], dict], query: dict) -> None:
+        path, route = url.path, routes[url.path]
         try:
             journal = api.open_journal(self.server.journal_path)
         except JournalError as exc:
@@ -176,11 +185,13 @@ class StatusHandler(BoundedRequestHandler):
                 return self._send_json(api.no_journal(self.server.journal_path, str(exc)))
             return self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
         try:
-            self._send_json(route(journal, query))
+            answer, status = route(journal, query), HTTPStatus.OK
         except ValueError as exc:  # a bad query parameter: say which
-            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            answer, status = {"error": str(exc)}, HTTPStatus.BAD_REQUEST
         finally:
             journal.close()
+        self.admission.release()  # the query is done: the next one may start while this answer travels
+        self._send_json(answer, status)
 
     def do_POST(self) -> None:  # noqa: N802
         if not self._host_ok() or not self._authorised() or not self._same_origin():
@@ -259,20 +270,17 @@ class StatusHandler(BoundedRequestHandler):
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Cache-Control", "no-store")
 
-    def _send(self, body: bytes, content_type: str, status: HTTPStatus, retry_after: int | None = None) -> None:
+    def _send(self, body: bytes, content_type: str, status: HTTPStatus) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        if retry_after is not None:
-            self.send_header("Retry-After", str(retry_after))
         self.send_header("Content-Length", str(len(body)))
         self._common_headers()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK, retry_after: int | None = None) -> None:
-        self._send(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json", status,
-                   retry_after)
+    def _send_json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json", status)
 
     def _send_text(self, text: str, status: HTTPStatus) -> None:
         self._send(text.encode() + b"\n", "text/plain; charset=utf-8", status)
@@ -289,6 +297,12 @@ class StatusHandler(BoundedRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         log.info("%s %s", self.client_address[0], format % args)
+
+
+def _is_heavy(head: bytes) -> bool:
+    """Whether a request head asks for a timeline or snapshot query."""
+    target = head.split(b"\n", 1)[0].split()[1:2]
+    return bool(target) and urlsplit(target[0].decode("latin-1")).path in HEAVY_ROUTES
 
 
 def _int(query: dict, name: str, default: int) -> int:

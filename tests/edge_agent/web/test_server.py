@@ -165,7 +165,17 @@ def test_a_request_head_over_the_cap_is_refused_and_the_oldest_held_connection_m
         try:
             status, _, body = call(url + "/api/status")
             assert status == 200 and json.loads(body)["journal"]["ok"]
-            assert held[0].recv(100) == b""  # the oldest made room: closed without an answer
+            try:  # the oldest made room: closed without an answer (reset: its head was left unread)
+                assert held[0].recv(100) == b""
+            except ConnectionResetError:
+                pass
         finally:
             for s in held:
                 s.close()
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:²", "127.0.0.1:٣", "127.0.0.1:" + "9" * 5000, "127.0.0.1:65536"])
+def test_a_port_that_is_not_ascii_digits_gets_the_listen_message(listen):
+    """Issue 21 #25: "²" is a digit to str.isdigit, and int() then failed with its own (numpy-style) words."""
+    with pytest.raises(ValueError, match=r"--listen must be HOST:PORT such as 127\.0\.0\.1:8080"):
+        parse_listen(listen)
