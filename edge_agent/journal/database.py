@@ -83,22 +83,36 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
         if not self.path.is_file():
             raise JournalError(f"{self.path}: no journal here yet (start the agent: it creates it)")
         try:
-            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0,
-                                      isolation_level=None, check_same_thread=False)
+            self._connect_readonly("mode=ro")
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
-                               "-wal and -shm files? see docs/status_page.md)") from None
+            if not _on_read_only_medium(self.path):
+                raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
+                                   "-wal and -shm files? see docs/status_page.md)") from None
+            # An SD card from a failed Pi, mounted read-only: SQLite cannot create the -shm file a WAL
+            # reader needs. Nothing can change the file there, so it may be read as immutable, unless
+            # a -wal file holds rows the main file does not have yet (immutable would not see them).
+            wal = Path(f"{self.path}-wal")
+            if wal.is_file() and wal.stat().st_size > 0:
+                raise JournalError(
+                    f"{self.path}: the journal is on a read-only medium and its -wal file holds rows not yet in "
+                    f"the main file, which cannot be read in place: copy both to a writable place (cp -p {self.path} "
+                    f"{wal} /tmp/) and pass --journal /tmp/{self.path.name}") from None
+            try:
+                self._connect_readonly("immutable=1")
+            except sqlite3.DatabaseError as exc2:
+                raise JournalError(f"{self.path}: cannot read the journal on its read-only medium: {exc2}") from None
+        return self
+
+    def _connect_readonly(self, flag: str) -> None:
+        """Open ``self.path`` with the URI ``flag`` and check its schema (raises sqlite3.DatabaseError, JournalError)."""
+        self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{flag}", uri=True, timeout=5.0,
+                                  isolation_level=None, check_same_thread=False)
         try:
             self.db.execute("PRAGMA cache_size=-512")
             self.schema_version = check_schema(self.db, self.path, create=False)  # 1 or 2: never migrated here
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise JournalError(f"{self.path}: cannot read the journal: {exc} (readable by this user, with its "
-                               "-wal and -shm files? see docs/status_page.md)") from None
-        except JournalError:
+        except BaseException:
             self.db.close()
             raise
-        return self
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -121,6 +135,14 @@ class Journal(JournalWrites, JournalReads, OutboxCursor):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _on_read_only_medium(path: Path) -> bool:
+    """Whether ``path`` lies on a filesystem mounted read-only (``mount -o ro``, a write-protected card)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 #: SQLite's name for a journal whose pages are damaged (``sqlite3.Error.sqlite_errorname``). A file

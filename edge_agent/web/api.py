@@ -101,10 +101,13 @@ def open_journal(path: str | Path) -> Journal:
 
 
 def no_journal(path: str | Path, problem: str) -> dict[str, Any]:
-    """The status answer when there is no journal to read yet."""
-    return {"journal": {"path": str(path), "ok": False, "problem": problem,
-                        "hint": "start the agent (sudo systemctl start bearing-agent, or bearing-agent run "
-                                "--config agent.toml): it creates the journal, and this page fills in by itself"}}
+    """The status answer when there is no journal to read (yet, or readable)."""
+    if Path(path).exists():  # there is one, and the problem says why it cannot be read: starting an agent would not help
+        hint = "the journal exists but cannot be read: the line above says why and what to do"
+    else:
+        hint = ("start the agent (sudo systemctl start bearing-agent, or bearing-agent run --config agent.toml): "
+                "it creates the journal, and this page fills in by itself")
+    return {"journal": {"path": str(path), "ok": False, "problem": problem, "hint": hint}}
 
 
 def status(journal: Journal) -> dict[str, Any]:
