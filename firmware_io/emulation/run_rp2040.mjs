@@ -399,9 +399,13 @@ function main() {
     } else {
       const pc = core.PC;
       if (pc === BOOT2_ENTRY && boot2Ns === null) boot2Ns = clock.nanos;
-      if (!xipLive && pc >= FLASH_BASE && pc < 0x14000000 && flashExecBeforeXip === null) {
-        flashExecBeforeXip = `pc 0x${pc.toString(16)} at ${clock.nanos / 1e9} s`;
-        break;
+      if (pc >= FLASH_BASE) {
+        if (pc < 0x14000000) {
+          if (!xipLive) { flashExecBeforeXip = `pc 0x${pc.toString(16)} at ${clock.nanos / 1e9} s`; break; }
+        } else if (pc < 0x20000000 || pc >= 0x20042000) { // not ROM, flash or SRAM: a wild jump
+          fault = `executing at 0x${pc.toString(16)}, outside ROM, flash and SRAM`;
+          break;
+        }
       }
       const c = core.executeInstruction();
       instructions++;
