@@ -264,6 +264,8 @@ def _part_evidence(part: str, defect_hz: float, sideband_hz: float | None, freqs
                    baseline: np.ndarray | None) -> PartEvidence:
     resolution = freqs[1] - freqs[0]
     nyquist = freqs[-1]
+    if defect_hz < 3 * resolution or defect_hz + 2 * resolution >= nyquist:
+        return PartEvidence(part, defect_hz, ())  # fewer than 3 cycles in the snapshot: not readable (no lines)
     lines: list[Line] = []
     fundamental = _line("harmonic", 1, defect_hz, DEFECT_TOLERANCE * defect_hz, freqs, power, baseline)
     if fundamental is None:
