@@ -209,7 +209,11 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
         raise RecordingError("no sources given: pass snapshot files, folders, archives or packed .npz files")
     packed = [s for s in sources if s.is_file() and is_packed(s) and not _states_its_rate(s)]
     plain = [s for s in sources if s not in packed]
-    ims_like = [s for s in plain if _is_ims_source(s)]
+    # what the user says about the files (their length, columns, times) is read by the general reader, even
+    # from files named like IMS's (a renamed CSV, a logger writing IMS-style names)
+    described = (options.snapshot_length is not None or options.columns is not None
+                 or options.time_columns is not None or options.interval_s is not None)
+    ims_like = [] if described else [s for s in plain if _is_ims_source(s)]
     other = [s for s in plain if s not in ims_like]
     if other and (ims_like or packed):
         raise RecordingError(f"{other[0]} is not an IMS recording but {(ims_like or packed)[0]} is; "

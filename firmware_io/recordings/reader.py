@@ -110,7 +110,8 @@ def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES
         values = np.loadtxt(path, delimiter="\t", dtype=np.float64, ndmin=2)
     except ValueError as exc:
         # numpy's message says which row and column; add the file and what to do.
-        raise RecordingError(f"{path}: not a valid snapshot file: {exc}") from None
+        raise RecordingError(f"{path}: not a valid snapshot file (IMS: tab-separated numbers): {exc}; "
+                             "another rig's CSV files: give --sample-rate and --snapshot-length") from None
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read: {exc}") from None
     rows = values.shape[0]
@@ -118,7 +119,8 @@ def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES
         raise RecordingError(f"{path}: empty file, expected {expected_rows} rows of samples")
     if expected_rows is not None and rows != expected_rows:
         raise RecordingError(f"{path}: has {rows} rows, expected {expected_rows} "
-                             "(one row per sample); the file is truncated or not a snapshot")
+                             "(one row per sample); the file is truncated or not a snapshot (another rig's "
+                             "files: give --sample-rate and --snapshot-length, docs/recordings.md)")
     if not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0]) + 1
         raise RecordingError(f"{path}: row {row}: NaN or infinite value")

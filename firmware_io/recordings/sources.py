@@ -130,7 +130,7 @@ def _wanted(name: str, pattern: str | None) -> str | None:
         return "hidden or archive metadata file"
     if pattern is not None:  # the user's own choice: what it leaves out is not reported file by file
         return None if fnmatch.fnmatch(base, pattern) else ""
-    if base.lower().endswith(TEXT_SUFFIXES + BINARY_SUFFIXES):
+    if base.lower().endswith(TEXT_SUFFIXES + BINARY_SUFFIXES) or _NAME_RE.match(base):
         return None
     return (f"not a recording (expected {', '.join(TEXT_SUFFIXES + BINARY_SUFFIXES)}; "
             "--pattern chooses other names)")

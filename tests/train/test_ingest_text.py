@@ -212,3 +212,22 @@ def test_fit_refuses_a_rate_or_length_that_disagrees_with_the_tables_spec(tmp_pa
         err = capsys.readouterr().err
         assert code == 2 and f"{option} {value} disagrees with the table's spec" in err and stated in err, err
         assert not (tmp_path / "model").exists()
+
+
+def test_renamed_csv_files_are_read_once_their_length_is_given(tmp_path, capsys):
+    """A logger writing IMS-style names but commas and 256 rows: refused as IMS, read as what the user says."""
+    bursts = write_run(tmp_path / "src", n=2)
+    folder = tmp_path / "renamed"
+    folder.mkdir()
+    for k, values in enumerate(bursts):
+        text = "".join(f"{a:g},{b:g}\n" for a, b in values)
+        (folder / f"2024.05.01.08.0{k}.00").write_text(text)
+    code = cli_main(["ingest", "-q", str(folder), "-o", str(tmp_path / "f.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a valid snapshot file" in err and "--snapshot-length" in err
+    code = cli_main(["ingest", "-q", str(folder), "-o", str(tmp_path / "f.csv"), "--sample-rate", "25600",
+                     "--snapshot-length", str(LENGTH)])
+    assert code == 0, capsys.readouterr().err
+    table = read_feature_table(tmp_path / "f.csv")
+    assert [str(t) for t in table.timestamps] == ["2024-05-01T08:00:00", "2024-05-01T08:01:00"]
+    np.testing.assert_allclose(table.values, [np.abs(v).mean(axis=0) for v in bursts], rtol=1e-12)
