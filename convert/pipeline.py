@@ -9,7 +9,6 @@ checksums; pack the archive.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import platform
 import tarfile
@@ -27,6 +26,7 @@ from convert import tflite_env
 from convert.variants import DEFAULT_PREFERENCE, VARIANT_DESCRIPTIONS, VARIANTS
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
+from edge_agent.scoring.manifest import content_id
 from edge_agent.scoring.detection import make_windows
 from edge_agent.features.table import FeatureTable, parse_timestamp, read_feature_table
 from edge_agent.scoring.runtime import RUNTIMES, runtime_version
@@ -104,11 +104,9 @@ def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: fl
 def _write_manifest(out: Path, manifest: dict) -> None:
     manifest["files"] = {p.name: sha256_file(p) for p in sorted(out.iterdir())
                          if p.is_file() and p.name != MANIFEST}
-    # Everything that changes a decision: the files, and the threshold/debounce, spec and variant run,
-    # so that a re-thresholded bundle with the same model files gets its own id in the journal.
-    identity = {k: manifest.get(k) for k in ("files", "threshold", "feature_spec", "default_variant")}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-    manifest["bundle_id"] = digest[:16]
+    # The id names the content: the files' sha256 and every setting (edge_agent.scoring.manifest.content_id),
+    # so a re-thresholded bundle with the same model files gets its own id, and the device checks it at load.
+    manifest["bundle_id"] = content_id(manifest)
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
 

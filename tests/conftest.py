@@ -173,11 +173,12 @@ def copy_bundle():
 
 @pytest.fixture(scope="session")
 def resign():
-    """``resign(bundle, mutate_manifest=None)``: recompute the manifest checksums after a deliberate edit
-    (to reach the checks after them)."""
+    """``resign(bundle, mutate_manifest=None)``: recompute the manifest checksums and bundle id after a
+    deliberate edit (to reach the checks after them)."""
     import json
 
     from edge_agent.scoring.bundle import sha256_file
+    from edge_agent.scoring.manifest import content_id
 
     def sign(bundle, mutate_manifest=None):
         manifest = json.loads((bundle / "manifest.json").read_text())
@@ -185,5 +186,6 @@ def resign():
             mutate_manifest(manifest)
         manifest["files"] = {name: sha256_file(bundle / name) for name in manifest["files"]
                              if (bundle / name).exists()}
+        manifest["bundle_id"] = content_id(manifest)
         (bundle / "manifest.json").write_text(json.dumps(manifest, allow_nan=True))
     return sign

@@ -36,7 +36,7 @@ from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable
 from edge_agent.scoring.scaler import ScalerParams
 from firmware_io.errors import BearingEdgeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what bearing-convert writes; edge_agent.scoring.manifest.SUPPORTED_SCHEMAS are read
 SCALER = "scaler.json"
 
 

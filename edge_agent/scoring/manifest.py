@@ -22,7 +22,8 @@ import numpy as np
 from firmware_io.errors import BearingEdgeError
 
 MANIFEST = "manifest.json"
-SUPPORTED_SCHEMAS = (1,)
+#: 2: the bundle id covers the whole manifest (:func:`content_id`), reference windows (issue 22). 1 still loads.
+SUPPORTED_SCHEMAS = (1, 2)
 REQUIRED = ("bundle_id", "files", "feature_spec", "threshold", "variants", "default_variant")
 
 #: The ranges a bearing-edge model can use. A snapshot is buffered whole in memory as int16 counts per channel,
@@ -66,7 +67,53 @@ def read_manifest(root: Path, data: bytes | None = None) -> dict:
     if missing:
         raise ManifestError(f"{path}: manifest is missing {missing}")
     _check(manifest, path)
+    check_bundle_id(manifest, path)
     return manifest
+
+
+#: What a schema-2 bundle id leaves out: the id itself, and when the bundle was made (two conversions of one
+#: model and table are one bundle). Everything else is in: the files' sha256, the threshold and every number the
+#: device reads, the gate's figures, and any section this version does not know yet.
+NOT_IN_ID = ("bundle_id", "created_utc")
+
+
+def content_id(manifest: dict) -> str:
+    """The bundle id that names this manifest's content: 16 hex digits of a sha256 over it.
+
+    Schema 2: the whole manifest but :data:`NOT_IN_ID`. Schema 1 (bundles converted before issue 22): the
+    ``files``, ``threshold``, ``feature_spec`` and ``default_variant`` only, as bearing-convert computed it then.
+    """
+    if manifest.get("schema_version") == 1:
+        body = {k: manifest.get(k) for k in ("files", "threshold", "feature_spec", "default_variant")}
+    else:
+        body = {k: v for k, v in manifest.items() if k not in NOT_IN_ID}
+    return _digest(body)
+
+
+def _digest(value: Any) -> str:
+    from edge_agent.scoring.disk_watch import sha256_bytes
+
+    return sha256_bytes(json.dumps(value, sort_keys=True).encode())[:16]
+
+
+def check_bundle_id(manifest: dict, path: Path) -> None:
+    """Refuse a manifest whose ``bundle_id`` does not name its content: edited after bearing-convert wrote it
+    (a model replaced and its checksum updated, a threshold changed), whose rows would be journaled under the
+    id of the bundle it was made from.
+
+    A schema-1 bundle's id is checked by the recipe its converter used: the first ones hashed the ``files``
+    table only, later ones also the threshold, spec and default variant (:func:`content_id`).
+    """
+    stated = manifest["bundle_id"]
+    expected = content_id(manifest)
+    if stated == expected:
+        return
+    if manifest.get("schema_version") == 1 and stated == _digest(manifest["files"]):
+        return  # the first converter's recipe: the id names the files
+    raise ManifestError(
+        f"{path}: bundle_id {_short(stated)} does not name this bundle's content (its files and settings give "
+        f"{expected}): the manifest or a file was changed after bearing-convert wrote it. Copy the bundle again "
+        "from the desktop, or reconvert it")
 
 
 def _check(m: dict, path: Path) -> None:

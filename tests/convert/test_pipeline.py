@@ -52,7 +52,7 @@ def test_default_is_a_quantized_variant_that_passes_the_gate_on_both_runtimes(re
 
 def test_manifest_records_spec_checksums_fingerprint_and_versions(result):
     m = json.loads((result.bundle_dir / "manifest.json").read_text())
-    assert m["schema_version"] == 1
+    assert m["schema_version"] == 2
     assert set(m["files"]) == {"scaler.json", *(f"model_{v}.tflite" for v in result.bundled)}
     spec = m["feature_spec"]
     assert (spec["sample_rate_hz"], spec["samples_per_snapshot"], spec["feature"]) == (20_000, 20_480, "mean_abs")

@@ -34,15 +34,73 @@ def test_good_bundle_loads_from_dir_and_archive(bundle_dir):
     assert from_dir.threshold > 0 and from_dir.debounce >= 1
 
 
-def test_bundle_written_today_is_schema_1_mean_abs_and_loads(bundle_dir):
-    """What deployed agents read: the schema-1 'feature' key, one feature per channel, names unchanged."""
+def test_bundle_written_today_is_schema_2_mean_abs_and_loads(bundle_dir):
+    """What deployed agents read: the 'feature' key, one feature per channel, names unchanged; schema 2 since
+    issue 22 (the id covers the whole manifest)."""
     bundle = load_bundle(bundle_dir)
-    assert bundle.manifest["schema_version"] == 1
+    assert bundle.manifest["schema_version"] == 2
     assert bundle.manifest["feature_spec"]["feature"] == "mean_abs" and "features" not in bundle.manifest["feature_spec"]
     assert bundle.spec.features == ("mean_abs",)
     names = ("Bearing 1", "Bearing 2", "Bearing 3", "Bearing 4")
     assert bundle.spec.feature_names == bundle.scaler.feature_names == names
     assert tuple(bundle.runner.input_shape) == (1, 1, bundle.spec.n_features) == (1, 1, 4)
+
+
+# --- issue 22 #2: the bundle id names the content; a doctored bundle is refused, old bundles keep their ids ---
+
+def _rehash_files_only(bundle):
+    """What a doctor does: the checksums fixed up after an edit, the genuine bundle's id kept."""
+    from edge_agent.scoring.bundle import sha256_file
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = {name: sha256_file(bundle / name) for name in manifest["files"]}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
+
+
+@pytest.mark.parametrize("doctor", ["model replaced", "threshold raised", "variant threshold raised"])
+def test_a_bundle_whose_id_does_not_name_its_content_is_refused(copy, doctor):
+    genuine = json.loads((copy / "manifest.json").read_text())["bundle_id"]
+    if doctor == "model replaced":
+        (copy / "model_float16.tflite").write_bytes((copy / "model_float32.tflite").read_bytes())
+        _rehash_files_only(copy)
+    else:
+        manifest = json.loads((copy / "manifest.json").read_text())
+        if doctor == "threshold raised":
+            manifest["threshold"]["value"] *= 2
+        else:
+            manifest["variants"]["float16"]["threshold"] *= 2
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=rf"manifest\.json: bundle_id '{genuine}' does not name this bundle's "
+                                          r"content \(its files and settings give [0-9a-f]{16}\): the manifest or a "
+                                          r"file was changed after bearing-convert wrote it"):
+        load_bundle(copy, variant="float16")
+
+
+def test_schema_1_bundles_keep_loading_under_the_id_their_converter_gave_them(copy):
+    """Bundles converted before issue 22: schema 1, the id by one of the two recipes bearing-convert used
+    (the files table; then also the threshold, spec and default variant). A doctored one is refused."""
+    import hashlib
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["schema_version"] = 1
+    for key in [k for k in manifest if k not in SCHEMA_1_KEYS]:
+        del manifest[key]
+    identity = {k: manifest[k] for k in ("files", "threshold", "feature_spec", "default_variant")}
+    recipes = {"files": hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:16],
+               "files+settings": hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}
+    for recipe, bundle_id in recipes.items():
+        (copy / "manifest.json").write_text(json.dumps(manifest | {"bundle_id": bundle_id}))
+        assert load_bundle(copy).bundle_id == bundle_id, recipe
+    (copy / "model_float16.tflite").write_bytes((copy / "model_float32.tflite").read_bytes())
+    _rehash_files_only(copy)
+    with pytest.raises(BundleError, match=rf"bundle_id '{bundle_id}' does not name this bundle's content"):
+        load_bundle(copy)
+
+
+#: the keys a schema-1 manifest had (bearing-convert before issue 22)
+SCHEMA_1_KEYS = ("schema_version", "bundle_id", "created_utc", "default_variant", "feature_spec", "threshold",
+                 "scaler", "variants", "training_data", "versions", "files", "force", "parity_summary")
 
 
 def test_refuses_scaler_whose_features_differ_from_the_spec(copy, resign):
@@ -94,7 +152,7 @@ def test_refuses_model_shape_that_disagrees_with_feature_spec(copy, resign):
 
 def test_refuses_unknown_schema_version(copy, resign):
     resign(copy, lambda m: m.__setitem__("schema_version", 99))
-    with pytest.raises(BundleError, match=r"unknown schema_version 99; this edge_agent reads \[1\]"):
+    with pytest.raises(BundleError, match=r"unknown schema_version 99; this edge_agent reads \[1, 2\]"):
         load_bundle(copy)
 
 
