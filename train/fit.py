@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,7 +51,7 @@ from firmware_io.recordings.ims import (FEATURES_TEST2, IMS_SAMPLE_RATE_HZ, IMS_
                                       RAW_TEST2_DIR, TEST2_TRAIN_UNTIL)
 from firmware_io.recordings.reader import RecordingError
 from train import model_dir
-from train.drift import DEFAULT_LIMIT_SPREAD_PER_DAY, ON_DRIFT, drift_refusal, measure_drift
+from train.drift import ON_DRIFT, drift_caveat, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
@@ -194,11 +194,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
     metadata["split"]["n_excluded_snapshots"] = int(excluded.sum())
     warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
-    metadata["warnings"] = [w for w in (past_end_warning(table, until), warning) if w]
+    metadata["warnings"] = [w for w in (past_end_warning(table, until), warning, drift_caveat(drift)) if w]
     metadata["drift"] = {"refused": bool(refusal) and on_drift == "flag",
-                         "accepted": bool(refusal) and on_drift == "accept",
-                         "limit_spread_per_day": DEFAULT_LIMIT_SPREAD_PER_DAY,
-                         "features": [asdict(d) for d in drift]}
+                         "accepted": bool(refusal) and on_drift == "accept", **drift.to_dict()}
     if refusal:
         metadata["warnings"].insert(0, refusal if on_drift == "flag" else f"drift accepted by the user: {refusal}")
     threshold_d = rule_obj.to_dict() | decision.to_dict()
