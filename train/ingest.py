@@ -212,7 +212,8 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     # what the user says about the files (their length, columns, times) is read by the general reader, even
     # from files named like IMS's (a renamed CSV, a logger writing IMS-style names)
     described = (options.snapshot_length is not None or options.columns is not None
-                 or options.time_columns is not None or options.interval_s is not None)
+                 or options.time_columns is not None or options.interval_s is not None
+                 or options.name_time is not None)
     ims_like = [] if described else [s for s in plain if _is_ims_source(s)]
     other = [s for s in plain if s not in ims_like]
     if other and (ims_like or packed):

@@ -43,6 +43,9 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
                    help="sample columns of text files, 1-based numbers or header names (default: all but the time)")
     g.add_argument("--time-columns", default=None, metavar="H,M,S[,US]",
                    help="columns with the hour, minute, second and microsecond of the snapshot (PRONOSTIA: 1,2,3,4)")
+    g.add_argument("--name-time", default=None, metavar="FORMAT",
+                   help="the time in the file names, strftime-style, e.g. '%%Y%%m%%d_%%H%%M%%S' for "
+                        "acc_20240501_080000.csv")
     g.add_argument("--start", default=None, metavar="DATE[ TIME]",
                    help="date the time-of-day columns count from, or start of a recording without times "
                         "(default 1970-01-01)")
@@ -73,7 +76,8 @@ def read_options(args: argparse.Namespace):
     return ReadOptions(sample_rate_hz=args.sample_rate, snapshot_length=args.snapshot_length,
                        columns=listed(args.columns), time_columns=listed(args.time_columns),
                        start=parse_start(args.start) if args.start else None, interval_s=args.interval,
-                       pattern=args.pattern, variable=args.variable, scale=args.scale, skip_bad=args.skip_bad)
+                       name_time=args.name_time, pattern=args.pattern, variable=args.variable, scale=args.scale,
+                       skip_bad=args.skip_bad)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,6 +68,8 @@ class ReadOptions:
     start: np.datetime64 | None = None
     #: Seconds between consecutive one-snapshot files when their time is in neither the name nor the columns.
     interval_s: float | None = None
+    #: strftime-style format of the time in the file names (e.g. ``%Y%m%d_%H%M%S`` for ``acc_20240501_080000.csv``).
+    name_time: str | None = None
     #: Glob on file names inside folders and archives (e.g. ``acc_*.csv``).
     pattern: str | None = None
     #: The array of a ``.mat`` or ``.npz`` file to read.
@@ -480,6 +482,8 @@ class _Clock:
                         f"the one with the wrong clock" + ("" if options.skip_bad else ", or pass --skip-bad"))
             return options.start_time.astype("datetime64[D]") + np.timedelta64(self.day, "D") \
                 + np.timedelta64(round(tod * 1e6), "us")
+        if options.name_time is not None:
+            return np.datetime64(time_in_name(item.name, options.name_time, item.where), "us")
         if _NAME_RE.match(item.name):
             return np.datetime64(parse_snapshot_name(item.name, item.where), "us")
         if options.interval_s is not None:
@@ -501,6 +505,24 @@ class _Clock:
             self.next_start = np.datetime64(start, "us") + np.timedelta64(round(block.data.shape[0] / rate * 1e6),
                                                                            "us")
         self.index += 1
+
+
+def time_in_name(name: str, fmt: str, where: str) -> datetime:
+    """The time written in a file name in the strftime format ``fmt``, found anywhere in the name.
+
+    The format's numeric fields have fixed widths, so its length is that of any time it formats;
+    every substring of that length is tried, the first that parses wins.
+    """
+    try:
+        width = len(datetime(2000, 12, 31, 23, 59, 58).strftime(fmt))
+    except ValueError as exc:
+        raise RecordingError(f"--name-time {fmt!r} is not a time format ({exc})") from None
+    for start in range(0, max(len(name) - width + 1, 0)):
+        try:
+            return datetime.strptime(name[start:start + width], fmt)
+        except ValueError:
+            continue
+    raise RecordingError(f"{where}: no time in the format --name-time {fmt!r} in the file name {name!r}")
 
 
 def _hms(seconds: float) -> str:

@@ -231,3 +231,19 @@ def test_renamed_csv_files_are_read_once_their_length_is_given(tmp_path, capsys)
     table = read_feature_table(tmp_path / "f.csv")
     assert [str(t) for t in table.timestamps] == ["2024-05-01T08:00:00", "2024-05-01T08:01:00"]
     np.testing.assert_allclose(table.values, [np.abs(v).mean(axis=0) for v in bursts], rtol=1e-12)
+
+
+def test_the_time_in_a_file_name_is_read_in_the_users_format(tmp_path, capsys):
+    bursts = write_run(tmp_path / "src", n=2)
+    folder = tmp_path / "logger"
+    folder.mkdir()
+    for values, stamp in zip(bursts, ("20240501_080000", "20240501_081500")):
+        (folder / f"acc_{stamp}.csv").write_text("".join(f"{a:g},{b:g}\n" for a, b in values))
+    assert cli_main(["ingest", "-q", str(folder), "-o", str(tmp_path / "f.csv"), "--sample-rate", "25600",
+                     "--name-time", "%Y%m%d_%H%M%S"]) == 0
+    assert [str(t) for t in read_feature_table(tmp_path / "f.csv").timestamps] == [
+        "2024-05-01T08:00:00", "2024-05-01T08:15:00"]
+    (folder / "acc_notes.csv").write_text("0.1,0.2\n" * LENGTH)
+    code = cli_main(["ingest", "-q", str(folder), "-o", str(tmp_path / "f.csv"), "--sample-rate", "25600",
+                     "--name-time", "%Y%m%d_%H%M%S"])
+    assert code == 2 and "acc_notes.csv: no time in the format --name-time '%Y%m%d_%H%M%S'" in capsys.readouterr().err
