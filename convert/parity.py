@@ -14,23 +14,34 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import FeatureTable, format_timestamp
 from edge_agent.scoring.detection import make_windows, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
+from edge_agent.scoring.judge import judge_series
+from edge_agent.scoring.levels import Decision
 from edge_agent.scoring.scaler import ScalerParams
 from edge_agent.scoring.scores import ScoreTable, alarm_series
 
 
 def keras_scores(model, scaler: ScalerParams, table: FeatureTable, threshold: float, k: int,
-                 immediate_limits: np.ndarray | None = None) -> ScoreTable:
+                 immediate_limits: np.ndarray | None = None, decision: Decision | None = None,
+                 spec: FeatureSpec | None = None) -> ScoreTable:
     """The reference: the Keras model's scores for every snapshot of ``table`` (NaN before the first window),
-    with the two-level rule when ``immediate_limits`` are given (as the device applies them)."""
+    with the two-level rule when ``immediate_limits`` are given, and the machine states and levels of the
+    bundle's ``decision`` (its baseline) when given: as the device applies them."""
     timesteps = int(model.input_shape[1])
     windows = make_windows(scaler.transform(table.values).astype(np.float32), timesteps)
     reconstructions = model.predict(windows, batch_size=256, verbose=0)
     error = reconstruction_error(windows, reconstructions)
     far = far_over(feature_contributions(windows, reconstructions), immediate_limits)
-    return alarm_series(table.timestamps, error, threshold, k, far_over=far)
+    scores = alarm_series(table.timestamps, error, threshold, k, far_over=far)
+    if decision is not None and spec is not None:
+        far_all = np.concatenate([np.zeros(timesteps - 1, bool), far])
+        scores.state, scores.level = judge_series(spec, decision, k, table.timestamps, table.values,
+                                                  scores.over_threshold, far_all, ~np.isnan(scores.error))
+        scores.alarm = scores.level != "normal"
+    return scores
 
 
 @dataclass

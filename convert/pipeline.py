@@ -30,6 +30,7 @@ from edge_agent.scoring.manifest import content_id
 from edge_agent.scoring.detection import make_windows
 from edge_agent.features.table import FeatureTable, parse_timestamp, read_feature_table
 from edge_agent.scoring.runtime import RUNTIMES, runtime_version
+from edge_agent.scoring.levels import Decision
 from edge_agent.scoring.scorer import score_table
 from edge_agent.scoring.scores import ScoreTable
 from firmware_io.errors import BearingEdgeError
@@ -206,7 +207,8 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     threshold, k = md.threshold_value, md.debounce
     immediate = md.threshold.get("immediate")
     reference = keras_scores(md.model, md.scaler, table, threshold, k,
-                             immediate_limits=None if immediate is None else np.asarray(immediate["limits"]))
+                             immediate_limits=None if immediate is None else np.asarray(immediate["limits"]),
+                             decision=Decision.from_threshold(md.threshold, md.spec), spec=md.spec)
     representative, cal, windows = _calibration(md, table, train_until)
     twin = unrolled_copy(md.model)
 
@@ -236,7 +238,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
             "training_data": {"sha256": md.data_sha256, "path": md.data_path,
                               "parity_table": data.name, "parity_table_sha256": sha256_file(data),
                               "parity_snapshots": len(reference), "train_until": md.train_until,
-                              "seed": md.metadata.get("seed")},
+                              "seed": md.metadata.get("seed"),
+                              # did the autoencoder learn or collapse to a constant (train.reconstruction)
+                              "reconstruction": md.metadata.get("reconstruction")},
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
                          "python": platform.python_version(), "ai-edge-litert": runtime_version("ai-edge-litert"),
                          "training": md.metadata.get("versions")},

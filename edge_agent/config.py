@@ -163,6 +163,14 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class LevelsSection:
+    #: the lowest latched alarm level that energises the relay: "danger" (default) or "alert"
+    relay_on: str = "danger"
+    #: the lowest latched alarm level that sounds the buzzer until acknowledged: "danger", "alert" or "never"
+    buzzer_on: str = "danger"
+
+
+@dataclass(frozen=True)
 class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     serial: SerialSection = field(default_factory=SerialSection)
@@ -173,6 +181,7 @@ class Config:
     mqtt: MqttSection = field(default_factory=MqttSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
     web: WebSection = field(default_factory=WebSection)
+    levels: LevelsSection = field(default_factory=LevelsSection)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (command-line overrides)."""
@@ -235,6 +244,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("metrics", "textfile_interval_s"): (lambda v: v > 0, "> 0"),
     ("metrics", "textfile"): (lambda v: not v or v.endswith(".prom"),
                               'empty (off) or a path ending in ".prom" (node_exporter reads only those)'),
+    ("levels", "relay_on"): (lambda v: v in ("alert", "danger"), 'one of "alert", "danger"'),
+    ("levels", "buzzer_on"): (lambda v: v in ("alert", "danger", "never"), 'one of "alert", "danger", "never"'),
     ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
                         "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),
 }

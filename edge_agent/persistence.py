@@ -91,6 +91,11 @@ def heartbeat(agent: "Agent") -> dict[str, Any]:
         "port": agent.config.serial.port, "connected": board.connected,
         "display": alarm.display, "fault": alarm.fault,
         "alarm_latched": alarm.latched, "alarm_acknowledged": alarm.acknowledged,
+        # the latched alarm's own facts (issue 20): its level, the diagnosis of the snapshot that raised it and
+        # the one most of its snapshots had; the newest row's words may be a dead or stopped snapshot's
+        "level": alarm.level, "alarm_level": alarm.latched_level if alarm.latched else None,
+        "alarm_diagnosis": alarm.diagnosis if alarm.latched else None,
+        "alarm_dominant_diagnosis": alarm.dominant_diagnosis if alarm.latched else None,
         "device_id": board.info.device_id if board.info else None,
         "interval_s": agent.config.agent.interval_s,
     }

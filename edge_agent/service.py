@@ -61,7 +61,8 @@ class Agent:
             except Exception as exc:  # BundleError, RuntimeUnavailable, OSError: all refuse to start
                 raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
         self.journal = AgentJournal.open(config.journal.path)  # one agent per journal: its lock, till close
-        self.alarm = AlarmState(learning=self.learning)
+        self.alarm = AlarmState(learning=self.learning, relay_on=config.levels.relay_on,
+                                buzzer_on=config.levels.buzzer_on)
         self.boards = [SensorBoard(config.serial, spec=self.loaded.bundle.spec if self.loaded else None,
                                    learning=config.learning, interval_s=config.agent.interval_s, on_event=self._event,
                                    on_link_change=lambda: self._update_fault(time.monotonic()),
@@ -121,10 +122,15 @@ class Agent:
         if self.loaded is None:
             self.history.append(features)  # learning mode: no scorer yet; a reloaded one continues from here
             score = None
-        else:
-            score = self.loaded.scorer.score(features)  # appends to the same history
-        self.health.scoring_fault = score.fault if score is not None else None  # a NaN error: shown as a fault
-        events = self.alarm.update(score.alarm) if score is not None else []
+        else:  # the machine state first (stopped, starting, a sensor problem: never judged), then the level
+            score = self.loaded.scorer.score(features, time_s=snap.timestamp, samples=snap.samples,
+                                             scale=board.info.scale)
+        # a NaN error or a sensor problem seen in the samples (flat, dropout, clipping, DC offset): a fault
+        self.health.scoring_fault = score.fault if score is not None else None
+        judged = score is not None and score.state == "running" and score.fault is None
+        events = self.alarm.update(score.alarm, score.level, _diagnosis_text(score), _why(score)) if judged else []
+        if score is not None and score.fault:
+            self._update_fault(time.monotonic())  # shown with this snapshot, not at the next housekeeping
         self._show()
         row = SnapshotRow(
             time=snap.timestamp, first_index=snap.first_index, stream_id=board.stream_id,
@@ -132,7 +138,8 @@ class Agent:
             threshold=score.threshold if score else None, over_threshold=score.over_threshold if score else None,
             alarm=score.alarm if score else None, state=self.alarm.display, bundle_id=self._bundle_id(),
             latency_ms=(time.perf_counter() - board.chunk_time) * 1000.0, inference_s=score and score.inference_s,
-            contributions=score and score.contributions, diagnosis=score and score.diagnosis)
+            contributions=score and score.contributions, diagnosis=score and score.diagnosis,
+            machine_state=score.state if score else None, level=score.level if score else None)
         self.session["snapshots_scored" if score is not None else "snapshots_recorded"] += 1
         persistence.update_counters(self)
         self.sinks.on_snapshot(row)
@@ -201,4 +208,20 @@ class Agent:
         self.sinks.on_event(Event(kind, detail, self._bundle_id()))
 
     def _show(self) -> None:
-        self.sinks.on_state(Shown(self.alarm.display, self.alarm.buzzer, self.alarm.relay))
+        self.sinks.on_state(Shown(self.alarm.display, self.alarm.buzzer, self.alarm.relay,
+                                  self.alarm.latched_level if self.alarm.latched else "normal"))
+
+
+def _diagnosis_text(score) -> str | None:
+    """The score's diagnosis in words when it is evidence (over the threshold, one channel standing out)."""
+    d = score.diagnosis
+    return d.text() if d is not None and d.clear and (score.over_threshold or score.alarm) else None
+
+
+def _why(score) -> str:
+    """Why a level was reached, in words, for the journal's alarm events."""
+    sig = score.significance
+    if sig is None:
+        return "debounced reconstruction error over the threshold"
+    return (f"reconstruction error {score.error:.4g} (threshold {score.threshold:.4g}) and {sig.feature} "
+            f"{sig.change_db:+.1f} dB over the commissioning baseline")

@@ -12,8 +12,9 @@ see :data:`SNAPSHOT_COLUMNS_V2`). The error per feature is a JSON list in the
 spec's feature order beside ``features``, not a table of its own: every reader
 reads it with the row, at no index or join (see ``writer.insert_snapshot``). The agent migrates a version-1 journal in place
 when it opens it (:func:`migrate`: ``ALTER TABLE ... ADD COLUMN`` in one
-transaction, the old rows keep NULL there); a read-only command reads both
-versions and never migrates (a version-1 journal simply has no diagnosis yet).
+transaction, the old rows keep NULL there); version 3 added the machine state and the
+level (:data:`SNAPSHOT_COLUMNS_V3`), migrated the same way. A read-only command reads every
+version and never migrates (a version-1 journal simply has no diagnosis yet).
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from pathlib import Path
 
 from firmware_io.errors import BearingEdgeError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: What a read-only command reads: this version, and the older ones it can read without writing.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 
 #: The snapshot columns version 2 added, as ``ALTER TABLE snapshots ADD COLUMN`` takes them (all NULL-able:
 #: the rows of a migrated version-1 journal, and unscored snapshots, have none).
@@ -35,6 +36,14 @@ SNAPSHOT_COLUMNS_V2 = (
     "top_share REAL",
     "diagnosis TEXT",        # "bearing 1, outer race": only on snapshots over the threshold or in alarm
 )
+#: The snapshot columns version 3 added: the two facts every snapshot carries beside its score (issue 20).
+SNAPSHOT_COLUMNS_V3 = (
+    "machine_state TEXT",    # running / stopped / starting / sensor_fault (NULL: before version 3, or learning)
+    "level TEXT",            # normal / alert / danger after this snapshot (NULL: not scored by a bundle)
+)
+#: What each version added, for :func:`migrate`.
+COLUMNS_ADDED = {2: SNAPSHOT_COLUMNS_V2, 3: SNAPSHOT_COLUMNS_V3}
+
 #: The latest diagnosis is one index lookup, however few snapshots have one (``status``, the page, MQTT state).
 DIAGNOSIS_INDEX = "CREATE INDEX IF NOT EXISTS snapshots_diagnosed ON snapshots (id) WHERE diagnosis IS NOT NULL;"
 
@@ -57,7 +66,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     bundle_id TEXT,                  -- the bundle that scored it (NULL in learning mode)
     latency_ms REAL,                 -- last byte read -> outputs set
     recorded REAL NOT NULL,          -- wall clock when journaled (retention; differs from time in replays)
-    {v2_columns});               -- version 2: see SNAPSHOT_COLUMNS_V2
+    {v2_columns},                -- version 2: see SNAPSHOT_COLUMNS_V2
+    {v3_columns});               -- version 3: see SNAPSHOT_COLUMNS_V3
 CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots (time);
 CREATE INDEX IF NOT EXISTS snapshots_recorded ON snapshots (recorded);
 CREATE TABLE IF NOT EXISTS events (
@@ -69,7 +79,8 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, upd
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, done REAL);
 CREATE TABLE IF NOT EXISTS outbox_cursor (topic TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated REAL NOT NULL);
-""".replace("{v2_columns}", ", ".join(SNAPSHOT_COLUMNS_V2)) + DIAGNOSIS_INDEX
+""".replace("{v2_columns}", ", ".join(SNAPSHOT_COLUMNS_V2)).replace("{v3_columns}", ", ".join(SNAPSHOT_COLUMNS_V3)) \
+    + DIAGNOSIS_INDEX
 
 
 class JournalError(BearingEdgeError, RuntimeError):
@@ -126,7 +137,8 @@ def check_schema(db: sqlite3.Connection, path: Path, *, create: bool) -> int:
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Version 1 -> 2 in place: the new snapshot columns (NULL in the old rows), their index, the version.
+    """An older version -> this one in place: each later version's snapshot columns (NULL in the old rows),
+    the diagnosis index, the version.
 
     One ``BEGIN IMMEDIATE`` transaction: a reader sees the version-1 journal or the
     version-2 one, never columns without the version; a failure (disk full) leaves
@@ -137,9 +149,11 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     try:
         db.execute("BEGIN IMMEDIATE")
         (value,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if parse_version(value, path) == 1:
-            for column in SNAPSHOT_COLUMNS_V2:
-                db.execute(f"ALTER TABLE snapshots ADD COLUMN {column}")
+        version = parse_version(value, path)
+        if version < SCHEMA_VERSION:
+            for added in range(version + 1, SCHEMA_VERSION + 1):
+                for column in COLUMNS_ADDED[added]:
+                    db.execute(f"ALTER TABLE snapshots ADD COLUMN {column}")
             db.execute(DIAGNOSIS_INDEX)
             db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         db.execute("COMMIT")

@@ -42,6 +42,10 @@ class SnapshotRow:
     #: where the error is (``Score.diagnosis``); journaled in words only when the snapshot is over
     #: the threshold or in alarm (:func:`diagnosis_text`)
     diagnosis: "Diagnosis | None" = None
+    #: running / stopped / starting / sensor_fault (``Score.state``); None in learning mode
+    machine_state: str | None = None
+    #: normal / alert / danger after this snapshot (``Score.level``); None when no bundle scored it
+    level: str | None = None
 
 
 class JournalWrites:
@@ -138,13 +142,13 @@ def insert_snapshot(db: sqlite3.Connection, row: SnapshotRow, recorded: float | 
     where = row.diagnosis
     db.execute(
         "INSERT INTO snapshots (time, first_index, stream_id, features, error, threshold, over_threshold, alarm,"
-        " state, bundle_id, latency_ms, recorded, inference_s, contributions, top_channel, top_share, diagnosis)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " state, bundle_id, latency_ms, recorded, inference_s, contributions, top_channel, top_share, diagnosis,"
+        " machine_state, level) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (row.time, row.first_index, row.stream_id, json.dumps([float(v) for v in row.features]),
          row.error, row.threshold, _opt_int(row.over_threshold), _opt_int(row.alarm),
          row.state, row.bundle_id, row.latency_ms, time.time() if recorded is None else recorded,
          row.inference_s, _json_floats(row.contributions), where.channel if where else None,
-         where.channel_share if where else None, diagnosis_text(row)))
+         where.channel_share if where else None, diagnosis_text(row), row.machine_state, row.level))
 
 
 def diagnosis_text(row: SnapshotRow) -> str | None:
@@ -152,9 +156,10 @@ def diagnosis_text(row: SnapshotRow) -> str | None:
 
     Where the error of a healthy snapshot sits is noise spread over the channels
     (``top_channel`` keeps it); naming a bearing and a defect for it would tell a
-    maintenance engineer something the model does not say.
+    maintenance engineer something the model does not say; nor for a snapshot whose error no channel
+    stands out in (``Diagnosis.clear``: a dead or stopped signal spreads it evenly).
     """
-    if row.diagnosis is None or not (row.over_threshold or row.alarm):
+    if row.diagnosis is None or not row.diagnosis.clear or not (row.over_threshold or row.alarm):
         return None
     return row.diagnosis.text()
 

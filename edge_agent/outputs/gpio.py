@@ -5,8 +5,8 @@ so once in the log, and otherwise runs exactly the same code; tests pass
 their own ``MockFactory`` through ``pin_factory`` and read the pins.
 
 LED patterns (one LED, so they differ in rhythm): normal = a short blink
-every 2 s (alive), alarm = steady on, sensor fault = fast blink, learning =
-slow even blink.
+every 2 s (alive), alarm at Danger = steady on, alarm at Alert = even blink
+twice a second, sensor fault = fast blink, learning = slow even blink.
 
 :class:`StatusOutputs` is a sink (:mod:`edge_agent.outputs.sink`): it shows
 each new state and ignores snapshot rows and events; :func:`gpio_sink` builds
@@ -21,6 +21,8 @@ from typing import Callable
 from gpiozero import LED, Buzzer, DigitalInputDevice, OutputDevice
 
 from edge_agent.alarms.alarm_state import ALARM, FAULT, LEARNING, NORMAL
+
+ALERT = "alert"  # an alarm latched at the Alert level: the LED's own rhythm
 from edge_agent.config import GpioSection
 from edge_agent.journal import SnapshotRow
 from edge_agent.outputs.sink import Event, Shown, SinkError
@@ -33,6 +35,7 @@ LED_PATTERNS: dict[str, tuple[float, float] | None] = {
     ALARM: None,
     FAULT: (0.1, 0.1),
     LEARNING: (1.0, 1.0),
+    ALERT: (0.25, 0.25),
 }
 BUZZER_BEEP = (0.5, 0.5)
 
@@ -102,7 +105,8 @@ class StatusOutputs:
 
     # -- the sink interface ---------------------------------------------------------------
     def on_state(self, state: Shown) -> None:
-        self.show(state.display, state.buzzer, state.relay)
+        self.show(ALERT if state.display == ALARM and state.level == ALERT else state.display,
+                  state.buzzer, state.relay)
 
     def on_snapshot(self, row: SnapshotRow) -> None:
         """Nothing: the pins show the state, which ``on_state`` receives."""

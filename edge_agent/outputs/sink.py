@@ -58,6 +58,8 @@ class Shown:
     display: str
     buzzer: bool
     relay: bool
+    #: the latched alarm's level (alert or danger; normal without an alarm): the LED blinks an Alert
+    level: str = "normal"
 
 
 class Sink(Protocol):

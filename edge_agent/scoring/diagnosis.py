@@ -29,6 +29,12 @@ def feature_contributions(windows: np.ndarray, reconstructions: np.ndarray) -> n
     return np.abs(w - r).mean(axis=1)
 
 
+#: A diagnosis needs evidence: the channel it names must carry at least this many times the error of the
+#: next one. A dead or stopped signal spreads its error evenly (29-32 % on each of 4 channels after the
+#: demo's end); a failing bearing concentrates it (IMS test 2's bearing 1: 72 %, the next about 10 %).
+EVIDENCE_RATIO = 1.5
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """Where one snapshot's error is: the channel, its share of the error, and the defect if named."""
@@ -36,6 +42,8 @@ class Diagnosis:
     channel: str
     channel_share: float
     defect: str | None = None
+    #: the channel stands out (:data:`EVIDENCE_RATIO`); without that, nothing is named in words
+    clear: bool = True
 
     @property
     def part(self) -> str | None:
@@ -64,22 +72,9 @@ def diagnose(spec: FeatureSpec, contributions: np.ndarray) -> Diagnosis:
         if defect:
             by_defect[defect] = by_defect.get(defect, 0.0) + float(per[i, ch])
     defect = max(by_defect, key=by_defect.get) if by_defect and max(by_defect.values()) > 0 else None
-    return Diagnosis(spec.channel_names[ch], float(by_channel[ch]) / total if total > 0 else 0.0, defect)
-
-
-#: A diagnosis needs evidence: the channel it names must carry at least this many times the error of the
-#: next one. A dead or stopped signal spreads its error evenly (29-32 % on each of 4 channels after the
-#: demo's end); a failing bearing concentrates it (IMS test 2's bearing 1: 72 %, the next about 10 %).
-EVIDENCE_RATIO = 1.5
-
-
-def diagnose_if_clear(spec: FeatureSpec, contributions: np.ndarray) -> Diagnosis | None:
-    """:func:`diagnose`, or None when no channel stands out (:data:`EVIDENCE_RATIO`): no evidence, no name."""
-    c = np.asarray(contributions, dtype=np.float64)
-    by_channel = np.sort(c.reshape(len(spec.features), spec.n_channels).sum(axis=0))[::-1]
-    if spec.n_channels > 1 and not by_channel[0] >= EVIDENCE_RATIO * by_channel[1]:
-        return None
-    return diagnose(spec, c)
+    ranked = np.sort(by_channel)[::-1]
+    clear = spec.n_channels == 1 or bool(ranked[0] >= EVIDENCE_RATIO * ranked[1])
+    return Diagnosis(spec.channel_names[ch], float(by_channel[ch]) / total if total > 0 else 0.0, defect, clear)
 
 
 def far_over(contributions: np.ndarray, limits: np.ndarray | None) -> np.ndarray:

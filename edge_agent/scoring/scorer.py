@@ -10,14 +10,14 @@ table, so what a user checks on the desktop is what the Pi does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge_agent.scoring.bundle import Bundle, BundleError
 from edge_agent.scoring.detection import reconstruction_error
-from edge_agent.scoring.diagnosis import Diagnosis, diagnose_if_clear, far_over, feature_contributions
+from edge_agent.scoring.diagnosis import Diagnosis, diagnose, far_over, feature_contributions
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.judge import Judge
 from edge_agent.scoring.levels import NORMAL, Decision, LevelRules, Significance
@@ -127,11 +127,11 @@ class SnapshotScorer:
         stream); None while a running machine has not yet filled the first window of T snapshots."""
         x = self._check(features)
         verdict = self.judge.classify(x, time_s, samples, scale)
-        if verdict.state != RUNNING:
-            return self._not_judged(verdict)
+        # The model sees every snapshot, as in training (its windows are consecutive snapshots); only a
+        # running machine's snapshot is judged for the alarm.
         self._push(x)
         if self._in_window < self.timesteps:
-            return None
+            return None if verdict.state == RUNNING else self._not_judged(verdict)
         started = time.perf_counter()
         reconstruction = self.runner(self._window)
         inference_s = time.perf_counter() - started
@@ -143,17 +143,22 @@ class SnapshotScorer:
         over = error > self.bundle.threshold
         per_feature = feature_contributions(self._window, reconstruction)[0]
         far = bool(far_over(per_feature, self.bundle.immediate_limits))
+        diagnosis = diagnose(self.bundle.spec, per_feature)
+        if verdict.state != RUNNING:  # journaled with its error, never judged, never named
+            return self._not_judged(verdict, error, over, tuple(per_feature.tolist()), inference_s,
+                                    replace(diagnosis, clear=False))
         level, sig = self.judge.decide(x, over, far)
-        diagnosis = diagnose_if_clear(self.bundle.spec, per_feature) if over or far else None
         return Score(error, self.bundle.threshold, over, level != NORMAL, tuple(per_feature.tolist()), None,
                      inference_s, diagnosis, RUNNING, None, level, sig)
 
-    def _not_judged(self, verdict: StateVerdict) -> Score:
+    def _not_judged(self, verdict: StateVerdict, error: float | None = None, over: bool | None = None,
+                    contributions: tuple[float, ...] = (), inference_s: float | None = None,
+                    diagnosis: Diagnosis | None = None) -> Score:
         """A snapshot of a stopped or starting machine, or with a sensor problem: journaled, never judged;
         the level stays where the running machine left it."""
         fault = verdict.reason if verdict.state == SENSOR_FAULT else None
-        return Score(None, self.bundle.threshold, None, self.judge.level != NORMAL, state=verdict.state,
-                     state_reason=verdict.reason, level=self.judge.level, fault=fault)
+        return Score(error, self.bundle.threshold, over, self.judge.level != NORMAL, contributions, fault,
+                     inference_s, diagnosis, verdict.state, verdict.reason, self.judge.level)
 
     def state(self) -> dict:
         """What to journal so a restart resumes mid-window and mid-debounce."""

@@ -47,7 +47,12 @@ def discovery_configs(topics: Topics, channel_names: list[str], feature_unit: st
         entity("binary_sensor", "alarm", "Bearing alarm", state_topic=state, device_class="problem",
                value_template="{{ 'ON' if value_json.alarm_latched else 'OFF' }}"),
         entity("binary_sensor", "sensor_fault", "Sensor fault", state_topic=state, device_class="problem",
-               value_template="{{ 'ON' if value_json.state == 'fault' else 'OFF' }}"),
+               # the fault field, not the shown state: a fault is a fact of its own, also while an alarm is latched
+               value_template="{{ 'ON' if value_json.fault else 'OFF' }}"),
+        entity("binary_sensor", "running", "Machine running", state_topic=state, device_class="running",
+               value_template="{{ 'ON' if value_json.machine_state == 'running' else 'OFF' }}"),
+        entity("sensor", "level", "Alarm level", state_topic=state, icon="mdi:alert",
+               value_template="{{ value_json.level or 'unknown' }}"),
         entity("sensor", "error", "Reconstruction error", state_topic=state, state_class="measurement",
                value_template="{{ value_json.error }}"),
         entity("sensor", "threshold", "Alarm threshold", state_topic=state, state_class="measurement",

@@ -51,6 +51,9 @@ def snapshot_message(row: dict[str, Any], by_bundle: dict[str, list[str]] | None
         "error": row["error"], "threshold": row["threshold"],
         "over_threshold": _opt_bool(row["over_threshold"]), "alarm": _opt_bool(row["alarm"]),
         "state": row["state"], "bundle_id": row["bundle_id"],
+        # the machine state (running / stopped / starting / sensor_fault) and the level (normal / alert / danger);
+        # "state" stays what the LED shows (normal / alarm / fault / learning), as before
+        "machine_state": row.get("machine_state"), "level": row.get("level"),
         "latency_s": None if latency_ms is None else latency_ms / 1000.0,
         "inference_s": row.get("inference_s"),
         "contributions": None if contributions is None else dict(zip(names, contributions)),
@@ -76,8 +79,9 @@ def diagnosis_message(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None
     snapshot it belongs to (compare its ``seq`` with ``last_snapshot_seq`` to tell if it is current)."""
     if diagnosis is None:
         return None
-    return {"text": diagnosis["diagnosis"], "channel": diagnosis["top_channel"], "share": diagnosis["top_share"],
-            "seq": diagnosis["id"], "time": iso_utc(diagnosis["time"]), "time_unix": diagnosis["time"]}
+    return {"text": diagnosis["diagnosis"], "channel": diagnosis.get("top_channel"),
+            "share": diagnosis.get("top_share"), "seq": diagnosis.get("id"), "time": iso_utc(diagnosis.get("time")),
+            "time_unix": diagnosis.get("time")}
 
 
 def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[str, Any] | None,
@@ -90,12 +94,18 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
     """
     last = last_row or {}
     scored = last.get("error") is not None
+    if heartbeat.get("alarm_latched") and heartbeat.get("alarm_diagnosis"):
+        # a latched alarm shows its own diagnosis (the snapshot that raised it), not the newest row's
+        diagnosis = {**(diagnosis or {}), "diagnosis": heartbeat["alarm_diagnosis"]}
     return {
         "agent_running": running,
         "state": heartbeat.get("display") if running else "stopped",
         "alarm_latched": bool(heartbeat.get("alarm_latched")),
         "alarm_acknowledged": bool(heartbeat.get("alarm_acknowledged")),
         "fault": heartbeat.get("fault"),
+        "machine_state": last.get("machine_state"), "level": heartbeat.get("level") or last.get("level"),
+        "alarm_level": heartbeat.get("alarm_level"),
+        "dominant_diagnosis": heartbeat.get("alarm_dominant_diagnosis"),
         "error": last.get("error") if scored else None,
         "threshold": last.get("threshold") if scored else None,
         "over_threshold": _opt_bool(last.get("over_threshold")),

@@ -29,6 +29,7 @@ def test_example_config_lists_every_option_with_its_default():
     ("agent = 3\n", "agent must be a [agent] table"),
     ("[gpio]\nrelay_pin = 17\n", "[gpio] led_pin = 17, relay_pin = 17: one pin cannot drive two outputs"),
     ("[agent\n", "not valid TOML"),
+    ("[levels]\nrelay_on = \"alarm\"\n", '[levels] relay_on must be one of "alert", "danger"'),
 ])
 def test_bad_config_is_refused_with_the_key_named(tmp_path, text, message):
     path = tmp_path / "agent.toml"

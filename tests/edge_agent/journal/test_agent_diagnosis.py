@@ -71,20 +71,24 @@ def test_every_scored_snapshot_has_its_inference_time_and_its_error_per_feature(
         per_channel = np.reshape(r["contributions"], (len(FEATURES), 4)).sum(axis=0)  # the registry's order
         assert r["top_channel"] == spec.channel_names[int(np.argmax(per_channel))]
         assert r["top_share"] == pytest.approx(per_channel.max() / per_channel.sum())
-        # words only where the model says something is wrong
-        assert (r["diagnosis"] is not None) == bool(r["over_threshold"] or r["alarm"])
+        # words only where the model says something is wrong, on a running machine, and one channel
+        # stands out (1.5 x the next: issue 20 #6); a stopped or dead snapshot's error is spread evenly
+        ranked = np.sort(per_channel)[::-1]
+        evidence = r["machine_state"] == "running" and ranked[0] >= 1.5 * ranked[1]
+        assert (r["diagnosis"] is not None) == bool((r["over_threshold"] or r["alarm"]) and evidence)
     for r in rows[:spec.timesteps - 1]:  # filling the window: nothing to journal but the features
         assert (r["inference_s"], r["contributions"], r["top_channel"], r["diagnosis"]) == (None,) * 4
 
 
 def test_the_failing_end_of_test_2_is_named_bearing_1_outer_race(journal):
-    """From the first alarm on, and on most alarmed snapshots. (The last two of the 25, the end of the run,
-    shake the whole rig: there the error spreads over every bearing, and the words follow it.)"""
+    """From the first alarm on, and on most alarmed snapshots that name anything. (The last two of the 25,
+    the end of the run, shake the whole rig or are dead: there the error spreads over every bearing, and no
+    words are given: issue 20 #6.)"""
     rows = rows_of(journal)
     alarmed = [r for r in rows if r["alarm"]]
     assert alarmed, "the envelope bundle alarms on the failing end of test 2"
     assert alarmed[0]["diagnosis"] == "bearing 1, outer race"
-    named = [r["diagnosis"] for r in alarmed]
+    named = [r["diagnosis"] for r in alarmed if r["diagnosis"]]
     assert named.count("bearing 1, outer race") > len(named) / 2
 
 
@@ -118,7 +122,10 @@ def test_mqtt_payloads_carry_the_diagnosis_and_the_named_contributions(journal, 
     assert list(snapshot["features"]) == list(envelope_bundle.spec.feature_names)
     assert snapshot["diagnosis"] == last["diagnosis"] and snapshot["inference_s"] == last["inference_s"]
     assert state["top_channel"] == {"name": last["top_channel"], "share": last["top_share"]}
-    assert state["diagnosis"]["text"] == last["diagnosis"] and state["diagnosis"]["seq"] == last["id"]
+    # the last rows of the 25 are the dead end of the run: no words of their own (issue 20 #6); the state
+    # shows the latched alarm's diagnosis, the snapshot's that raised it
+    assert last["diagnosis"] is None
+    assert state["diagnosis"]["text"] == "bearing 1, outer race"
     first = next(r for r in rows_of(journal) if r["alarm"])
     assert payloads.snapshot_message(first, names)["diagnosis"] == "bearing 1, outer race"
     payloads.encode(state)  # strict JSON

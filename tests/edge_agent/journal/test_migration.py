@@ -10,7 +10,7 @@ import pytest
 
 from edge_agent.cli import main as cli
 from edge_agent.journal import AgentJournal, Journal, JournalError, SnapshotRow
-from edge_agent.journal.schema import SCHEMA_VERSION, SNAPSHOT_COLUMNS_V2
+from edge_agent.journal.schema import SCHEMA_VERSION, SNAPSHOT_COLUMNS_V2, SNAPSHOT_COLUMNS_V3
 from edge_agent.scoring.diagnosis import Diagnosis
 
 #: The version-1 schema exactly as bearing-edge wrote it before version 2 (edge_agent/journal/schema.py at
@@ -81,11 +81,11 @@ def scored_row(t: float, over: bool, diagnosis: Diagnosis | None) -> SnapshotRow
 
 def test_the_agent_migrates_a_version_1_journal_in_place_and_keeps_its_rows(tmp_path):
     path = v1_journal(tmp_path / "j.sqlite")
-    new_columns = [c.split()[0] for c in SNAPSHOT_COLUMNS_V2]
+    new_columns = [c.split()[0] for c in SNAPSHOT_COLUMNS_V2 + SNAPSHOT_COLUMNS_V3]  # 1 -> 3 in one step
     assert not set(new_columns) & set(columns(path))
     journal = AgentJournal.open(path)
     try:
-        assert journal.schema_version == SCHEMA_VERSION == 2
+        assert journal.schema_version == SCHEMA_VERSION == 3
         old = journal.snapshots()
         assert [r["first_index"] for r in old] == [0, 20480, 40960] and old[2]["over_threshold"] == 1
         assert all(r[c] is None for r in old for c in new_columns)  # the old rows: NULL in the new columns
@@ -101,7 +101,7 @@ def test_the_agent_migrates_a_version_1_journal_in_place_and_keeps_its_rows(tmp_
                                                                                  "bearing 1, outer race")
     assert new[1]["top_channel"] == "Bearing 2" and new[1]["diagnosis"] is None  # under the threshold: no words
     db = sqlite3.connect(path)
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     plan = " ".join(str(r) for r in db.execute("EXPLAIN QUERY PLAN SELECT id FROM snapshots WHERE diagnosis IS "
                                                "NOT NULL ORDER BY id DESC LIMIT 1"))
     db.close()

@@ -52,7 +52,7 @@ def test_restart_from_state_continues_identically(bundle, table):
     a = SnapshotScorer(bundle)
     before = [a.score(v) for v in table.values[:cut]]
     state = json.loads(json.dumps(a.state()))  # what the journal stores
-    assert len(state["history"]) == T - 1 and state["debouncer"]["run"] > 0
+    assert len(state["history"]) == T - 1 and state["levels"]["runs"]["alert"] > 0
     b = SnapshotScorer(bundle)
     b.restore(state)
     after = [b.score(v) for v in table.values[cut:]]

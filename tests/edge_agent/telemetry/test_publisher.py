@@ -260,7 +260,10 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
         "homeassistant/binary_sensor/node-a/alarm/config", "homeassistant/binary_sensor/node-a/sensor_fault/config",
         "homeassistant/sensor/node-a/error/config", "homeassistant/sensor/node-a/threshold/config",
         "homeassistant/sensor/node-a/diagnosis/config", "homeassistant/button/node-a/acknowledge/config",
-        "homeassistant/sensor/node-a/feature_bearing_1/config", "homeassistant/sensor/node-a/feature_bearing_2/config"}
+        "homeassistant/sensor/node-a/feature_bearing_1/config", "homeassistant/sensor/node-a/feature_bearing_2/config",
+        "homeassistant/binary_sensor/node-a/running/config", "homeassistant/sensor/node-a/level/config"}
+    # issue 20 #7: the fault entity reads the fault field (a fault while an alarm is latched stays visible)
+    assert "value_json.fault" in configs["homeassistant/binary_sensor/node-a/sensor_fault/config"]["value_template"]
     alarm = configs["homeassistant/binary_sensor/node-a/alarm/config"]
     assert alarm["device_class"] == "problem" and alarm["state_topic"] == "bearing-edge/node-a/state"
     assert alarm["availability"][0]["topic"] == "bearing-edge/node-a/availability"
