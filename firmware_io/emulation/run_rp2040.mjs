@@ -28,6 +28,9 @@
  *   - IO_QSPI and VREG_AND_CHIP_RESET register files (the bootrom halts on them otherwise), and the
  *     BOOTSEL strap (QSPI CSn) read as not pressed.
  *   - ADC round-robin: stock rp2040js masks AINSEL with the wrong constant, so inputs 1..3 read input 0.
+ *   - RESETS: every peripheral starts held in reset (the register's power-on value, 0x01ffffff),
+ *     RESET_DONE follows it, and UART0 sends and the ADC converts only once released (stock
+ *     rp2040js never holds anything in reset, so a firmware that forgot would still work).
  *   - UART0 TX: a 32-byte FIFO drained at 10 bits per byte at the baud rate the firmware programmed
  *     (from clk_peri and IBRD/FBRD), whose DMA request follows UARTDMACR.TXDMAE and FIFO space; stock
  *     rp2040js sends bytes instantly and asks the DMA for more whenever the UART is enabled.
@@ -187,8 +190,9 @@ class SSI extends BasePeripheral {
 
 /** UART0's transmitter at its line rate: 32-byte FIFO, 10 bits a byte, DMA request on FIFO space. */
 class UartTx {
-  constructor(mcu, uart, sink) {
+  constructor(mcu, uart, sink, released) {
     this.mcu = mcu;
+    this.released = released;
     this.uart = uart;
     this.sink = sink;
     this.fifo = [];
@@ -224,6 +228,7 @@ class UartTx {
     return 1e9 / (this.mcu.clkPeri / (16 * div));
   }
   push(byte) {
+    if (!this.released()) return; // held in reset: writes go nowhere
     if (this.fifo.length >= 32) return; // a write to a full FIFO is lost, as on the PL011
     this.fifo.push(byte);
     if (!this.shifting) this.startShift();
@@ -256,7 +261,7 @@ class UartTx {
 }
 
 /** ADC inputs from a recording, one value per conversion of each input, with a working round robin. */
-function feedAdc(mcu, codes) {
+function feedAdc(mcu, codes, released) {
   const adc = mcu.adc;
   const perChannel = Math.floor(codes.length / 4);
   const next = [0, 0, 0, 0];
@@ -266,6 +271,7 @@ function feedAdc(mcu, codes) {
     set(ch) { this.cs = (this.cs & ~(7 << 12)) | ((ch & 7) << 12); },
   });
   adc.onADCRead = (channel) => {
+    if (!released()) return; // held in reset: no conversion ever completes (READY stays low)
     if (channel < 4 && perChannel) {
       adc.channelValues[channel] = codes[(next[channel] % perChannel) * 4 + channel];
       next[channel]++;
@@ -324,17 +330,23 @@ function main() {
       }
     }
   };
-  const tx = new UartTx(mcu, mcu.uart[0], (b) => { pending.push(b); });
+  // RESETS (RP2040 datasheet 2.14): all held at power-on; RESET_DONE is the complement
+  const resets = mcu.peripherals[0x4000c];
+  const resetsRead = resets.readUint32.bind(resets);
+  resets.readUint32 = (offset) => (offset === 0x8 ? ~resets.reset & 0x1ffffff : resetsRead(offset));
+  const outOfReset = (bit) => () => !(resets.reset & (1 << bit));
+  const tx = new UartTx(mcu, mcu.uart[0], (b) => { pending.push(b); }, outOfReset(22));
   const adcCodes = opts.adc ? (() => {
     const raw = readFileSync(opts.adc);
     return new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.length & ~1)));
   })() : new Uint16Array(0);
-  const adcStats = feedAdc(mcu, adcCodes);
+  const adcStats = feedAdc(mcu, adcCodes, outOfReset(0));
 
   const clock = mcu.clock, core = mcu.core;
   let fault = null;
   mcu.onBreak = (code) => { fault ??= `breakpoint/undefined instruction ${code} at pc 0x${mcu.core.PC.toString(16)}`; };
   mcu.reset();
+  resets.reset = 0x1ffffff;
   let boot2Rejected = false;
   if (!opts.bootrom) { // the stand-in for the bootrom's flash boot
     const boot2 = image.subarray(0, 256);
@@ -348,7 +360,7 @@ function main() {
 
   const endNs = opts.seconds * 1e9;
   let instructions = 0, cycles = 0, waitNs = 0, boot2Ns = null, flashExecBeforeXip = null;
-  let waitNsAtFirstByte = 0, instrAtFirstByte = 0;
+  let waitNsAtFirstByte = 0, instrAtFirstByte = 0, resetsAtBoot2 = null;
   const wall0 = process.hrtime.bigint();
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -364,6 +376,8 @@ function main() {
       instructions,
       cycles,
       boot2_entered_s: boot2Ns === null ? null : boot2Ns / 1e9,
+      resets_at_boot2: resetsAtBoot2 === null ? null : `0x${resetsAtBoot2.toString(16)}`,
+      resets_at_end: `0x${resets.reset.toString(16)}`,
       xip_enabled_s: xipNs === null ? null : xipNs / 1e9,
       first_uart_byte_s: tx.firstByteNs === null ? null : tx.firstByteNs / 1e9,
       uart_bytes: tx.bytes,
@@ -398,7 +412,7 @@ function main() {
       waitNs += dt;
     } else {
       const pc = core.PC;
-      if (pc === BOOT2_ENTRY && boot2Ns === null) boot2Ns = clock.nanos;
+      if (pc === BOOT2_ENTRY && boot2Ns === null) { boot2Ns = clock.nanos; resetsAtBoot2 = resets.reset; }
       if (pc >= FLASH_BASE) {
         if (pc < 0x14000000) {
           if (!xipLive) { flashExecBeforeXip = `pc 0x${pc.toString(16)} at ${clock.nanos / 1e9} s`; break; }
