@@ -10,6 +10,7 @@ package) lists every option with its default; a test keeps the two in step.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -203,17 +204,23 @@ def _known_runtime(name: str) -> bool:
     return name in RUNTIMES
 
 
-# Values that are in range for their type but still wrong: (check, what it must be).
+HOUR_S, DAY_S = 3600.0, 86400.0
+#: The longest topic level, node id or client id, in UTF-8 bytes (MQTT allows 65,535 for a whole topic).
+MAX_TOPIC_PART = 128
+
+# Values that are in range for their type but still wrong: (check, what it must be). Every number has
+# an upper bound too: a value that parses (10**12 samples, a window of inf seconds) must not crash
+# the agent on its first frame or grow a window for ever.
 _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("agent", "runtime"): (_known_runtime, "one of ['auto', 'ai-edge-litert', 'tflite-runtime']"),
-    ("agent", "interval_s"): (lambda v: v >= 0, ">= 0"),
+    ("agent", "interval_s"): (lambda v: 0 <= v <= DAY_S, f">= 0 and <= {DAY_S:.0f} (a day)"),
     ("serial", "port"): (lambda v: bool(v.strip()), "a device path or URL, not empty"),
-    ("serial", "baudrate"): (lambda v: v > 0, "> 0"),
+    ("serial", "baudrate"): (lambda v: 0 < v <= 20_000_000, "> 0 and <= 20000000"),
     ("serial", "read_timeout_s"): (lambda v: 0 < v <= 5, "> 0 and <= 5"),
-    ("serial", "reconnect_initial_s"): (lambda v: v > 0, "> 0"),
-    ("serial", "reconnect_max_s"): (lambda v: v > 0, "> 0"),
-    ("faults", "no_data_timeout_s"): (lambda v: v > 0, "> 0"),
-    ("faults", "bad_frame_window_s"): (lambda v: v > 0, "> 0"),
+    ("serial", "reconnect_initial_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
+    ("serial", "reconnect_max_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
+    ("faults", "no_data_timeout_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
+    ("faults", "bad_frame_window_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
     ("faults", "max_bad_frame_rate"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("gpio", "pin_factory"): (lambda v: v in ("auto", "mock", "native"), 'one of "auto", "mock", "native"'),
     ("gpio", "led_pin"): (lambda v: 0 <= v <= 27, "a BCM pin 0..27"),
@@ -221,27 +228,33 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("gpio", "relay_pin"): (lambda v: -1 <= v <= 27, "a BCM pin 0..27 or -1 (none)"),
     ("gpio", "ack_button_pin"): (lambda v: -1 <= v <= 27, "a BCM pin 0..27 or -1 (none)"),
     ("journal", "path"): (lambda v: bool(v.strip()), "a file path, not empty"),
-    ("journal", "retention_days"): (lambda v: v > 0, "> 0"),
-    ("journal", "max_snapshots"): (lambda v: v >= 1, ">= 1"),
-    ("learning", "channel_names"): (lambda v: len(set(v)) == len(v) and all(v), "unique, non-empty names"),
-    ("learning", "samples_per_snapshot"): (lambda v: v >= 1, ">= 1"),
+    ("journal", "retention_days"): (lambda v: 0 < v <= 36_500, "> 0 and <= 36500 (a century)"),
+    ("journal", "max_snapshots"): (lambda v: 1 <= v <= 50_000_000, "between 1 and 50000000"),
+    ("learning", "channel_names"): (lambda v: len(set(v)) == len(v) and all(v) and all(len(n) <= 64 for n in v),
+                                    "unique, non-empty names of at most 64 characters"),
+    # 2**20 samples per channel: 51 x an IMS snapshot; a snapshot is held whole in memory.
+    ("learning", "samples_per_snapshot"): (lambda v: 1 <= v <= 2**20, "between 1 and 1048576"),
     ("mqtt", "host"): (lambda v: bool(v.strip()), "a host name or address, not empty"),
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "a TCP port 1..65535"),
-    ("mqtt", "node_id"): (lambda v: all(c.isascii() and (c.isalnum() or c in "_-") for c in v),
-                          "empty (the host name) or only letters, digits, _ and -"),
-    ("mqtt", "topic_prefix"): (lambda v: bool(v) and not set(v) & set("#+") and not v.startswith("/")
-                               and not v.endswith("/"), "a topic level without #, + or a leading/trailing /"),
-    ("mqtt", "discovery_prefix"): (lambda v: not set(v) & set("#+/"), "one topic level without #, + or / (or empty)"),
+    ("mqtt", "node_id"): (lambda v: len(v) <= MAX_TOPIC_PART and all(c.isascii() and (c.isalnum() or c in "_-")
+                                                                     for c in v),
+                          f"empty (the host name) or at most {MAX_TOPIC_PART} letters, digits, _ and -"),
+    ("mqtt", "topic_prefix"): (lambda v: bool(v) and len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+")
+                               and not v.startswith("/") and not v.endswith("/"),
+                               f"a topic level of at most {MAX_TOPIC_PART} bytes without #, + or a leading/trailing /"),
+    ("mqtt", "discovery_prefix"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+/"),
+                                   f"one topic level of at most {MAX_TOPIC_PART} bytes without #, + or / (or empty)"),
+    ("mqtt", "client_id"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART, f"at most {MAX_TOPIC_PART} bytes"),
     ("mqtt", "qos"): (lambda v: v in (0, 1), "0 or 1 (1: nothing lost; 0: may lose while the broker is away)"),
     ("mqtt", "keepalive_s"): (lambda v: 5 <= v <= 3600, "between 5 and 3600"),
     ("mqtt", "batch_size"): (lambda v: 1 <= v <= 10000, "between 1 and 10000"),
-    ("mqtt", "max_rate_per_s"): (lambda v: v > 0, "> 0"),
+    ("mqtt", "max_rate_per_s"): (lambda v: 0 < v <= 100_000, "> 0 and <= 100000"),
     ("mqtt", "poll_s"): (lambda v: 0 < v <= 60, "> 0 and <= 60"),
-    ("mqtt", "reconnect_initial_s"): (lambda v: v > 0, "> 0"),
-    ("mqtt", "reconnect_max_s"): (lambda v: v > 0, "> 0"),
+    ("mqtt", "reconnect_initial_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
+    ("mqtt", "reconnect_max_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
     ("metrics", "http_port"): (lambda v: 0 <= v <= 65535, "0 (off) or a TCP port 1..65535"),
     ("metrics", "http_addr"): (lambda v: bool(v.strip()), "an address to bind, not empty"),
-    ("metrics", "textfile_interval_s"): (lambda v: v > 0, "> 0"),
+    ("metrics", "textfile_interval_s"): (lambda v: 0 < v <= HOUR_S, f"> 0 and <= {HOUR_S:.0f}"),
     ("metrics", "textfile"): (lambda v: not v or v.endswith(".prom"),
                               'empty (off) or a path ending in ".prom" (node_exporter reads only those)'),
     ("levels", "relay_on"): (lambda v: v in ("alert", "danger"), 'one of "alert", "danger"'),
@@ -260,6 +273,12 @@ def _coerce(value: Any, annotation: str, where: str) -> Any:
     if not ok:
         raise ConfigError(f"{where} must be {'a list of strings' if annotation == 'list[str]' else annotation}, "
                           f"got {value!r}")
+    if annotation == "float" and not math.isfinite(value):  # TOML has inf and nan
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    for text in (value if annotation == "list[str]" else [value] if annotation == "str" else []):
+        bad = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if bad is not None:  # a NUL in a topic or client id made paho's connection fail with no cause named
+            raise ConfigError(f"{where} must not contain control characters, found {bad!r} in {text[:60]!r}")
     return float(value) if annotation == "float" else list(value) if annotation == "list[str]" else value
 
 

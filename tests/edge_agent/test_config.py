@@ -50,3 +50,34 @@ def test_config_values_and_command_line_overrides(tmp_path):
         config.replace("agent", interval_s=-1)
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[learning]\nsamples_per_snapshot = 1000000000000\n", "[learning] samples_per_snapshot must be between 1 and"),
+    ("[agent]\ninterval_s = inf\n", "[agent] interval_s must be a finite number, got inf"),
+    ("[faults]\nbad_frame_window_s = inf\n", "[faults] bad_frame_window_s must be a finite number"),
+    ("[faults]\nno_data_timeout_s = nan\n", "[faults] no_data_timeout_s must be a finite number"),
+    ('[mqtt]\ntopic_prefix = "bearing\\u0000edge"\n', "[mqtt] topic_prefix must not contain control characters"),
+    ('[mqtt]\nclient_id = "pump\\u00007"\n', "[mqtt] client_id must not contain control characters"),
+    ('[mqtt]\ndiscovery_prefix = "home\\u0000assistant"\n', "[mqtt] discovery_prefix must not contain control"),
+    (f'[mqtt]\ntopic_prefix = "{"t" * 70_000}"\n', "[mqtt] topic_prefix must be a topic level of at most 128 bytes"),
+    (f'[mqtt]\nclient_id = "{"c" * 200}"\n', "[mqtt] client_id must be at most 128 bytes"),
+])
+def test_values_that_parse_but_would_crash_or_grow_are_refused(tmp_path, text, message):
+    """Issue 21 #24: each of these was accepted, then crashed the agent, grew a window for ever, or looped."""
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+
+
+def test_every_number_has_a_finite_upper_bound():
+    """Issue 21 #24: any int or float option set absurdly high is refused, naming its key."""
+    for section in dataclasses.fields(Config):
+        for option in dataclasses.fields(getattr(Config(), section.name)):
+            huge = {"int": 10**15, "float": 1e300}.get(option.type)
+            if huge is None:
+                continue
+            with pytest.raises(ConfigError, match=rf"\[{section.name}\] {option.name} must be"):
+                parse_config({section.name: {option.name: huge}}, "test")
