@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ import pytest
 
 from edge_agent.cli import main as cli
 from edge_agent.features.registry import mean_abs
-from edge_agent.journal import Journal
+from edge_agent.journal import Journal, JournalError
 from firmware_io.protocol import frames as fr
 from firmware_io.protocol.decoder import StreamDecoder
 from firmware_io.recordings import ims as datasets
@@ -111,8 +111,6 @@ class EmulatedBoard:
 
     def wait(self, timeout: float = 120) -> dict:
         """Wait for the emulated run to end and the agent to read everything; returns the harness's figures."""
-        import json
-
         try:
             self.proc.wait(timeout)  # the forwarder, not this thread, reads its stdout
         except subprocess.TimeoutExpired:
@@ -153,11 +151,12 @@ def stop_agent(proc: subprocess.Popen) -> None:
 def journal(path: Path) -> tuple[list[dict], dict[str, int]]:
     if not path.exists():
         return [], {}
-    j = Journal(path, create=False)
+    try:
+        j = Journal(path, create=False)
+    except JournalError:  # the agent is still creating it
+        return [], {}
     try:
         return j.snapshots(), j.counters()
-    except Exception:  # the agent is still creating it
-        return [], {}
     finally:
         j.close()
 
