@@ -28,6 +28,8 @@
  *   - IO_QSPI and VREG_AND_CHIP_RESET register files (the bootrom halts on them otherwise), and the
  *     BOOTSEL strap (QSPI CSn) read as not pressed.
  *   - ADC round-robin: stock rp2040js masks AINSEL with the wrong constant, so inputs 1..3 read input 0.
+ *   - Clocks: UART0 shifts only while clk_peri runs from a started source, and the ADC converts only
+ *     while clk_adc is 48 MHz from a started PLL_USB (rp2040js runs both regardless).
  *   - RESETS: every peripheral starts held in reset (the register's power-on value, 0x01ffffff),
  *     RESET_DONE follows it, and UART0 sends and the ADC converts only once released (stock
  *     rp2040js never holds anything in reset, so a firmware that forgot would still work).
@@ -97,6 +99,30 @@ function boot2Crc(bytes) {
     for (let i = 0; i < 8; i++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
   }
   return crc >>> 0;
+}
+
+/**
+ * The clocks the firmware actually started (RP2040 datasheet 2.15-2.18): rp2040js computes PLL
+ * frequencies from the dividers alone and runs them even powered down or without the crystal, so
+ * a source counts only when the XOSC is enabled and the PLL's VCO and post dividers are powered.
+ */
+function clockTree(mcu) {
+  const xosc = mcu.peripherals[0x40024];
+  const pllOut = (pll) => (xosc.enabled && (pll.pwr & 0x29) === 0 ? pll.frequency : 0); // PD, POSTDIVPD, VCOPD
+  return {
+    periHz() {
+      const f = mcu.clocks.periFreq;
+      const aux = (mcu.clocks.periCtrl >>> 5) & 7;
+      const sys = mcu.clocks.sysCtrl;
+      const sysFromPll = aux === 0 && (sys & 1) && ((sys >>> 5) & 7) === 0;
+      return (aux === 1 || sysFromPll) && !pllOut(mcu.pllSys) ? 0 : f;
+    },
+    adcHz() {
+      const { adcCtrl, adcDiv } = mcu.clocks;
+      if (!(adcCtrl & (1 << 11)) || ((adcCtrl >>> 5) & 7) !== 0) return 0; // enabled, from PLL_USB
+      return pllOut(mcu.pllUsb) / ((adcDiv >>> 8) || 1);
+    },
+  };
 }
 
 /** A plain register file: what the bootrom writes it reads back. */
@@ -190,9 +216,10 @@ class SSI extends BasePeripheral {
 
 /** UART0's transmitter at its line rate: 32-byte FIFO, 10 bits a byte, DMA request on FIFO space. */
 class UartTx {
-  constructor(mcu, uart, sink, released) {
+  constructor(mcu, uart, sink, released, clocks) {
     this.mcu = mcu;
     this.released = released;
+    this.clocks = clocks;
     this.uart = uart;
     this.sink = sink;
     this.fifo = [];
@@ -223,9 +250,9 @@ class UartTx {
     return this.uart.enabled && this.uart.txEnabled;
   }
   bitNanos() {
-    const div = this.uart.baudDivider;
-    if (!div) return 0;
-    return 1e9 / (this.mcu.clkPeri / (16 * div));
+    const div = this.uart.baudDivider, peri = this.clocks.periHz();
+    if (!div || !peri) return 0;
+    return 1e9 / (peri / (16 * div));
   }
   push(byte) {
     if (!this.released()) return; // held in reset: writes go nowhere
@@ -261,9 +288,10 @@ class UartTx {
 }
 
 /** ADC inputs from a recording, one value per conversion of each input, with a working round robin. */
-function feedAdc(mcu, codes, released) {
+function feedAdc(mcu, codes, released, clocks) {
   const adc = mcu.adc;
   const perChannel = Math.floor(codes.length / 4);
+  let adcClockProblem = null;
   const next = [0, 0, 0, 0];
   let conversions = 0;
   Object.defineProperty(adc, 'activeChannel', {
@@ -272,6 +300,7 @@ function feedAdc(mcu, codes, released) {
   });
   adc.onADCRead = (channel) => {
     if (!released()) return; // held in reset: no conversion ever completes (READY stays low)
+    if (clocks.adcHz() !== 48e6) { adcClockProblem ??= clocks.adcHz(); return; } // rp2040js times it for 48 MHz
     if (channel < 4 && perChannel) {
       adc.channelValues[channel] = codes[(next[channel] % perChannel) * 4 + channel];
       next[channel]++;
@@ -280,7 +309,7 @@ function feedAdc(mcu, codes, released) {
     adc.currentChannel = channel;
     adc.sampleAlarm.schedule(adc.sampleTime * 1000);
   };
-  return () => ({ conversions, per_channel: next.slice() });
+  return () => ({ conversions, per_channel: next.slice(), clk_adc_not_48mhz: adcClockProblem });
 }
 
 function main() {
@@ -335,12 +364,13 @@ function main() {
   const resetsRead = resets.readUint32.bind(resets);
   resets.readUint32 = (offset) => (offset === 0x8 ? ~resets.reset & 0x1ffffff : resetsRead(offset));
   const outOfReset = (bit) => () => !(resets.reset & (1 << bit));
-  const tx = new UartTx(mcu, mcu.uart[0], (b) => { pending.push(b); }, outOfReset(22));
+  const clocks = clockTree(mcu);
+  const tx = new UartTx(mcu, mcu.uart[0], (b) => { pending.push(b); }, outOfReset(22), clocks);
   const adcCodes = opts.adc ? (() => {
     const raw = readFileSync(opts.adc);
     return new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.length & ~1)));
   })() : new Uint16Array(0);
-  const adcStats = feedAdc(mcu, adcCodes, outOfReset(0));
+  const adcStats = feedAdc(mcu, adcCodes, outOfReset(0), clocks);
 
   const clock = mcu.clock, core = mcu.core;
   let fault = null;
@@ -384,7 +414,8 @@ function main() {
       uart_bursts_s: tx.bursts.map((ns) => ns / 1e9),
       uart_baud: tx.bitNanos() ? Math.round(1e9 / tx.bitNanos()) : null,
       clk_sys_hz: mcu.clkSys,
-      clk_peri_hz: mcu.clkPeri,
+      clk_peri_hz: clocks.periHz(),
+      clk_adc_hz: clocks.adcHz(),
       busy_share_streaming: streamNs ? 1 - (waitNs - waitNsAtFirstByte) / streamNs : null,
       instructions_streaming: instructions - instrAtFirstByte,
       adc: adcStats(),
