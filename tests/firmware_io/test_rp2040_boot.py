@@ -7,6 +7,7 @@ checks its CRC and runs it; boot2 must put the SSI into XIP mode before the prog
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from firmware_io.protocol import frames as fr
 from firmware_io.protocol.decoder import StreamDecoder
+from tests.firmware_io.test_firmware_build import FIRMWARE as FIRMWARE_DIR
 from tests.firmware_io.test_firmware_build import arm_gcc, build_firmware, uf2_tool
 from tests.firmware_io.test_rp2040_chain import node_harness, real_bootrom
 
@@ -84,3 +86,33 @@ def test_a_boot2_that_leaves_xip_off_cannot_start_the_program(tmp_path: Path, im
         assert rc == 1 and stats["xip_enabled_s"] is None and uart == b""
         assert "outside ROM, flash and SRAM" in stats["fault"]
 
+
+
+#: a line of main.c, and what the firmware lacks without it
+MUTATIONS = {
+    "UART0 left in reset": ("RESET_TIMER | RESET_UART0);\n    uart_init", "RESET_TIMER);\n    uart_init"),
+    "no ADC clock": ("    REG(CLK_ADC_CTRL) = CLK_CTRL_ENABLE | (CLK_ADC_AUXSRC_PLL_USB << CLK_AUXSRC_SHIFT);\n", ""),
+    "PLL_SYS never started": ("    pll_start(PLL_SYS_BASE, 125u, 6u, 2u);", ""),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_the_emulation_is_no_kinder_than_the_chip(mutation: str, tmp_path: Path) -> None:
+    """Firmware that forgets a reset release or a clock sends no samples here, as it would on an RP2040.
+
+    Stock rp2040js runs every peripheral out of reset and every clock whether started or not, so these
+    builds streamed as if nothing were wrong; the harness holds what the firmware did not start.
+    """
+    src = tmp_path / "firmware"
+    shutil.copytree(FIRMWARE_DIR, src, ignore=shutil.ignore_patterns("build", "examples", "qemu", "host"))
+    main_c = src / "rp2040" / "main.c"
+    old, new = MUTATIONS[mutation]
+    text = main_c.read_text()
+    assert text.count(old) == 1, f"main.c changed: update the mutation {mutation!r}"
+    main_c.write_text(text.replace(old, new))
+    arm_gcc()
+    subprocess.run(["make", "-s", "-C", str(src / "rp2040"), f"OUT={tmp_path / 'build'}"], check=True,
+                   capture_output=True)
+    image = uf2_tool().from_uf2((tmp_path / "build" / "bearing-rp2040.uf2").read_bytes())[1]
+    stats, uart, rc = run(tmp_path, image, 0.05, None)
+    assert not any(isinstance(f, fr.Samples) for f in StreamDecoder().feed(uart)), stats
