@@ -238,7 +238,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "a TCP port 1..65535"),
     ("mqtt", "node_id"): (lambda v: len(v) <= MAX_TOPIC_PART and all(c.isascii() and (c.isalnum() or c in "_-")
                                                                      for c in v),
-                          f"empty (the host name) or at most {MAX_TOPIC_PART} letters, digits, _ and -"),
+                          f"empty (the host name) or only letters, digits, _ and - (at most {MAX_TOPIC_PART})"),
     ("mqtt", "topic_prefix"): (lambda v: bool(v) and len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+")
                                and not v.startswith("/") and not v.endswith("/"),
                                f"a topic level of at most {MAX_TOPIC_PART} bytes without #, + or a leading/trailing /"),
