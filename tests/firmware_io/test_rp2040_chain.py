@@ -218,6 +218,9 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
     assert dec.stats.bad_checks == dec.stats.missing_samples == 0
     statuses = [f for f in frames if isinstance(f, fr.DeviceStatus)]
     assert len(statuses) >= 4 and all(s.adc_overruns == s.tx_overruns == s.errors == 0 for s in statuses)
+    # one status a second of samples, stamped by the TIMER (1 us ticks from the crystal), after a Samples frame
+    for k, s in enumerate(statuses[1:], 1):
+        assert abs(s.uptime_ms - 1000 * k) <= 30 and s.frames_sent == sum(f.first_index < 20000 * k for f in samples)
 
     # What the agent journaled: the digitised snapshots' features, scored exactly as offline.
     rows, counters = journal(journal_path)
