@@ -241,9 +241,9 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
                           f"empty (the host name) or only letters, digits, _ and - (at most {MAX_TOPIC_PART})"),
     ("mqtt", "topic_prefix"): (lambda v: bool(v) and len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+")
                                and not v.startswith("/") and not v.endswith("/"),
-                               f"a topic level of at most {MAX_TOPIC_PART} bytes without #, + or a leading/trailing /"),
+                               f"a topic level without #, + or a leading/trailing / (at most {MAX_TOPIC_PART} bytes)"),
     ("mqtt", "discovery_prefix"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+/"),
-                                   f"one topic level of at most {MAX_TOPIC_PART} bytes without #, + or / (or empty)"),
+                                   f"one topic level without #, + or / (or empty; at most {MAX_TOPIC_PART} bytes)"),
     ("mqtt", "client_id"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART, f"at most {MAX_TOPIC_PART} bytes"),
     ("mqtt", "qos"): (lambda v: v in (0, 1), "0 or 1 (1: nothing lost; 0: may lose while the broker is away)"),
     ("mqtt", "keepalive_s"): (lambda v: 5 <= v <= 3600, "between 5 and 3600"),

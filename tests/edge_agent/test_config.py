@@ -60,7 +60,7 @@ def test_config_values_and_command_line_overrides(tmp_path):
     ('[mqtt]\ntopic_prefix = "bearing\\u0000edge"\n', "[mqtt] topic_prefix must not contain control characters"),
     ('[mqtt]\nclient_id = "pump\\u00007"\n', "[mqtt] client_id must not contain control characters"),
     ('[mqtt]\ndiscovery_prefix = "home\\u0000assistant"\n', "[mqtt] discovery_prefix must not contain control"),
-    (f'[mqtt]\ntopic_prefix = "{"t" * 70_000}"\n', "[mqtt] topic_prefix must be a topic level of at most 128 bytes"),
+    (f'[mqtt]\ntopic_prefix = "{"t" * 70_000}"\n', "[mqtt] topic_prefix must be a topic level without #, + or a leading/trailing / (at most 128 bytes)"),
     (f'[mqtt]\nclient_id = "{"c" * 200}"\n', "[mqtt] client_id must be at most 128 bytes"),
 ])
 def test_values_that_parse_but_would_crash_or_grow_are_refused(tmp_path, text, message):
