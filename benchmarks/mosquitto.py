@@ -84,7 +84,10 @@ class Mosquitto:
     ``require`` finds the executables (``find_tool``; the tests pass ``require_executable``, which skips).
     """
 
-    def __init__(self, folder: Path, require: Require = find_tool) -> None:
+    def __init__(self, folder: Path, require: Require = find_tool, *, acl: str | None = None,
+                 max_packet_size: int | None = None) -> None:
+        """``acl``: the text of a Mosquitto ACL file for both listeners (None: every user may do anything);
+        ``max_packet_size``: the broker's limit on a packet it accepts (Mosquitto's ``max_packet_size``)."""
         self.exe = require("mosquitto", "mosquitto")
         passwd = require("mosquitto_passwd", "mosquitto")
         self.folder = folder
@@ -98,6 +101,9 @@ class Mosquitto:
         (folder / "data").mkdir(exist_ok=True)
         self.log = folder / "mosquitto.log"
         common = f"allow_anonymous false\npassword_file {self.password_file}\n"
+        if acl is not None:
+            (folder / "acl").write_text(acl)
+            common += f"acl_file {folder / 'acl'}\n"
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
             "per_listener_settings true\n"
@@ -105,7 +111,8 @@ class Mosquitto:
             + ("user root\n" if os.geteuid() == 0 else "")
             + f"persistence true\npersistence_location {folder / 'data'}/\nautosave_interval 1\n"
             f"log_dest file {self.log}\nlog_type all\nmax_queued_messages 100000\n"
-            f"listener {self.port} 127.0.0.1\n{common}"
+            + (f"max_packet_size {max_packet_size}\n" if max_packet_size else "")
+            + f"listener {self.port} 127.0.0.1\n{common}"
             f"listener {self.tls_port} 127.0.0.1\n{common}"
             f"cafile {self.ca[0]}\ncertfile {cert}\nkeyfile {key}\n")
         self.proc: subprocess.Popen | None = None
@@ -171,6 +178,7 @@ class Mosquitto:
     def mqtt_section(self, node_id: str, **changes) -> dict:
         """An ``[mqtt]`` table for this broker (plain listener), quick to reconnect."""
         (self.folder / "client-password").write_text(PASSWORD + "\n")
+        (self.folder / "client-password").chmod(0o600)  # a secret file others may read is warned about
         return {"enabled": True, "host": "127.0.0.1", "port": self.port, "username": USER,
                 "password_file": str(self.folder / "client-password"), "node_id": node_id,
                 "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, "poll_s": 0.1, **changes}

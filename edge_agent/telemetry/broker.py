@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge_agent.config import MqttSection
 from edge_agent.secret_file import SecretFileError, read_secret
@@ -23,6 +25,10 @@ from firmware_io.errors import BearingEdgeError
 #: Longest wait for the TCP connection and TLS handshake, then for the broker's CONNACK.
 CONNECT_TIMEOUT_S = 5.0
 CONNACK_TIMEOUT_S = 10.0
+#: The largest packet the broker may send us (MQTT 5's Maximum Packet Size). The publisher receives
+#: only ``cmd/ack`` and Home Assistant's ``online``: a few bytes each. Without it, five 50 MB messages
+#: on ``cmd/ack`` took the publisher from 30 to 183 MB; a broker drops larger packets for this client.
+MAX_PACKET_BYTES = 4096
 
 
 class BrokerSetupError(BearingEdgeError):
@@ -65,9 +71,13 @@ class BrokerSettings:
 
 
 def new_client(settings: BrokerSettings, will_topic: str) -> mqtt.Client:
-    """A paho 2.x client (MQTT 3.1.1, clean session) with credentials, TLS and the ``offline`` last will."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=True,
-                         protocol=mqtt.MQTTv311)
+    """A paho 2.x client (MQTT 5, a clean start: see :func:`connect_properties`) with credentials, TLS and the
+    ``offline`` last will.
+
+    MQTT 5 because a broker says in each PUBACK and SUBACK whether it took the message or the
+    subscription: with 3.1.1 Mosquitto acknowledges a publish its ACL refused as if delivered.
+    """
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5)
     client.connect_timeout = CONNECT_TIMEOUT_S
     if settings.username:
         client.username_pw_set(settings.username, settings.password)
@@ -76,6 +86,32 @@ def new_client(settings: BrokerSettings, will_topic: str) -> mqtt.Client:
                        keyfile=settings.tls_keyfile or None)
     client.will_set(will_topic, b"offline", qos=1, retain=True)
     return client
+
+
+def connect_properties() -> Properties:
+    """CONNECT's properties: no session kept after a disconnect (the journal is the outbox), and the largest
+    packet this client takes (:data:`MAX_PACKET_BYTES`)."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    props.MaximumPacketSize = MAX_PACKET_BYTES
+    return props
+
+
+def explain_delivery_refusal(reason: mqtt.ReasonCode, topic: str, s: BrokerSettings) -> str:
+    """A PUBACK with a failure code: the broker did not take the message (an ACL, a quota, a bad topic)."""
+    who = f"user {s.username!r}" if s.username else "anonymous clients"
+    fix = (f"let {who} write {topic} in the broker's ACL (Mosquitto: 'topic write <topic_prefix>/<node_id>/#' "
+           "under that user; docs/telemetry.md), or set [mqtt] node_id / topic_prefix to what the ACL allows")
+    if reason.value == 0x87 or "authori" in str(reason).lower():
+        return f"{s.where} refused to take a message on {topic}: {reason} ({fix}); rows stay in the journal"
+    return f"{s.where} refused to take a message on {topic}: {reason}; rows stay in the journal and are sent again"
+
+
+def explain_subscribe_refusal(reason: mqtt.ReasonCode, topic: str, s: BrokerSettings) -> str:
+    """A SUBACK with a failure code: nothing published on ``topic`` will reach this publisher."""
+    who = f"user {s.username!r}" if s.username else "anonymous clients"
+    return (f"{s.where} refused the subscription to {topic}: {reason}; messages there will not arrive "
+            f"(let {who} read {topic} in the broker's ACL: 'topic read ...' or 'topic readwrite ...')")
 
 
 def explain_connect_error(exc: BaseException, s: BrokerSettings) -> str:

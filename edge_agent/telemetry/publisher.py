@@ -26,8 +26,9 @@ from edge_agent.config import Config
 from edge_agent.journal import Journal, JournalError
 from edge_agent.status import agent_running
 from edge_agent.telemetry import payloads
-from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, explain_connect_error, explain_no_connack,
-                                         explain_refusal, new_client)
+from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, connect_properties, explain_connect_error,
+                                         explain_delivery_refusal, explain_no_connack, explain_refusal,
+                                         explain_subscribe_refusal, new_client)
 from edge_agent.telemetry.discovery import discovery_configs
 from edge_agent.telemetry.metrics import TelemetryMetrics
 from edge_agent.telemetry.outbox import STREAMS, Outbox
@@ -76,7 +77,12 @@ class Publisher:
         self.journal: Journal | None = None
         self._outboxes: dict[str, Outbox] = {}
         self._client: mqtt.Client | None = None
-        self._mids: dict[int, tuple[str, int]] = {}  # paho message id -> (stream, journal row id)
+        #: paho message id -> (stream and journal row id, or None for a retained message; topic; when sent),
+        #: in the order sent: the first is the oldest unacknowledged
+        self._mids: dict[int, tuple[tuple[str, int] | None, str, float]] = {}
+        self._subscriptions: dict[int, str] = {}  # SUBSCRIBE message id -> topic
+        self._delivered = False  # the broker acknowledged a message on this connection
+        self._said: set[str] = set()  # explanations logged once per process
         self._drop_reason: str | None = None  # set by a callback; the loop drops the client after it
         self._connack_deadline = 0.0
         self._retry_at = 0.0
@@ -132,6 +138,8 @@ class Publisher:
             self._client.loop(timeout=STEP_S)  # paho's callbacks run in here
             if self._drop_reason is None and not self.connected and time.monotonic() > self._connack_deadline:
                 self._drop_reason = explain_no_connack(self.settings)
+            if self._drop_reason is None and self.connected and self._mids:
+                self._check_in_flight()
             if self._drop_reason is not None:
                 self._drop_client(self._drop_reason)
         else:
@@ -153,9 +161,10 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.max_inflight_messages_set(self.config.mqtt.batch_size * len(STREAMS) + 16)  # our window rules
         try:
-            client.connect(s.host, s.port, keepalive=s.keepalive_s)
+            client.connect(s.host, s.port, keepalive=s.keepalive_s, clean_start=True, properties=connect_properties())
         except (OSError, ssl.SSLError) as exc:
             self._failed(explain_connect_error(exc, s))
             return
@@ -166,14 +175,16 @@ class Publisher:
         if reason_code.is_failure:
             self._drop_reason = explain_refusal(reason_code, self.settings)
             return
-        self.connected, self.last_problem = True, None
-        self._backoff = self.config.mqtt.reconnect_initial_s
+        # The back-off is reset by the first acknowledged message, not here: a broker that takes the
+        # connection but refuses every message (an ACL) must not be reconnected to five times a second.
+        self.connected, self._delivered = True, False
         backlog = {s: o.backlog() for s, o in self._outboxes.items()}
         log.info("connected to %s; backlog: %d snapshots, %d events", self.settings.where,
                  backlog["snapshot"], backlog["event"])
-        client.subscribe(self.topics.cmd_ack, qos=1)
-        if self.topics.discovery_prefix:
-            client.subscribe(self.topics.ha_status, qos=1)
+        for topic in (self.topics.cmd_ack, *([self.topics.ha_status] if self.topics.discovery_prefix else [])):
+            result, mid = client.subscribe(topic, qos=1)
+            if result == mqtt.MQTT_ERR_SUCCESS:
+                self._subscriptions[mid] = topic
         self._sent.clear()  # a new session: availability, state and discovery are sent again
         self._last_poll = -float("inf")
 
@@ -189,11 +200,12 @@ class Publisher:
         sock = client.socket()
         if sock is not None:
             sock.close()
-        was_connected, self.connected = self.connected, False
+        self.connected = False
         self._mids.clear()
+        self._subscriptions.clear()
         for outbox in self._outboxes.values():
             outbox.rewind()
-        if was_connected:  # reconnect soon: the broker was fine a moment ago
+        if self._delivered:  # reconnect soon: the broker was taking messages a moment ago
             self._backoff = self.config.mqtt.reconnect_initial_s
         self._failed(reason)
 
@@ -208,16 +220,44 @@ class Publisher:
         info = self._client.publish(topic, payload, qos=self.config.mqtt.qos, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return  # not connected any more: on_disconnect rewinds; the row is sent again after reconnect
-        if track is not None:
-            if info.is_published():  # QoS 0 may be written, and "published", within publish() itself
+        if info.is_published():  # QoS 0 may be written, and "published", within publish() itself
+            if track is not None:
                 self._acknowledged(*track)
-            else:
-                self._mids[info.mid] = track
+        else:
+            self._mids[info.mid] = (track, topic, time.monotonic())
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        track = self._mids.pop(mid, None)
+        track, topic, _ = self._mids.pop(mid, (None, "", 0.0))
+        if reason_code.is_failure:
+            # A PUBACK that refuses (MQTT 5): the broker does not have the message. The cursor stays
+            # before it, the connection is dropped (what was in flight is sent again) and retried with
+            # a growing back-off, the reason said once.
+            if self._drop_reason is None:
+                self._drop_reason = explain_delivery_refusal(reason_code, topic, self.settings)
+            return
+        self._delivered = True
         if track is not None:
             self._acknowledged(*track)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        topic = self._subscriptions.pop(mid, "?")
+        for reason in reason_codes:
+            if reason.is_failure:
+                self._say_once(explain_subscribe_refusal(reason, topic, self.settings))
+
+    def _say_once(self, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            log.warning("%s", text)
+
+    def _check_in_flight(self) -> None:
+        """A broker that took the connection but acknowledges nothing (stuck, overloaded) is left, not waited for."""
+        timeout = self.config.mqtt.keepalive_s
+        _, topic, sent = next(iter(self._mids.values()))
+        if time.monotonic() - sent > timeout:
+            self._drop_reason = (f"{self.settings.where}: {len(self._mids)} messages unacknowledged, the oldest "
+                                 f"({topic}) for over {timeout} s ([mqtt] keepalive_s): the broker is stuck or "
+                                 "overloaded; reconnecting, they will be sent again")
 
     def _acknowledged(self, stream: str, row_id: int) -> None:
         self._outboxes[stream].acknowledged(row_id)
