@@ -1,24 +1,34 @@
-"""Alarm levels on real recordings and on labelled synthetic scenarios injected into their healthy part.
+"""Alarm levels on real run-to-failure recordings, and on labelled synthetic scenarios injected into them.
 
-For a trained model directory (``bearing-train fit``) and its feature table, the scenarios are applied to
-the feature table *after* the commissioning period (synthetic: the recordings have no stopped machine, no
-level step and no sensor dropout), the saved Keras model scores every snapshot, and the kit's own
-judgement (:func:`edge_agent.scoring.judge.judge_series`, the device's code) decides states and levels:
+One command, ``python -m benchmarks.bench_levels [--seeds 5] [--work DIR]``, trains the kit's default model
+on each recording's commissioning period (``train.fit.fit_model_dir``, the same as ``bearing-train fit``) and
+judges every snapshot with the device's own code (:func:`edge_agent.scoring.judge.judge_series`):
 
-- ``recording``: the table as recorded: first Alert and Danger;
-- ``step +5/+10/+15 %``: one channel's level features x 1.05..1.15 from 12 h after commissioning to the
-  defect onset (a re-mounted sensor, a changed load): must give 0 Alerts before the onset;
-- ``drift +15 %``: the same channel rising linearly to +15 % by the onset;
-- ``weekend stop``: 60 h at 1 % of the level (every feature of a level kind), then the machine restarts;
-- ``dropout``: one channel at 2 % for 12 h.
+| recording | features | commissioning (what fit trains on) | defect |
+|---|---|---|---|
+| IMS test 2 (raw, ``../shared``) | mean \\|x\\| + envelope lines (``--bearing ims``) | until 2004-02-15 12:52:39 | bearing 1 outer race, first defective snapshot 2004-02-16 03:12:39 |
+| IMS test 2 (committed table) | mean \\|x\\| | the same | the same |
+| IMS test 1 (committed table) | mean \\|x\\|, 8 channels | 2003-10-29 .. 2003-11-15 (break-in left out) | bearings 3 and 4 at the end of the run |
+| PRONOSTIA Bearing1_1, Bearing2_1 (``../shared``) | mean \\|x\\|, 2 channels, 25.6 kHz | the first 30 % of the run | run to failure (the end of the run) |
 
-Run: ``python -m benchmarks.bench_levels MODEL_DIR FEATURES.csv --onset "2004-02-16 03:12:39"``.
-Prints one line per scenario: false Alerts before the onset, first Alert / Danger, states seen.
+**What was tuned on what.** The limits (Alert +2 dB for levels, +6 dB for ratios; Danger +6 / +12 dB;
+never below a feature's healthy scatter + 1 dB) were chosen on IMS test 2 (its healthy scatter and the
+envelope line at the defect) and from the 15 % step requirement; IMS test 1 and both PRONOSTIA bearings were
+not looked at before this benchmark ran: they are the held-out evidence.
+
+Per recording the synthetic scenarios (labelled, the recordings have none of them) start 12 h (IMS) or
+10 % of the run (PRONOSTIA) after commissioning and end at the defect (IMS test 2) or at 70 % of the
+run: level steps of +5/+10/+15 % on channel 1's level features, a drift to +15 %, a stop at 1 % of the
+level (60 h, or 10 % of the run) with its restart, and a dropout of channel 1 at 2 %. Each must give
+0 Alerts inside it. Beside the kit, a **level rule without a model** (the Alert limit on the level
+features alone, 3 in a row: what an "overall level over baseline" alarm in a vibration monitor does).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,83 +36,190 @@ import numpy as np
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.table import format_timestamp, parse_timestamp, read_feature_table
 from edge_agent.scoring.baseline import LEVEL, kinds_of
-from edge_agent.scoring.detection import make_windows, reconstruction_error
+from edge_agent.scoring.detection import debounce, make_windows, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
 from edge_agent.scoring.judge import judge_series
 from edge_agent.scoring.levels import Decision
 from edge_agent.scoring.scaler import ScalerParams
+from firmware_io.recordings import ims as datasets
+
+ONSET_T2 = "2004-02-16 03:12:39"
+T2_UNTIL = "2004-02-15 12:52:39"
 
 
-def scenarios(X: np.ndarray, times: np.ndarray, spec: FeatureSpec, start: np.datetime64,
-              onset: np.datetime64) -> dict[str, np.ndarray]:
-    """Feature tables with one synthetic condition each, between ``start`` and ``onset``."""
-    level_cols = np.array([k == LEVEL for k in kinds_of(spec)])
-    ch0 = np.zeros(spec.n_features, bool)
-    ch0[::spec.n_channels] = True  # the first channel's features
-    during = (times >= start) & (times < onset)
-    out = {"recording": X.copy()}
-    for pct in (5, 10, 15):
-        Y = X.copy()
-        Y[np.ix_(during, level_cols & ch0)] *= 1 + pct / 100
-        out[f"step +{pct} %"] = Y
-    Y = X.copy()
-    ramp = np.clip((times - start) / (onset - start), 0, 1)
-    Y[:, level_cols & ch0] *= (1 + 0.15 * ramp)[:, None]
-    Y[times >= onset][:, level_cols & ch0] = X[times >= onset][:, level_cols & ch0] * 1.15
-    out["drift to +15 %"] = Y
-    Y = X.copy()
-    stop = during & (times < start + np.timedelta64(60, "h"))
-    Y[np.ix_(stop, level_cols)] *= 0.01
-    out["weekend stop (60 h at 1 %), restart"] = Y
-    Y = X.copy()
-    drop = during & (times < start + np.timedelta64(12, "h"))
-    Y[np.ix_(drop, level_cols & ch0)] *= 0.02
-    out["dropout of channel 1 (12 h)"] = Y
+@dataclass(frozen=True)
+class Recording:
+    name: str
+    table: Path | None  # None: not available here (the reason is in ``missing``)
+    train_until: str
+    onset: str | None  # the first defective snapshot, when known; else the end of the run is the failure
+    exclude: tuple[tuple[str, str], ...] = ()
+    scenario_hours: float | None = 60.0  # the stop's length; None: 10 % of the run
+    missing: str = ""
+
+
+def recordings(work: Path) -> list[Recording]:
+    """The recordings, ingested into ``work`` once (their feature tables are cached there)."""
+    from train.ingest import ingest
+
+    out: list[Recording] = []
+    full = datasets.full_test2_npz()
+    t2_env = work / "ims_test2_envelope.csv"
+    if full is not None and not t2_env.exists():
+        from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
+        from edge_agent.features.condition import WITH_BEARING_FEATURES, ConditionSettings
+        ingest([full], t2_env, progress=False, features=WITH_BEARING_FEATURES,
+               condition=ConditionSettings(bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ))
+    out.append(Recording("IMS test 2, mean |x| + envelope", t2_env if full else None, T2_UNTIL, ONSET_T2,
+                         missing="" if full else datasets.FULL_NPZ_MISSING))
+    out.append(Recording("IMS test 2, mean |x|", datasets.FEATURES_TEST2, T2_UNTIL, ONSET_T2))
+    out.append(Recording("IMS test 1, mean |x| (held out)", datasets.FEATURES_TEST1, "2003-11-15 23:59:59", None,
+                         exclude=(("2003-10-22 00:00:00", "2003-10-28 23:59:59"),)))
+    try:
+        from firmware_io.recordings.pronostia import PRONOSTIA_READ_OPTIONS, pronostia_archive
+    except ImportError:  # pragma: no cover - the recordings module is part of the kit
+        pronostia_archive = None
+    for bearing in ("1_1", "2_1"):
+        archive = pronostia_archive(bearing) if pronostia_archive else None
+        table = work / f"pronostia_{bearing}.csv"
+        if archive is not None and not table.exists():
+            import dataclasses
+            ingest([archive], table, progress=False, names=("horizontal", "vertical"),
+                   options=dataclasses.replace(PRONOSTIA_READ_OPTIONS, skip_bad=True))
+        if archive is None:
+            out.append(Recording(f"PRONOSTIA {bearing}, mean |x| (held out)", None, "", None,
+                                 missing="../shared/data/pronostia is absent"))
+            continue
+        t = read_feature_table(table).timestamps
+        until = format_timestamp(t[int(0.3 * len(t)) - 1])
+        out.append(Recording(f"PRONOSTIA {bearing}, mean |x| (held out)", table, until, None, scenario_hours=None))
     return out
 
 
-def run(model_dir: Path, table_path: Path, onset: str) -> list[dict]:
+def scenarios(X: np.ndarray, times: np.ndarray, spec: FeatureSpec, start: np.datetime64, end: np.datetime64,
+              stop_hours: float | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Feature tables with one synthetic condition each, and the mask of the snapshots it covers."""
+    level_cols = np.array([k == LEVEL for k in kinds_of(spec)])
+    ch0 = np.zeros(spec.n_features, bool)
+    ch0[::spec.n_channels] = True  # channel 1's features
+    during = (times >= start) & (times < end)
+    out = {}
+    for pct in (5, 10, 15):
+        Y = X.copy()
+        Y[np.ix_(during, level_cols & ch0)] *= 1 + pct / 100
+        out[f"step +{pct} % on channel 1"] = (Y, during)
+    Y = X.copy()
+    ramp = np.clip((times - start) / (end - start), 0, 1)[:, None]
+    Y[:, level_cols & ch0] *= np.where(during[:, None], 1 + 0.15 * ramp, 1.0)
+    out["drift to +15 % on channel 1"] = (Y, during)
+    span = (end - start) * 0.3 if stop_hours is None else np.timedelta64(int(stop_hours * 3600), "s")
+    Y = X.copy()
+    stop = during & (times < start + span)
+    Y[np.ix_(stop, level_cols)] *= 0.01
+    out["stop at 1 %, then restart"] = (Y, during)
+    Y = X.copy()
+    Y[np.ix_(stop, level_cols & ch0)] *= 0.02
+    out["dropout of channel 1 at 2 %"] = (Y, during)
+    return out
+
+
+def judge_model(model_dir: Path, X: np.ndarray, times: np.ndarray, model=None):
+    """(state, level, over) of every snapshot of ``X`` with the model directory's Keras model and rules."""
     import keras
 
     thr = json.loads((model_dir / "threshold.json").read_text())
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
-    decision = Decision.from_threshold(thr, spec)
-    model = keras.models.load_model(model_dir / "model.keras")
+    spec = FeatureSpec.from_dict(json.loads((model_dir / "metadata.json").read_text())["feature_spec"])
+    model = model or keras.models.load_model(model_dir / "model.keras")
     scaler = ScalerParams.load(model_dir / "scaler.json")
-    table = read_feature_table(table_path)
-    times = table.timestamps
-    until = parse_timestamp(meta["split"]["train_until"])
-    onset_t = parse_timestamp(onset)
-    start = until + np.timedelta64(12, "h")
+    w = make_windows(scaler.transform(X).astype(np.float32), spec.timesteps)
+    rec = model.predict(w, batch_size=1024, verbose=0)
+    pad = spec.timesteps - 1
+    err = np.concatenate([np.full(pad, np.nan), reconstruction_error(w, rec)])
     limits = np.asarray(thr["immediate"]["limits"]) if thr.get("immediate") else None
-    rows = []
-    for name, X in scenarios(table.values, times, spec, start, onset_t).items():
-        w = make_windows(scaler.transform(X).astype(np.float32), spec.timesteps)
-        rec = model.predict(w, batch_size=1024, verbose=0)
-        err = np.concatenate([np.full(spec.timesteps - 1, np.nan), reconstruction_error(w, rec)])
-        far = np.concatenate([np.zeros(spec.timesteps - 1, bool), far_over(feature_contributions(w, rec), limits)])
-        over = np.nan_to_num(err) > thr["value"]
-        state, level = judge_series(spec, decision, thr["debounce"], times, X, over, far, ~np.isnan(err))
-        alert, danger = level != "normal", level == "danger"
-        before = (times > until) & (times < onset_t)
-        first = lambda m: format_timestamp(times[int(np.argmax(m))]) if m.any() else "never"  # noqa: E731
-        rows.append({"scenario": name, "novel_before_onset": int((over & before).sum()),
-                     "false_alerts": int((alert & before).sum()), "first_alert": first(alert & ~before & (times > until)),
-                     "first_danger": first(danger & (times > until)),
-                     "states": {s: int((state == s).sum()) for s in np.unique(state)}})
+    far = np.concatenate([np.zeros(pad, bool), far_over(feature_contributions(w, rec), limits)])
+    over = np.nan_to_num(err) > thr["value"]
+    state, level = judge_series(spec, Decision.from_threshold(thr, spec), thr["debounce"], times, X, over, far,
+                                ~np.isnan(err))
+    return state, level, over, model
+
+
+def level_rule(model_dir: Path, X: np.ndarray) -> np.ndarray:
+    """The baseline without a model: a level feature at its Alert limit (dB over the baseline), 3 in a row."""
+    thr = json.loads((model_dir / "threshold.json").read_text())
+    spec = FeatureSpec.from_dict(json.loads((model_dir / "metadata.json").read_text())["feature_spec"])
+    decision = Decision.from_threshold(thr, spec)
+    alert, _ = decision.levels.limits(decision.baseline)
+    is_level = np.array([k == LEVEL for k in decision.baseline.kinds])
+    over = ((decision.baseline.change_db(X) >= alert) & is_level).any(axis=1)
+    return debounce(over, thr["debounce"])
+
+
+def hours(a: np.datetime64, b: np.datetime64) -> float:
+    return float((b - a) / np.timedelta64(1, "s")) / 3600.0
+
+
+def evaluate(rec: Recording, seed: int, work: Path) -> list[dict]:
+    from train.fit import fit_model_dir
+
+    table = read_feature_table(rec.table)
+    spec_path = Path(str(rec.table) + ".spec.json")
+    features = json.loads(spec_path.read_text()).get("features") if spec_path.exists() else None
+    immediate = 1.75 if features and any(f.startswith("env_") for f in features) else None
+    model_dir = work / f"{rec.table.stem}_seed{seed}"
+    if not (model_dir / "threshold.json").exists():
+        fit_model_dir(rec.table, model_dir, rec.train_until, seed=seed, exclude=rec.exclude, make_plots=False,
+                      immediate=immediate, on_drift="accept")
+    times, X = table.timestamps, table.values
+    until = parse_timestamp(rec.train_until)
+    end = times[-1]
+    onset = parse_timestamp(rec.onset) if rec.onset else None
+    after = times > until
+    state, level, over, model = judge_model(model_dir, X, times)
+    alert = (level != "normal") & after
+    rule = level_rule(model_dir, X) & after
+    first = lambda m: times[int(np.argmax(m))] if m.any() else None  # noqa: E731
+    fa, fd, fr = first(alert), first((level == "danger") & after), first(rule)
+    false_alerts = int((alert & (times < onset)).sum()) if onset is not None else None
+    onsets = int(np.sum(np.diff(np.r_[0, alert.astype(int)]) == 1))
+    row = {"recording": rec.name, "seed": seed, "scenario": "as recorded",
+           "first_alert": None if fa is None else format_timestamp(fa),
+           "alert_lead_h": None if fa is None else round(hours(fa, end), 1),
+           "first_danger": None if fd is None else format_timestamp(fd),
+           "level_rule_lead_h": None if fr is None else round(hours(fr, end), 1),
+           "alert_episodes": onsets, "false_alerts_before_onset": false_alerts,
+           "stopped": int((state == "stopped").sum()), "sensor_fault": int((state == "sensor_fault").sum())}
+    rows = [row]
+    start = until + (np.timedelta64(12, "h") if rec.scenario_hours else (end - until) * 0.1)
+    stop_end = onset if onset is not None else until + (end - until) * 0.7
+    for name, (Y, during) in scenarios(X, times, FeatureSpec.from_dict(json.loads(
+            (model_dir / "metadata.json").read_text())["feature_spec"]), start, stop_end, rec.scenario_hours).items():
+        s, lv, ov, _ = judge_model(model_dir, Y, times, model)
+        rows.append({"recording": rec.name, "seed": seed, "scenario": name,
+                     "novel_inside": int((ov & during).sum()), "false_alerts": int(((lv != "normal") & during).sum()),
+                     "level_rule_false": int((level_rule(model_dir, Y) & during).sum()),
+                     "states_inside": {k: int(((s == k) & during).sum()) for k in np.unique(s[during])}})
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model_dir", type=Path)
-    p.add_argument("table", type=Path)
-    p.add_argument("--onset", required=True, help="the first defective snapshot (scenarios end there)")
+    p.add_argument("--seeds", type=int, default=5, help="training seeds for IMS test 2 (others: 1); default 5")
+    p.add_argument("--work", type=Path, default=None, help="where tables and models are kept (default: a temp dir)")
+    p.add_argument("--json", type=Path, default=None, help="write every row here too")
     a = p.parse_args(argv)
-    for r in run(a.model_dir, a.table, a.onset):
-        print(f"{r['scenario']:38s} novel before onset {r['novel_before_onset']:4d}  false Alerts {r['false_alerts']:3d}"
-              f"  first Alert {r['first_alert']}  first Danger {r['first_danger']}  states {r['states']}")
+    work = a.work or Path(tempfile.mkdtemp(prefix="bench-levels-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for rec in recordings(work):
+        if rec.table is None:
+            print(f"{rec.name}: skipped: {rec.missing}")
+            continue
+        for seed in range(a.seeds if rec.name.startswith("IMS test 2") else 1):
+            for r in evaluate(rec, seed, work):
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
     return 0
 
 

@@ -116,6 +116,7 @@ def swap_in(agent: "Agent", result: ReloadResult) -> None:
     new = result.loaded
     new.scorer.continue_from(agent.history)  # the new scorer continues this machine's history
     agent.loaded = new
+    agent.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
     if agent.learning:  # commissioning done: score from the next snapshot on, alarms live
         agent.learning = agent.alarm.learning = False
         advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"

@@ -15,6 +15,7 @@ from typing import Callable
 from edge_agent import persistence
 from edge_agent.alarms.acks import Acknowledgements
 from edge_agent.alarms.alarm_state import AlarmState
+from edge_agent.alarms.rebaselining import REBASELINE, UNDO, Rebaselining
 from edge_agent.alarms.health import Health, LossReport
 from edge_agent.config import Config
 from edge_agent.counters import Counters
@@ -72,6 +73,9 @@ class Agent:
         self.counters = Counters(self.journal.counters())
         self.history = FeatureHistory()  # of the machine: the scorer appends to it, a reloaded one continues it
         persistence.restore(self)
+        self.rebaselining = Rebaselining(self.journal, self._event)  # after restore: the scorer's state is back
+        self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
+        self._last_time: float | None = None  # the newest snapshot's time (a re-baseline learns from after it)
         try:
             self.sinks = build_sinks(SinkContext(config, self.journal, lambda: persistence.persisted_state(self),
                                                  self.acknowledge, pin_factory), sink_factories)
@@ -129,6 +133,9 @@ class Agent:
         self.health.scoring_fault = score.fault if score is not None else None
         judged = score is not None and score.state == "running" and score.fault is None
         events = self.alarm.update(score.alarm, score.level, _diagnosis_text(score), _why(score)) if judged else []
+        self._last_time = snap.timestamp
+        if score is not None:
+            self.rebaselining.after_snapshot(snap.timestamp, score.state)
         if score is not None and score.fault:
             self._update_fault(time.monotonic())  # shown with this snapshot, not at the next housekeeping
         self._show()
@@ -162,7 +169,11 @@ class Agent:
         self.watchdog.ping(stalled=self.health.stalled)  # READY=1 once; no ping while scoring stalls
         if self._due("losses", now, LOSS_REPORT_S):
             self._report_losses()
-        for source in self.acks.take(self.journal):  # the latch is journaled at once: an ack survives a crash
+        requests = self.journal.take_requests()
+        for _id, kind, source in requests:  # re-baseline requests: journaled by the part itself
+            if kind in (REBASELINE, UNDO):
+                self.rebaselining.request(kind, source, self._last_time)
+        for source in self.acks.take(requests):  # the latch is journaled at once: an ack survives a crash
             events = self.alarm.acknowledge(source)
             self.journal.set_state(alarm=self.alarm.to_dict())
             self._transitions(events)

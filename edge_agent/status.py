@@ -93,3 +93,19 @@ def acknowledge(journal: Journal, source: str = "command line") -> Acknowledgeme
                            "writes now (disk full? another process writing?); the button on the device still "
                            "acknowledges, and `bearing-agent status` shows the journal fault") from None
     return Acknowledgement(alarm_latched=bool(alarm.get("latched")), agent_running=agent_running(heartbeat))
+
+
+def queue_rebaseline(journal: Journal, by: str, reason: str, *, undo: bool = False) -> bool:
+    """Queue a re-baseline (or its undo) for the agent; returns whether an agent seems to be running.
+
+    Who and why travel in the request's source as JSON (:func:`edge_agent.scoring.rebaseline.request_source`)."""
+    import json
+
+    heartbeat = journal.get_state("heartbeat") or {}
+    kind = "rebaseline_undo" if undo else "rebaseline"
+    try:
+        journal.request(kind, json.dumps({"by": by, "reason": reason}, ensure_ascii=False))
+    except sqlite3.Error as exc:
+        raise JournalError(f"{journal.path}: cannot queue the re-baseline ({exc}): the journal does not take "
+                           "writes now (disk full? another process writing?)") from None
+    return agent_running(heartbeat)

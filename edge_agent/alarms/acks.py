@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from edge_agent.journal import Journal
-
 
 class Acknowledgements:
     """A thread-safe queue of acknowledgement sources, plus the journal's pending ``ack`` requests."""
@@ -21,10 +19,11 @@ class Acknowledgements:
     def add(self, source: str) -> None:
         self._pending.append(source)
 
-    def take(self, journal: Journal) -> list[str]:
-        """Every acknowledgement since the last call, in order: this process's first, then the journal's."""
+    def take(self, requests: list[tuple[int, str, str]]) -> list[str]:
+        """Every acknowledgement since the last call, in order: this process's first, then the ``ack``
+        requests among the journal's (``Journal.take_requests``: the loop takes them once for every part)."""
         sources = []
         while self._pending:
             sources.append(self._pending.popleft())
-        sources += [source for _id, kind, source in journal.take_requests() if kind == "ack"]
+        sources += [source for _id, kind, source in requests if kind == "ack"]
         return sources

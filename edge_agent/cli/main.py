@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "score": ("edge_agent.cli.score", "score a feature table offline with a bundle (the device's code path)"),
     "status": ("edge_agent.cli.status", "print the current state, last scores and counters from the journal"),
     "ack": ("edge_agent.cli.ack", "acknowledge a latched alarm"),
+    "rebaseline": ("edge_agent.cli.rebaseline", "ask the agent for a new baseline after a bearing change (logged)"),
     "export": ("edge_agent.cli.export", "export recorded features as a feature table for retraining"),
     "install-service": ("edge_agent.cli.install", "install the systemd unit on this machine"),
     "web": ("edge_agent.cli.web", "serve the local status page and its JSON API, read-only from the journal"),

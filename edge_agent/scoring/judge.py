@@ -37,6 +37,19 @@ class Judge:
             self.rules = levels or LevelRules(enter=debounce, danger_enter=debounce, leave=debounce)
             self.machine = MachineState(spec.channel_names, None, machine or MachineRules())
         self.levels = AlarmLevels(self.rules)
+        #: while a re-baseline learns (:mod:`edge_agent.scoring.rebaseline`): only Danger is raised
+        self.danger_only = False
+
+    def set_baseline(self, baseline) -> None:
+        """Judge from now on against ``baseline`` (a re-baseline, or its undo): new limits, a new stopped floor."""
+        if self.decision is None:
+            raise ValueError("this bundle has no baseline (made before the levels): it cannot be re-baselined")
+        self.decision = Decision(baseline, self.decision.levels, self.decision.machine)
+        self.alert_limits, self.danger_limits = self.rules.limits(baseline)
+        if self._level_slice is not None:
+            level = baseline.median[self._level_slice]
+            self.machine.healthy_level = level
+            self.machine.floor = level * 10 ** (self.machine.rules.stopped_db / 20)
 
     @property
     def level(self) -> str:
@@ -56,8 +69,8 @@ class Judge:
             return self.levels.level, None
         sig = significance(self.decision.baseline, self.alert_limits, self.danger_limits, features)
         novel = over or far
-        target = DANGER if novel and sig.danger else ALERT if novel and sig.alert else NORMAL
-        return self.levels.update(target, immediate=far and sig.alert), sig
+        target = DANGER if novel and sig.danger else ALERT if novel and sig.alert and not self.danger_only else NORMAL
+        return self.levels.update(target, immediate=far and sig.alert and not self.danger_only), sig
 
     def state(self) -> dict[str, Any]:
         return {"debouncer": self._debouncer.state(), "levels": self.levels.state(), "machine": self.machine.state()}

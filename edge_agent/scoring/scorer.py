@@ -22,6 +22,7 @@ from edge_agent.scoring.history import FeatureHistory
 from edge_agent.scoring.judge import Judge
 from edge_agent.scoring.levels import NORMAL, Decision, LevelRules, Significance
 from edge_agent.scoring.machine_state import RUNNING, SENSOR_FAULT, MachineRules, StateVerdict
+from edge_agent.scoring.rebaseline import BaselineKeeper
 from edge_agent.scoring.scores import ScoreTable
 
 if TYPE_CHECKING:  # the offline paths import it when they run: the agent never reads a table
@@ -83,6 +84,8 @@ class SnapshotScorer:
             raise BundleError(f"{bundle.path}: manifest threshold: {exc}") from exc
         #: machine state and level (:mod:`edge_agent.scoring.judge`)
         self.judge = Judge(bundle.spec, decision, bundle.debounce, levels=levels, machine=machine)
+        #: the commissioning baseline, the active one and the operator's re-baselines (None: an older bundle)
+        self.baselines = None if decision is None else BaselineKeeper(decision.baseline, decision.baseline)
 
     @property
     def runtime(self) -> str:
