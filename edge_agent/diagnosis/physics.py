@@ -73,9 +73,39 @@ def prewhiten(x: np.ndarray) -> np.ndarray:
     return np.fft.irfft(whitened, n=n, axis=0)
 
 
-def squared_envelope_spectrum(x: np.ndarray, sample_rate_hz: float,
-                              whiten: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(freqs, power (bins, channels))``: the power spectrum of |analytic signal|^2 of each column."""
+def kurtogram_band(x: np.ndarray, sample_rate_hz: float, levels: int = 6) -> tuple[float, float]:
+    """The frequency band where the signal is most impulsive: the highest spectral kurtosis of the
+    complex envelope over a dyadic split of 0..Nyquist into 2, 4, ..., 2^levels bands (Antoni's
+    kurtogram, without its 1/3 levels), summed over the channels. One rfft, then one inverse FFT per band."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    n = x.shape[0]
+    spectrum = np.fft.rfft(x - x.mean(axis=0), axis=0)
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
+    nyquist = sample_rate_hz / 2.0
+    best, band = -np.inf, (0.0, nyquist)
+    for level in range(1, levels + 1):
+        width = nyquist / 2 ** level
+        for k in range(2 ** level):
+            low, high = k * width, (k + 1) * width
+            mask = (freqs >= low) & (freqs < high)
+            if mask.sum() < 8:
+                continue
+            full = np.zeros((n, x.shape[1]), dtype=complex)
+            full[:len(freqs)][mask] = spectrum[mask]  # positive frequencies only: the band's analytic signal
+            envelope = np.fft.ifft(full, axis=0)
+            power = np.square(np.abs(envelope))
+            kurt = float(np.sum(np.mean(power ** 2, axis=0) / np.maximum(np.mean(power, axis=0) ** 2, 1e-300) - 2.0))
+            if kurt > best:
+                best, band = kurt, (low, high)
+    return band
+
+
+def squared_envelope_spectrum(x: np.ndarray, sample_rate_hz: float, whiten: bool = True,
+                              band_hz: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(freqs, power (bins, channels))``: the power spectrum of |analytic signal|^2 of each column,
+    pre-whitened by default, of the signal within ``band_hz`` when given (e.g. :func:`kurtogram_band`'s)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
@@ -87,6 +117,9 @@ def squared_envelope_spectrum(x: np.ndarray, sample_rate_hz: float,
     gain[1:(n + 1) // 2] = 2.0
     if n % 2 == 0:
         gain[n // 2] = 1.0
+    if band_hz is not None:
+        f = np.abs(np.fft.fftfreq(n, 1.0 / sample_rate_hz))
+        gain = gain * ((f >= band_hz[0]) & (f < band_hz[1]))
     envelope = np.square(np.abs(np.fft.ifft(spectrum * gain[:, None], axis=0)))
     ses = np.fft.rfft(envelope - envelope.mean(axis=0), axis=0)
     return np.fft.rfftfreq(n, 1.0 / sample_rate_hz), np.square(np.abs(ses)) / (n * n)
@@ -290,11 +323,13 @@ def _part_evidence(part: str, defect_hz: float, sideband_hz: float | None, freqs
 
 def diagnose(samples: np.ndarray, sample_rate_hz: float, bearing: BearingGeometry, shaft_hz: float,
              baseline: Baseline | None = None, channel_names: Sequence[str] | None = None,
-             refine: bool = True, channels: Sequence[int] | None = None) -> PhysicsDiagnosis:
+             refine: bool = True, channels: Sequence[int] | None = None,
+             kurtogram: bool = False) -> PhysicsDiagnosis:
     """Name the failing part of one snapshot ``(n_samples, n_channels)`` in physical units (see the module doc).
 
     Every channel is read (or only ``channels``, e.g. the one whose bearing alarms); the channel
-    with the strongest detected part is reported. The
+    with the strongest detected part is reported. ``kurtogram`` limits the envelope to the most
+    impulsive band (:func:`kurtogram_band`); the
     confidence is the winner's evidence score over itself, the runner-up's (another part or
     another channel) and a 20 dB prior: 0.5 for a 20 dB score alone, towards 1 as the
     evidence grows and no other part competes.
@@ -315,7 +350,10 @@ def diagnose(samples: np.ndarray, sample_rate_hz: float, bearing: BearingGeometr
     frequencies = bearing.defect_frequencies(speed)
     frequencies["bsf2x"] = 2.0 * frequencies["bsf"]
     sidebands = {"inner_race": speed, "rolling_element": frequencies["ftf"]}
-    freqs, power = squared_envelope_spectrum(x, sample_rate_hz)
+    # kurtogram: measured (benchmarks/bench_physics_diagnosis.py --kurtogram, docs/diagnosis.md): 10-27x the
+    # cost and no better here, so off by default
+    band = kurtogram_band(x, sample_rate_hz) if kurtogram else None
+    freqs, power = squared_envelope_spectrum(x, sample_rate_hz, band_hz=band)
     candidates: list[tuple[float, int, PartEvidence]] = []
     per_channel: list[tuple[PartEvidence, ...]] = []
     read = list(range(x.shape[1])) if channels is None else list(channels)

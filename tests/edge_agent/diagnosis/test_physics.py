@@ -138,3 +138,12 @@ def test_mfpt_seeded_faults_are_named_from_their_spectrum_alone():
         named[os.path.basename(path)] = found.part
     expected = {name: "inner_race" if name.startswith("Inner") else "outer_race" for name in named}
     assert named == expected
+
+
+def test_the_kurtogram_finds_the_band_the_impacts_ring_in():
+    from edge_agent.diagnosis.physics import kurtogram_band
+
+    low, high = kurtogram_band(impacts(F["bpfo"], 0), RATE)
+    assert low <= 4000.0 < high and high - low <= RATE / 8  # the 4 kHz resonance, a band narrower than a quarter
+    found = diagnose(impacts(F["bpfo"], 1), RATE, IMS_BEARING, SHAFT, refine=False, kurtogram=True)
+    assert found.part == "outer_race"
