@@ -161,13 +161,28 @@ def journal(path: Path) -> tuple[list[dict], dict[str, int]]:
         j.close()
 
 
-def offline_scores(tmp: Path, journal_path: Path, bundle: Path) -> list[tuple[float, bool]]:
-    """``bearing-agent export`` then ``bearing-agent score``, in journal order."""
-    table, scores = tmp / "exported.csv", tmp / "offline_scores.csv"
-    assert cli.main(["export", "--journal", str(journal_path), "-o", str(table)]) == 0
+def score_offline(table: Path, bundle: Path) -> list[tuple[float | None, bool]]:
+    """``bearing-agent score`` of a feature table: (error, alarm) per row."""
+    scores = table.with_name(table.stem + "_scores.csv")
     assert cli.main(["score", "--bundle", str(bundle), str(table), "-o", str(scores)]) == 0
     with scores.open() as fh:
         return [(float(r["error"]), r["alarm"] == "1") if r["error"] else (None, False) for r in csv.DictReader(fh)]
+
+
+def offline_tables(tmp: Path, journal_path: Path, digitised: list[np.ndarray]) -> tuple[Path, Path]:
+    """The journal's features (``bearing-agent export``), and the same table with each row's features
+    computed here from the samples the firmware digitised (the snapshots the journal names, in order)."""
+    exported, own = tmp / "exported.csv", tmp / "digitised.csv"
+    assert cli.main(["export", "--journal", str(journal_path), "-o", str(exported)]) == 0
+    with exported.open() as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) - 1 == len(digitised), f"export kept one snapshot a second: {len(rows) - 1} of {len(digitised)}"
+    with own.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(rows[0])
+        for row, samples in zip(rows[1:], digitised):
+            out.writerow([row[0], *(repr(float(v)) for v in mean_abs(samples, G_PER_COUNT))])
+    return exported, own
 
 
 def decode(capture: Path) -> tuple[list, StreamDecoder]:
@@ -230,19 +245,25 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
         k = r["first_index"] // N
         digitised = expected[k * N:(k + 1) * N]
         np.testing.assert_allclose(r["features"], mean_abs(digitised, G_PER_COUNT), rtol=0, atol=1e-12)
-    offline = offline_scores(tmp_path, journal_path, bundle)
-    assert len(offline) == len(rows), f"export kept one snapshot a second: {[r['time'] for r in rows]}"
-    scored = 0
-    for r, (error, alarm) in zip(rows, offline):
-        if r["error"] is None:
-            assert error is None
-            continue
-        assert abs(r["error"] - error) <= 1e-6 and bool(r["alarm"]) == alarm
-        scored += 1
-    assert scored >= len(SNAPSHOTS) - 1  # T = 2: all but the first
+    # Offline: `bearing-agent score` of the exported journal, and of features computed here from the
+    # digitised samples themselves; the agent's live scores must equal both.
+    digitised = [expected[r["first_index"]:r["first_index"] + N] for r in rows]
+    exported, own = offline_tables(tmp_path, journal_path, digitised)
+    worst = 0.0
+    for offline in (score_offline(exported, bundle), score_offline(own, bundle)):
+        assert len(offline) == len(rows)
+        scored = 0
+        for r, (error, alarm) in zip(rows, offline):
+            if r["error"] is None:
+                assert error is None
+                continue
+            assert abs(r["error"] - error) <= 1e-6 and bool(r["alarm"]) == alarm
+            worst = max(worst, abs(r["error"] - error))
+            scored += 1
+        assert scored >= len(SNAPSHOTS) - 1  # T = 2: all but the first
     assert counters.get("missing_samples", 0) == 0
-    print(f"chain: {len(rows)} snapshots journaled, {scored} scored, max |journal - offline| error "
-          f"{max(abs(r['error'] - e) for r, (e, _) in zip(rows, offline) if r['error'] is not None):.3g}; "
+    print(f"chain: {len(rows)} snapshots journaled, {scored} scored, max |journal - offline| error {worst:.3g} "
+          "(exported features and features of the digitised samples); "
           f"boot ({stats['boot']}) to first UART byte {stats['first_uart_byte_s'] * 1e3:.2f} ms emulated; "
           f"core busy {stats['busy_share_streaming']:.1%}")
 
