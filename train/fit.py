@@ -53,6 +53,8 @@ from firmware_io.recordings.reader import RecordingError
 from train import model_dir
 from train.drift import ON_DRIFT, drift_caveat, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
+from train.reconstruction import (MAX_TRIES, MIN_EPOCHS_TO_RETRY, collapse_warning, learning_metadata,
+                                  train_until_learned)
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100
@@ -104,7 +106,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   sample_rate_hz: int | None = None, samples_per_snapshot: int | None = None,
                   make_plots: bool = True, verbose: int = 0, on_drift: str = "flag",
                   features: Sequence[str] | None = None, immediate: float | None = None,
-                  on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> FitResult:
+                  on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+                  seed_tries: int | None = None, on_collapse: Callable[[int, int], None] | None = None) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -124,6 +127,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     its spec beside it (default: all of them); the model's spec names exactly those, with the bearing.
     ``immediate`` turns on the two-level rule (:class:`train.threshold.ThresholdRule`).
     ``on_epoch(epoch, epochs, logs)`` is called after each training epoch (1-based), for a progress display.
+    A model that collapsed to a constant (:mod:`train.reconstruction`) is trained again with the next seed, at
+    most ``seed_tries`` seeds (default ``MAX_TRIES`` from ``MIN_EPOCHS_TO_RETRY`` epochs on, else 1: a short
+    trial fit is only measured); ``on_collapse(seed, next_seed)`` is called before each new try.
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
@@ -169,9 +175,13 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     # A window is healthy only if every snapshot in it is: no excluded period leaks in.
     healthy_windows = np.lib.stride_tricks.sliding_window_view(healthy, timesteps).all(axis=1)
     train_windows = windows[healthy_windows]
-    model, history, seconds = train_autoencoder(train_windows, seed=seed, epochs=epochs, batch_size=batch_size,
-                                                validation_split=validation_split, verbose=verbose,
-                                                on_epoch=on_epoch)
+    # A model collapsed to a constant is trained again with the next seed (train.reconstruction).
+    model, history, chosen, attempts = train_until_learned(
+        lambda s: train_autoencoder(train_windows, seed=s, epochs=epochs, batch_size=batch_size,
+                                    validation_split=validation_split, verbose=verbose, on_epoch=on_epoch),
+        train_windows, seed, tries=seed_tries or (MAX_TRIES if epochs >= MIN_EPOCHS_TO_RETRY else 1),
+        on_collapse=on_collapse)
+    seed, seconds = chosen.seed, sum(a.seconds for a in attempts)
     reconstructions = model.predict(windows, batch_size=1024, verbose=0)
     errors = reconstruction_error(windows, reconstructions)
     contributions = feature_contributions(windows, reconstructions)
@@ -194,7 +204,9 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
     metadata["split"]["n_excluded_snapshots"] = int(excluded.sum())
     warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
-    metadata["warnings"] = [w for w in (past_end_warning(table, until), warning, drift_caveat(drift)) if w]
+    metadata["warnings"] = [w for w in (past_end_warning(table, until), warning, drift_caveat(drift),
+                                        collapse_warning(chosen, attempts)) if w]
+    metadata["reconstruction"] = learning_metadata(chosen, attempts)
     metadata["drift"] = {"refused": bool(refusal) and on_drift == "flag",
                          "accepted": bool(refusal) and on_drift == "accept", **drift.to_dict()}
     if refusal:

@@ -119,6 +119,11 @@ class EpochProgress:
         self.stream.flush()
 
 
+def _say_collapsed(seed: int, next_seed: int) -> None:
+    print(f"bearing-train fit: seed {seed}: the model collapsed to a constant output (it did not learn to "
+          f"reconstruct); training again with seed {next_seed}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from train.fit import fit_model_dir
     from train.report import summary
@@ -131,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                         make_plots=not args.no_plots, verbose=2 if args.verbose else 0,
                         on_drift="accept" if args.accept_drift else "refuse",
                         features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
-                        immediate=_immediate(args), on_epoch=None if args.verbose else EpochProgress())
+                        immediate=_immediate(args), on_epoch=None if args.verbose else EpochProgress(),
+                        on_collapse=_say_collapsed)
     print(summary(args.out))
     for warning in result.metadata["warnings"]:  # on stderr too: a pipe or log of stdout still shows them
         print(f"bearing-train fit: warning: {warning}", file=sys.stderr)

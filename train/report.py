@@ -43,6 +43,13 @@ def summary(path: str | Path) -> str:
         f"false alarms      {len(false)} in the healthy period" + (f" ({', '.join(false[:5])})" if false else ""),
         f"files             {', '.join(model_dir.FILES)}; plots: {', '.join(plots) or 'none'}",
     ]
+    recon = meta.get("reconstruction")
+    if recon:  # older model directories have no such measurement
+        tried = ", ".join(f"{t['seed']} ({'collapsed' if t['collapsed'] else 'learned'})" for t in recon["seeds_tried"])
+        verdict = "learned" if recon["learned"] else "DID NOT LEARN (collapsed to a constant output)"
+        lines.insert(6, f"reconstruction    {verdict}: output spread {min(recon['spread_ratio']):.2g}-"
+                        f"{max(recon['spread_ratio']):.2g} of the input's, error {recon['error_vs_median']:.2f} x "
+                        f"the distance to the healthy median; seeds tried: {tried}")
     if s.get("excluded"):
         lines.insert(4, f"excluded          {s['n_excluded_snapshots']} snapshots in "
                         + ", ".join(f"{a} .. {b}" for a, b in s["excluded"]))
