@@ -201,6 +201,7 @@ def recorded() -> list[Path]:
     return [files[name] for name in SNAPSHOTS]
 
 
+@pytest.mark.slow
 def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bundle: Path, recorded) -> None:
     node_harness()
     uf2 = build_firmware(tmp_path / "fw")
@@ -268,6 +269,7 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
           f"core busy {stats['busy_share_streaming']:.1%}")
 
 
+@pytest.mark.slow
 def test_at_1_mbaud_device_overruns_equal_host_missing_samples_and_nothing_broken_is_scored(
         tmp_path: Path, bundle: Path, recorded) -> None:
     node_harness()
