@@ -101,6 +101,17 @@ def _channel_index(channel: str, names: Sequence[str], where: str) -> int:
                          f"nor a number 1..{len(names)}")
 
 
+def velocity(values: np.ndarray, sample_rate_hz: float, channel: int, to_m_s2: float) -> tuple[float, str] | None:
+    """RMS velocity 10-1000 Hz in mm/s of one channel and its ISO 10816-3 zone (group 2, rigid), or None
+    when the rate cannot hold the band (Nyquist under 1 kHz)."""
+    from edge_agent.features.condition import VELOCITY_BAND_HZ, iso_zone, power_spectrum, velocity_rms
+
+    if sample_rate_hz / 2 < VELOCITY_BAND_HZ[1]:
+        return None
+    mm_s = float(velocity_rms(*power_spectrum(values[:, channel:channel + 1], sample_rate_hz), to_m_s2=to_m_s2)[0])
+    return mm_s, iso_zone(mm_s)
+
+
 def time_text(ts: np.datetime64) -> str:
     """``2004-02-16 03:12:39`` (sub-second digits only when there are any)."""
     text = str(np.datetime64(ts, "us")).replace("T", " ")

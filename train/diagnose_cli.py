@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -23,13 +24,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", default=None, metavar="NAME|N",
                    help="read only this channel (its name, e.g. 'Bearing 1', or 1-based number); default: every "
                         "channel, the one with the strongest evidence reported")
+    p.add_argument("--sensor-unit", choices=("g", "m/s2"), default="g",
+                   help="unit of the recorded values, for the velocity in mm/s (default g)")
+    p.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="write the envelope spectrum of every snapshot that names a part (and of the last one) "
+                        "as DIR/<n>_<part>.png: against the baseline, defect frequencies marked, named lines circled")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per snapshot and line: time, source, part, confidence, evidence")
     add_recording_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.diagnose import diagnose_recording, read_baseline, time_text
+    from train.diagnose import diagnose_recording, read_baseline, time_text, velocity
     from train.ingest_cli import parse_bearing, read_options
 
     bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm)
@@ -39,16 +45,39 @@ def run(args: argparse.Namespace) -> int:
     def on_skip(path, why):
         print(f"skipped {path}: {why}", file=sys.stderr)
 
+    from edge_agent.features.condition import STANDARD_GRAVITY_M_S2
+
+    to_m_s2 = STANDARD_GRAVITY_M_S2 if args.sensor_unit == "g" else 1.0
     counts: dict[str, int] = {}
-    for recorded, result in diagnose_recording(args.sources, bearing, shaft_hz, options, baseline, on_skip,
-                                                  args.channel):
+    last = None
+    for k, (recorded, result) in enumerate(diagnose_recording(args.sources, bearing, shaft_hz, options, baseline,
+                                                              on_skip, args.channel)):
         when = time_text(recorded.snapshot.timestamp)
         counts[result.part] = counts.get(result.part, 0) + 1
+        values = recorded.snapshot.physical()
+        names = list(recorded.names or [f"Channel {i + 1}" for i in range(values.shape[1])])
+        channel = names.index(result.channel) if result.channel in names else 0
+        level = velocity(values, recorded.sample_rate_hz, channel, to_m_s2)
         if args.json:
-            print(json.dumps({"time": when, "source": recorded.snapshot.source, **result.to_dict()}), flush=True)
+            extra = {} if level is None else {"velocity_rms_mm_s": round(level[0], 3), "iso_zone": level[1]}
+            print(json.dumps({"time": when, "source": recorded.snapshot.source, **result.to_dict(), **extra}),
+                  flush=True)
         else:
-            print(f"{when}  {result.part:<15} {result.confidence:4.2f}  {result.summary()}", flush=True)
+            speed = "" if level is None else f"  {level[0]:.2f} mm/s (ISO 10816-3 zone {level[1]})"
+            print(f"{when}  {result.part:<15} {result.confidence:4.2f}  {result.summary()}{speed}", flush=True)
+        if args.plot is not None and result.part != "none":
+            _plot(args.plot, k, when, values, recorded.sample_rate_hz, result, channel, baseline)
+        last = (k, when, values, recorded.sample_rate_hz, result, channel)
+    if args.plot is not None and last is not None and last[4].part == "none":
+        _plot(args.plot, *last, baseline)
     if not args.json:
         print("named: " + ", ".join(f"{part} {n}" for part, n in sorted(counts.items(), key=lambda kv: -kv[1])),
               file=sys.stderr)
     return 0
+
+
+def _plot(folder: Path, k: int, when: str, values, rate: float, result, channel: int, baseline) -> None:
+    from train.diagnose_plot import plot_envelope_spectrum
+
+    plot_envelope_spectrum(values, rate, result, channel, folder / f"{k:05d}_{result.part}.png",
+                           f"{when} {result.channel}", baseline)

@@ -64,3 +64,18 @@ def test_bad_options_are_named(tmp_path, capsys):
         code = cli_main(["diagnose", str(rec), *argv])
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err, (argv, err)
+
+
+def test_velocity_in_mm_s_with_its_iso_zone_and_the_spectrum_plot(tmp_path, capsys):
+    t = np.arange(20480) / 20000
+    f = 100 * 20000 / 20480  # on a bin: no leakage into neighbours weighted by other 1/f^2
+    sine = 0.1 * np.sin(2 * np.pi * f * t)[:, None] + np.random.default_rng(0).normal(0, 1e-4, (20480, 1))
+    faulty = np.hstack([noise(1)[:, :1], impacts(BPFO, 0)])
+    rec = packed(tmp_path / "rec.npz", [np.hstack([sine, sine]), faulty])
+    code = cli_main(["diagnose", str(rec), "--bearing", "ims", "--json", "--plot", str(tmp_path / "plots")])
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    expected = 0.1 * 9.80665 / (2 * np.pi * f) / np.sqrt(2) * 1000.0  # mm/s RMS of a 0.1 g sine at f
+    assert code == 0 and first["velocity_rms_mm_s"] == pytest.approx(expected, rel=0.01) and first["iso_zone"] == "A"
+    assert second["part"] == "outer_race"
+    plots = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert plots == ["00001_outer_race.png"] and (tmp_path / "plots" / plots[0]).stat().st_size > 20_000
