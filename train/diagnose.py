@@ -69,18 +69,24 @@ def read_baseline(sources: Sequence[str | Path], options: ReadOptions | None = N
 
 def diagnose_recording(sources: Sequence[str | Path], bearing: BearingGeometry, shaft_hz: float,
                        options: ReadOptions | None = None, baseline: Baseline | None = None,
-                       on_skip: Callable[[str, str], None] | None = None, channel: str | None = None
-                       ) -> Iterator[tuple[Recorded, PhysicsDiagnosis]]:
+                       on_skip: Callable[[str, str], None] | None = None, channel: str | None = None,
+                       names: Sequence[str] | None = None) -> Iterator[tuple[Recorded, PhysicsDiagnosis]]:
     """Each snapshot of ``sources`` with its diagnosis (refused when it does not fit the baseline).
 
-    ``channel`` (a name or a 1-based number) reads only that channel, e.g. the bearing that alarms.
+    ``channel`` (a name or a 1-based number) reads only that channel, e.g. the bearing that alarms;
+    ``names`` the channels' names (default: the file's, else those ingest gives).
     """
     for r in iter_recording(sources, options, on_skip):
         values = r.snapshot.physical()
-        names = r.names or tuple(_default_names(values.shape[1]))
-        chosen = None if channel is None else [_channel_index(channel, names, r.snapshot.source)]
+        if names is not None and len(names) != values.shape[1]:
+            raise RecordingError(f"{r.snapshot.source}: --channel-names gives {len(names)} names for "
+                                 f"{values.shape[1]} channels")
+        if names is not None:
+            r = Recorded(r.snapshot, r.sample_rate_hz, tuple(names))
+        names_here = r.names or tuple(_default_names(values.shape[1]))
+        chosen = None if channel is None else [_channel_index(channel, names_here, r.snapshot.source)]
         try:
-            result = diagnose(values, r.sample_rate_hz, bearing, shaft_hz, baseline, names, channels=chosen)
+            result = diagnose(values, r.sample_rate_hz, bearing, shaft_hz, baseline, names_here, channels=chosen)
         except ValueError as exc:
             raise RecordingError(f"{r.snapshot.source}: {exc}") from None
         yield r, result

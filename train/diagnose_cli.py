@@ -48,15 +48,15 @@ def run(args: argparse.Namespace) -> int:
     from edge_agent.features.condition import STANDARD_GRAVITY_M_S2
 
     to_m_s2 = STANDARD_GRAVITY_M_S2 if args.sensor_unit == "g" else 1.0
+    names = tuple(n.strip() for n in args.channel_names.split(",")) if args.channel_names else None
     counts: dict[str, int] = {}
     last = None
     for k, (recorded, result) in enumerate(diagnose_recording(args.sources, bearing, shaft_hz, options, baseline,
-                                                              on_skip, args.channel)):
+                                                              on_skip, args.channel, names)):
         when = time_text(recorded.snapshot.timestamp)
         counts[result.part] = counts.get(result.part, 0) + 1
         values = recorded.snapshot.physical()
-        names = list(recorded.names or [f"Channel {i + 1}" for i in range(values.shape[1])])
-        channel = names.index(result.channel) if result.channel in names else 0
+        channel = result.channel_index
         level = velocity(values, recorded.sample_rate_hz, channel, to_m_s2)
         if args.json:
             extra = {} if level is None else {"velocity_rms_mm_s": round(level[0], 3), "iso_zone": level[1]}

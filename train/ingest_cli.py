@@ -53,7 +53,8 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
                    help="seconds between one-snapshot files whose time is in neither their name nor their columns "
                         "(stamped in name order from --start)")
     g.add_argument("--pattern", default=None, metavar="GLOB",
-                   help="file names to read in folders and archives, e.g. 'acc_*.csv' (default: .csv .tsv .txt .dat)")
+                   help="file names to read in folders and archives, e.g. 'acc_*.csv' (default: .csv .tsv .txt .dat "
+                        ".wav .npy .npz .mat and IMS-style names)")
     g.add_argument("--channel-names", default=None, metavar="LIST",
                    help="comma-separated channel names (default: the header's, else Channel 1, 2, ...)")
     g.add_argument("--variable", default=None, metavar="NAME",

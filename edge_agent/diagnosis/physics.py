@@ -206,6 +206,8 @@ class PhysicsDiagnosis:
     shaft_hz: float
     shaft_refined: bool
     evidence: tuple[PartEvidence, ...] = field(default_factory=tuple)
+    #: Which column of the snapshot ``channel`` is.
+    channel_index: int = 0
 
     @property
     def named(self) -> PartEvidence | None:
@@ -367,10 +369,10 @@ def diagnose(samples: np.ndarray, sample_rate_hz: float, bearing: BearingGeometr
         candidates.extend((e.score, c, e) for e in evidence if e.detected)
     if not candidates:
         best = max(range(len(read)), key=lambda i: max(e.score for e in per_channel[i]))
-        return PhysicsDiagnosis("none", 0.0, names[read[best]], speed, refined, per_channel[best])
+        return PhysicsDiagnosis("none", 0.0, names[read[best]], speed, refined, per_channel[best], read[best])
     candidates.sort(key=lambda t: -t[0])
     score, channel, winner = candidates[0]
     rival = max((s for s, c, e in candidates[1:] if e.part != winner.part), default=0.0)
     confidence = score / (score + rival + 20.0)
     return PhysicsDiagnosis(winner.part, float(confidence), names[channel], speed, refined,
-                            per_channel[read.index(channel)])
+                            per_channel[read.index(channel)], channel)

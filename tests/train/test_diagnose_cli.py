@@ -48,6 +48,8 @@ def test_text_output_a_baseline_and_a_channel(tmp_path, capsys):
     assert code == 0 and "outer_race" in out and "dB over baseline" in out and "2024-05-01 08:00:00" in out
     assert cli_main(["diagnose", str(rec), "--bearing", "ims", "--channel", "drive end"]) == 0
     assert "no clear defect line" in capsys.readouterr().out
+    assert cli_main(["diagnose", str(rec), "--bearing", "ims", "--channel-names", "DE,NDE", "--channel", "2"]) == 0
+    assert "outer race (NDE)" in capsys.readouterr().out
 
 
 def test_bad_options_are_named(tmp_path, capsys):
