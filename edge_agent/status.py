@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.config import load_config
+from edge_agent.facts import node_facts
 from edge_agent.journal import Journal, JournalError
 from edge_agent.journal.access import write_problem
 
@@ -55,12 +56,17 @@ def agent_running(heartbeat: dict) -> bool:
 def collect_status(journal: Journal, last: int = 10) -> dict:
     """Everything ``status`` prints, as one dict (also what ``--json`` prints)."""
     heartbeat = journal.get_state("heartbeat") or {}
+    snapshots = journal.snapshots(last=last)
+    diagnosis = journal.latest_diagnosis()
     return {
         "running": agent_running(heartbeat),
+        # machine state, level, alarm, fault, diagnosis: the same facts every reader shows (edge_agent.facts)
+        "facts": node_facts(heartbeat, snapshots[-1] if snapshots else None, diagnosis,
+                            journal.get_state("baseline")),
         "heartbeat_age_s": time.time() - heartbeat["time"] if heartbeat else None, "agent": heartbeat,
         "alarm": journal.get_state("alarm") or {},
-        "diagnosis": journal.latest_diagnosis(),  # the newest snapshot over the threshold's bearing and defect
-        "snapshots": journal.snapshots(last=last),
+        "diagnosis": diagnosis,  # the newest snapshot over the threshold's bearing and defect
+        "snapshots": snapshots,
         "counters": journal.counters(),
         "events": journal.events(last=8),
     }

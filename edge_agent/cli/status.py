@@ -67,6 +67,18 @@ def _print_text(status: dict) -> None:
         _say(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
              + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")
                 if hb.get("alarm_latched") else ""))
+        f = status["facts"]
+        _say(f"machine: {(f['machine_state'] or '-').upper()}  level: {(f['level'] or '-').upper()}"
+             + (f"  alarm at {f['alarm_level'].upper()}" if f["alarm_level"] else "")
+             + (f"  sensor fault: {f['fault']}" if f["fault"] else ""))
+        if f["alarm_latched"] and f["diagnosis"]:
+            most = f["dominant_diagnosis"]
+            _say(f"alarm diagnosis: {f['diagnosis']} (the snapshot that raised it)"
+                 + (f"; most of its snapshots: {most}" if most and most != f["diagnosis"] else ""))
+        if f["rebaseline"]:
+            r = f["rebaseline"]
+            _say(f"re-baseline in progress since {_fmt(r.get('since'))} UTC, by {r.get('by')}: {r.get('reason')} "
+                 "(judged at Danger only meanwhile)")
         _say(f"bundle: {hb.get('bundle_id') or '-'}  port: {hb.get('port')} "
              f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
     if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
@@ -74,13 +86,15 @@ def _print_text(status: dict) -> None:
         _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")
     _say()
     _say(f"last {len(status['snapshots'])} snapshots:")
-    _say(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state")
+    _say(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state     "
+         "machine       level")
     for r in status["snapshots"]:
         err = "-" if r["error"] is None else f"{r['error']:.6g}"
         thr = "-" if r["threshold"] is None else f"{r['threshold']:.6g}"
         over = "-" if r["over_threshold"] is None else "yes" if r["over_threshold"] else "no"
         alarm = "-" if r["alarm"] is None else "yes" if r["alarm"] else "no"
-        _say(f"  {_fmt(r['time']):19}  {r['first_index']:>12}  {err:>10}  {thr:>10}  {over:>4}  {alarm:>5}  {r['state']}")
+        _say(f"  {_fmt(r['time']):19}  {r['first_index']:>12}  {err:>10}  {thr:>10}  {over:>4}  {alarm:>5}  "
+             f"{r['state']:8}  {r.get('machine_state') or '-':12}  {r.get('level') or '-'}")
     _say()
     _say("counters:")
     for name, value in status["counters"].items():

@@ -17,6 +17,7 @@ from prometheus_client import (CollectorRegistry, Histogram, Info, disable_creat
                                write_to_textfile)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from edge_agent.facts import LEVEL_NUMBER, node_facts
 from edge_agent.journal import Journal
 from edge_agent.telemetry.discovery import package_version
 
@@ -48,7 +49,10 @@ GAUGES = {
     "bearing_edge_threshold": "Alarm threshold of the loaded bundle",
     "bearing_edge_alarm": "1 while an alarm is latched",
     "bearing_edge_alarm_unacknowledged": "1 while a latched alarm is not acknowledged",
-    "bearing_edge_fault": "1 while the sensor is in fault",
+    "bearing_edge_fault": "1 while the sensor is in fault (whatever the alarm)",
+    "bearing_edge_level": "Alarm level of the last judged snapshot: 0 normal, 1 alert, 2 danger",
+    "bearing_edge_machine_running": "1 while the last snapshot's machine state is running (0 stopped, starting "
+                                    "or sensor fault)",
     "bearing_edge_last_snapshot_timestamp_seconds": "Time of the last journaled snapshot (unix seconds)",
     "bearing_edge_outbox_backlog": "Journal rows not yet acknowledged by the MQTT broker, per stream",
     "bearing_edge_mqtt_connected": "1 while the publisher is connected to the MQTT broker",
@@ -112,6 +116,7 @@ class TelemetryMetrics:
             c.add_metric(node, float(sum(counters.get(s, 0) for s in sources)))
             families.append(c)
         scored = last_row is not None and last_row["error"] is not None
+        facts = node_facts(heartbeat, last_row)
         values = {
             "bearing_edge_agent_up": float(running),
             "bearing_edge_error": last_row["error"] if scored else None,
@@ -119,7 +124,10 @@ class TelemetryMetrics:
             "bearing_edge_alarm": float(bool(heartbeat.get("alarm_latched"))),
             "bearing_edge_alarm_unacknowledged": float(bool(heartbeat.get("alarm_latched"))
                                                        and not heartbeat.get("alarm_acknowledged")),
-            "bearing_edge_fault": float(heartbeat.get("display") == "fault" or bool(heartbeat.get("fault"))),
+            "bearing_edge_fault": float(bool(facts["fault"])),
+            "bearing_edge_level": None if facts["level"] is None else float(LEVEL_NUMBER.get(facts["level"], 0)),
+            "bearing_edge_machine_running": None if facts["machine_state"] is None
+            else float(facts["machine_state"] == "running"),
             "bearing_edge_last_snapshot_timestamp_seconds": last_row["time"] if last_row else None,
             "bearing_edge_mqtt_connected": None if connected is None else float(connected),
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from edge_agent.facts import node_facts
 from edge_agent.journal.reader import feature_names  # noqa: F401 (the payloads' names; tests use it from here)
 from edge_agent.strict_json import dumps
 
@@ -94,18 +95,18 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
     """
     last = last_row or {}
     scored = last.get("error") is not None
-    if heartbeat.get("alarm_latched") and heartbeat.get("alarm_diagnosis"):
+    facts = node_facts(heartbeat, last_row, diagnosis)
+    if facts["diagnosis"] and (diagnosis or {}).get("diagnosis") != facts["diagnosis"]:
         # a latched alarm shows its own diagnosis (the snapshot that raised it), not the newest row's
-        diagnosis = {**(diagnosis or {}), "diagnosis": heartbeat["alarm_diagnosis"]}
+        diagnosis = {"diagnosis": facts["diagnosis"]}
     return {
         "agent_running": running,
         "state": heartbeat.get("display") if running else "stopped",
         "alarm_latched": bool(heartbeat.get("alarm_latched")),
         "alarm_acknowledged": bool(heartbeat.get("alarm_acknowledged")),
-        "fault": heartbeat.get("fault"),
-        "machine_state": last.get("machine_state"), "level": heartbeat.get("level") or last.get("level"),
-        "alarm_level": heartbeat.get("alarm_level"),
-        "dominant_diagnosis": heartbeat.get("alarm_dominant_diagnosis"),
+        "fault": facts["fault"],
+        "machine_state": facts["machine_state"], "level": facts["level"], "alarm_level": facts["alarm_level"],
+        "dominant_diagnosis": facts["dominant_diagnosis"],
         "error": last.get("error") if scored else None,
         "threshold": last.get("threshold") if scored else None,
         "over_threshold": _opt_bool(last.get("over_threshold")),

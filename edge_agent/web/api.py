@@ -123,7 +123,9 @@ def status(journal: Journal) -> dict[str, Any]:
                   "heartbeat_age_s": core["heartbeat_age_s"], "pid": heartbeat.get("pid"),
                   "mode": heartbeat.get("mode"), "started": heartbeat.get("started"), "port": heartbeat.get("port"),
                   "connected": heartbeat.get("connected")},
-        "state": {**_state(journal, heartbeat, core["alarm"], last), "diagnosis": _diagnosis(core["diagnosis"], last)},
+        "state": {**_state(journal, heartbeat, core["alarm"], last), "diagnosis": _diagnosis(core["diagnosis"], last,
+                                                                                       core["facts"]),
+                  "facts": core["facts"]},
         "bundle": bundle,
         "debounce_text": _debounce_text(bundle.get("debounce")),
         "stream": _stream(last),
@@ -213,12 +215,18 @@ def _state(journal: Journal, heartbeat: dict, alarm: dict, last: dict | None) ->
     return out
 
 
-def _diagnosis(diagnosis: dict | None, last: dict | None) -> dict[str, Any] | None:
+def _diagnosis(diagnosis: dict | None, last: dict | None, facts: dict | None = None) -> dict[str, Any] | None:
     """The bearing and defect of the newest snapshot over the threshold, in words, for the state card.
 
     ``current``: it is the last snapshot's (else the card says when it was). None when the
     journal has none (never over the threshold, or a journal from before schema version 2).
     """
+    if facts and facts.get("alarm_latched") and facts.get("diagnosis"):
+        # a latched alarm shows its own diagnosis (the snapshot that raised it), not the newest row's
+        most = facts.get("dominant_diagnosis")
+        text = facts["diagnosis"] + (f" (most of the alarm's snapshots: {most})" if most and most != facts["diagnosis"]
+                                     else "")
+        return {"text": text, "time": None, "current": True, "alarm": True}
     if diagnosis is None:
         return None
     return {"text": diagnosis_words(diagnosis), "time": diagnosis["time"],

@@ -91,7 +91,9 @@ function showStatus(s) {
   card.dataset.state = st.display;
   card.dataset.latched = String(st.latched);
   let word = st.word;
-  if (st.display === "alarm") word = st.acknowledged ? "ALARM (acknowledged)" : "ALARM";
+  const f = st.facts || {};
+  const lvl = f.alarm_level ? ` · ${f.alarm_level.toUpperCase()}` : "";
+  if (st.display === "alarm") word = (st.acknowledged ? "ALARM (acknowledged)" : "ALARM") + lvl;
   else word = word.toUpperCase();
   text("state-word", word);
   let since = "";
@@ -99,6 +101,14 @@ function showStatus(s) {
   if (st.display === "fault" && st.since_clock != null) since = `since ${fmtTime(st.since_clock)}`;
   text("state-since", since);
   text("state-detail", st.detail);
+  // Machine state and level, and a sensor fault as a line of its own: an alarm never hides a fault (issue 20 #7).
+  const machine = f.machine_state ? `machine ${f.machine_state.replace("_", " ")}` : "";
+  const level = f.level ? `level ${f.level}` : "";
+  const rb = f.rebaseline ? `re-baseline in progress (by ${f.rebaseline.by}: ${f.rebaseline.reason})` : "";
+  text("state-facts", [machine, level, rb].filter(Boolean).join(" · "));
+  const fl = $("fault-line");
+  fl.hidden = !(f.fault && st.display !== "fault");
+  fl.textContent = fl.hidden ? "" : `Sensor fault: ${f.fault}`;
 
   const last = s.last;
   const le = $("last-error");

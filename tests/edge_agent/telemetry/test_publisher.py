@@ -268,7 +268,7 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
     assert alarm["device_class"] == "problem" and alarm["state_topic"] == "bearing-edge/node-a/state"
     assert alarm["availability"][0]["topic"] == "bearing-edge/node-a/availability"
     assert alarm["device"]["identifiers"] == ["bearing_edge_node-a"] and alarm["origin"]["name"] == "bearing-edge"
-    assert len({c["unique_id"] for c in configs.values()}) == 8
+    assert len({c["unique_id"] for c in configs.values()}) == len(configs) == 10
     feature = configs["homeassistant/sensor/node-a/feature_bearing_1/config"]
     assert feature["unit_of_measurement"] == "g" and feature["state_class"] == "measurement"
     assert feature["value_template"] == "{{ value_json.features['Bearing 1'] }}"
