@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+from pathlib import Path
 
 from edge_agent.cli.run import setup_logging
 from edge_agent.config import ConfigError, load_config
@@ -33,6 +35,13 @@ def run(args: argparse.Namespace) -> int:
     if not config.mqtt.enabled and not m.http_port and not m.textfile:
         raise ConfigError(f"{args.config or '<defaults>'}: nothing to publish: set [mqtt] enabled = true, "
                           "or [metrics] http_port or textfile")
+    if m.textfile:  # checked now: later a failed write is only logged (MQTT must go on)
+        folder = Path(m.textfile).parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"[metrics] textfile = {m.textfile}: its directory {folder} "
+                              f"{'is not writable by this user' if folder.is_dir() else 'does not exist'}; use "
+                              "node_exporter's textfile directory (--collector.textfile.directory), writable by "
+                              "the publisher's user")
     from edge_agent.telemetry.metrics import TelemetryMetrics
     from edge_agent.telemetry.publisher import Publisher
     from edge_agent.telemetry.topics import Topics

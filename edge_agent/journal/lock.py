@@ -7,6 +7,10 @@ the journal and keeps it until it closes the journal. The kernel drops an
 ``flock`` when its process dies, ``kill -9`` included: a stale lock file never
 blocks a restart. The holder writes its pid into the file, so a second agent
 can say which process to stop.
+
+``bearing-agent publish`` takes a lock of its own the same way
+(``<journal>.publish.lock``, :data:`PUBLISHER`): two publishers on one
+journal sent every row twice and took each other's broker session.
 """
 from __future__ import annotations
 
@@ -17,11 +21,19 @@ from pathlib import Path
 from edge_agent.journal.schema import JournalUnavailable
 
 
-class JournalLock:
-    """The lock on ``<journal>.lock``; :meth:`acquire` raises :class:`JournalUnavailable` naming the holder."""
+#: who takes a lock -> (lock file suffix, what the holder is, how to stop it)
+AGENT = (".lock", "another agent", "systemctl stop bearing-agent, or kill {pid}")
+PUBLISHER = (".publish.lock", "another publisher", "stop its service or terminal, or kill {pid}")
 
-    def __init__(self, journal_path: str | Path) -> None:
-        self.path = Path(f"{journal_path}.lock")
+
+class JournalLock:
+    """The lock on ``<journal>.lock`` (``role``: :data:`AGENT` or :data:`PUBLISHER`); :meth:`acquire` raises
+    :class:`JournalUnavailable` naming the holder."""
+
+    def __init__(self, journal_path: str | Path, role: tuple[str, str, str] = AGENT) -> None:
+        self.journal_path = Path(journal_path)
+        self.path = Path(f"{journal_path}{role[0]}")
+        self.role = role
         self._fd: int | None = None
 
     def acquire(self) -> "JournalLock":
@@ -35,9 +47,9 @@ class JournalLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise JournalUnavailable(f"{self.path.with_suffix('')}: another agent (pid {holder}) is using this "
-                                     "journal; stop it first (systemctl stop bearing-agent, or kill " + holder +
-                                     "), or give this one its own --journal") from None
+            _, who, stop = self.role
+            raise JournalUnavailable(f"{self.journal_path}: {who} (pid {holder}) is using this journal; stop it "
+                                     f"first ({stop.format(pid=holder)}), or give this one its own --journal") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.config import Config
 from edge_agent.journal import Journal, JournalError
+from edge_agent.journal.lock import PUBLISHER, JournalLock
 from edge_agent.status import agent_running
 from edge_agent.telemetry import payloads
 from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, connect_properties, explain_connect_error,
@@ -92,6 +93,8 @@ class Publisher:
         self._last_poll = -float("inf")
         self._last_textfile = -float("inf")
         self._more = False
+        self._lock: JournalLock | None = None
+        self._textfile_problem: str | None = None
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -100,6 +103,13 @@ class Publisher:
     def run(self) -> None:
         if not self._wait_for_journal():
             return
+        try:  # one publisher per journal: two sent every row twice and took each other's broker session
+            self._lock = JournalLock(self.journal.path, PUBLISHER).acquire()
+        except JournalError:
+            self.journal.close()
+            raise
+        if self.settings:
+            self._outboxes = {s: Outbox(self.journal, s, self.config.mqtt.batch_size) for s in STREAMS}
         where = self.settings.where if self.settings else "no broker ([mqtt] enabled = false)"
         log.info("publishing node %s from %s to %s", self.topics.node_id, self.journal.path, where)
         try:
@@ -125,8 +135,6 @@ class Publisher:
                     said = True
                 self.stop_event.wait(max(self.config.mqtt.poll_s, 1.0))
                 continue
-            if self.settings:
-                self._outboxes = {s: Outbox(self.journal, s, self.config.mqtt.batch_size) for s in STREAMS}
             return True
         return False
 
@@ -320,7 +328,23 @@ class Publisher:
             textfile = self.config.metrics.textfile
             if textfile and time.monotonic() - self._last_textfile >= self.config.metrics.textfile_interval_s:
                 self._last_textfile = time.monotonic()
-                self.metrics.write_textfile(textfile)
+                self._write_textfile(textfile)
+
+    def _write_textfile(self, path: str) -> None:
+        """The metrics textfile; a failure (a full disk, a directory gone) is logged once and never stops MQTT."""
+        try:
+            self.metrics.write_textfile(path)
+        except OSError as exc:
+            problem = (f"[metrics] textfile = {path}: cannot write it ({exc.strerror or exc}); publishing goes on, "
+                       "and the file is tried again every textfile_interval_s (is node_exporter's textfile "
+                       "directory there and writable by this user?)")
+            if problem != self._textfile_problem:
+                log.warning("%s", problem)
+            self._textfile_problem = problem
+            return
+        if self._textfile_problem is not None:
+            log.info("[metrics] textfile = %s written again", path)
+            self._textfile_problem = None
 
     def _retained(self, key: str, topic: str, payload: bytes) -> None:
         if self._sent.get(key) != payload:
@@ -340,8 +364,10 @@ class Publisher:
             outbox.save(force=True)
         if self.metrics is not None:
             if self.config.metrics.textfile and self.journal is not None:
-                self.metrics.write_textfile(self.config.metrics.textfile)
+                self._write_textfile(self.config.metrics.textfile)
             self.metrics.close()
         if self.journal is not None:
             self.journal.close()
+        if self._lock is not None:
+            self._lock.release()
         log.info("publisher stopped")
