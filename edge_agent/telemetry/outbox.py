@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from edge_agent.journal import Journal
+from edge_agent.journal.writer import put_state
 
 #: The journal streams a publisher follows, each with its own cursor.
 STREAMS = ("snapshot", "event")
@@ -20,6 +21,31 @@ STREAMS = ("snapshot", "event")
 #: Cursor writes are fsynced; at a few hundred acknowledgements a second one write per
 #: second is enough (a crash re-sends at most that second's rows, which ``seq`` deduplicates).
 CURSOR_WRITE_S = 1.0
+
+
+#: The ``state`` key naming the broker (and client id) the cursors belong to.
+BROKER_STATE = "publisher_broker"
+
+
+def claim_cursors(journal: Journal, broker: str) -> bool:
+    """Make the journal's cursors this ``broker``'s (``host:port client_id``); True when they were another's.
+
+    A cursor says what one broker acknowledged: after a run against a test or a wrong broker, the
+    right one would otherwise never receive the history. When the broker (or client id) differs from
+    the one the cursors were moved for, they go back to the start: the new broker gets every row the
+    journal still has (``seq`` lets a consumer drop what it already had).
+    """
+    previous = journal.get_state(BROKER_STATE)
+    if previous == broker:
+        return False
+    moved = previous is not None and any(journal.outbox_cursor(s) for s in STREAMS)
+    with journal.transaction():
+        if moved:
+            for stream in STREAMS:
+                journal.db.execute("UPDATE outbox_cursor SET last_id = 0, updated = ? WHERE topic = ?",
+                                   (time.time(), stream))
+        put_state(journal.db, {BROKER_STATE: broker})
+    return moved
 
 
 class Outbox:

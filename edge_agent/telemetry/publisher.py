@@ -32,7 +32,7 @@ from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, conn
                                          explain_subscribe_refusal, new_client)
 from edge_agent.telemetry.discovery import discovery_configs
 from edge_agent.telemetry.metrics import TelemetryMetrics
-from edge_agent.telemetry.outbox import STREAMS, Outbox
+from edge_agent.telemetry.outbox import STREAMS, Outbox, claim_cursors
 from edge_agent.telemetry.topics import Topics
 
 log = logging.getLogger("edge_agent.telemetry")
@@ -109,6 +109,11 @@ class Publisher:
             self.journal.close()
             raise
         if self.settings:
+            broker = f"{self.settings.host}:{self.settings.port} {self.settings.client_id}"
+            if claim_cursors(self.journal, broker):
+                log.warning("this journal's cursor was for another broker or client id; %s gets the history "
+                            "from the oldest row the journal keeps (seq tells a consumer what it already has)",
+                            self.settings.where)
             self._outboxes = {s: Outbox(self.journal, s, self.config.mqtt.batch_size) for s in STREAMS}
         where = self.settings.where if self.settings else "no broker ([mqtt] enabled = false)"
         log.info("publishing node %s from %s to %s", self.topics.node_id, self.journal.path, where)

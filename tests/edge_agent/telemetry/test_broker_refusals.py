@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 
 from benchmarks.mosquitto import USER, Mosquitto, Subscriber, check_snapshot_stream
 from edge_agent.journal import Journal
@@ -121,3 +122,41 @@ def test_a_huge_ack_message_never_reaches_the_publisher(tmp_path):
         run.close()
         sub.close()
         broker.stop()
+
+
+def test_a_new_broker_gets_the_history_the_first_one_had(tmp_path, caplog):
+    """Item 9: the cursor was per journal: after a run against a test broker the right one never got the history."""
+    journal = tmp_path / "journal.sqlite"
+    fill(journal, 5)
+    first = Mosquitto(tmp_path / "test-broker", require=require_executable).start()
+    try:
+        run = Running(config_for(tmp_path, first))
+        try:
+            wait_for(lambda: cursor(journal) == 5, 30, "5 rows at the first broker")
+        finally:
+            run.close()
+    finally:
+        first.stop()
+    right = Mosquitto(tmp_path / "right-broker", require=require_executable).start()
+    sub = Subscriber(right, ["bearing-edge/node-a/snapshot"])
+    try:
+        with caplog.at_level(logging.WARNING, logger="edge_agent.telemetry"):
+            run = Running(config_for(tmp_path, right))
+            try:
+                wait_for(lambda: len(sub.on("bearing-edge/node-a/snapshot")) >= 5, 30, "the history at the new broker")
+                wait_for(lambda: cursor(journal) == 5, 30, "the cursor at 5 again")
+            finally:
+                run.close()
+        check_snapshot_stream(sub.on("bearing-edge/node-a/snapshot"), journal_ids(journal))
+        assert warnings(caplog, "cursor was for another broker")
+        # The same broker again: nothing is sent twice.
+        run = Running(config_for(tmp_path, right))
+        try:
+            wait_for(lambda: run.publisher.connected, 30, "connected again")
+            time.sleep(1.0)
+        finally:
+            run.close()
+        assert len(sub.on("bearing-edge/node-a/snapshot")) == 5
+    finally:
+        sub.close()
+        right.stop()
