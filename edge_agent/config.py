@@ -169,6 +169,10 @@ class LevelsSection:
     relay_on: str = "danger"
     #: the lowest latched alarm level that sounds the buzzer until acknowledged: "danger", "alert" or "never"
     buzzer_on: str = "danger"
+    #: a re-baseline learns from this many hours of running snapshots (a day's load and temperature cycle) ...
+    rebaseline_hours: float = 24.0
+    #: ... and from at least this many snapshots
+    rebaseline_snapshots: int = 30
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("metrics", "textfile"): (lambda v: not v or v.endswith(".prom"),
                               'empty (off) or a path ending in ".prom" (node_exporter reads only those)'),
     ("levels", "relay_on"): (lambda v: v in ("alert", "danger"), 'one of "alert", "danger"'),
+    ("levels", "rebaseline_hours"): (lambda v: 0.1 <= v <= 24 * 90, "between 0.1 and 2160 (90 days)"),
+    ("levels", "rebaseline_snapshots"): (lambda v: 10 <= v <= 1_000_000, "between 10 and 1000000"),
     ("levels", "buzzer_on"): (lambda v: v in ("alert", "danger", "never"), 'one of "alert", "danger", "never"'),
     ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
                         "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),

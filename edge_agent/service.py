@@ -73,7 +73,8 @@ class Agent:
         self.counters = Counters(self.journal.counters())
         self.history = FeatureHistory()  # of the machine: the scorer appends to it, a reloaded one continues it
         persistence.restore(self)
-        self.rebaselining = Rebaselining(self.journal, self._event)  # after restore: the scorer's state is back
+        self.rebaselining = Rebaselining(self.journal, self._event, settle_hours=config.levels.rebaseline_hours,
+                                         settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
         self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         self._last_time: float | None = None  # the newest snapshot's time (a re-baseline learns from after it)
         try:

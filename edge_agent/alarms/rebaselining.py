@@ -25,8 +25,10 @@ STATE_KEY = "baseline"
 class Rebaselining:
     """Applies re-baseline requests to one scorer; journals every step through ``on_event(kind, detail)``."""
 
-    def __init__(self, journal: Journal, on_event: Callable[[str, str], None]) -> None:
+    def __init__(self, journal: Journal, on_event: Callable[[str, str], None], *, settle_hours: float = 24.0,
+                 settle_snapshots: int = 30) -> None:
         self.journal, self.on_event = journal, on_event
+        self.settle_hours, self.settle_snapshots = settle_hours, settle_snapshots
         self.scorer: SnapshotScorer | None = None
         self._running_since = 0  # running snapshots since the re-baseline in progress began
 
@@ -36,6 +38,8 @@ class Rebaselining:
         self.scorer = scorer
         self._running_since = 0
         keeper = scorer.baselines if scorer is not None else None
+        if keeper is not None:
+            keeper.settle_hours, keeper.settle_snapshots = self.settle_hours, self.settle_snapshots
         saved = self.journal.get_state(STATE_KEY)
         if keeper is None or not isinstance(saved, dict) or saved.get("bundle_id") != scorer.bundle.bundle_id:
             return

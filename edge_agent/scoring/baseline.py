@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edge_agent.features.spec import FeatureSpec
+from firmware_io.errors import BearingEdgeError
 
 LEVEL, RATIO = "level", "ratio"
 #: Features that are physical amplitudes (they scale with a gain); every other feature is a ratio.
@@ -33,7 +34,7 @@ AMPLITUDE_FEATURES = frozenset({"mean_abs", "rms", "peak", "velocity_rms"})
 OVERALL_LEVEL_FEATURES = ("mean_abs", "rms")
 
 
-class BaselineError(ValueError):
+class BaselineError(BearingEdgeError, ValueError):
     """A baseline that cannot be used (wrong size, non-positive levels); the message says which."""
 
 

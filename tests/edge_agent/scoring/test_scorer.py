@@ -10,6 +10,7 @@ from convert.parity import keras_scores
 from train.model_dir import read_model_dir
 from edge_agent.scoring.bundle import load_bundle
 from edge_agent.features.table import FeatureTable, read_feature_table
+from edge_agent.scoring.levels import Decision
 from edge_agent.scoring.scorer import SnapshotScorer, score_table
 
 T = 3  # a real windowed model, so history order and restart state matter
@@ -28,7 +29,8 @@ def table(feature_table_path):
 @pytest.mark.slow
 def test_windows_match_keras_for_every_snapshot(bundle, table, model_dir):
     md = read_model_dir(model_dir(T))
-    reference = keras_scores(md.model, md.scaler, table, bundle.threshold, bundle.debounce)
+    reference = keras_scores(md.model, md.scaler, table, bundle.threshold, bundle.debounce,
+                             decision=Decision.from_threshold(md.threshold, md.spec), spec=md.spec)
     edge = score_table(bundle, table)
     assert len(edge) == len(table) and np.array_equal(edge.timestamps, table.timestamps)
     assert np.isnan(edge.error[:T - 1]).all() and not edge.alarm[:T - 1].any()
