@@ -159,6 +159,18 @@ class JournalReads:
                               (recorded,)).fetchone()
         return None if row is None else float(row[0])
 
+    def last_snapshot_id_before(self, recorded: float) -> int:
+        """The id of the last snapshot journaled (wall clock) before ``recorded``; 0 when none was."""
+        row = self.db.execute("SELECT MAX(id) FROM snapshots WHERE recorded < ?", (recorded,)).fetchone()
+        return int(row[0] or 0)
+
+    def timings_after(self, after_id: int, limit: int) -> list[tuple[int, float | None, float | None]]:
+        """(id, latency_ms, inference_s) of the snapshots after ``after_id``, oldest first: what the
+        metrics' histograms observe, without decoding each row's features."""
+        columns = "id, latency_ms, inference_s" if self.schema_version >= 2 else "id, latency_ms, NULL"
+        return self.db.execute(f"SELECT {columns} FROM snapshots WHERE id > ? ORDER BY id LIMIT ?",
+                               (after_id, limit)).fetchall()
+
     def snapshot_range(self) -> tuple[float, float, int] | None:
         """(first time, last time, count) of the journaled snapshots, or None when there are none."""
         # Three queries: each of MIN and MAX alone is one index lookup, together with COUNT a table scan.

@@ -3,7 +3,9 @@
 Names follow Prometheus conventions: a ``bearing_edge_`` prefix, base units
 (seconds), ``_total`` for counters. Counters come from the journal's own
 cumulative counters (they survive agent restarts); the latency and inference
-histograms are filled from the snapshot rows journaled while this process runs. Every
+histograms are filled from the snapshot rows journaled since the agent's start
+(read when this process starts, then every new row), so a publisher restart
+rebuilds the same counts. Every
 metric has a ``node`` label, so one Grafana dashboard shows a fleet.
 ``METRIC_NAMES`` lists every name exposed (the Grafana dashboard test checks
 the dashboard against it).
@@ -98,17 +100,23 @@ class TelemetryMetrics:
         """Observe the rows journaled since the last update and rebuild the gauges and counters."""
         last_id = last_row["id"] if last_row else 0
         if self._after_id is None:
-            self._after_id = last_id  # the histogram counts from this process's start
+            # The histograms count the rows since the agent's start (its heartbeat says when), so a
+            # publisher restart fills them again with the same rows instead of starting from zero, and
+            # a row journaled just before this process read the journal is not missed. Without a
+            # start time (an agent older than the heartbeat's "started"), from this process's start.
+            started = heartbeat.get("started")
+            self._after_id = (journal.last_snapshot_id_before(float(started))
+                              if isinstance(started, (int, float)) else last_id)
         while self._after_id < last_id:
-            rows = journal.snapshots(after_id=self._after_id, limit=1000)
+            rows = journal.timings_after(self._after_id, 5000)
             if not rows:
                 break
-            for r in rows:
-                if r["latency_ms"] is not None:
-                    self.latency.observe(r["latency_ms"] / 1000.0)
-                if r["inference_s"] is not None:  # scored rows only (None in learning mode and version-1 rows)
-                    self.inference.observe(r["inference_s"])
-            self._after_id = rows[-1]["id"]
+            for _, latency_ms, inference_s in rows:
+                if latency_ms is not None:
+                    self.latency.observe(latency_ms / 1000.0)
+                if inference_s is not None:  # scored rows only (None in learning mode and version-1 rows)
+                    self.inference.observe(inference_s)
+            self._after_id = rows[-1][0]
         node = [self.node_id]
         families: list[Any] = []
         for name, (text, sources) in COUNTERS.items():

@@ -84,3 +84,32 @@ def test_a_textfile_directory_that_is_missing_at_start_is_a_clear_error(tmp_path
     assert done.returncode == 2
     assert f"its directory {tmp_path / 'missing'} does not exist" in done.stderr and "Traceback" not in done.stderr
 
+
+
+def test_histograms_count_every_row_since_the_agent_started_and_again_after_a_restart(tmp_path):
+    """Item 12: the histograms counted 24 of 25 rows, and 0 after a publisher restart."""
+    from edge_agent.journal import Journal
+    from tests.edge_agent.telemetry.fake_agent import heartbeat
+
+    path = tmp_path / "journal.sqlite"
+    fill(path, 3)  # an earlier run of the agent: not this start's
+    time.sleep(0.05)
+    started = time.time()
+    time.sleep(0.05)
+    fill(path, 25, start=3)
+
+    def counts() -> tuple[float, float]:
+        metrics = TelemetryMetrics("node-h")  # a new publisher process
+        j = Journal(path, create=False)
+        try:
+            last = j.snapshots(last=1)[0]
+            metrics.update(j, heartbeat=heartbeat(started=started), running=True, counters=j.counters(),
+                           last_row=last, backlog={}, connected=None, published={})
+        finally:
+            j.close()
+        get = metrics.registry.get_sample_value
+        return (get("bearing_edge_alarm_latency_seconds_count", {"node": "node-h"}),
+                get("bearing_edge_inference_seconds_count", {"node": "node-h"}))
+
+    assert counts() == (25.0, 25.0)
+    assert counts() == (25.0, 25.0)  # restarted: the same rows again, not zero
