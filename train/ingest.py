@@ -195,8 +195,19 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     # a bad feature list or bearing fails before any file is read (at a rate and length where all are computable)
     chosen_spec(1, features, condition, sample_rate_hz=IMS_SAMPLE_RATE_HZ)
     dropped: dict[str, str] = {}
-    if drop_uncomputable and features is not None and condition is not None:
-        features = _Feasible(features, condition, dropped)
+
+    def feasible(rate: float, length: int) -> tuple[str, ...] | None:
+        """``features`` without those that cannot be read at this rate and length (when asked to drop them)."""
+        if not drop_uncomputable or features is None or condition is None:
+            return features
+        from edge_agent.features.condition import computable
+
+        kept, why = computable(features, condition, rate, length)
+        dropped.update(why)
+        if not kept:
+            raise RecordingError(f"none of the features {list(features)} can be read in these snapshots: "
+                                 + "; ".join(f"{k}: {v}" for k, v in why.items()))
+        return kept
     skipped: list[tuple[str, str]] = []
 
     def skip(path: Path | str, why: str) -> None:
@@ -226,12 +237,11 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
                 f"no snapshot files found in {', '.join(map(str, other))} in the IMS form (files named "
                 "YYYY.MM.DD.HH.MM.SS or a packed .npz); for recordings of another rig give their sample rate: "
                 "--sample-rate HZ (docs/recordings.md lists the forms read)")
-        result = _ingest_other(other, out, progress, skip, skipped, features, condition, options, names)
+        result = _ingest_other(other, out, progress, skip, skipped, feasible, condition, options, names)
         result.dropped = dropped
         return result
     rate = options.sample_rate_hz or IMS_SAMPLE_RATE_HZ
-    if isinstance(features, _Feasible):
-        features = features.at(rate, IMS_SAMPLES_PER_SNAPSHOT)
+    features = feasible(rate, IMS_SAMPLES_PER_SNAPSHOT)
     rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
     for path in packed:
         rows.extend(_packed_rows(path, progress, features, condition, rate, names))
@@ -242,25 +252,6 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     _write(table, spec, out)
     return IngestResult(table, n_files=len(files), n_packed=len(rows) - len(files), skipped=skipped, spec=spec,
                         dropped=dropped)
-
-
-class _Feasible(tuple):
-    """Default features still to be cut to those readable at the recording's rate and length (once it is known)."""
-
-    def __new__(cls, features: tuple[str, ...], condition: ConditionSettings, dropped: dict[str, str]):
-        self = super().__new__(cls, features)
-        self.condition, self.dropped = condition, dropped
-        return self
-
-    def at(self, rate: float, length: int) -> tuple[str, ...]:
-        from edge_agent.features.condition import computable
-
-        kept, dropped = computable(tuple(self), self.condition, rate, length)
-        self.dropped.update(dropped)
-        if not kept:
-            raise RecordingError(f"none of the features {list(self)} can be read in these snapshots: "
-                                 + "; ".join(f"{k}: {v}" for k, v in dropped.items()))
-        return kept
 
 
 def is_ims_form(sources: Sequence[Path]) -> bool:
@@ -289,9 +280,12 @@ def _is_ims_source(path: Path) -> bool:
 
 def _ingest_other(sources: list[Path], out: str | Path | None, progress: bool, skip: Callable[[str, str], None],
                   skipped: list[tuple[str, str]],
-                  features: tuple[str, ...] | None, condition: ConditionSettings | None,
+                  feasible: Callable[[float, int], tuple[str, ...] | None], condition: ConditionSettings | None,
                   options: ReadOptions, names: Sequence[str] | None) -> IngestResult:
-    """Text recordings of any rig, files, folders and archives: read and computed one snapshot at a time."""
+    """Recordings of any rig, files, folders and archives: read and computed one snapshot at a time.
+
+    ``feasible(rate, length)`` gives the features to compute once the first snapshot says its rate and length.
+    """
     rows: list[tuple[np.datetime64, str, tuple[int, int], np.ndarray]] = []
     spec: FeatureSpec | None = None
     n_files: set[str] = set()
@@ -300,8 +294,7 @@ def _ingest_other(sources: list[Path], out: str | Path | None, progress: bool, s
                               enabled=progress):
         snap = recorded.snapshot
         if spec is None:
-            if isinstance(features, _Feasible):
-                features = features.at(recorded.sample_rate_hz, snap.shape[0])
+            features = feasible(recorded.sample_rate_hz, snap.shape[0])
             spec = chosen_spec(snap.shape[1], features, condition, sample_rate_hz=recorded.sample_rate_hz,
                                samples_per_snapshot=snap.shape[0], names=names or recorded.names)
         feats = (compute(spec, snap.counts, snap.scale) if snap.counts is not None  # the device's arithmetic

@@ -247,3 +247,18 @@ def test_the_time_in_a_file_name_is_read_in_the_users_format(tmp_path, capsys):
     code = cli_main(["ingest", "-q", str(folder), "-o", str(tmp_path / "f.csv"), "--sample-rate", "25600",
                      "--name-time", "%Y%m%d_%H%M%S"])
     assert code == 2 and "acc_notes.csv: no time in the format --name-time '%Y%m%d_%H%M%S'" in capsys.readouterr().err
+
+
+def test_default_bearing_features_that_cannot_be_read_are_left_out_with_the_reason(tmp_path, capsys):
+    write_run(tmp_path / "run", n=2, length=2560)
+    out = tmp_path / "f.csv"
+    assert cli_main(["ingest", "-q", str(tmp_path / "run"), "-o", str(out), "--sample-rate", "25600",
+                     "--time-columns", "1,2,3,4", "--pattern", "acc_*.csv", "--bearing", "13,3.5,25.6,0",
+                     "--shaft-rpm", "1800"]) == 0
+    err = capsys.readouterr().err
+    assert "left out env_ftf_ptm" in err and "12.9 Hz needs 3 cycles" in err
+    assert read_table_spec(out).features == ("mean_abs", "env_bpfo_ptm", "env_bpfi_ptm", "env_bsf_ptm")
+    code = cli_main(["ingest", "-q", str(tmp_path / "run"), "-o", str(out), "--sample-rate", "25600",
+                     "--time-columns", "1,2,3,4", "--pattern", "acc_*.csv", "--bearing", "13,3.5,25.6,0",
+                     "--shaft-rpm", "1800", "--features", "env_ftf_ptm"])  # asked for by name: refused, not dropped
+    assert code == 2 and "env_ftf_ptm cannot be read" in capsys.readouterr().err
