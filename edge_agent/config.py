@@ -123,6 +123,8 @@ class MqttSection:
     topic_prefix: str = "bearing-edge"
     #: Home Assistant discovery prefix ("" = no discovery messages)
     discovery_prefix: str = "homeassistant"
+    #: "device": one config per node (Home Assistant 2024.12+); "entity": one per entity (older HA, openHAB)
+    discovery_form: str = "device"
     #: QoS of snapshot, event and state messages (1: the broker acknowledges; the cursor waits for it)
     qos: int = 1
     #: seconds between keep-alive pings; the broker declares the publisher gone after 1.5 x this
@@ -248,6 +250,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
                                f"a topic level without #, + or a leading/trailing / (at most {MAX_TOPIC_PART} bytes)"),
     ("mqtt", "discovery_prefix"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART and not set(v) & set("#+/"),
                                    f"one topic level without #, + or / (or empty; at most {MAX_TOPIC_PART} bytes)"),
+    ("mqtt", "discovery_form"): (lambda v: v in ("device", "entity"), 'one of "device", "entity"'),
     ("mqtt", "client_id"): (lambda v: len(v.encode()) <= MAX_TOPIC_PART, f"at most {MAX_TOPIC_PART} bytes"),
     ("mqtt", "qos"): (lambda v: v in (0, 1), "0 or 1 (1: nothing lost; 0: may lose while the broker is away)"),
     ("mqtt", "keepalive_s"): (lambda v: 5 <= v <= 3600, "between 5 and 3600"),

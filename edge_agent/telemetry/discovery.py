@@ -1,12 +1,22 @@
 """Home Assistant MQTT discovery: retained configs that make each node a device with its entities.
 
-Follows Home Assistant's documented discovery schema: one config per entity
-on ``<discovery_prefix>/<component>/<node_id>/<object_id>/config``, ids in
-``[a-zA-Z0-9_-]``, a ``unique_id``, the shared ``device`` block (so the
-entities group under one device), an ``origin`` block, and availability
-wired to the node's availability topic. Entities read the retained ``state``
-message (and the ``snapshot`` message for per-channel features), so Home
-Assistant shows the last values as soon as it subscribes.
+Two documented forms (``[mqtt] discovery_form``):
+
+* ``device`` (the default; Home Assistant 2024.12 and later): one config per
+  node on ``<discovery_prefix>/device/<node_id>/config`` with the device
+  (``dev``), the origin (``o``) and every entity as a component (``cmps``,
+  each with its platform ``p`` and a ``unique_id``). The per-entity configs an
+  earlier version left retained are cleared (an empty retained message each),
+  so Home Assistant does not show every entity twice;
+* ``entity``: one config per entity on
+  ``<discovery_prefix>/<component>/<node_id>/<object_id>/config`` with the
+  shared ``device`` block, for older Home Assistant and openHAB (which does not
+  read the device form yet).
+
+Ids are in ``[a-zA-Z0-9_-]``, availability is wired to the node's availability
+topic, and entities read the retained ``state`` message (and the ``snapshot``
+message for per-channel features), so Home Assistant shows the last values as
+soon as it subscribes.
 """
 from __future__ import annotations
 
@@ -23,8 +33,36 @@ def package_version() -> str:
         return "unknown"
 
 
+def discovery_messages(topics: Topics, channel_names: list[str], feature_unit: str,
+                       form: str = "device") -> dict[str, dict[str, Any] | None]:
+    """Config topic -> payload to publish retained, in ``form``; None = an empty message (clears that config)."""
+    entities = discovery_configs(topics, channel_names, feature_unit)
+    if not entities:
+        return {}
+    device = device_config(topics, entities)
+    if form == "entity":  # a device config an earlier run left retained is cleared first
+        return {**{topic: None for topic in device}, **entities}
+    return {**{topic: None for topic in entities}, **device}
+
+
+def device_config(topics: Topics, entities: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The per-entity configs as one device-based config: ``{<prefix>/device/<node_id>/config: payload}``."""
+    first = next(iter(entities.values()))
+    components = {}
+    for topic, config in entities.items():
+        platform, object_id = topic.split("/")[-4], topic.split("/")[-2]
+        components[object_id] = {"p": platform, **{k: v for k, v in config.items()
+                                                  if k not in ("device", "origin", "availability")}}
+    device = first["device"]
+    payload = {"dev": {"ids": device["identifiers"], "name": device["name"], "mf": device["manufacturer"],
+                       "mdl": device["model"], "sw": device["sw_version"]},
+               "o": {"name": first["origin"]["name"], "sw": first["origin"]["sw_version"]},
+               "availability": first["availability"], "cmps": components}
+    return {f"{topics.discovery_prefix}/device/{topics.node_id}/config": payload}
+
+
 def discovery_configs(topics: Topics, channel_names: list[str], feature_unit: str) -> dict[str, dict[str, Any]]:
-    """Config topic -> payload for every entity of this node (empty when discovery is off)."""
+    """Config topic -> payload for every entity of this node, in the per-entity form (empty when discovery is off)."""
     if not topics.discovery_prefix:
         return {}
     node = topics.node_id

@@ -25,12 +25,12 @@ import paho.mqtt.client as mqtt
 from edge_agent.config import Config
 from edge_agent.journal import Journal, JournalError
 from edge_agent.journal.lock import PUBLISHER, JournalLock
-from edge_agent.status import agent_running
+from edge_agent.status import agent_running, parse_rebaseline_command, queue_rebaseline
 from edge_agent.telemetry import payloads
 from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, connect_properties, explain_connect_error,
                                          explain_delivery_refusal, explain_no_connack, explain_refusal,
                                          explain_subscribe_refusal, new_client)
-from edge_agent.telemetry.discovery import discovery_configs
+from edge_agent.telemetry.discovery import discovery_messages
 from edge_agent.telemetry.metrics import TelemetryMetrics
 from edge_agent.telemetry.outbox import STREAMS, Outbox, claim_cursors
 from edge_agent.telemetry.topics import Topics
@@ -194,7 +194,8 @@ class Publisher:
         backlog = {s: o.backlog() for s, o in self._outboxes.items()}
         log.info("connected to %s; backlog: %d snapshots, %d events", self.settings.where,
                  backlog["snapshot"], backlog["event"])
-        for topic in (self.topics.cmd_ack, *([self.topics.ha_status] if self.topics.discovery_prefix else [])):
+        for topic in (self.topics.cmd_ack, self.topics.cmd_rebaseline,
+                      *([self.topics.ha_status] if self.topics.discovery_prefix else [])):
             result, mid = client.subscribe(topic, qos=1)
             if result == mqtt.MQTT_ERR_SUCCESS:
                 self._subscriptions[mid] = topic
@@ -284,9 +285,24 @@ class Publisher:
                 return
             self.journal.request("ack", f"mqtt {msg.topic}")
             log.info("acknowledgement from the broker (%s) queued for the agent", msg.topic)
+        elif msg.topic == self.topics.cmd_rebaseline:
+            self._rebaseline(msg)
         elif msg.topic == self.topics.ha_status and msg.payload == b"online":
             self._sent.pop("discovery", None)  # Home Assistant restarted: send discovery again
             self._last_poll = -float("inf")
+
+    def _rebaseline(self, msg) -> None:
+        """A re-baseline asked over MQTT: queued for the agent like ``bearing-agent rebaseline``, with who and why."""
+        if msg.retain:  # a retained command would re-baseline again at every reconnect
+            log.warning("ignored a retained message on %s: publish re-baseline commands without retain", msg.topic)
+            return
+        try:
+            request = parse_rebaseline_command(msg.payload)
+        except ValueError as exc:
+            log.warning("ignored a re-baseline command on %s: %s", msg.topic, exc)
+            return
+        queue_rebaseline(self.journal, request["by"], request["reason"], undo=request["undo"])
+        log.info("re-baseline from the broker (%s) queued for the agent", msg.topic)
 
     def _send_rows(self) -> None:
         self._more = False
@@ -320,9 +336,9 @@ class Publisher:
             self._retained("state", self.topics.state, payloads.encode(state))
             channels = tuple(payloads.feature_names(last_row, j.feature_names_by_bundle())) if last_row else ()
             if self._sent.get("discovery") != channels:
-                for topic, config in discovery_configs(self.topics, list(channels),
-                                                       self.config.mqtt.feature_unit).items():
-                    self._publish(topic, payloads.encode(config), retain=True)
+                for topic, config in discovery_messages(self.topics, list(channels), self.config.mqtt.feature_unit,
+                                                        self.config.mqtt.discovery_form).items():
+                    self._publish(topic, b"" if config is None else payloads.encode(config), retain=True)
                 self._sent["discovery"] = channels
         if self.metrics is not None:
             backlog = ({s: o.backlog() for s, o in self._outboxes.items()} if self._outboxes else

@@ -7,6 +7,7 @@ Assistant gets its discovery configs again when it says ``online``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -233,6 +234,13 @@ def test_ack_from_the_broker_is_queued_like_the_command_line(tmp_path, broker):
         wait_for(lambda: requests(), 10, "the request in the journal")
         time.sleep(0.5)
         assert requests() == [("ack", "mqtt bearing-edge/node-a/cmd/ack")]  # the retained one is ignored
+        # a re-baseline over the same ACL: queued with who and why; a command without a reason is not
+        sub.client.publish("bearing-edge/node-a/cmd/rebaseline", b'{"by": "alice"}', qos=1).wait_for_publish(5)
+        sub.client.publish("bearing-edge/node-a/cmd/rebaseline", json.dumps(
+            {"reason": "bearing 1 replaced", "by": "alice"}).encode(), qos=1).wait_for_publish(5)
+        wait_for(lambda: len(requests()) == 2, 10, "the re-baseline in the journal")
+        kind, source = requests()[1]
+        assert kind == "rebaseline" and json.loads(source) == {"by": "alice", "reason": "bearing 1 replaced"}
     finally:
         sub.client.publish("bearing-edge/node-a/cmd/ack", b"", qos=1, retain=True).wait_for_publish(5)
         run.close()
@@ -242,7 +250,7 @@ def test_ack_from_the_broker_is_queued_like_the_command_line(tmp_path, broker):
 def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
     fill(tmp_path / "journal.sqlite", 2)
     sub = Subscriber(broker, ["homeassistant/#"])
-    run = Running(config_for(tmp_path, broker))
+    run = Running(config_for(tmp_path, broker, discovery_form="entity"))  # the device form: test_discovery.py
     try:
         wait_for(lambda: len(sub.messages) >= 8, 20, "8 discovery configs")
         first = len(sub.messages)
@@ -255,7 +263,7 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
         run.close()
         sub.close()
     assert all(m.retain for m in later.messages)
-    configs = {m.topic: m.json() for m in sub.messages if m.topic.endswith("/config")}
+    configs = {m.topic: m.json() for m in sub.messages if m.topic.endswith("/config") and m.payload}
     assert set(configs) == {
         "homeassistant/binary_sensor/node-a/alarm/config", "homeassistant/binary_sensor/node-a/sensor_fault/config",
         "homeassistant/sensor/node-a/error/config", "homeassistant/sensor/node-a/threshold/config",
