@@ -319,6 +319,13 @@ def spec_problem(features: tuple[str, ...], extra: dict[str, Any], sample_rate_h
     if envelope and settings.bearing is None:
         return (f"{envelope} need the bearing geometry and shaft speed in extra['condition'] "
                 "(bearing-train ingest --bearing N,d,D,ANGLE --shaft-rpm RPM, or --bearing ims)")
+    if "velocity_rms" in features and sample_rate_hz is not None and samples_per_snapshot is not None:
+        low, high = VELOCITY_BAND_HZ
+        if sample_rate_hz / 2 < high or sample_rate_hz / samples_per_snapshot > low:
+            return (f"velocity_rms is the RMS velocity {low:g}-{high:g} Hz (ISO 10816-3): at {sample_rate_hz:g} Hz "
+                    f"with {samples_per_snapshot} samples the spectrum reaches {sample_rate_hz / 2:g} Hz in bins of "
+                    f"{sample_rate_hz / samples_per_snapshot:.3g} Hz; it needs {2 * high:g} Hz or more and bins of "
+                    f"{low:g} Hz or finer ({int(np.ceil(sample_rate_hz / low))} samples or more)")
     if envelope and sample_rate_hz is not None and samples_per_snapshot is not None:
         for name in envelope:
             defect = name.split("_")[1]

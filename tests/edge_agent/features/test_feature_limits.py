@@ -70,3 +70,11 @@ def test_a_ball_defect_is_read_at_twice_the_ball_spin_frequency():
     one_x, two_x = compute(s, impacts(20480, 20000, 2 * bsf))
     assert two_x > one_x + 10.0, (one_x, two_x)
     assert defect_of("env_bsf2x_ptm") == "bsf" and defect_of("env_bsf2x_db") == "bsf"  # the same part: the ball
+
+
+def test_velocity_rms_needs_its_whole_iso_band():
+    with pytest.raises(ValueError, match=r"velocity_rms is the RMS velocity 10-1000 Hz.*at 1024 Hz"):
+        spec(1024, 4096, features=("velocity_rms",))
+    with pytest.raises(ValueError, match=r"velocity_rms .*bins of 40 Hz.*2560 samples or more"):
+        spec(25600, 640, features=("velocity_rms",))
+    spec(25600, 2560, features=("velocity_rms",))  # PRONOSTIA's bursts: 10 Hz bins, the band's low edge
