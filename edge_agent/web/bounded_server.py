@@ -58,7 +58,8 @@ class Limits:
 class BoundedRequestHandler(BaseHTTPRequestHandler):
     """A request handler that reads the head the loop already received, and writes to the socket.
 
-    Only HTTP/1.0 (one request per connection): nothing after the head is read.
+    Only HTTP/1.0 (one request per connection). ``rfile`` holds the head and whatever arrived with
+    it; a handler that wants a body reads the rest from ``self.connection`` (bounded by its timeout).
     """
 
     protocol_version = "HTTP/1.0"
@@ -227,7 +228,7 @@ class BoundedHTTPServer:
             self._refuse(sock, 431, "Request Header Fields Too Large",
                          f"the request head is over {self.limits.head_bytes} bytes")
             return
-        head = bytes(pending.data[:end])
+        head = bytes(pending.data)  # with what already arrived after it (a POST body's start): the handler reads on
         refusal = self.admit(head)
         if refusal is not None:  # refused at the door: it never takes a place in the queue
             self._refuse(sock, 503, "Service Unavailable", refusal)
