@@ -7,9 +7,11 @@ process while the agent runs, with read/write access to the journal only.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from edge_agent.config import load_config
@@ -105,8 +107,6 @@ def queue_rebaseline(journal: Journal, by: str, reason: str, *, undo: bool = Fal
     """Queue a re-baseline (or its undo) for the agent; returns whether an agent seems to be running.
 
     Who and why travel in the request's source as JSON (:func:`edge_agent.scoring.rebaseline.request_source`)."""
-    import json
-
     heartbeat = journal.get_state("heartbeat") or {}
     kind = "rebaseline_undo" if undo else "rebaseline"
     try:
@@ -115,3 +115,28 @@ def queue_rebaseline(journal: Journal, by: str, reason: str, *, undo: bool = Fal
         raise JournalError(f"{journal.path}: cannot queue the re-baseline ({exc}): the journal does not take "
                            "writes now (disk full? another process writing?)") from None
     return agent_running(heartbeat)
+
+
+#: The longest reason a re-baseline command may carry (it is journaled and shown).
+MAX_REASON = 500
+
+
+def parse_rebaseline_command(payload: bytes, default_by: str = "mqtt") -> dict[str, Any]:
+    """A ``cmd/rebaseline`` payload (``{"reason": "...", "by": "..."}`` or ``{"undo": true}``), checked:
+    raises ValueError saying what is wrong. The same command the page's ``POST /api/rebaseline`` takes."""
+    if len(payload) > 4096:
+        raise ValueError(f"{len(payload)} bytes: a re-baseline command is a small JSON object (at most 4096 bytes)")
+    try:
+        d = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError('not JSON: send {"reason": "bearing 1 replaced", "by": "alice"} or {"undo": true}') from None
+    if not isinstance(d, dict):
+        raise ValueError('not a JSON object: send {"reason": "...", "by": "..."} or {"undo": true}')
+    undo = d.get("undo", False) is True
+    by, reason = d.get("by", default_by), d.get("reason", "")
+    for name, value, limit in (("by", by, 100), ("reason", reason, MAX_REASON)):
+        if not isinstance(value, str) or len(value) > limit or any(not c.isprintable() for c in value):
+            raise ValueError(f"'{name}' must be printable text of at most {limit} characters")
+    if not undo and not reason.strip():
+        raise ValueError("a re-baseline needs a 'reason' (what changed on the machine)")
+    return {"by": by.strip() or default_by, "reason": reason.strip(), "undo": undo}

@@ -65,6 +65,11 @@ class Topics:
         return f"{self.base}/cmd/ack"
 
     @property
+    def cmd_rebaseline(self) -> str:
+        """``{"reason": "...", "by": "..."}`` or ``{"undo": true}``: a re-baseline (the same ACL as ``cmd/ack``)."""
+        return f"{self.base}/cmd/rebaseline"
+
+    @property
     def ha_status(self) -> str:
         """Where Home Assistant announces ``online`` after it starts: the cue to resend discovery."""
         return f"{self.discovery_prefix}/status"

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from edge_agent.journal import Journal, JournalError
 from edge_agent.secret_file import SecretFileError, read_secret
-from edge_agent.status import acknowledge
+from edge_agent.status import acknowledge, parse_rebaseline_command, queue_rebaseline
 from edge_agent.web import api
 from edge_agent.web.bounded_server import BoundedHTTPServer, BoundedRequestHandler, Limits
 
@@ -196,8 +196,11 @@ class StatusHandler(BoundedRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         if not self._host_ok() or not self._authorised() or not self._same_origin():
             return
-        if urlsplit(self.path).path != "/api/ack":
-            return self._send_json({"error": "the only POST is /api/ack"}, HTTPStatus.NOT_FOUND)
+        path = urlsplit(self.path).path
+        if path == "/api/rebaseline":
+            return self._post_rebaseline()
+        if path != "/api/ack":
+            return self._send_json({"error": "the POSTs are /api/ack and /api/rebaseline"}, HTTPStatus.NOT_FOUND)
         source = f"web {self.client_address[0]}"
         try:
             # A write connection of its own, open only for this one insert: reads stay read-only.
@@ -211,6 +214,39 @@ class StatusHandler(BoundedRequestHandler):
         log.info("acknowledgement queued from %s", source)
         self._send_json({"queued": True, "source": source, "alarm_latched": ack.alarm_latched,
                          "agent_running": ack.agent_running}, HTTPStatus.ACCEPTED)
+
+    def _post_rebaseline(self) -> None:
+        """``POST /api/rebaseline`` with ``{"reason": "...", "by": "..."}`` or ``{"undo": true}``: what
+        ``bearing-agent rebaseline`` queues, behind the same token and origin checks as the acknowledgement."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= 4096:
+            return self._send_json({"error": "send a JSON body of at most 4096 bytes with Content-Length"},
+                                   HTTPStatus.BAD_REQUEST)
+        # The bounded server hands over the head it received; the rest of this small body is read here, within
+        # the socket's timeout, never more than Content-Length (at most 4096 bytes).
+        body = self.rfile.read(length)
+        try:
+            while len(body) < length and (chunk := self.connection.recv(length - len(body))):
+                body += chunk
+        except OSError:
+            return self._send_json({"error": "the request body did not arrive in time"}, HTTPStatus.BAD_REQUEST)
+        try:
+            command = parse_rebaseline_command(body, default_by=f"web {self.client_address[0]}")
+        except ValueError as exc:
+            return self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+        try:
+            journal = Journal(self.server.journal_path, create=False)
+        except JournalError as exc:
+            return self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
+        try:
+            running = queue_rebaseline(journal, command["by"], command["reason"], undo=command["undo"])
+        finally:
+            journal.close()
+        log.info("re-baseline queued from %s", self.client_address[0])
+        self._send_json({"queued": True, **command, "agent_running": running}, HTTPStatus.ACCEPTED)
 
     def do_PUT(self) -> None:  # noqa: N802
         self._send_json({"error": "method not allowed"}, HTTPStatus.METHOD_NOT_ALLOWED)

@@ -179,3 +179,26 @@ def test_a_port_that_is_not_ascii_digits_gets_the_listen_message(listen):
     """Issue 21 #25: "²" is a digit to str.isdigit, and int() then failed with its own (numpy-style) words."""
     with pytest.raises(ValueError, match=r"--listen must be HOST:PORT such as 127\.0\.0\.1:8080"):
         parse_listen(listen)
+
+
+def test_rebaseline_from_the_page_needs_the_origin_and_a_reason_and_queues_who_and_why(journal_path):
+    import sqlite3
+
+    with served(journal_path) as url:
+        before = requests_rows(journal_path)
+        body = json.dumps({"reason": "bearing 1 replaced, WO 4711", "by": "alice"}).encode()
+        assert call(url + "/api/rebaseline", method="POST", data=body)[0] == 403  # no Origin
+        status, _, answer = call(url + "/api/rebaseline", method="POST", data=b'{"by": "alice"}',
+                                 headers={"Origin": url, "Content-Type": "application/json"})
+        assert status == 400 and "needs a 'reason'" in json.loads(answer)["error"]
+        assert call(url + "/api/rebaseline", method="POST", data=b"not json", headers={"Origin": url})[0] == 400
+        assert requests_rows(journal_path) == before
+        status, _, answer = call(url + "/api/rebaseline", method="POST", data=body,
+                                 headers={"Origin": url, "Content-Type": "application/json"})
+        assert status == 202 and json.loads(answer)["reason"] == "bearing 1 replaced, WO 4711", answer
+    db = sqlite3.connect(journal_path)
+    try:
+        kind, source = db.execute("SELECT kind, source FROM requests ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        db.close()
+    assert kind == "rebaseline" and json.loads(source) == {"by": "alice", "reason": "bearing 1 replaced, WO 4711"}
