@@ -62,8 +62,9 @@ def test_a_collapsed_short_fit_is_not_retried_and_fit_and_report_say_so_plainly(
     assert "DID NOT LEARN" in report and "WARNING           the model did not learn" in report
 
 
-def test_the_bundle_says_whether_its_model_learned(converted):
+def test_the_bundle_says_whether_its_model_learned(converted, model_dir):
     # the session's model: seed 0, 30 epochs (tests/conftest.py), too short a fit to be retried: collapsed
     manifest = json.loads((converted().bundle_dir / "manifest.json").read_text())
     recon = manifest["training_data"]["reconstruction"]
     assert recon["learned"] is False and recon["seeds_tried"][0]["seed"] == 0
+    assert recon == json.loads((model_dir() / "metadata.json").read_text())["reconstruction"]
