@@ -52,6 +52,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accept-drift", action="store_true",
                    help="write the model although the healthy level still rises (refused otherwise; "
                         "see docs/commissioning.md)")
+    p.add_argument("--alert-db", type=_db_pair, default=None, metavar="LEVEL[,RATIO]",
+                   help="Alert limits in dB over the commissioning baseline for level features (mean |x|, RMS, ...) "
+                        "and ratio features (envelope lines, kurtosis); default 2,6 (docs/edge_agent.md#alarm-levels)")
+    p.add_argument("--danger-db", type=_db_pair, default=None, metavar="LEVEL[,RATIO]",
+                   help="Danger limits, the same way; default 6,12")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Keras's own line per epoch instead of the kit's progress line")
@@ -62,6 +67,36 @@ def configure(p: argparse.ArgumentParser) -> None:
 #: first defective snapshot for 5 of 5 seeds with no false alarm, and on IMS test 1 (held out) it
 #: adds no false alarm. mean |x| alone keeps the kit's rule (the seed's model, the demo).
 ENVELOPE_IMMEDIATE = 1.75
+
+
+def _db_pair(text: str) -> tuple[float, float | None]:
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        values = [float(t) for t in parts]
+    except ValueError:
+        values = []
+    if not 1 <= len(values) <= 2 or not all(0 <= v <= 60 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: one or two numbers of dB from 0 to 60, e.g. 2 or 2,6")
+    return values[0], values[1] if len(values) == 2 else None
+
+
+def _level_rules(args: argparse.Namespace):
+    """The Alert / Danger limits the user chose (None: the defaults), checked by LevelRules."""
+    if args.alert_db is None and args.danger_db is None:
+        return None
+    from edge_agent.scoring.levels import LevelRules
+
+    d = LevelRules()
+    alert, danger = args.alert_db or (d.alert_db_level, None), args.danger_db or (d.danger_db_level, None)
+    try:
+        return LevelRules(alert_db_level=alert[0], alert_db_ratio=d.alert_db_ratio if alert[1] is None else alert[1],
+                          danger_db_level=danger[0],
+                          danger_db_ratio=d.danger_db_ratio if danger[1] is None else danger[1],
+                          enter=args.debounce, danger_enter=args.debounce, leave=args.debounce)
+    except ValueError as exc:
+        from train.fit import FitError
+
+        raise FitError(f"--alert-db / --danger-db: {exc}") from None
 
 
 def _factor(text: str) -> float | str:
@@ -137,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
                         on_drift="accept" if args.accept_drift else "refuse",
                         features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
                         immediate=_immediate(args), on_epoch=None if args.verbose else EpochProgress(),
-                        on_collapse=_say_collapsed)
+                        on_collapse=_say_collapsed, levels=_level_rules(args))
     print(summary(args.out))
     for warning in result.metadata["warnings"]:  # on stderr too: a pipe or log of stdout still shows them
         print(f"bearing-train fit: warning: {warning}", file=sys.stderr)
