@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
                                                               flush=True))
     print(result.parity_table(markdown=False))
     print(f"\nclosest Keras error to the threshold: {result.min_threshold_margin:.3g} "
-          "(an error difference above this could flip a decision)")
+          "(an error difference above this, near the threshold, could flip a decision)")
+    for r in result.parity:  # what the differences mean: the one near the threshold is the one that matters
+        print(f"  {r.verdict()}")
     print(f"\nbundle: {result.bundle_dir} (+ {result.archive.name}), variants {result.bundled}, "
           f"default {result.default_variant}")
     return 0

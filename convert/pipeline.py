@@ -22,7 +22,7 @@ import numpy as np
 
 from convert.export import convert_variant, unrolled_copy, weight_dtypes
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
-from convert import tflite_env
+from convert import reference_windows, tflite_env
 from convert.variants import DEFAULT_PREFERENCE, VARIANT_DESCRIPTIONS, VARIANTS
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
@@ -102,6 +102,14 @@ def _out_of_range(windows: np.ndarray, cal: np.ndarray, reference, threshold: fl
                 float((error[overshoot > 1] / threshold).min()) if (overshoot > 1).any() else None)}
 
 
+def _outside_training_range(windows: np.ndarray, cal: np.ndarray, n_rows: int) -> np.ndarray:
+    """Per table row: whether the window ending there has an input outside the healthy training windows' range
+    (where an autoencoder's units saturate and variants may differ a lot, far over the threshold)."""
+    lo, hi = cal.min(axis=(0, 1)), cal.max(axis=(0, 1))
+    outside = ((windows < lo) | (windows > hi)).any(axis=(1, 2))
+    return np.concatenate([np.zeros(n_rows - len(windows), bool), outside])
+
+
 def _write_manifest(out: Path, manifest: dict) -> None:
     manifest["files"] = {p.name: sha256_file(p) for p in sorted(out.iterdir())
                          if p.is_file() and p.name != MANIFEST}
@@ -129,16 +137,19 @@ def _pack(out: Path) -> Path:
     return archive
 
 
-def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable,
-                        reference, threshold: float, tflite_py: Path | None) -> list[ParityResult]:
-    results = []
+def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable, reference, threshold: float,
+                        tflite_py: Path | None, saturated: np.ndarray | None = None
+                        ) -> tuple[list[ParityResult], dict[str, ScoreTable]]:
+    """The gate's result for ``variant`` on each runtime, and the score table of each runtime it ran on."""
+    results, tables = [], {}
     try:
         bundle = load_bundle(staging, variant=variant, runtime="ai-edge-litert")
-        results.append(compare(variant, "ai-edge-litert", reference, score_table(bundle, table), threshold))
+        tables["ai-edge-litert"] = score_table(bundle, table)
+        results.append(compare(variant, "ai-edge-litert", reference, tables["ai-edge-litert"], threshold, saturated))
     except Exception as exc:  # a variant that cannot run is a gate failure, not a crash
         results.append(failed(variant, "ai-edge-litert", len(reference), f"{type(exc).__name__}: {exc}"))
     if tflite_py is None:  # --runtimes ai-edge-litert: the variant is bundled for ai-edge-litert only
-        return results
+        return results, tables
     with tempfile.TemporaryDirectory() as tmp:
         out_csv, features_csv = Path(tmp) / "scores.csv", Path(tmp) / "features.csv"
         table.write(features_csv)  # the model's columns (the --data table may hold more: ingest --features)
@@ -147,8 +158,10 @@ def _parity_on_runtimes(staging: Path, variant: str, table: FeatureTable,
             msg = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
             results.append(failed(variant, "tflite-runtime", len(reference), msg))
         else:
-            results.append(compare(variant, "tflite-runtime", reference, ScoreTable.read(out_csv), threshold))
-    return results
+            tables["tflite-runtime"] = ScoreTable.read(out_csv)
+            results.append(compare(variant, "tflite-runtime", reference, tables["tflite-runtime"], threshold,
+                                   saturated))
+    return results, tables
 
 
 def choose_default(manifest: dict, passing: list[str]) -> str | None:
@@ -211,6 +224,8 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                              decision=Decision.from_threshold(md.threshold, md.spec), spec=md.spec)
     representative, cal, windows = _calibration(md, table, train_until)
     twin = unrolled_copy(md.model)
+    picks = reference_windows.choose(reference, train_until, threshold)  # the windows the bundle proves itself on
+    saturated = _outside_training_range(windows, cal, len(table))  # where the gate's verdict may excuse a difference
 
     with atomic_directory(out) as staging:  # a failure leaves no half-built bundle and out untouched
         md.scaler.save(staging / SCALER)
@@ -250,9 +265,10 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         tflite_py = tflite_env.ensure_python(progress) if "tflite-runtime" in runtimes else None
         parity: list[ParityResult] = []
         for v in variants:
-            results = _parity_on_runtimes(staging, v, table, reference, threshold, tflite_py)
+            results, tables = _parity_on_runtimes(staging, v, table, reference, threshold, tflite_py, saturated)
             parity += results
             entry = manifest["variants"][v]
+            entry["reference_errors"] = reference_windows.variant_errors(tables, picks)
             entry["parity"] = {"passed": all(r.passed for r in results),
                                "rule": "100% of over-threshold flags and debounced alarms equal to Keras",
                                "results": [r.as_dict() for r in results]}
@@ -288,6 +304,8 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         manifest["default_variant"] = chosen
         manifest["force"] = bool(force)
         manifest["parity_summary"] = format_table(parity, sizes)
+        if picks:  # added last: the gate's loads above compare nothing yet, the final load_bundle checks them
+            manifest["reference"] = reference_windows.section(table, picks, reference, md.spec.timesteps)
         _write_manifest(staging, manifest)
 
     archive = _pack(out)

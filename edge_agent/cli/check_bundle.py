@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
           f"debounce {summary['debounce']}, T={summary['timesteps']}")
     print(f"  expects {len(summary['channels'])} channels {summary['channels']} at {summary['sample_rate_hz']} Hz, "
           f"{summary['samples_per_snapshot']} samples per snapshot")
+    if summary.get("reference"):
+        print(f"  reference: {summary['reference']}")
     for name, v in summary["variants"].items():
         print(f"  {name:8s} {v['file']:24s} runtimes={v['runtimes']} parity_passed={v['parity_passed']}"
               + (" FORCED" if v["forced"] else ""))

@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
         d = diagnose(bundle.spec, contributions[i])
         print(f"at the first alarm {format_timestamp(scores.timestamps[i])}: {d.text()} "
               f"({100 * d.channel_share:.0f} % of the error)")
+    if n_scored == 0:  # a table of no decision must not pass for one with no alarm (a script checks the exit code)
+        print(f"bearing-agent score: nothing could be scored: no snapshot of {args.table} got a finite error "
+              f"(a table shorter than the model's {bundle.spec.timesteps} timesteps, or values the model cannot take, "
+              "e.g. far outside the training range); exit code 1", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,6 +32,8 @@ from edge_agent.scoring.archive import unpack as unpack_archive
 from edge_agent.scoring.disk_watch import DiskWatch, read_with_stat, sha256, sha256_bytes
 from edge_agent.scoring.manifest import MANIFEST, SUPPORTED_SCHEMAS, ManifestError, check_scaler_float32, read_manifest
 from edge_agent.scoring.probe import ModelCrashed, probe_model
+from edge_agent.scoring.reference import ReferenceCheck, ReferenceMismatch, check_can_score, check_reference
+from edge_agent.scoring.reference import windows as reference_windows
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
 from edge_agent.scoring.scaler import ScalerParams
 from firmware_io.errors import BearingEdgeError
@@ -64,6 +66,8 @@ class Bundle:
     model_content: bytes = field(default=b"", repr=False)
     #: The files it was loaded from, to notice a change on disk while it runs (it cannot change what runs).
     on_disk: DiskWatch | None = field(default=None, repr=False)
+    #: What scoring the manifest's reference windows again showed; None: the bundle has none (schema 1).
+    reference: ReferenceCheck | None = None
 
     @property
     def runtime(self) -> str:
@@ -247,9 +251,13 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
     model_path = root / info["file"]
     model = verified[info["file"]][0]  # the bytes just hashed: the probe and the interpreter get these
     name = check_runtime(manifest, variant, runtime, root)
-    if probe:
+    try:
+        reference, malformed = reference_windows(manifest, scaler, spec.timesteps), None
+    except ReferenceMismatch as exc:  # said after the shape check: a spec that disagrees with the model comes first
+        reference, malformed = None, BundleError(f"{root / MANIFEST}: {exc}")
+    if probe:  # the reference windows too: a model that crashes only on real data crashes the child
         try:
-            probe_model(model, name, name=model_path)
+            probe_model(model, name, name=model_path, windows=None if reference is None else reference[0])
         except ModelCrashed as exc:
             raise BundleError(str(exc)) from exc
     try:
@@ -257,6 +265,13 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
     except (ValueError, RuntimeError) as exc:
         raise BundleError(f"{model_path}: {name} cannot load the model: {exc}") from exc
     _check_shapes(model_path, runner, spec)
+    if malformed is not None:
+        raise malformed
+    try:  # the bundle proves it can decide (issue 22 #3)
+        check_can_score(runner, runner.input_shape, threshold)
+        proof = check_reference(runner, manifest, variant, name, scaler, spec.timesteps, threshold)
+    except ReferenceMismatch as exc:
+        raise BundleError(f"{model_path}: {exc}") from exc
     bundle_id = str(manifest["bundle_id"])
     if watch is None:  # a directory: its manifest and every file it lists, as read and verified
         watch = [(root / MANIFEST, sha256_bytes(manifest_bytes), manifest_seen)] + \
@@ -265,7 +280,7 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
                   model_path=model_path, runner=runner,
                   immediate_limits=_immediate_limits(root, manifest["threshold"], spec),
-                  model_content=model, on_disk=DiskWatch(bundle_id, watch))
+                  model_content=model, on_disk=DiskWatch(bundle_id, watch), reference=proof)
 
 
 def _immediate_limits(root: Path, threshold: dict, spec: FeatureSpec) -> np.ndarray | None:
@@ -295,6 +310,9 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "timesteps": bundle.spec.timesteps,
         "variants": {k: {"file": v["file"], "runtimes": v.get("runtimes"), "parity_passed": v.get("parity", {}).get("passed"),
                          "forced": v.get("forced", False)} for k, v in m["variants"].items()},
+        "reference": bundle.reference.text() if bundle.reference else
+        "no reference windows (a schema-1 bundle, converted before they were stored): reconvert it to have the "
+        "model's decisions checked where it is loaded",
         "training_data": m.get("training_data"),
         "versions": m.get("versions"),
     }
