@@ -43,6 +43,13 @@ def summary(path: str | Path) -> str:
         f"false alarms      {len(false)} in the healthy period" + (f" ({', '.join(false[:5])})" if false else ""),
         f"files             {', '.join(model_dir.FILES)}; plots: {', '.join(plots) or 'none'}",
     ]
+    levels = thr.get("levels")
+    if levels:  # the alarm levels (issue 20); older model directories have none
+        idx = next(i for i, line in enumerate(lines) if line.startswith("first alarm"))
+        lines.insert(idx, f"alarm levels      novel AND risen over the commissioning baseline: Alert at +"
+                          f"{levels['alert_db_level']:g} dB (levels) / +{levels['alert_db_ratio']:g} dB (ratios), Danger "
+                          f"at +{levels['danger_db_level']:g} / +{levels['danger_db_ratio']:g} dB; 'first alarm' is the "
+                          "first Alert")
     recon = meta.get("reconstruction")
     if recon:  # older model directories have no such measurement
         tried = ", ".join(f"{t['seed']} ({'collapsed' if t['collapsed'] else 'learned'})" for t in recon["seeds_tried"])
