@@ -52,7 +52,10 @@ def fit_bundled(out: Path, seed: int, epochs: int):
     model_dir = out / "model"
     print(f"training on {datasets.FEATURES_TEST2} until {datasets.TEST2_TRAIN_UNTIL} "
           f"({epochs} epochs, seed {seed}) ...", flush=True)
-    return fit_model_dir(datasets.FEATURES_TEST2, model_dir, datasets.TEST2_TRAIN_UNTIL, seed=seed, epochs=epochs)
+    return fit_model_dir(datasets.FEATURES_TEST2, model_dir, datasets.TEST2_TRAIN_UNTIL, seed=seed, epochs=epochs,
+                         on_collapse=lambda s, again: print(f"seed {s}: the model collapsed to a constant output (it "
+                                                            f"did not learn); training again with seed {again} ...",
+                                                            flush=True))
 
 
 def convert_bundle(out: Path, model_dir: Path):

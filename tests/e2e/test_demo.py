@@ -24,6 +24,7 @@ def test_demo_trains_the_default_model_and_alarms_on_time(tmp_path, capsys):
     meta = json.loads((model / "metadata.json").read_text())
     assert meta["training"]["epochs"] == 100 and meta["training"]["batch_size"] == 10
     assert meta["training"]["validation_split"] == 0.05 and meta["timesteps"] == 1
+    assert meta["reconstruction"]["learned"], meta["reconstruction"]  # the demo's model is not a constant
     # issue 2's detection target, for the default seed (all 5 seeds: benchmarks/bench_detection.py)
     onsets = np.array(meta["result"]["alarm_onsets"], dtype="datetime64[s]")
     assert len(onsets) >= 1
