@@ -12,8 +12,13 @@ this order of precedence:
    :attr:`~edge_agent.stream.snapshots.SnapshotAssembler.stall_samples` of them
    passed (a mark far ahead of the stream, indices that jump in every frame):
    scoring would stop silently while the status said "normal";
-5. more than ``max_bad_frame_rate`` of the frames of the last
+5. :data:`~edge_agent.stream.snapshots.MAX_DISCARDED_IN_ROW` snapshots in a row were
+   discarded (gaps, or a stream description that changes more often than a snapshot takes);
+6. more than ``max_bad_frame_rate`` of the frames of the last
    ``bad_frame_window_s`` seconds were bad or missing.
+
+Reasons 4 and 5 also set :attr:`Health.stalled`: samples arrive but nothing is
+scored, so the agent's watchdog stops its pings and systemd restarts it.
 
 :meth:`Health.observe` is the one step that changes state (it takes a sample
 of the board and moves the bad-frame window); :attr:`Health.reason` only reads
@@ -25,6 +30,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from edge_agent.config import FaultsSection
+from edge_agent.stream.snapshots import MAX_DISCARDED_IN_ROW
 
 if TYPE_CHECKING:
     from edge_agent.stream.sensor_board import SensorBoard
@@ -54,6 +60,14 @@ class Health:
         """Take the boards' state at ``now`` (monotonic seconds) and decide the fault reason."""
         reasons = [self._judge(now, board, window) for board, window in zip(self.boards, self._windows)]
         self._reason = next((r for r in reasons if r), None) or self.scoring_fault
+        self.stalled = any(self._stalled(board) for board in self.boards)
+
+    @staticmethod
+    def _stalled(board: "SensorBoard") -> bool:
+        """Samples arrive on a working link, yet no snapshot is taken (reasons 4 and 5)."""
+        a = board.assembler
+        return board.connected and not board.problem and (a.idle_samples > a.stall_samples
+                                                          or a.discarded_in_row >= MAX_DISCARDED_IN_ROW)
 
     def _judge(self, now: float, board: "SensorBoard", window: deque[tuple[float, int, int]]) -> str | None:
         f = self.faults
@@ -68,6 +82,9 @@ class Health:
         if idle > limit:
             return (f"samples arrive but no whole snapshot was taken for {idle} samples (limit {limit}): "
                     "the sample indices jump, or the snapshot marks do not match them")
+        if board.assembler.discarded_in_row >= MAX_DISCARDED_IN_ROW:
+            return (f"{board.assembler.discarded_in_row} snapshots in a row discarded, none scored "
+                    f"(the last: {board.assembler.last_discard_reason})")
         # The frame rate is sampled only while the stream is otherwise healthy: an unplugged
         # or silent board already has its own, clearer reason.
         stats = board.decoder.stats

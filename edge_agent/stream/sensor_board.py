@@ -255,7 +255,8 @@ class SensorBoard:
         if previous is not None and previous != info:
             # Any change (a scale too, not only channels or rate): the samples before it were meant
             # another way, so the snapshot being collected is not one stream's and is discarded.
-            self.assembler.reset(f"the stream description changed ({describe_change(previous, info)})")
+            self.assembler.reset(f"the stream description changed ({describe_change(previous, info)})",
+                                 device_lost=False)
         self.channel_names, self.problem, self.feature_spec = self._check(info)
         self.stream_id = self.register_stream(info, self.channel_names)
         log.info("stream: device %r firmware %r, %d channels at %d Hz, scale %g per count",

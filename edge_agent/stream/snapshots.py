@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 #: that a noisy cable (a quarter of the snapshots lost, three in a row now and then) is not a
 #: stall: it has its own fault, the bad-frame rate.
 STALL_SNAPSHOTS = 10
+#: Snapshots discarded in a row (any reason: gaps, a stream description that keeps changing) that
+#: make a sensor fault: none of them was scored, so "normal" would be a guess.
+MAX_DISCARDED_IN_ROW = 5
+#: The "snapshot discarded" warning at most this often; the ones in between are counted in the next.
+DISCARD_LOG_EVERY_S = 60.0
 
 #: Slack on the cadence, so that a recording made every 600 s is not skipped
 #: every other time for a timestamp that is a few microseconds early.
@@ -82,6 +87,11 @@ class SnapshotAssembler:
         #: samples received since a whole snapshot was last taken or skipped by the cadence (an
         #: unmarked stream waiting for its cadence is not idle): see :attr:`stall_samples`
         self.idle_samples = 0
+        #: snapshots discarded since one was last taken (health faults at MAX_DISCARDED_IN_ROW), and the last reason
+        self.discarded_in_row = 0
+        self.last_discard_reason = ""
+        self._log_at = -float("inf")
+        self._unlogged = 0
 
     # -- public -------------------------------------------------------------
     @property
@@ -118,11 +128,18 @@ class SnapshotAssembler:
             self._discard(reason)
         self._start, self._filled = None, 0
 
-    def reset(self, reason: str) -> None:
-        """Forget the stream (reconnect, device reset): a partial snapshot and the waiting marks are discarded."""
+    def reset(self, reason: str, *, device_lost: bool = True) -> None:
+        """Forget the stream: a partial snapshot and the waiting marks are discarded.
+
+        ``device_lost`` (a reconnect, a device reset) also restarts the stall count; a stream
+        description that changed on a live link does not: one that changes more often than a
+        snapshot takes would otherwise reset it for ever, and no snapshot would ever be scored
+        while the state said "normal" (issue 21 #1).
+        """
         self.interrupt(reason)
         self._lost_marks(self._marks.clear(), reason)
-        self.idle_samples = 0
+        if device_lost:
+            self.idle_samples = 0
         self.marked_stream = False
 
     def set_length(self, length: int) -> None:
@@ -152,7 +169,7 @@ class SnapshotAssembler:
     def _lost_marks(self, n: int, reason: str) -> None:
         if n:
             self.counts["discarded_gap"] += n
-            log.warning("%d snapshot(s) discarded, not scored: %s", n, reason)
+            self._discarded(n, reason)
 
     def _begin(self, first_index: int, timestamp: float) -> None:
         self._start, self._stamp, self._filled = first_index, timestamp, 0
@@ -213,6 +230,7 @@ class SnapshotAssembler:
                 out.append(Snapshot(self._start, self._stamp, self._buf, self.marked_stream))
                 self._buf = None
                 self.counts["completed"] += 1
+                self.discarded_in_row = 0
                 self.last_timestamp = self._stamp
                 self._start, self._filled = None, 0
                 self.idle_samples = end - pos
@@ -220,4 +238,15 @@ class SnapshotAssembler:
 
     def _discard(self, reason: str) -> None:
         self.counts["discarded_gap"] += 1
-        log.warning("snapshot discarded, not scored: %s", reason)
+        self._discarded(1, reason)
+
+    def _discarded(self, n: int, reason: str) -> None:
+        """Count ``n`` discarded snapshots in the run, and say so at most every DISCARD_LOG_EVERY_S."""
+        self.discarded_in_row += n
+        self.last_discard_reason = reason
+        self._unlogged += n
+        now = time.monotonic()
+        if now - self._log_at >= DISCARD_LOG_EVERY_S:
+            more = f" ({self._unlogged - n} more since the last message)" if self._unlogged > n else ""
+            log.warning("%d snapshot(s) discarded, not scored: %s%s", n, reason, more)
+            self._log_at, self._unlogged = now, 0

@@ -100,28 +100,77 @@ def test_abstract_socket_names_are_supported():
     assert Watchdog({"NOTIFY_SOCKET": "@/org/freedesktop/systemd1/notify"}).address_.startswith("\0/org")
 
 
+class RecalibratingSensor:
+    """A sensor whose StreamInfo changes (its scale) every ``every`` samples, fewer than a snapshot takes:
+    every snapshot is discarded, none is ever scored (issue 21 #1). Writes into a pty until closed."""
+
+    def __init__(self, link, every: int = 700) -> None:
+        from firmware_io.simulator.ports import PtyPort
+
+        self.port, self.stop, self.every = PtyPort(link), threading.Event(), every
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import numpy as np
+
+        from firmware_io.protocol.encoder import encode_frame
+        from firmware_io.protocol.frames import Samples, StreamInfo
+
+        if not self.port.wait_for_reader(self.stop):
+            return
+        block = np.full((100, 2), 50, dtype=np.int16)
+        seq = index = k = 0
+        while not self.stop.is_set():
+            self.port.write(encode_frame(StreamInfo("pump-7", "fw", 20000, 2, scale=(0.001, 0.00101)[k % 2])),
+                            self.stop)
+            for _ in range(self.every // 100):
+                self.port.write(encode_frame(Samples(seq, index, block)), self.stop)
+                seq, index = seq + 1, index + 100
+            k += 1
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.port.close()
+
+
 def test_the_agent_loop_notifies_ready_pings_and_stopping_and_a_stall_stops_the_pings(tmp_path, systemd,
                                                                                         monkeypatch):
+    """Issue 21 #1, #2: a sensor whose StreamInfo changes more often than a snapshot takes is never scored;
+    that is a sensor fault, and the stall withholds the watchdog's pings (no patching: a real stream)."""
+    from edge_agent.journal import Journal
     from edge_agent.service import Agent
 
     monkeypatch.setenv("NOTIFY_SOCKET", systemd.path)
     monkeypatch.setenv("WATCHDOG_USEC", "600000")  # a ping due every 0.3 s
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    config = parse_config({"agent": {"learn": True}, "serial": {"port": str(tmp_path / "no-such-device")},
+    link = tmp_path / "ttyRECAL"
+    sensor = RecalibratingSensor(link)
+    config = parse_config({"agent": {"learn": True, "interval_s": 0}, "serial": {"port": str(link)},
                            "gpio": {"pin_factory": "mock"}, "journal": {"path": str(tmp_path / "j.sqlite")},
                            "learning": {"samples_per_snapshot": 1024}}, "<test>")
     agent = Agent(config, pin_factory=MockFactory())
     thread = agent.start()
     try:
-        systemd.wait_for(lambda m: m[:1] == ["READY=1\nSTATUS=scoring"] and m.count("WATCHDOG=1") >= 3,
-                         "READY=1 then three pings")
-        monkeypatch.setattr(agent.health, "stalled", True, raising=False)
+        systemd.wait_for(lambda m: m[:1] == ["READY=1\nSTATUS=scoring"] and m.count("WATCHDOG=1") >= 1,
+                         "READY=1 then a ping")
         systemd.wait_for(lambda m: any("stalled" in x for x in m), "the stall reported")
         pings = systemd.messages.count("WATCHDOG=1")
         time.sleep(1.5)  # five ping periods: none may come while stalled
         assert systemd.messages.count("WATCHDOG=1") == pings
+        j = Journal(tmp_path / "j.sqlite", create=False)
+        try:
+            faults = [e["detail"] for e in j.events(last=50, kind="sensor_fault_begin")]
+            assert any("snapshots in a row discarded" in f and "stream description changed" in f for f in faults), \
+                faults
+            assert j.snapshots() == []  # nothing was ever recorded, and the agent says so
+        finally:
+            j.close()
     finally:
         agent.stop()
         thread.join(30)
+        sensor.close()
     assert not thread.is_alive()
     systemd.wait_for(lambda m: m[-1:] == ["STOPPING=1"], "STOPPING=1 at the end")

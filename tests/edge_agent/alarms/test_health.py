@@ -10,7 +10,8 @@ from edge_agent.config import FaultsSection
 def board(**kw):
     stats = SimpleNamespace(frames_ok=0, bad_checks=0, frames_missing=0, missing_samples=0)
     values = dict(connected=True, port="/dev/ttyACM0", problem=None, last_valid=0.0, decoder=SimpleNamespace(stats=stats),
-                  assembler=SimpleNamespace(idle_samples=0, stall_samples=3 * 20480))
+                  assembler=SimpleNamespace(idle_samples=0, stall_samples=3 * 20480, discarded_in_row=0,
+                                            last_discard_reason=""))
     values.update(kw)
     return SimpleNamespace(**values)
 

@@ -243,3 +243,26 @@ def test_a_sender_ahead_of_its_sample_clock_is_read_without_holds():
     assert board.hold_s() > HOLD_MAX_S
 
 
+
+
+def test_a_stream_description_that_keeps_changing_is_a_stall_said_once(caplog):
+    """Issue 21 #1: a scale alternating faster than a snapshot: 0 scored, 77 warnings, no fault."""
+    import logging
+
+    from edge_agent.stream.snapshots import MAX_DISCARDED_IN_ROW
+    from firmware_io.protocol.frames import StreamInfo
+
+    board, _ = offline_board(length=512)
+    infos = [StreamInfo("pump-7", "fw", 20000, 4, scale=s) for s in (0.001, 0.00101)]
+    frames, seq = [], 0
+    for k in range(40):  # 40 changes, 384 samples apart: no snapshot of 512 can ever complete
+        frames.append(infos[k % 2])
+        for _ in range(3):
+            frames.append(samples(seq, seq * 128))
+            seq += 1
+    with caplog.at_level(logging.WARNING):
+        assert list(board.feed(wire(*frames))) == []
+    assert board.assembler.discarded_in_row >= MAX_DISCARDED_IN_ROW
+    assert board.assembler.idle_samples == seq * 128  # not reset by each change: the stall check sees it
+    assert "stream description changed" in board.assembler.last_discard_reason
+    assert len([r for r in caplog.records if "discarded" in r.getMessage()]) == 1  # said once, not 39 times
