@@ -20,6 +20,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from edge_agent.liveness import stamp
 from edge_agent.scoring.history import DEFAULT_DEPTH, FeatureHistory
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def heartbeat(agent: "Agent") -> dict[str, Any]:
     board, alarm = agent.boards[0], agent.alarm
     return {
         "time": time.time(), "pid": os.getpid(), "started": agent.started,
+        **stamp(),  # boot id and monotonic time: readers judge liveness without the wall clock (issue 21 #3)
         "mode": "learning" if agent.learning else "scoring",
         "bundle_id": agent.loaded.bundle.bundle_id if agent.loaded else None,
         "bundle_path": agent.config.agent.bundle if agent.loaded else None,

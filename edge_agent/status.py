@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
@@ -18,9 +17,7 @@ from edge_agent.config import load_config
 from edge_agent.facts import node_facts
 from edge_agent.journal import Journal, JournalError
 from edge_agent.journal.access import write_problem
-
-#: A heartbeat older than this means the agent is not running (it writes every 10 s).
-STALE_S = 30.0
+from edge_agent.liveness import STALE_S, agent_running, heartbeat_age  # noqa: F401 (readers import them from here)
 
 
 def open_journal(journal: str | Path | None = None, config: str | Path | None = None, *,
@@ -50,11 +47,6 @@ def diagnosis_words(diagnosis: dict) -> str:
     return diagnosis["diagnosis"] + ("" if share is None else f", {100 * share:.0f} % of the error")
 
 
-def agent_running(heartbeat: dict) -> bool:
-    """Whether the journal's heartbeat says an agent is running now (fresh, and not a clean stop)."""
-    return bool(heartbeat) and not heartbeat.get("stopped") and time.time() - heartbeat["time"] < STALE_S
-
-
 def collect_status(journal: Journal, last: int = 10) -> dict:
     """Everything ``status`` prints, as one dict (also what ``--json`` prints)."""
     heartbeat = journal.get_state("heartbeat") or {}
@@ -65,7 +57,7 @@ def collect_status(journal: Journal, last: int = 10) -> dict:
         # machine state, level, alarm, fault, diagnosis: the same facts every reader shows (edge_agent.facts)
         "facts": node_facts(heartbeat, snapshots[-1] if snapshots else None, diagnosis,
                             journal.get_state("baseline")),
-        "heartbeat_age_s": time.time() - heartbeat["time"] if heartbeat else None, "agent": heartbeat,
+        "heartbeat_age_s": heartbeat_age(heartbeat), "agent": heartbeat,
         "alarm": journal.get_state("alarm") or {},
         "diagnosis": diagnosis,  # the newest snapshot over the threshold's bearing and defect
         "snapshots": snapshots,

@@ -62,7 +62,9 @@ def _print_text(status: dict) -> None:
     else:
         running = ("running" if status["running"] else "stopped" if hb.get("stopped") else
                    f"not running, or unable to write its journal (last heartbeat "
-                   f"{status['heartbeat_age_s']:.0f} s ago; see journalctl -u bearing-agent)")
+                   + (f"{status['heartbeat_age_s']:.0f} s ago" if status["heartbeat_age_s"] is not None else
+                      "at an unknown time: written in another boot, or the clock changed since")
+                   + "; see journalctl -u bearing-agent)")
         _say(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
         _say(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
              + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")

@@ -55,3 +55,31 @@ def test_open_journal_never_creates_one(tmp_path):
     journal = open_journal(config=config)  # --journal wins over --config, the config over the default
     assert str(journal.path) == str(tmp_path / "there.sqlite")
     journal.close()
+
+
+def test_a_heartbeat_from_a_clock_that_stepped_back_is_not_a_running_agent():
+    """Issue 21 #3: after the wall clock stepped back, a dead agent was shown running for as long as the step."""
+    from edge_agent.liveness import heartbeat_age
+
+    # an older agent (no boot id): the heartbeat's time is now an hour in the future
+    future = {"time": time.time() + 3600, "pid": 1}
+    assert not agent_running(future) and heartbeat_age(future) is None
+
+
+def test_a_heartbeat_with_the_boot_and_monotonic_clock_is_judged_by_them():
+    """Issue 21 #3: the same boot: the monotonic age and the pid decide; the wall clock does not."""
+    import os
+    import subprocess
+    import sys
+
+    from edge_agent.liveness import heartbeat_age, stamp
+
+    mine = {"time": time.time() - 10 * 86400, "pid": os.getpid(), **stamp()}  # the wall clock jumped 10 days
+    assert agent_running(mine) and 0 <= heartbeat_age(mine) < 1
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = {**mine, "pid": int(dead.stdout)}  # its process has exited: not running, however fresh
+    assert not agent_running(gone)
+    stale = {**mine, "monotonic": time.monotonic() - STALE_S - 1, "time": time.time()}
+    assert not agent_running(stale)  # stale by the monotonic clock, however fresh the wall clock says
+    other_boot = {**mine, "boot_id": "00000000-0000-0000-0000-000000000000"}
+    assert not agent_running(other_boot) and heartbeat_age(other_boot) is None

@@ -34,7 +34,7 @@ function fmtNum(v, digits = 4) {
 }
 
 function fmtAge(s) {
-  if (s == null) return "";
+  if (s == null) return "an unknown time (written in another boot, or the clock changed since)";
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
