@@ -35,14 +35,31 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="runtimes to verify each variant on (default: %(default)s; the tflite-runtime environment "
                         "is created once in the user's cache when needed); 'ai-edge-litert' skips the tflite-runtime "
                         "check knowingly: the bundle then runs on ai-edge-litert only")
+    p.add_argument("--sign", metavar="KEY", help="sign the manifest with this Ed25519 private key (PEM; "
+                                                 "'python -m convert.keygen NAME' makes one): devices with "
+                                                 "[agent] trusted_keys accept only signed bundles")
+    p.add_argument("--bundle-version", type=_version, metavar="N",
+                   help="the bundle's version, in the signed part (default with --sign: the conversion time in "
+                        "seconds since 1970); a device refuses a bundle older than the one it ran")
+
+
+def _version(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 10**18 - 1, got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     check_model_dir_files(args.model_dir)  # a wrong path is refused before TensorFlow loads (seconds, log lines)
+    if args.sign:  # a wrong key too, before minutes of conversion
+        from edge_agent.scoring.signing import read_public_key
+
+        read_public_key(args.sign)
     from convert.pipeline import convert_model_dir
 
     result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,
                                data=args.data, force=args.force, default=args.default, runtimes=args.runtimes,
+                               sign=args.sign, bundle_version=args.bundle_version,
                                progress=lambda message: print(f"bearing-convert: {message}", file=sys.stderr,
                                                               flush=True))
     print(result.parity_table(markdown=False))

@@ -13,6 +13,7 @@ import json
 import platform
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,8 @@ from convert.variants import DEFAULT_PREFERENCE, VARIANT_DESCRIPTIONS, VARIANTS
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
 from edge_agent.scoring.manifest import content_id
+from edge_agent.scoring.signing import SIGNATURE
+from edge_agent.scoring.signing import sign as sign_manifest
 from edge_agent.scoring.detection import make_windows
 from edge_agent.features.table import FeatureTable, parse_timestamp, read_feature_table
 from edge_agent.scoring.runtime import RUNTIMES, runtime_version
@@ -112,7 +115,7 @@ def _outside_training_range(windows: np.ndarray, cal: np.ndarray, n_rows: int) -
 
 def _write_manifest(out: Path, manifest: dict) -> None:
     manifest["files"] = {p.name: sha256_file(p) for p in sorted(out.iterdir())
-                         if p.is_file() and p.name != MANIFEST}
+                         if p.is_file() and p.name not in (MANIFEST, SIGNATURE)}
     # The id names the content: the files' sha256 and every setting (edge_agent.scoring.manifest.content_id),
     # so a re-thresholded bundle with the same model files gets its own id, and the device checks it at load.
     manifest["bundle_id"] = content_id(manifest)
@@ -180,7 +183,8 @@ def choose_default(manifest: dict, passing: list[str]) -> str | None:
 def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable[str] = VARIANTS,
                       data: str | Path | None = None, force: bool = False,
                       default: str | None = None, runtimes: Iterable[str] = RUNTIMES,
-                      progress: Callable[[str], None] | None = None) -> ConvertResult:
+                      progress: Callable[[str], None] | None = None, sign: str | Path | None = None,
+                      bundle_version: int | None = None) -> ConvertResult:
     """Convert, gate and bundle; see the module docstring. Returns the parity table and paths.
 
     Every variant is checked on each of ``runtimes`` (default both; the tflite-runtime environment is created
@@ -306,7 +310,11 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         manifest["parity_summary"] = format_table(parity, sizes)
         if picks:  # added last: the gate's loads above compare nothing yet, the final load_bundle checks them
             manifest["reference"] = reference_windows.section(table, picks, reference, md.spec.timesteps)
+        if sign is not None or bundle_version is not None:  # what a device compares to refuse a downgrade
+            manifest["bundle_version"] = int(bundle_version if bundle_version is not None else time.time())
         _write_manifest(staging, manifest)
+        if sign is not None:  # over the manifest's bytes, which hold every file's sha256
+            write_bytes_atomic(staging / SIGNATURE, sign_manifest((staging / MANIFEST).read_bytes(), sign))
 
     archive = _pack(out)
     load_bundle(out)  # the bundle we hand out must load, or we fail here rather than on the Pi

@@ -36,6 +36,10 @@ class AgentSection:
     interval_s: float = 600.0
     #: learning mode: no bundle, record features of a healthy machine for retraining
     learn: bool = False
+    #: public key files (PEM, Ed25519): if any, only bundles signed by one of them are loaded (docs/convert.md)
+    trusted_keys: list[str] = field(default_factory=list)
+    #: load a signed bundle older (bundle_version) than the one this device ran last: a deliberate downgrade
+    allow_downgrade: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class LoadedBundle:
     scorer: SnapshotScorer
 
 
-def load_scorer(agent: AgentSection) -> LoadedBundle:
+def load_scorer(agent: AgentSection, version_floor: int | None = None) -> LoadedBundle:
     """Load and verify ``[agent] bundle`` and build its scorer (raises BundleError / RuntimeUnavailable).
 
     The model is probed in a child process first (``probe=True``): a bundle whose model crashes the
@@ -46,8 +46,41 @@ def load_scorer(agent: AgentSection) -> LoadedBundle:
     from edge_agent.scoring.bundle import load_bundle
     from edge_agent.scoring.scorer import SnapshotScorer
 
-    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime, probe=True)
+    trusted = None
+    if agent.trusted_keys:  # read at every load: a key added or removed takes effect at the next reload
+        from edge_agent.scoring.signing import read_public_key
+
+        trusted = [read_public_key(path) for path in agent.trusted_keys]
+    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime, probe=True, trusted_keys=trusted,
+                         version_floor=version_floor, allow_downgrade=agent.allow_downgrade)
     return LoadedBundle(bundle, SnapshotScorer(bundle, agent.runtime))
+
+
+def signed_version(loaded: LoadedBundle | None) -> int | None:
+    """The bundle_version of a bundle loaded with trusted keys (the floor for the next one), else None."""
+    if loaded is None or loaded.bundle.signed_by is None:
+        return None
+    return loaded.bundle.manifest.get("bundle_version")
+
+
+def check_start_version(agent: "Agent") -> None:
+    """At start: refuse a signed bundle older than the one this journal ran last (a downgrade by restart), unless
+    allowed; then remember its version. Raises BundleError."""
+    from edge_agent.scoring.signing import SignatureError, check_version
+
+    version = signed_version(agent.loaded)
+    if version is None:
+        return
+    last = agent.journal.get_state("bundle_version")
+    try:
+        check_version(agent.loaded.bundle.manifest, last if isinstance(last, int) else None,
+                      agent.config.agent.allow_downgrade, str(agent.config.agent.bundle))
+    except SignatureError as exc:
+        from edge_agent.scoring.bundle import BundleError
+
+        raise BundleError(str(exc)) from exc
+    agent.journal.set_state(bundle_version=version)
+    agent.reloader.version_floor = version
 
 
 @dataclass(frozen=True)
@@ -66,6 +99,8 @@ class BundleReloader:
         self._requested = threading.Event()
         self._loader: threading.Thread | None = None
         self._candidate: LoadedBundle | Exception | None = None
+        #: the running signed bundle's version: a reload to an older one is a downgrade (None: no floor)
+        self.version_floor: int | None = None
 
     def request(self) -> None:
         """Reload at the loop's next turn (safe from a signal handler or another thread)."""
@@ -90,7 +125,7 @@ class BundleReloader:
 
     def _load(self) -> None:
         try:
-            self._candidate = load_scorer(self.agent)
+            self._candidate = load_scorer(self.agent, self.version_floor)
         except Exception as exc:  # any failure keeps the old bundle running
             self._candidate = exc
 
@@ -116,6 +151,9 @@ def swap_in(agent: "Agent", result: ReloadResult) -> None:
     new = result.loaded
     new.scorer.continue_from(agent.history)  # the new scorer continues this machine's history
     agent.loaded = new
+    if (version := signed_version(new)) is not None:  # the floor for the next reload and the next start
+        agent.reloader.version_floor = version
+        agent.journal.set_state(bundle_version=version)
     agent.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
     if agent.learning:  # commissioning done: score from the next snapshot on, alarms live
         agent.learning = agent.alarm.learning = False

@@ -23,7 +23,7 @@ from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
-from edge_agent.reload import BundleReloader, LoadedBundle, check_on_disk, load_scorer, swap_in
+from edge_agent.reload import BundleReloader, LoadedBundle, check_on_disk, check_start_version, load_scorer, swap_in
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot
@@ -62,6 +62,11 @@ class Agent:
             except Exception as exc:  # BundleError, RuntimeUnavailable, OSError: all refuse to start
                 raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
         self.journal = AgentJournal.open(config.journal.path)  # one agent per journal: its lock, till close
+        try:
+            check_start_version(self)  # a signed bundle older than the one this journal ran last: refused
+        except BearingEdgeError as exc:
+            self.journal.close()
+            raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
         self.alarm = AlarmState(learning=self.learning, relay_on=config.levels.relay_on,
                                 buzzer_on=config.levels.buzzer_on)
         self.boards = [SensorBoard(config.serial, spec=self.loaded.bundle.spec if self.loaded else None,

@@ -36,6 +36,7 @@ from edge_agent.scoring.reference import ReferenceCheck, ReferenceMismatch, chec
 from edge_agent.scoring.reference import windows as reference_windows
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
 from edge_agent.scoring.scaler import ScalerParams
+from edge_agent.scoring.signing import SIGNATURE, PublicKey, SignatureError
 from firmware_io.errors import BearingEdgeError
 
 SCHEMA_VERSION = 2  # what bearing-convert writes; edge_agent.scoring.manifest.SUPPORTED_SCHEMAS are read
@@ -68,6 +69,8 @@ class Bundle:
     on_disk: DiskWatch | None = field(default=None, repr=False)
     #: What scoring the manifest's reference windows again showed; None: the bundle has none (schema 1).
     reference: ReferenceCheck | None = None
+    #: The id of the trusted key whose signature was verified; None: no trusted keys were given.
+    signed_by: str | None = None
 
     @property
     def runtime(self) -> str:
@@ -188,7 +191,8 @@ def _check_shapes(path: Path, runner: ModelRunner, spec: FeatureSpec) -> None:
 
 
 def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "auto", *,
-                probe: bool = False) -> Bundle:
+                probe: bool = False, trusted_keys: list[PublicKey] | None = None, version_floor: int | None = None,
+                allow_downgrade: bool = False) -> Bundle:
     """Verify and load a bundle directory or ``.tar.gz``; raise :class:`BundleError` if anything is off.
 
     ``variant`` defaults to the manifest's ``default_variant``; ``runtime`` is
@@ -200,7 +204,12 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
     Every file is read once and hashed; the probe and the interpreter are built from the model's
     bytes in memory, so what runs is what was verified whatever happens to the files afterwards
     (``Bundle.on_disk`` notices that).
+
+    With ``trusted_keys`` the manifest must be signed by one of them (``manifest.sig``,
+    :mod:`edge_agent.scoring.signing`), and its ``bundle_version`` must not be below ``version_floor``
+    unless ``allow_downgrade``.
     """
+    trust = (trusted_keys, version_floor, allow_downgrade) if trusted_keys else None
     path = Path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle directory or archive")
@@ -211,7 +220,7 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
             raise BundleError(f"{path}: cannot read the bundle archive ({exc}); copy it again") from exc
         root = _extract(path)
         try:
-            bundle = _load_dir(root, variant, runtime, probe, watch=[(path, sha256_bytes(data), seen)])
+            bundle = _load_dir(root, variant, runtime, probe, watch=[(path, sha256_bytes(data), seen)], trust=trust)
         except BundleError as exc:
             shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise BundleError(f"{path} (unpacked): {exc}") from exc
@@ -221,12 +230,32 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
         # The unpacked copy lives as long as the Bundle (for a look at what was loaded; nothing reads it again).
         weakref.finalize(bundle, shutil.rmtree, str(unpacked_folder(root)), True)
         return bundle
-    return _load_dir(path, variant, runtime, probe)
+    return _load_dir(path, variant, runtime, probe, trust=trust)
+
+
+def _check_signature(root: Path, manifest: dict, manifest_bytes: bytes, trust: tuple) -> str:
+    """The key id that signed the manifest's bytes (as read: what is verified is what is used), or BundleError."""
+    from edge_agent.scoring import signing
+
+    keys, floor, allow_downgrade = trust
+    try:
+        signature, _ = read_with_stat(root / SIGNATURE, limit=signing.MAX_KEY_BYTES)
+    except FileNotFoundError:
+        signature = None
+    except OSError as exc:
+        raise BundleError(f"{root / SIGNATURE}: cannot read the signature ({exc}); copy the bundle again") from exc
+    try:
+        signer = signing.verify(manifest_bytes, signature, keys, str(root))
+        signing.check_version(manifest, floor, allow_downgrade, str(root / MANIFEST))
+    except SignatureError as exc:
+        raise BundleError(str(exc)) from exc
+    return signer
 
 
 def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False,
-              watch: list[tuple[Path, str, tuple]] | None = None) -> Bundle:
+              watch: list[tuple[Path, str, tuple]] | None = None, trust: tuple | None = None) -> Bundle:
     manifest, manifest_bytes, manifest_seen = _read_manifest(root)
+    signed_by = _check_signature(root, manifest, manifest_bytes, trust) if trust else None
     verified = _read_verified(root, manifest)
     try:
         spec = FeatureSpec.from_dict(manifest["feature_spec"])
@@ -280,7 +309,7 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
                   model_path=model_path, runner=runner,
                   immediate_limits=_immediate_limits(root, manifest["threshold"], spec),
-                  model_content=model, on_disk=DiskWatch(bundle_id, watch), reference=proof)
+                  model_content=model, on_disk=DiskWatch(bundle_id, watch), reference=proof, signed_by=signed_by)
 
 
 def _immediate_limits(root: Path, threshold: dict, spec: FeatureSpec) -> np.ndarray | None:
@@ -313,6 +342,8 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "reference": bundle.reference.text() if bundle.reference else
         "no reference windows (a schema-1 bundle, converted before they were stored): reconvert it to have the "
         "model's decisions checked where it is loaded",
+        "signed_by": bundle.signed_by,
+        "bundle_version": m.get("bundle_version"),
         "training_data": m.get("training_data"),
         "versions": m.get("versions"),
     }
