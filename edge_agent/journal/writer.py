@@ -105,28 +105,43 @@ class JournalWrites:
         """Delete rows past the retention limit; returns the number of snapshot rows deleted.
 
         Age counts from when a row was journaled, not from the snapshot's own
-        time (a replayed recording from 2004 is not "old" on the day it is replayed).
+        time (a replayed recording from 2004 is not "old" on the day it is replayed),
+        and back from the row journaled last (or ``now`` if earlier), so a wall clock
+        that stepped ahead deletes nothing and the newest row always stays. What was
+        deleted is journaled as a ``pruned`` event.
         Once a publisher keeps a cursor here, rows it has not sent yet are kept
         past their age (a broker away for longer than the retention loses
         nothing); only the ``max_snapshots`` limit deletes them, and then the
         loss is counted (``outbox_dropped``) and journaled (``outbox_overflow``).
         """
-        cutoff = (time.time() if now is None else now) - retention_days * 86400.0
+        now = time.time() if now is None else now
         with self.transaction() as db:
+            # Age is measured back from the row journaled last, never beyond it: started with the clock
+            # 400 days ahead, the first prune deleted every earlier row (issue 21 #4). The newest row is
+            # never older than this, so a prune by age never deletes everything either.
+            newest = db.execute("SELECT recorded FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+            reference = now if newest is None else min(now, float(newest[0]))
+            cutoff = reference - retention_days * 86400.0
             sent = cursor(db, "snapshot")
-            n = db.execute("DELETE FROM snapshots WHERE recorded < ? AND id <= ?",
-                           (cutoff, ALL_IDS if sent is None else sent)).rowcount
+            aged = db.execute("DELETE FROM snapshots WHERE recorded < ? AND id <= ?",
+                              (cutoff, ALL_IDS if sent is None else sent)).rowcount
             over = "(SELECT id FROM snapshots ORDER BY id DESC LIMIT 1 OFFSET ?)"
             dropped = 0 if sent is None else db.execute(
                 f"SELECT COUNT(*) FROM snapshots WHERE id > ? AND id <= {over}", (sent, max_snapshots)).fetchone()[0]
-            n += db.execute(f"DELETE FROM snapshots WHERE id <= {over}", (max_snapshots,)).rowcount
+            counted = db.execute(f"DELETE FROM snapshots WHERE id <= {over}", (max_snapshots,)).rowcount
+            n = aged + counted
             sent_events = cursor(db, "event")
-            db.execute("DELETE FROM events WHERE time < ? AND id <= ?",
-                       (cutoff, ALL_IDS if sent_events is None else sent_events))
+            events = db.execute("DELETE FROM events WHERE time < ? AND id <= ?",
+                                (cutoff, ALL_IDS if sent_events is None else sent_events)).rowcount
             if sent_events is not None:  # unsent events are kept, but not without bound
-                db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
-                           "OFFSET ?)", (max_snapshots,))
+                events += db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
+                                     "OFFSET ?)", (max_snapshots,)).rowcount
             db.execute("DELETE FROM requests WHERE done IS NOT NULL AND done < ?", (cutoff,))
+            if n or events:  # what retention deleted, and by which rule: a gap in the history is explained
+                insert_event(db, "pruned", f"{aged} snapshot rows and {events} events journaled before "
+                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(cutoff))} UTC ([journal] retention_days "
+                             f"= {retention_days:g}, counted back from the newest row), {counted} snapshot rows over "
+                             f"[journal] max_snapshots = {max_snapshots}")
             if dropped:
                 add_to_counter(db, "outbox_dropped", dropped)
                 insert_event(db, "outbox_overflow", f"{dropped} snapshot rows deleted before they were published: "

@@ -88,6 +88,7 @@ EVENT_HELP = {
     "learning_ended": "learning mode ended: a bundle was loaded and scores from now on",
     "journal_fault_begin": "the journal stopped taking writes (disk full, locked, damaged): rows wait in memory",
     "journal_fault_end": "the journal takes writes again: the rows that waited are written",
+    "pruned": "journal retention deleted old rows (how many, and by which rule, in the detail)",
     "crash": "an error ended the agent's loop (see its log); the next start resumes from the journal",
 }
 

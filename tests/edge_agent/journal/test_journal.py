@@ -34,7 +34,10 @@ def test_journal_wal_state_requests_and_retention(tmp_path):
     # retention: by row count, and by age since journaled (not the snapshot's own time)
     assert j.prune(retention_days=365, max_snapshots=3) == 2
     assert len(j.snapshots()) == 3
-    assert j.prune(retention_days=1, max_snapshots=100, now=time.time() + 2 * 86400) == 3
+    j.db.execute("UPDATE snapshots SET recorded = recorded - 2 * 86400")  # journaled two days ago
+    j.record_snapshot(row(1e9 + 5, 50, stream_id=sid))  # and one now
+    assert j.prune(retention_days=1, max_snapshots=100) == 3
+    assert [r["first_index"] for r in j.snapshots()] == [50]
     j.close()
     with pytest.raises(Exception, match="no journal here"):
         Journal(tmp_path / "nothing.sqlite", create=False)
@@ -71,3 +74,25 @@ def test_a_reader_never_sees_a_journal_being_created(tmp_path):
     assert errors == []
     assert opened  # the reader did look at journals while they were created
     assert not list(tmp_path.glob("*.creating-*"))
+
+
+@pytest.mark.parametrize("step_days", [400, -400])
+def test_a_wall_clock_step_never_prunes_the_history(tmp_path, step_days):
+    """Issue 21 #4: started with the clock 400 days ahead, the first prune deleted every earlier row and
+    event; rows journaled while it was 400 days behind were deleted at the next normal start."""
+    j = Journal(tmp_path / "j.sqlite")
+    sid = j.stream_id("dev", "fw", 20000, 2, 0.001, ["a", "b"])
+    for k in range(5):
+        j.record_snapshot(row(1e9 + k, k, stream_id=sid))
+        j.event("start", f"run {k}")
+    stepped = time.time() + step_days * 86400
+    # the agent starts with the stepped clock: its first prune, then rows journaled with that clock
+    assert j.prune(retention_days=365, max_snapshots=500_000, now=stepped) == 0
+    j.db.execute("UPDATE snapshots SET recorded = ? WHERE id = (SELECT MAX(id) FROM snapshots)", (stepped,))
+    j.record_snapshot(row(1e9 + 5, 5, stream_id=sid))
+    j.db.execute("UPDATE snapshots SET recorded = ? WHERE id = (SELECT MAX(id) FROM snapshots)", (stepped,))
+    # the next start, with the clock right again
+    assert j.prune(retention_days=365, max_snapshots=500_000) == 0
+    assert len(j.snapshots()) == 6 and len(j.events(last=100, kind="start")) == 5
+    assert j.events(last=100, kind="pruned") == []  # nothing deleted, nothing to explain
+    j.close()

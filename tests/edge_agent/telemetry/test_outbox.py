@@ -48,17 +48,25 @@ def test_a_restarted_outbox_resumes_after_the_saved_cursor(journal):
     assert again.cursor_ == 3 and again.take(1)[0]["id"] == 4
 
 
-def test_prune_keeps_unpublished_rows_past_their_age(journal):
+def age_all_rows(journal, days: float = 400.0) -> None:
+    """Every row journaled ``days`` ago (retention counts back from the newest row, so a row journaled
+    now follows: a clock set ahead would not age anything)."""
+    journal.db.execute("UPDATE snapshots SET recorded = recorded - ?", (days * 86400,))
+    journal.db.execute("UPDATE events SET time = time - ?", (days * 86400,))
+
+
+def test_prune_keeps_unpublished_rows_past_their_age(journal, tmp_path):
     Outbox(journal, "snapshot", window=10)  # a publisher exists: cursor 0, nothing sent
     Outbox(journal, "event", window=10)
-    later = time.time() + 400 * 86400
-    assert journal.prune(retention_days=365, max_snapshots=1000, now=later) == 0
-    assert len(journal.snapshots()) == 10 and len(journal.events(last=100)) == 10
+    age_all_rows(journal)
+    fill(tmp_path / "j.sqlite", 1, start=10)  # id 11, journaled now (and its event)
+    assert journal.prune(retention_days=365, max_snapshots=1000) == 0
+    assert len(journal.snapshots()) == 11 and len(journal.events(last=100)) == 11
     journal.set_outbox_cursor("snapshot", 6)
     journal.set_outbox_cursor("event", 4)
-    assert journal.prune(retention_days=365, max_snapshots=1000, now=later) == 6  # only the sent ones
-    assert [r["id"] for r in journal.snapshots()] == [7, 8, 9, 10]
-    assert [e["id"] for e in journal.events(last=100)] == [5, 6, 7, 8, 9, 10]
+    assert journal.prune(retention_days=365, max_snapshots=1000) == 6  # only the sent ones
+    assert [r["id"] for r in journal.snapshots()] == [7, 8, 9, 10, 11]
+    assert [e["id"] for e in journal.events(last=100) if e["kind"] != "pruned"] == [5, 6, 7, 8, 9, 10, 11]
     assert "outbox_dropped" not in journal.counters()
 
 
@@ -71,10 +79,11 @@ def test_prune_over_the_row_limit_deletes_unsent_rows_and_says_so(journal):
     assert len(overflow) == 1 and overflow[0]["detail"].startswith("3 snapshot rows deleted before they were published")
 
 
-def test_without_a_publisher_retention_is_unchanged(journal):
-    later = time.time() + 400 * 86400
-    assert journal.prune(retention_days=365, max_snapshots=1000, now=later) == 10
-    assert journal.events(last=100) == []
+def test_without_a_publisher_retention_is_unchanged(journal, tmp_path):
+    age_all_rows(journal)
+    fill(tmp_path / "j.sqlite", 1, start=10)
+    assert journal.prune(retention_days=365, max_snapshots=1000) == 10
+    assert [e["kind"] for e in journal.events(last=100)] == ["start", "pruned"]
 
 
 def test_payloads_are_strict_json_with_utc_times():
