@@ -36,7 +36,7 @@ from edge_agent.scoring.reference import ReferenceCheck, ReferenceMismatch, chec
 from edge_agent.scoring.reference import windows as reference_windows
 from edge_agent.scoring.runtime import RUNTIMES, ModelRunner, RuntimeUnavailable, resolve_runtime
 from edge_agent.scoring.scaler import ScalerParams
-from edge_agent.scoring.signing import SIGNATURE, PublicKey, SignatureError
+from edge_agent.scoring.signing import SIGNATURE, SignatureError
 from firmware_io.errors import BearingEdgeError
 
 SCHEMA_VERSION = 2  # what bearing-convert writes; edge_agent.scoring.manifest.SUPPORTED_SCHEMAS are read
@@ -191,7 +191,7 @@ def _check_shapes(path: Path, runner: ModelRunner, spec: FeatureSpec) -> None:
 
 
 def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "auto", *,
-                probe: bool = False, trusted_keys: list[PublicKey] | None = None, version_floor: int | None = None,
+                probe: bool = False, trusted_keys: list[str | Path] | None = None, version_floor: int | None = None,
                 allow_downgrade: bool = False) -> Bundle:
     """Verify and load a bundle directory or ``.tar.gz``; raise :class:`BundleError` if anything is off.
 
@@ -205,9 +205,9 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
     bytes in memory, so what runs is what was verified whatever happens to the files afterwards
     (``Bundle.on_disk`` notices that).
 
-    With ``trusted_keys`` the manifest must be signed by one of them (``manifest.sig``,
-    :mod:`edge_agent.scoring.signing`), and its ``bundle_version`` must not be below ``version_floor``
-    unless ``allow_downgrade``.
+    With ``trusted_keys`` (public key files) the manifest must be signed by one of them (``manifest.sig``,
+    checked in a child process: :mod:`edge_agent.scoring.signing`), and its ``bundle_version`` must not be
+    below ``version_floor`` unless ``allow_downgrade``.
     """
     trust = (trusted_keys, version_floor, allow_downgrade) if trusted_keys else None
     path = Path(path)
@@ -245,7 +245,7 @@ def _check_signature(root: Path, manifest: dict, manifest_bytes: bytes, trust: t
     except OSError as exc:
         raise BundleError(f"{root / SIGNATURE}: cannot read the signature ({exc}); copy the bundle again") from exc
     try:
-        signer = signing.verify(manifest_bytes, signature, keys, str(root))
+        signer = signing.verify_in_child(manifest_bytes, signature, [str(k) for k in keys], str(root))
         signing.check_version(manifest, floor, allow_downgrade, str(root / MANIFEST))
     except SignatureError as exc:
         raise BundleError(str(exc)) from exc

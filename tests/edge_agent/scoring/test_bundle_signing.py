@@ -48,7 +48,8 @@ def signed(bundle_dir, tmp_path, copy_bundle, keys, resign):
 
 
 def trusted(keys, *names):
-    return [read_public_key(keys[n][1]) for n in names]
+    """The public key files of ``names``: what [agent] trusted_keys lists."""
+    return [keys[n][1] for n in names]
 
 
 def test_a_bundle_signed_by_a_trusted_key_loads_and_says_who_signed(signed, keys):
@@ -96,7 +97,7 @@ def test_keys_made_with_openssl_sign_and_verify(signed, tmp_path, resign):
     subprocess.run([openssl, "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True, capture_output=True)
     subprocess.run([openssl, "pkey", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
     sign_bundle(signed, key, 9, resign)
-    assert load_bundle(signed, trusted_keys=[read_public_key(pub)]).signed_by == read_public_key(pub).key_id
+    assert load_bundle(signed, trusted_keys=[pub]).signed_by == read_public_key(pub).key_id
     # and a signature openssl made over the same bytes verifies too (the format is plain Ed25519)
     raw = tmp_path / "sig.bin"
     subprocess.run([openssl, "pkeyutl", "-sign", "-inkey", str(key), "-rawin", "-in", str(signed / "manifest.json"),
@@ -105,7 +106,25 @@ def test_keys_made_with_openssl_sign_and_verify(signed, tmp_path, resign):
 
     body = json.loads((signed / SIGNATURE).read_text()) | {"signature": base64.b64encode(raw.read_bytes()).decode()}
     (signed / SIGNATURE).write_text(json.dumps(body))
-    assert load_bundle(signed, trusted_keys=[read_public_key(pub)]).signed_by
+    assert load_bundle(signed, trusted_keys=[pub]).signed_by
+
+
+def test_the_loading_process_never_imports_the_signature_library(signed, keys):
+    """The signature is checked in a child process: importing python-ecdsa (and hashlib's OpenSSL through it)
+    would cost the agent 4.7 MiB of resident memory for its whole life."""
+    import sys
+
+    script = ("import sys; from edge_agent.scoring.bundle import load_bundle; "
+              f"b = load_bundle({str(signed)!r}, trusted_keys=[{str(keys['trusted'][1])!r}]); "
+              "print(b.signed_by, 'ecdsa' in sys.modules, 'hashlib' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.split() == [keys["trusted"][2], "False", "False"], (proc.stdout, proc.stderr[-2000:])
+
+
+def test_a_missing_or_bad_trusted_key_file_refuses_the_bundle_with_its_name(signed, tmp_path):
+    (tmp_path / "junk.pub").write_text("hello")
+    with pytest.raises(BundleError, match=r"junk\.pub: not a PEM Ed25519 key"):
+        load_bundle(signed, trusted_keys=[tmp_path / "junk.pub"])
 
 
 def test_bad_key_files_are_a_message(tmp_path):
