@@ -31,6 +31,8 @@ import io
 import re
 import tarfile
 import zipfile
+from lzma import LZMAError
+from zlib import error as _zlib_error
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -177,26 +179,44 @@ def _archive_members(path: Path, pattern: str | None, on_skip: OnSkip | None) ->
                 elif on_skip and why:
                     on_skip(f"{path}:{name}", why)
         return
-    # A compressed tar is read in one pass (xz cannot seek): members are collected first, then sorted.
+    # A compressed tar cannot seek (xz): a first pass lists the members; when the archive holds them in name
+    # order (as tar writes a folder), a second pass streams them one at a time, else they are held and sorted.
+    names = []
+    for member in _tar_members(path):
+        why = _wanted(member.name, pattern)
+        if why is None:
+            names.append(member.name)
+        elif on_skip and why:
+            on_skip(f"{path}:{member.name}", why)
+    wanted = set(names)
+    in_order = names == sorted(names, key=natural_key)
+    held: list[tuple[str, bytes]] = []
+    for member, data in _tar_members(path, with_data=wanted):
+        if in_order:
+            yield SourceFile(f"{path}:{member.name}", member.name.rsplit("/", 1)[-1], lambda d=data: d)
+        else:
+            held.append((member.name, data))
+    for name, data in sorted(held, key=lambda m: natural_key(m[0])):
+        yield SourceFile(f"{path}:{name}", name.rsplit("/", 1)[-1], lambda d=data: d)
+
+
+def _tar_members(path: Path, with_data: set[str] | None = None) -> Iterator:
+    """The file members of a tar archive, in archive order; with ``with_data``, ``(member, bytes)`` of those named."""
     try:
         archive = tarfile.open(path, mode="r:*")
     except (OSError, tarfile.TarError) as exc:
         raise RecordingError(f"{path}: not a readable tar archive: {exc}") from None
-    members: list[tuple[str, bytes]] = []
     try:
         with archive:
             for member in archive:
                 if not member.isfile():
                     continue
-                why = _wanted(member.name, pattern)
-                if why is None:
-                    members.append((member.name, archive.extractfile(member).read()))
-                elif on_skip and why:
-                    on_skip(f"{path}:{member.name}", why)
-    except (OSError, tarfile.TarError, EOFError) as exc:
+                if with_data is None:
+                    yield member
+                elif member.name in with_data:
+                    yield member, archive.extractfile(member).read()
+    except (OSError, tarfile.TarError, EOFError, LZMAError, _zlib_error) as exc:
         raise RecordingError(f"{path}: archive is damaged or truncated: {exc}") from None
-    for name, data in sorted(members, key=lambda m: natural_key(m[0])):
-        yield SourceFile(f"{path}:{name}", name.rsplit("/", 1)[-1], lambda d=data: d)
 
 
 # ---- what one file holds -----------------------------------------------------------------------

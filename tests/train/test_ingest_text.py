@@ -96,8 +96,12 @@ def test_archives_are_read_without_unpacking_and_equal_the_folder(tmp_path):
     with zipfile.ZipFile(zipped, "w") as archive:
         for p in sorted((tmp_path / "Learning_set").rglob("*.csv")):
             archive.write(p, p.relative_to(tmp_path).as_posix())
+    backwards = tmp_path / "backwards.tar.gz"  # members not in name order: held and sorted
+    with tarfile.open(backwards, "w:gz") as archive:
+        for p in sorted((tmp_path / "Learning_set").rglob("*.csv"), reverse=True):
+            archive.add(p, p.relative_to(tmp_path).as_posix())
     folder = ingest([tmp_path / "Learning_set"], progress=False, options=options()).table
-    for source in (tar, zipped):
+    for source in (tar, zipped, backwards):
         table = ingest([source], progress=False, options=options()).table
         assert (table.timestamps == folder.timestamps).all() and (table.values == folder.values).all()
 
@@ -262,3 +266,14 @@ def test_default_bearing_features_that_cannot_be_read_are_left_out_with_the_reas
                      "--time-columns", "1,2,3,4", "--pattern", "acc_*.csv", "--bearing", "13,3.5,25.6,0",
                      "--shaft-rpm", "1800", "--features", "env_ftf_ptm"])  # asked for by name: refused, not dropped
     assert code == 2 and "env_ftf_ptm cannot be read" in capsys.readouterr().err
+
+
+def test_a_truncated_archive_is_named(tmp_path):
+    write_run(tmp_path / "run", n=3)
+    tar = tmp_path / "run.tar.xz"
+    with tarfile.open(tar, "w:xz") as archive:
+        archive.add(tmp_path / "run", arcname="run")
+    cut = tmp_path / "cut.tar.xz"
+    cut.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    with pytest.raises(RecordingError, match="cut.tar.xz: archive is damaged or truncated"):
+        ingest([cut], progress=False, options=options())
