@@ -1,4 +1,4 @@
-"""IMS snapshots -> feature table: one row per snapshot, the default features of each channel.
+"""Recordings -> feature table: one row per snapshot, the chosen features of each channel.
 
 Reading and validating the recordings is :mod:`firmware_io.recordings.reader`' job and
 the features are :func:`edge_agent.features.registry.compute`'s, the function the
@@ -17,9 +17,9 @@ device uses on the counts it receives over serial and the same as for the
 packed npz. So ingesting the raw files, the npz, or streaming them to the Pi
 gives bit-identical features.
 
-Recordings of other rigs (text files of any layout, in folders or archives:
-:mod:`firmware_io.recordings.sources`) are read in this process, one snapshot at a
-time, at the sample rate the file states or the user gives (never assumed): the
+Recordings of other rigs (text files of any layout, WAV, npy/npz, .mat, in folders or
+archives: :mod:`firmware_io.recordings.sources`, docs/recordings.md) are read in this
+process, one snapshot at a time, at the sample rate the file states or the user gives (never assumed): the
 spec records that rate and snapshot length, and every feature is computed at it.
 A table whose spec is not the IMS default (mean |x| at 20 kHz, 20,480 samples) gets
 its spec written beside it, so that ``fit`` checks the rate instead of assuming it.
