@@ -9,9 +9,9 @@ tarfile's ``data`` filter; Debian 12's Python 3.11.2 (Raspberry Pi OS bookworm) 
 filter, so the files are copied out by content alone. Any archive error is a
 :class:`ArchiveError` that says to copy the archive again.
 
-The folder is named ``bearing-bundle-<pid>-*``: the model file stays mapped while the
-bundle runs, so it lives as long as the process; a process killed with -9 cannot remove
-it, so every unpack first removes the folders of processes that no longer exist.
+The folder is named ``bearing-bundle-<pid>-*`` and lives as long as its Bundle (nothing reads it
+after the load: the device runs the bytes it read and hashed); a process killed with -9 cannot
+remove it, so every unpack first removes the folders of processes that no longer exist.
 """
 from __future__ import annotations
 
