@@ -87,7 +87,7 @@ def acknowledge(journal: Journal, source: str = "command line") -> Acknowledgeme
     alarm = journal.get_state("alarm") or {}
     heartbeat = journal.get_state("heartbeat") or {}
     try:
-        journal.request("ack", source)
+        journal.request("ack", source, coalesce=True)
     except sqlite3.Error as exc:
         raise JournalError(f"{journal.path}: cannot queue the acknowledgement ({exc}): the journal does not take "
                            "writes now (disk full? another process writing?); the button on the device still "

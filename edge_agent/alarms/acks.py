@@ -26,4 +26,8 @@ class Acknowledgements:
         while self._pending:
             sources.append(self._pending.popleft())
         sources += [source for _id, kind, source in requests if kind == "ack"]
+        # One acknowledgement does what many do (the latch is acknowledged or it is not), and each
+        # costs a journal write: a flood becomes one, naming how many came (issue 21 #5).
+        if len(sources) > 1:
+            return [f"{sources[0]} (and {len(sources) - 1} more at once)"]
         return sources

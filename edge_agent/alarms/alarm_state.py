@@ -23,6 +23,7 @@ diagnoses over the alarm, so what is shown is the alarm's, not the newest row's.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 NORMAL, ALARM, FAULT, LEARNING = "normal", "alarm", "fault", "learning"
@@ -31,6 +32,10 @@ LEVEL_ORDER = ("normal", "alert", "danger")
 
 #: (event kind, detail) tuples returned by the transitions, for the journal.
 Event = tuple[str, str]
+
+
+#: An ``ack_ignored`` event at most this often.
+IGNORED_EVERY_S = 60.0
 
 
 @dataclass
@@ -48,6 +53,10 @@ class AlarmState:
     buzzer_on: str = "danger"  # ... and sounds the buzzer until acknowledged ([levels] buzzer_on)
     diagnosis: str | None = None  # of the snapshot that raised the alarm (or the first clear one in it)
     diagnoses: dict[str, int] = field(default_factory=dict)  # every clear diagnosis over the alarm, counted
+    #: when an ``ack_ignored`` was last returned (monotonic), and the ignored ones since: a flood of
+    #: acknowledgements is one event a minute, not one each (issue 21 #5)
+    _ignored_at: float = field(default=-float("inf"), repr=False, compare=False)
+    _ignored_since: int = field(default=0, repr=False, compare=False)
 
     @property
     def display(self) -> str:
@@ -106,7 +115,13 @@ class AlarmState:
     def acknowledge(self, source: str) -> list[Event]:
         """A person saw the alarm: silence it, and end it if the condition is already clear."""
         if not self.latched or self.acknowledged:
-            return [("ack_ignored", f"acknowledge from {source}: no unacknowledged alarm")]
+            self._ignored_since += 1
+            now = time.monotonic()
+            if now - self._ignored_at < IGNORED_EVERY_S:
+                return []
+            more = f" ({self._ignored_since - 1} more since the last such event)" if self._ignored_since > 1 else ""
+            self._ignored_at, self._ignored_since = now, 0
+            return [("ack_ignored", f"acknowledge from {source}: no unacknowledged alarm{more}")]
         events: list[Event] = [("alarm_acknowledged", f"by {source}")]
         if self.condition:
             self.acknowledged = True

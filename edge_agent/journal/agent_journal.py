@@ -184,7 +184,10 @@ class AgentJournal(Journal):
     # -- the failure ------------------------------------------------------------------------
     def _queue(self, what: str, item: Any, when: float | None = None) -> None:
         if len(self._pending) >= MAX_PENDING:
-            self._pending.popleft()
+            # Full: the oldest event goes before any snapshot row (a flood of ack_ignored evicted
+            # snapshot rows, issue 21 #5); only a queue of snapshot rows alone loses its oldest.
+            oldest_event = next((k for k, (kind, _, _) in enumerate(self._pending) if kind == "event"), 0)
+            del self._pending[oldest_event]
             self.dropped += 1
             self._dropped_unjournaled += 1
         self._pending.append((what, item, time.time() if when is None else when))

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from edge_agent.journal.outbox import ALL_IDS, cursor
 
+#: Done requests kept (the newest): what ``ack`` and the page queued, for a later look.
+MAX_REQUESTS = 1000
+
 if TYPE_CHECKING:
     from edge_agent.scoring.diagnosis import Diagnosis
 
@@ -83,8 +86,16 @@ class JournalWrites:
         with self.transaction() as db:
             put_counters(db, counters)
 
-    def request(self, kind: str, source: str) -> int:
-        """Queue a command for the running agent (it polls about every 0.5 s)."""
+    def request(self, kind: str, source: str, *, coalesce: bool = False) -> int:
+        """Queue a command for the running agent (it polls about every 0.5 s).
+
+        ``coalesce`` (acknowledgements): while one of ``kind`` is pending, another adds nothing (its id is
+        returned): a flood of 40,000 acks was 40,000 rows and seconds of "database is locked" for the agent.
+        """
+        if coalesce:
+            row = self.db.execute("SELECT id FROM requests WHERE kind = ? AND done IS NULL LIMIT 1", (kind,)).fetchone()
+            if row is not None:
+                return int(row[0])
         cur = self.db.execute("INSERT INTO requests (time, kind, source) VALUES (?, ?, ?)",
                               (time.time(), kind, source))
         return int(cur.lastrowid)
@@ -133,10 +144,12 @@ class JournalWrites:
             sent_events = cursor(db, "event")
             events = db.execute("DELETE FROM events WHERE time < ? AND id <= ?",
                                 (cutoff, ALL_IDS if sent_events is None else sent_events)).rowcount
-            if sent_events is not None:  # unsent events are kept, but not without bound
-                events += db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
-                                     "OFFSET ?)", (max_snapshots,)).rowcount
+            # events and requests by count too, sent or not: a flood must not grow the journal without bound
+            events += db.execute("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 "
+                                 "OFFSET ?)", (max_snapshots,)).rowcount
             db.execute("DELETE FROM requests WHERE done IS NOT NULL AND done < ?", (cutoff,))
+            db.execute("DELETE FROM requests WHERE done IS NOT NULL AND id <= (SELECT id FROM requests ORDER BY id "
+                       "DESC LIMIT 1 OFFSET ?)", (MAX_REQUESTS,))
             if n or events:  # what retention deleted, and by which rule: a gap in the history is explained
                 insert_event(db, "pruned", f"{aged} snapshot rows and {events} events journaled before "
                              f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(cutoff))} UTC ([journal] retention_days "

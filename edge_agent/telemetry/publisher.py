@@ -39,6 +39,8 @@ log = logging.getLogger("edge_agent.telemetry")
 
 #: paho's network wait per step: how quickly an acknowledgement frees the window.
 STEP_S = 0.05
+#: At most one acknowledgement from the broker per this many seconds reaches the journal.
+ACK_EVERY_S = 1.0
 #: On a clean stop, how long to wait for the broker to take the retained ``offline``.
 GOODBYE_S = 2.0
 
@@ -94,6 +96,7 @@ class Publisher:
         self._last_textfile = -float("inf")
         self._more = False
         self._lock: JournalLock | None = None
+        self._last_ack, self._acks_dropped = -float("inf"), 0
         self._textfile_problem: str | None = None
 
     def stop(self) -> None:
@@ -283,7 +286,15 @@ class Publisher:
             if msg.retain:  # a retained ack would acknowledge again at every reconnect
                 log.warning("ignored a retained message on %s: publish acknowledgements without retain", msg.topic)
                 return
-            self.journal.request("ack", f"mqtt {msg.topic}")
+            now = time.monotonic()  # a flood on cmd/ack: one a second reaches the journal, the rest is counted
+            if now - self._last_ack < ACK_EVERY_S:
+                self._acks_dropped += 1
+                return
+            if self._acks_dropped:
+                log.warning("%d more acknowledgements on %s within a second of another were not queued (at most "
+                            "one a second)", self._acks_dropped, msg.topic)
+            self._last_ack, self._acks_dropped = now, 0
+            self.journal.request("ack", f"mqtt {msg.topic}", coalesce=True)
             log.info("acknowledgement from the broker (%s) queued for the agent", msg.topic)
         elif msg.topic == self.topics.cmd_rebaseline:
             self._rebaseline(msg)

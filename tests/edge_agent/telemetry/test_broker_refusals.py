@@ -160,3 +160,35 @@ def test_a_new_broker_gets_the_history_the_first_one_had(tmp_path, caplog):
     finally:
         sub.close()
         right.stop()
+
+
+def test_a_flood_on_cmd_ack_reaches_the_journal_as_one_request_a_second(tmp_path):
+    """Item 5: 40,000 junk messages on cmd/ack were 40,000 journal rows, each a synchronous write."""
+    broker = Mosquitto(tmp_path / "broker", require=require_executable).start()
+    journal = tmp_path / "journal.sqlite"
+    fill(journal, 1)
+    sub = Subscriber(broker, ["bearing-edge/node-a/availability"])
+    run = Running(config_for(tmp_path, broker))
+
+    def requests() -> int:
+        j = Journal(journal, create=False)
+        try:
+            return j.db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        finally:
+            j.close()
+
+    try:
+        wait_for(lambda: cursor(journal) == 1, 20, "the publisher connected and subscribed")
+        started = time.monotonic()
+        for k in range(2000):
+            sub.client.publish("bearing-edge/node-a/cmd/ack", b"junk %d" % k, qos=0)
+        sub.client.publish("bearing-edge/node-a/cmd/ack", b"last", qos=1).wait_for_publish(20)
+        wait_for(lambda: requests() >= 1, 20, "the first acknowledgement queued")
+        time.sleep(1.0)
+        seconds = time.monotonic() - started
+        # one pending at a time, at most one a second: a handful of rows, not 2,000
+        assert requests() <= seconds / 1.0 + 2, (requests(), seconds)
+    finally:
+        run.close()
+        sub.close()
+        broker.stop()
