@@ -66,9 +66,12 @@ def _print_text(status: dict) -> None:
                       "at an unknown time: written in another boot, or the clock changed since")
                    + "; see journalctl -u bearing-agent)")
         _say(f"agent: {running}, pid {hb.get('pid')}, {hb.get('mode')} mode, since {_fmt(hb.get('started'))}")
+        # The latch as journaled the moment it changed (an acknowledgement is written at once), not the
+        # heartbeat's copy, which is up to a flush old: "NOT acknowledged" for seconds after an ack (issue 21 #26).
+        latch = status["alarm"] or {"latched": hb.get("alarm_latched"), "acknowledged": hb.get("alarm_acknowledged")}
         _say(f"state: {hb.get('display', '?').upper()}" + (f"  (fault: {hb['fault']})" if hb.get("fault") else "")
-             + ("  alarm latched" + (", acknowledged" if hb.get("alarm_acknowledged") else ", NOT acknowledged")
-                if hb.get("alarm_latched") else ""))
+             + ("  alarm latched" + (", acknowledged" if latch.get("acknowledged") else ", NOT acknowledged")
+                if latch.get("latched") else ""))
         f = status["facts"]
         _say(f"machine: {(f['machine_state'] or '-').upper()}  level: {(f['level'] or '-').upper()}"
              + (f"  alarm at {f['alarm_level'].upper()}" if f["alarm_level"] else "")

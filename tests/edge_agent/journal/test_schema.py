@@ -121,6 +121,7 @@ def test_ack_on_a_journal_whose_disk_is_full_gets_a_message_not_a_traceback(tmp_
         path = fs / "j.sqlite"
         agent = Journal(path)  # open, as the running agent holds it: the -wal and -shm files exist
         agent.event("start", "test")
+        agent.set_state(alarm={"latched": True, "acknowledged": False})  # something to acknowledge
         filler = fill(fs)
         assert cli.main(["ack", "--journal", str(path)]) == 2
         err = capsys.readouterr().err
