@@ -24,7 +24,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="agent.toml with [mqtt] and/or [metrics] (the agent's own file)")
     p.add_argument("--journal", help="journal to follow (overrides [journal] path)")
     p.add_argument("--node-id", help="this machine's name in the topics (overrides [mqtt] node_id)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="least severe log lines shown (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:

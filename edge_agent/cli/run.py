@@ -16,6 +16,7 @@ import signal
 import sys
 
 from edge_agent.config import Config, load_config
+from firmware_io.cli_support import EXIT_INTERRUPTED
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="score one snapshot every SECONDS (0 = every snapshot; overrides [agent] interval_s)")
     p.add_argument("--learn", action="store_true", default=None,
                    help="learning mode: no bundle, record features for retraining")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="least severe log lines shown (default INFO: starts, stops, faults, alarms)")
 
 
 def setup_logging(level: str) -> None:
@@ -53,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from edge_agent.service import Agent  # after the config is accepted: a refusal costs no imports
 
     agent = Agent(config)
+    interrupted = []  # Ctrl-C ends like any interrupted command (130, docs/cli.md); SIGTERM is a service stop (0)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
-    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: (interrupted.append(True), agent.stop()))
     signal.signal(signal.SIGHUP, lambda *_: agent.request_reload())
     logging.getLogger("edge_agent").info("pid %d: SIGTERM stops, SIGHUP reloads the bundle", os.getpid())
     agent.run()
-    return 0
+    return EXIT_INTERRUPTED if interrupted else 0

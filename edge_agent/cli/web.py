@@ -22,7 +22,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", help="journal path (overrides [journal] path)")
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="address to serve on (overrides [web] listen; default 127.0.0.1:8080, this machine only)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="least severe log lines shown (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Sequence
 
-from firmware_io.cli_support import main_single
+from firmware_io.cli_support import EXIT_INTERRUPTED, main_single
 from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.recordings import reader as rec
 from firmware_io.simulator.faults import FaultConfig
@@ -97,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     replayer = replayer_from_args(args)
     # Read and check the first snapshot before opening anything: bad data fails fast.
     next(iter(replayer.snapshots()))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop, interrupted = threading.Event(), []
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C ends like any interrupted command: 130 (docs/cli.md), after the port is closed cleanly
+    signal.signal(signal.SIGINT, lambda *_: (interrupted.append(True), stop.set()))
     port = _open_port(args)
     try:
         stats = replayer.run(port, stop)
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         port.close()
     if args.stats:
         print(json.dumps(stats.as_dict()), file=sys.stderr)
-    return 0
+    return EXIT_INTERRUPTED if interrupted else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,3 +24,41 @@ def test_command_line_overrides_the_config_file(tmp_path):
     merged = service_cli.config_from_args(args)
     assert merged.serial.port == "/dev/ttyUSB3" and merged.agent.interval_s == 600.0
     assert str(merged.journal.path) == str(tmp_path / "j.sqlite")
+
+
+def _started(proc, ready) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+
+
+def test_ctrl_c_ends_run_and_replay_with_130_and_sigterm_run_with_0(tmp_path):
+    """Issue 21 #31: Ctrl-C exited 0, docs/cli.md says 130 (an interrupted command); a service stop is 0."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.agent_fixtures import raw_test2_files
+
+    repo = Path(__file__).resolve().parents[3]
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
+        journal = tmp_path / f"j{code}.sqlite"
+        proc = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--learn", "--port",
+                                 str(tmp_path / "no-such-device"), "--journal", str(journal)],
+                                cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:  # the handlers are installed when it says so
+            if "SIGTERM stops" in line:
+                break
+        proc.send_signal(sig)
+        assert proc.wait(60) == code
+    link = tmp_path / "ttyREPLAY"
+    replay = subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *map(str, raw_test2_files()[:2]),
+                               "--pty", "--link", str(link), "--loops", "0"],
+                              cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _started(replay, link.exists)
+    replay.send_signal(signal.SIGINT)
+    assert replay.wait(60) == 130
