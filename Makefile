@@ -39,5 +39,10 @@ firmware:
 bench: venv
 	$(VENV)/bin/bearing-bench
 
+# What `make demo` and `pip install .` leave behind: the venv, the demo's output, setuptools' build/ and
+# the demo's tflite-runtime environment in the user's cache (docs/convert.md), 111 MB.
+BUILD_DIR ?= build
+PYTEST_CACHE ?= .pytest_cache
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bearing-edge
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) $(PYTEST_CACHE) $(BUILD_DIR) $(CACHE_DIR)
