@@ -40,7 +40,7 @@ case "$ARCH" in
 esac
 # libstdc++6: numpy's and LiteRT's wheels link it, and the essential variant does not have it.
 # mount: the journal tests fill and freeze a small tmpfs of their own (tests/filesystems.py).
-PACKAGES="python3,python3-venv,libstdc++6,mount"
+PACKAGES="python3,python3-venv,libstdc++6,mount,openssl"  # openssl: the bundle-signature test makes keys with it
 # armhf: PyPI has no armv7l numpy wheel for any version (building it under emulation takes ~50 minutes);
 # Debian's python3-numpy is what a 32-bit Pi uses, through a --system-site-packages venv.
 [ "$ARCH" = armhf ] && PACKAGES="$PACKAGES,python3-numpy"

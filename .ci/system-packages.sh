@@ -9,7 +9,7 @@ declare -A PROVIDES=(
     [chromium]=chromium [chromium-driver]=chromedriver
     [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_sub [prometheus]=promtool
     [gcc-arm-none-eabi]=arm-none-eabi-gcc [libnewlib-arm-none-eabi]=/usr/lib/arm-none-eabi/newlib/rdimon.specs
-    [qemu-system-arm]=qemu-system-arm [nodejs]=node [npm]=npm
+    [qemu-system-arm]=qemu-system-arm [nodejs]=node [npm]=npm [openssl]=openssl
 )
 # The RP2040 emulator (rp2040js, pinned in firmware_io/emulation/package-lock.json) from the npm registry,
 # once, so that no test downloads anything.
