@@ -261,8 +261,11 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS) -> BenchR
     figures["peak_rss_mib"] = max(figures[n]["peak_rss_mib"] for n in transports)
     figures["cpu_pct"] = max(figures[n]["cpu_pct"] for n in transports)
     figures["latency_ms_max"] = max(figures[n]["latency_ms_max"] for n in transports)
+    goals = {f"CPU <= {GOAL_CPU_PCT:g} % of a core": figures["cpu_pct"] <= GOAL_CPU_PCT,
+             f"peak RSS <= {GOAL_RSS_MIB:g} MiB": figures["peak_rss_mib"] <= GOAL_RSS_MIB,
+             f"alarm latency <= {GOAL_LATENCY_MS:g} ms": figures["latency_ms_max"] <= GOAL_LATENCY_MS}
     return BenchResult("agent", "Edge agent: CPU, memory, alarm latency on a live stream", figures,
-                       _markdown(figures, transports))
+                       _markdown(figures, transports), goals)
 
 
 def _markdown(f: dict, transports: tuple[str, ...]) -> str:

@@ -201,7 +201,9 @@ def run(quick: bool = False) -> BenchResult:
         "edge_peak_mib": edge_mib, "goal_edge_mib": GOAL_EDGE_MIB, "meets_memory_goal": edge_mib <= GOAL_EDGE_MIB,
         "parity": [r.as_dict() for r in result.parity],
     }
-    return BenchResult("inference", "Inference: TFLite variants vs Keras", figures, _markdown(figures, result))
+    goals = {f"deployed variant >= {GOAL_SPEEDUP:g}x faster than Keras": figures["meets_speed_goal"],
+             f"edge process <= {GOAL_EDGE_MIB:g} MiB": figures["meets_memory_goal"]}
+    return BenchResult("inference", "Inference: TFLite variants vs Keras", figures, _markdown(figures, result), goals)
 
 
 def _t(d: dict | None) -> str:

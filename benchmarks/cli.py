@@ -29,6 +29,9 @@ from firmware_io.cli_support import main_single
 from firmware_io.errors import BearingEdgeError
 
 BENCH_DIR = Path(__file__).resolve().parent
+#: Where a run writes by default: git-ignored, so a run never overwrites the committed benchmarks/RESULTS.md
+#: (regenerate that one on purpose with ``--out benchmarks``).
+DEFAULT_OUT = BENCH_DIR.parent / "bench-output"
 #: Cheap first, so a broken environment shows up before the long ones run.
 ORDER = ["features", "condition", "decoder", "firmware", "ingest", "inference", "training", "agent", "restructure", "web", "fleet", "detection",
          "baselines"]
@@ -91,11 +94,19 @@ def render_markdown(results: list[BenchResult], machine: dict, quick: bool, comm
     ]
     for r in results:
         lines += [f"## {r.title}", "", r.markdown.strip(), ""]
+    missed = missed_goals(results)
+    if missed:
+        lines += ["## Goals missed in this run", ""] + [f"- {m}" for m in missed] + [""]
     if failures:
         lines += ["## Benchmarks that failed", ""]
         lines += [f"- `{name}`: {msg}" for name, msg in failures.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def missed_goals(results: list[BenchResult]) -> list[str]:
+    """Every goal a result says this run missed, as ``<benchmark>: <goal>``."""
+    return [f"{r.name}: {goal}" for r in results for goal, met in r.goals.items() if not met]
 
 
 def _benchmark_name(name: str) -> str:
@@ -108,7 +119,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a few minutes)")
     p.add_argument("--only", nargs="+", metavar="NAME", type=_benchmark_name,
                    help=f"run only these (of {', '.join(discover())})")
-    p.add_argument("--out", type=Path, default=BENCH_DIR, help="folder for RESULTS.md and results.json")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="folder for RESULTS.md, results.json and plots (default bench-output/, git-ignored; "
+                        "--out benchmarks regenerates the committed results)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,12 +154,16 @@ def run(args: argparse.Namespace) -> int:
         f" --only {' '.join(args.only)}" if args.only else "")
     stem = "RESULTS" if not args.only else "RESULTS-partial"
     (args.out / f"{stem}.md").write_text(render_markdown(results, machine, args.quick, command, failures, elapsed))
+    missed = missed_goals(results)
     payload = {"command": command, "quick": args.quick, "machine": machine, "elapsed_s": elapsed,
-               "results": {r.name: r.figures for r in results}, "failures": failures}
+               "results": {r.name: r.figures for r in results}, "failures": failures, "missed_goals": missed}
     json_name = "results.json" if not args.only else "results-partial.json"
     (args.out / json_name).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     console.print(f"wrote {args.out / (stem + '.md')} and {args.out / json_name} in {elapsed:.0f} s")
-    return 1 if failures else 0
+    for m in missed:
+        console.print(f"[bold red]goal missed[/]: {m}")
+    # docs/cli.md: 1 = ran, and the answer is no (a goal missed, or a benchmark failed)
+    return 1 if failures or missed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

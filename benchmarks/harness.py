@@ -76,3 +76,5 @@ class BenchResult:
     title: str
     figures: dict[str, Any] = field(default_factory=dict)
     markdown: str = ""
+    #: each goal this benchmark checks, in words, and whether this run met it (``bearing-bench`` exits 1 on a miss)
+    goals: dict[str, bool] = field(default_factory=dict)

@@ -1,0 +1,40 @@
+"""``bearing-bench``: a missed goal is exit status 1 (docs/cli.md), and a run never overwrites the committed results
+(issue 21 #27)."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.conftest import import_or_skip_desktop
+
+
+def test_a_missed_goal_is_named_and_counted_as_a_no():
+    cli = import_or_skip_desktop("benchmarks.cli")
+    from benchmarks.harness import BenchResult
+
+    results = [BenchResult("training", "Training", {"median_s": 39.1}, "", {"training <= 30 s": False}),
+               BenchResult("web", "Web", {}, "", {"7-day view < 200 ms": True, "peak RSS <= 30 MiB": True}),
+               BenchResult("features", "Features", {}, "")]
+    assert cli.missed_goals(results) == ["training: training <= 30 s"]
+    text = cli.render_markdown(results, {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p", "python": "3",
+                                         "versions": {}}, False, "bearing-bench", {}, 1.0)
+    assert "## Goals missed in this run\n\n- training: training <= 30 s" in text
+    assert cli.missed_goals(results[1:]) == []
+
+
+def test_the_default_output_is_an_ignored_folder_not_the_committed_results(tmp_path):
+    cli = import_or_skip_desktop("benchmarks.cli")
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    out = parser.parse_args([]).out
+    assert out == cli.DEFAULT_OUT and out != cli.BENCH_DIR
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(out / "RESULTS.md")], cwd=cli.BENCH_DIR.parent)
+    assert ignored.returncode == 0, "bench-output/ must be git-ignored"
+
+
+def test_a_run_writes_its_missed_goals_into_results_json(tmp_path):
+    cli = import_or_skip_desktop("benchmarks.cli")
+    assert cli.main(["--only", "features", "--quick", "--out", str(tmp_path)]) == 0  # no goal in that one
+    assert json.loads((tmp_path / "results-partial.json").read_text())["missed_goals"] == []
