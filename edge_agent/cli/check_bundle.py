@@ -17,13 +17,16 @@ from edge_agent.cli.bundle_options import add_bundle_options
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", help="bundle directory or .tar.gz")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--trusted-key", action="append", metavar="PUB", dest="trusted_keys",
+                   help="require a signature by this public key file (repeatable), as [agent] trusted_keys does")
     add_bundle_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from edge_agent.scoring.bundle import describe, load_bundle
 
-    bundle = load_bundle(args.bundle, variant=args.variant, runtime=args.runtime, probe=True)
+    bundle = load_bundle(args.bundle, variant=args.variant, runtime=args.runtime, probe=True,
+                         trusted_keys=args.trusted_keys)
     # what the sensor board must send, for the user to compare with its StreamInfo (docs/edge_agent.md)
     summary = describe(bundle) | {"sample_rate_hz": bundle.spec.sample_rate_hz,
                                   "samples_per_snapshot": bundle.spec.samples_per_snapshot}
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['samples_per_snapshot']} samples per snapshot")
     if summary.get("reference"):
         print(f"  reference: {summary['reference']}")
+    if summary.get("signed_by"):
+        print(f"  signature: by trusted key {summary['signed_by']}, bundle_version {summary['bundle_version']}")
     for name, v in summary["variants"].items():
         print(f"  {name:8s} {v['file']:24s} runtimes={v['runtimes']} parity_passed={v['parity_passed']}"
               + (" FORCED" if v["forced"] else ""))

@@ -153,8 +153,7 @@ def check_version(manifest: dict, floor: int | None, allow_downgrade: bool, wher
                              "reconvert with 'bearing-convert ... --sign KEY'")
     if floor is not None and version < floor and not allow_downgrade:
         raise SignatureError(f"{where}: bundle_version {version} is older than {floor}, the version this device ran "
-                             "last: a downgrade. To go back on purpose set [agent] allow_downgrade = true "
-                             "(or check-bundle --allow-downgrade) for this install")
+                             "last: a downgrade. To go back on purpose set [agent] allow_downgrade = true for this install")
 
 
 def sign(manifest_bytes: bytes, private_key_path: str | Path) -> bytes:

@@ -64,6 +64,18 @@ def test_an_unsigned_bundle_is_refused_naming_the_trusted_keys(bundle_dir, keys)
         load_bundle(bundle_dir, trusted_keys=trusted(keys, "trusted"))
 
 
+def test_check_bundle_checks_the_signature_with_trusted_key(signed, keys):
+    import sys
+
+    cmd = [sys.executable, "-m", "edge_agent.cli.main", "check-bundle", str(signed)]
+    ok = subprocess.run([*cmd, "--trusted-key", str(keys["trusted"][1])], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and f"  signature: by trusted key {keys['trusted'][2]}, bundle_version 5" in ok.stdout
+    refused = subprocess.run([*cmd, "--trusted-key", str(keys["other"][1])], capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and f"signed by key {keys['trusted'][2]}, which this device does not trust" \
+        in refused.stderr, refused.stderr
+
+
 def test_a_bundle_signed_by_another_key_is_refused_naming_both(signed, keys):
     with pytest.raises(BundleError, match=rf"signed by key {keys['trusted'][2]}, which this device does not trust "
                                           rf"\(trusted: {keys['other'][2]}\)"):
