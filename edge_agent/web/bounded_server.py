@@ -49,8 +49,9 @@ class Limits:
     write_timeout_s: float = 10.0
     #: open connections: heads being read, queued and being answered
     connections: int = 256
-    #: threads that answer requests
-    workers: int = 4
+    #: threads that answer requests (each keeps its own malloc arena: ~0.9 MiB apiece on the page's
+    #: 30 MiB budget, measured with benchmarks/bench_web.py; two keep it, four did not)
+    workers: int = 2
     #: complete heads waiting for a worker
     queue: int = 16
 

@@ -59,7 +59,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 COOKIE = "bearing_token"
 #: Timeline and snapshot queries answered at once (each reads up to a year of rows); the
 #: server's other workers stay free for ``/api/status`` and the page's files.
-HEAVY_QUERIES = 2
+HEAVY_QUERIES = 1
 HEAVY_ROUTES = frozenset({"/api/timeline", "/api/snapshots"})
 #: SQLite's integers: a larger ``after_id`` cannot name a row (and would not fit its binding).
 MAX_ROW_ID = 2**63 - 1
@@ -125,7 +125,7 @@ class StatusServer(BoundedHTTPServer):
             return None
         with self._heavy_lock:
             if self._heavy >= HEAVY_QUERIES:
-                return f"busy: {HEAVY_QUERIES} long queries are running; try again in a second"
+                return "busy: another long query (a timeline or snapshot page) is running; try again in a second"
             self._heavy += 1
         return None
 
