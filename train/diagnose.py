@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Container, Iterator, Sequence
 
 import numpy as np
 
@@ -67,16 +67,38 @@ def read_baseline(sources: Sequence[str | Path], options: ReadOptions | None = N
         raise RecordingError(f"baseline: {exc}") from None
 
 
+def alarming_times(path: str | Path) -> dict[np.datetime64, str]:
+    """The snapshots a score table has in alarm, to the second, with their level (``alarm`` when it has none).
+
+    ``path`` is a model directory (its ``scores.csv``, written by ``bearing-train fit``) or a score table
+    (``bearing-agent score ... -o scores.csv``).
+    """
+    from edge_agent.scoring.scores import ScoreTable
+
+    path = Path(path)
+    table_path = path / "scores.csv" if path.is_dir() else path
+    try:
+        scores = ScoreTable.read(table_path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise RecordingError(f"{table_path}: not a score table (timestamp,error,over_threshold,alarm): {exc}") from None
+    levels = scores.level if scores.level is not None else np.full(len(scores), "alarm")
+    return {np.datetime64(t, "s"): str(level) for t, level, on in zip(scores.timestamps, levels, scores.alarm) if on}
+
+
 def diagnose_recording(sources: Sequence[str | Path], bearing: BearingGeometry, shaft_hz: float,
                        options: ReadOptions | None = None, baseline: Baseline | None = None,
                        on_skip: Callable[[str, str], None] | None = None, channel: str | None = None,
-                       names: Sequence[str] | None = None) -> Iterator[tuple[Recorded, PhysicsDiagnosis]]:
+                       names: Sequence[str] | None = None, only: Container[np.datetime64] | None = None
+                       ) -> Iterator[tuple[Recorded, PhysicsDiagnosis]]:
     """Each snapshot of ``sources`` with its diagnosis (refused when it does not fit the baseline).
 
     ``channel`` (a name or a 1-based number) reads only that channel, e.g. the bearing that alarms;
-    ``names`` the channels' names (default: the file's, else those ingest gives).
+    ``names`` the channels' names (default: the file's, else those ingest gives); ``only`` the snapshot
+    times (to the second) to diagnose, e.g. :func:`alarming_times`: the others are read but not analysed.
     """
     for r in iter_recording(sources, options, on_skip):
+        if only is not None and np.datetime64(r.snapshot.timestamp, "s") not in only:
+            continue
         values = r.snapshot.physical()
         if names is not None and len(names) != values.shape[1]:
             raise RecordingError(f"{r.snapshot.source}: --channel-names gives {len(names)} names for "

@@ -21,6 +21,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "measured against its mean spectrum (dB over baseline)")
     p.add_argument("--baseline-snapshots", type=int, default=None, metavar="N",
                    help="use only the first N snapshots of the baseline")
+    p.add_argument("--alarms", type=Path, default=None, metavar="MODEL_DIR|SCORES_CSV",
+                   help="diagnose only the snapshots in alarm in this score table (a model directory's scores.csv, "
+                        "or 'bearing-agent score' output), matched by time to the second; their level is printed")
     p.add_argument("--channel", default=None, metavar="NAME|N",
                    help="read only this channel (its name, e.g. 'Bearing 1', or 1-based number); default: every "
                         "channel, the one with the strongest evidence reported")
@@ -35,7 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.diagnose import diagnose_recording, read_baseline, time_text, velocity
+    from train.diagnose import alarming_times, diagnose_recording, read_baseline, time_text, velocity
     from train.ingest_cli import parse_bearing, read_options
 
     bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm)
@@ -45,31 +48,40 @@ def run(args: argparse.Namespace) -> int:
     def on_skip(path, why):
         print(f"skipped {path}: {why}", file=sys.stderr)
 
+    import numpy as np
+
     from edge_agent.features.condition import STANDARD_GRAVITY_M_S2
 
     to_m_s2 = STANDARD_GRAVITY_M_S2 if args.sensor_unit == "g" else 1.0
     names = tuple(n.strip() for n in args.channel_names.split(",")) if args.channel_names else None
+    alarms = alarming_times(args.alarms) if args.alarms is not None else None
     counts: dict[str, int] = {}
     last = None
     for k, (recorded, result) in enumerate(diagnose_recording(args.sources, bearing, shaft_hz, options, baseline,
-                                                              on_skip, args.channel, names)):
+                                                              on_skip, args.channel, names, alarms)):
         when = time_text(recorded.snapshot.timestamp)
         counts[result.part] = counts.get(result.part, 0) + 1
         values = recorded.snapshot.physical()
         channel = result.channel_index
         level = velocity(values, recorded.sample_rate_hz, channel, to_m_s2)
+        alarm = {} if alarms is None else {"alarm": alarms[np.datetime64(recorded.snapshot.timestamp, "s")]}
         if args.json:
             extra = {} if level is None else {"velocity_rms_mm_s": round(level[0], 3), "iso_zone": level[1]}
+            extra.update(alarm)
             print(json.dumps({"time": when, "source": recorded.snapshot.source, **result.to_dict(), **extra}),
                   flush=True)
         else:
             speed = "" if level is None else f"  {level[0]:.2f} mm/s (ISO 10816-3 zone {level[1]})"
-            print(f"{when}  {result.part:<15} {result.confidence:4.2f}  {result.summary()}{speed}", flush=True)
+            flag = f"  [{alarm['alarm']}]" if alarm else ""
+            print(f"{when}{flag}  {result.part:<15} {result.confidence:4.2f}  {result.summary()}{speed}", flush=True)
         if args.plot is not None and result.part != "none":
             _plot(args.plot, k, when, values, recorded.sample_rate_hz, result, channel, baseline)
         last = (k, when, values, recorded.sample_rate_hz, result, channel)
     if args.plot is not None and last is not None and last[4].part == "none":
         _plot(args.plot, *last, baseline)
+    if alarms is not None and not counts:
+        print(f"bearing-train diagnose: none of the {len(alarms)} snapshots in alarm in {args.alarms} is in the "
+              "recording (times are matched to the second)", file=sys.stderr)
     if not args.json:
         print("named: " + ", ".join(f"{part} {n}" for part, n in sorted(counts.items(), key=lambda kv: -kv[1])),
               file=sys.stderr)

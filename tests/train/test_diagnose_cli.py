@@ -81,3 +81,19 @@ def test_velocity_in_mm_s_with_its_iso_zone_and_the_spectrum_plot(tmp_path, caps
     assert second["part"] == "outer_race"
     plots = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert plots == ["00001_outer_race.png"] and (tmp_path / "plots" / plots[0]).stat().st_size > 20_000
+
+
+def test_alarms_limit_the_diagnosis_to_the_snapshots_a_score_table_has_in_alarm(tmp_path, capsys):
+    faulty = np.hstack([noise(1)[:, :1], impacts(BPFO, 0)])
+    rec = packed(tmp_path / "rec.npz", [noise(0), noise(2), faulty])
+    scores = tmp_path / "scores.csv"
+    scores.write_text("timestamp,error,over_threshold,alarm,state,level\n"
+                      "2024-05-01 08:00:00,0.01,0,0,running,normal\n"
+                      "2024-05-01 08:10:00,0.02,0,0,running,normal\n"
+                      "2024-05-01 08:20:00,0.30,1,1,running,danger\n")
+    assert cli_main(["diagnose", str(rec), "--bearing", "ims", "--alarms", str(scores), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["time"], d["alarm"], d["part"]) for d in lines] == [("2024-05-01 08:20:00", "danger", "outer_race")]
+    (tmp_path / "bad.csv").write_text("time,score\n1,2\n")
+    assert cli_main(["diagnose", str(rec), "--bearing", "ims", "--alarms", str(tmp_path / "bad.csv")]) == 2
+    assert "bad.csv: not a score table" in capsys.readouterr().err
