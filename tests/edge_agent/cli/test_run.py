@@ -54,7 +54,8 @@ def test_ctrl_c_ends_run_and_replay_with_130_and_sigterm_run_with_0(tmp_path):
             if "SIGTERM stops" in line:
                 break
         proc.send_signal(sig)
-        assert proc.wait(60) == code
+        proc.communicate(timeout=60)
+        assert proc.returncode == code
     link = tmp_path / "ttyREPLAY"
     replay = subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *map(str, raw_test2_files()[:2]),
                                "--pty", "--link", str(link), "--loops", "0"],
