@@ -220,7 +220,8 @@ def load_bundle(path: str | Path, variant: str | None = None, runtime: str = "au
             raise BundleError(f"{path}: cannot read the bundle archive ({exc}); copy it again") from exc
         root = _extract(path)
         try:
-            bundle = _load_dir(root, variant, runtime, probe, watch=[(path, sha256_bytes(data), seen)], trust=trust)
+            bundle = _load_dir(root, variant, runtime, probe, watch=[(path.resolve(), sha256_bytes(data), seen)],
+                               trust=trust)
         except BundleError as exc:
             shutil.rmtree(unpacked_folder(root), ignore_errors=True)
             raise BundleError(f"{path} (unpacked): {exc}") from exc
@@ -303,8 +304,11 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
         raise BundleError(f"{model_path}: {exc}") from exc
     bundle_id = str(manifest["bundle_id"])
     if watch is None:  # a directory: its manifest and every file it lists, as read and verified
-        watch = [(root / MANIFEST, sha256_bytes(manifest_bytes), manifest_seen)] + \
-            [(root / n, manifest["files"][n], seen) for n, (_, seen) in verified.items()]
+        # by their real paths: the update procedure flips a 'bundle' link to a new folder, which changes
+        # nothing in the folder this bundle was read from (no event); a copy over that folder does
+        real = root.resolve()
+        watch = [(real / MANIFEST, sha256_bytes(manifest_bytes), manifest_seen)] + \
+            [(real / n, manifest["files"][n], seen) for n, (_, seen) in verified.items()]
     return Bundle(bundle_id=bundle_id, path=root, manifest=manifest, spec=spec,
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
                   model_path=model_path, runner=runner,

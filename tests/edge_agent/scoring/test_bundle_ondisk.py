@@ -132,6 +132,23 @@ def test_a_model_swapped_between_its_checksum_and_the_load_never_runs(copy, othe
     assert [n.split(" changed on disk")[0] for n in bundle.on_disk.check()] == [str(copy / "model_float32.tflite")]
 
 
+def test_flipping_a_bundle_link_to_a_new_folder_is_not_a_change_of_the_running_bundle(bundle_dir, tmp_path,
+                                                                                       copy_bundle):
+    """docs/edge_agent.md's update procedure: 'bundle' is a link, flipped to the new folder before the reload.
+    The running bundle's own folder did not change: no event (a copy over that folder is one)."""
+    v1, v2 = copy_bundle(bundle_dir, tmp_path / "v1"), copy_bundle(bundle_dir, tmp_path / "v2")
+    link = tmp_path / "bundle"
+    link.symlink_to(v1)
+    bundle = load_bundle(link)
+    (v2 / "scaler.json").write_text((v2 / "scaler.json").read_text() + " ")  # v2 is another bundle
+    tmp = tmp_path / "bundle.new"
+    tmp.symlink_to(v2)
+    os.replace(tmp, link)
+    assert bundle.on_disk.check() == []
+    (v1 / "scaler.json").write_text("{}")
+    assert [n.split(" changed on disk")[0] for n in bundle.on_disk.check()] == [str(v1 / "scaler.json")]
+
+
 def test_an_archive_bundle_watches_the_archive(bundle_dir, tmp_path):
     import shutil
 
