@@ -109,22 +109,43 @@ def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES
     try:
         values = np.loadtxt(path, delimiter="\t", dtype=np.float64, ndmin=2)
     except ValueError as exc:
-        # numpy's message says which row and column; add the file and what to do.
-        raise RecordingError(f"{path}: not a valid snapshot file (IMS: tab-separated numbers): {exc}; "
-                             "another rig's CSV files: give --sample-rate and --snapshot-length") from None
+        raise RecordingError(f"{path}: {_loadtxt_problem(str(exc))}") from None
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read: {exc}") from None
     rows = values.shape[0]
     if rows == 0:
         raise RecordingError(f"{path}: empty file, expected {expected_rows} rows of samples")
+    if expected_rows is not None and rows < expected_rows:
+        raise RecordingError(f"{path}: truncated: {rows:,} of {expected_rows:,} rows (one row per sample; a copy "
+                             "cut short, or another rig's files: give --sample-rate and --snapshot-length, "
+                             "docs/recordings.md)")
     if expected_rows is not None and rows != expected_rows:
-        raise RecordingError(f"{path}: has {rows} rows, expected {expected_rows} "
-                             "(one row per sample); the file is truncated or not a snapshot (another rig's "
-                             "files: give --sample-rate and --snapshot-length, docs/recordings.md)")
+        raise RecordingError(f"{path}: has {rows:,} rows, expected {expected_rows:,} (one row per sample); not an "
+                             "IMS snapshot (another rig's files: give --sample-rate and --snapshot-length, "
+                             "docs/recordings.md)")
     if not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0]) + 1
         raise RecordingError(f"{path}: row {row}: NaN or infinite value")
     return values
+
+
+def _loadtxt_problem(numpy_message: str) -> str:
+    """numpy.loadtxt's complaint in the kit's words, with line numbers counted from 1 like an editor's.
+
+    numpy counts the row of a changed column count from 1 but the row of a bad number from 0, and
+    advises ``usecols``, a numpy argument the user cannot pass here.
+    """
+    what = "not a valid snapshot file (IMS: tab-separated numbers, one row per sample)"
+    advice = "another rig's CSV files: give --sample-rate and --snapshot-length"
+    columns = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", numpy_message)
+    if columns:
+        before, after, line = columns.groups()
+        return f"{what}: line {int(line):,} has {after} values, the lines before it {before}: truncated or damaged there"
+    number = re.search(r"could not convert string '(.*)' to \w+ at row (\d+), column (\d+)", numpy_message)
+    if number:
+        text, row, column = number.groups()
+        return f"{what}: line {int(row) + 1:,}, column {column}: {text[:40]!r} is not a number; {advice}"
+    return f"{what}: {numpy_message.split('; use `usecols`')[0]}; {advice}"
 
 
 def to_counts(values: np.ndarray, scale: float = IMS_SCALE, source: str = "data") -> np.ndarray:
