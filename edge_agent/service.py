@@ -135,15 +135,17 @@ class Agent:
         else:  # the machine state first (stopped, starting, a sensor problem: never judged), then the level
             score = self.loaded.scorer.score(features, time_s=snap.timestamp, samples=snap.samples,
                                              scale=board.info.scale)
-        # a NaN error or a sensor problem seen in the samples (flat, dropout, clipping, DC offset): a fault
-        self.health.scoring_fault = score.fault if score is not None else None
+        # a NaN error or a sensor problem seen in the samples (flat, dropout, clipping, DC offset): a fault,
+        # begun or ended with this snapshot (not at the next housekeeping)
+        fault = score.fault if score is not None else None
+        if fault != self.health.scoring_fault:
+            self.health.scoring_fault = fault
+            self._update_fault(time.monotonic())
         judged = score is not None and score.state == "running" and score.fault is None
         events = self.alarm.update(score.alarm, score.level, _diagnosis_text(score), _why(score)) if judged else []
         self._last_time = snap.timestamp
         if score is not None:
             self.rebaselining.after_snapshot(snap.timestamp, score.state)
-        if score is not None and score.fault:
-            self._update_fault(time.monotonic())  # shown with this snapshot, not at the next housekeeping
         self._show()
         row = SnapshotRow(
             time=snap.timestamp, first_index=snap.first_index, stream_id=board.stream_id,

@@ -194,16 +194,18 @@ def test_replay_25_files_scores_equal_offline_and_alarm_exact(tmp_path, bundle, 
     assert_features_exact(rows, truth)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {r["bundle_id"] for r in rows} == {manifest["bundle_id"]}  # every row names its bundle
-    # The relay (latched alarm, no one acknowledges) is on exactly from the first offline alarm on.
+    # The alarm latches from the first offline alarm on (no one acknowledges); the relay is on exactly from the
+    # first snapshot at Danger on ([levels] relay_on = "danger"); the LED blinks while the latch is at Alert.
     alarms = [bool(r["alarm"]) for r in rows]
-    expected_relay = list(np.logical_or.accumulate(alarms))
-    assert any(expected_relay), "the model never alarmed on the failure end of test 2"
+    latched = list(np.logical_or.accumulate(alarms))
+    expected_relay = list(np.logical_or.accumulate([r["level"] == "danger" for r in rows]))
+    assert any(expected_relay), "the model never reached Danger on the failure end of test 2"
     assert [relay for _, relay, _, _ in seen] == expected_relay
-    for (_, relay, led, pattern), latched in zip(seen, expected_relay):
-        assert pattern == ("alarm" if latched else "normal")
-        if latched:
+    for (_, relay, led, pattern), at_alert, at_danger in zip(seen, latched, expected_relay):
+        assert pattern == ("alarm" if at_danger else "alert" if at_alert else "normal")
+        if at_danger:
             assert led is True  # alarm pattern: steady on
-    assert [r["state"] for r in rows] == ["alarm" if x else "normal" for x in expected_relay]
+    assert [r["state"] for r in rows] == ["alarm" if x else "normal" for x in latched]
     # stopping switched the outputs off and journaled a clean stop
     assert journal_events(tmp_path / "journal.sqlite")[-1]["kind"] == "stop"
     assert factory.pin(RELAY).state is False
