@@ -54,7 +54,7 @@ from train import model_dir
 from train.drift import ON_DRIFT, drift_caveat, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
 from train.reconstruction import (MAX_TRIES, MIN_EPOCHS_TO_RETRY, collapse_warning, learning_metadata,
-                                  train_until_learned)
+                                  stop_when_dead, train_until_learned)
 from train.threshold import DEFAULT_DEBOUNCE, DEFAULT_MARGIN, DEFAULT_RULE, ThresholdRule
 
 DEFAULT_EPOCHS = 100
@@ -177,11 +177,12 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     healthy_windows = np.lib.stride_tricks.sliding_window_view(healthy, timesteps).all(axis=1)
     train_windows = windows[healthy_windows]
     # A model collapsed to a constant is trained again with the next seed (train.reconstruction).
+    tries = seed_tries or (MAX_TRIES if epochs >= MIN_EPOCHS_TO_RETRY else 1)
     model, history, chosen, attempts = train_until_learned(
         lambda s: train_autoencoder(train_windows, seed=s, epochs=epochs, batch_size=batch_size,
-                                    validation_split=validation_split, verbose=verbose, on_epoch=on_epoch),
-        train_windows, seed, tries=seed_tries or (MAX_TRIES if epochs >= MIN_EPOCHS_TO_RETRY else 1),
-        on_collapse=on_collapse)
+                                    validation_split=validation_split, verbose=verbose, on_epoch=on_epoch,
+                                    callbacks=[stop_when_dead(train_windows)] if tries > 1 else []),
+        train_windows, seed, tries=tries, on_collapse=on_collapse)
     seed, seconds = chosen.seed, sum(a.seconds for a in attempts)
     reconstructions = model.predict(windows, batch_size=1024, verbose=0)
     errors = reconstruction_error(windows, reconstructions)
@@ -248,13 +249,15 @@ def fit_scaler(table: FeatureTable, healthy: np.ndarray) -> ScalerParams:
 def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_EPOCHS,
                       batch_size: int = DEFAULT_BATCH_SIZE, validation_split: float = DEFAULT_VALIDATION_SPLIT,
                       verbose: int = 0, steps_per_execution: int = STEPS_PER_EXECUTION,
-                      on_epoch: Callable[[int, int, dict[str, float]], None] | None = None):
+                      on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+                      callbacks: Sequence = ()):
     """The default model, trained to reconstruct ``windows``: returns (model, history, seconds).
 
     Deterministic on CPU for a given seed: Python, NumPy and TensorFlow RNGs are
     seeded and TensorFlow's deterministic ops are enabled. ``steps_per_execution``
     only changes how many batches run per call into the compiled graph (speed),
-    not which updates are made. ``on_epoch`` as in :func:`fit_model_dir` (it observes, changes nothing).
+    not which updates are made. ``on_epoch`` as in :func:`fit_model_dir` (it observes, changes nothing);
+    ``callbacks`` are more Keras callbacks (``train.reconstruction.stop_when_dead`` ends a collapsed run early).
     """
     import keras
     import tensorflow as tf
@@ -267,8 +270,8 @@ def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_E
     model.compile(optimizer=keras.optimizers.Adam(), loss="mae", steps_per_execution=steps_per_execution)
     x = windows.astype(np.float32)
     t0 = time.perf_counter()
-    callbacks = [] if on_epoch is None else [keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, epochs, dict(logs or {})))]
+    callbacks = list(callbacks) + ([] if on_epoch is None else [keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, epochs, dict(logs or {})))])
     hist = model.fit(x, x, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                      shuffle=True, verbose=verbose, callbacks=callbacks)
     seconds = time.perf_counter() - t0

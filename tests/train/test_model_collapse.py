@@ -34,11 +34,13 @@ def test_a_reconstruction_is_not_a_collapse():
 
 def test_fit_retrains_a_collapsed_model_with_the_next_seed_and_records_both(tmp_path):
     said = []
-    res = fit_model_dir(datasets.FEATURES_TEST2, tmp_path / "m", UNTIL, seed=0, epochs=10, seed_tries=2,
+    res = fit_model_dir(datasets.FEATURES_TEST2, tmp_path / "m", UNTIL, seed=0, epochs=12, seed_tries=2,
                         make_plots=False, on_collapse=lambda seed, again: said.append((seed, again)))
     recon = res.metadata["reconstruction"]
     assert said == [(0, 1)]
     assert [(t["seed"], t["collapsed"]) for t in recon["seeds_tried"]] == [(0, True), (1, False)]
+    # seed 0's output was dead at epoch 10: stopped there (train.reconstruction.CHECK_EPOCH); seed 1 ran all 12
+    assert [t["epochs_run"] for t in recon["seeds_tried"]] == [10, 12]
     assert recon["learned"] and recon["seed"] == 1 and res.metadata["seed"] == 1
     assert min(recon["spread_ratio"]) > 0.05 and recon["error_vs_median"] < 0.95
     assert not any("did not learn" in w for w in res.metadata["warnings"])
