@@ -9,7 +9,8 @@ The steps, each a short function below:
 3. build windows of ``T`` consecutive snapshots (``make_windows``; T=1 is the seed);
 4. train the default autoencoder, seeded and deterministic (Adam, MAE, 100
    epochs, batch 10, validation split 0.05: Keras takes the *last* 5 % of the
-   healthy windows, unshuffled, as validation);
+   healthy windows, unshuffled, as validation); a model that collapsed to a
+   constant output is trained again with the next seed (:mod:`train.reconstruction`);
 5. score every window, set the threshold from the healthy errors
    (:mod:`train.threshold`) and debounce (``edge_agent.scoring.scores.alarm_series``,
    the same function the parity gate and the benchmarks use);
