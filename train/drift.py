@@ -16,7 +16,8 @@ Two tests per feature, each a statistic with its own noise, not a ratio:
   snapshots, with a Student t of that many degrees of freedom minus 2 (Santer et al. 2000,
   J. Geophys. Res. 105(D6), the usual correction for trends in autocorrelated series).
 - **step**: the mean of the **last quarter** against the mean of the **first quarter**, the
-  same correction applied to each quarter (Welch's t with the effective sizes).
+  same correction applied to each quarter with ``r`` from the period's first half (Welch's t
+  with the effective sizes; a Kendall-type bias correction of ``r`` in both tests).
 
 A feature is refused only when a test is **significant** (one-sided, rising; family-wise 0.5 %
 per fit: each of the ``2 x features`` tests at ``0.5 % / (2 x features)``, Bonferroni) **and the
@@ -32,7 +33,8 @@ A falling level is reported but not refused: settling after a run-in falls, and 
 period of IMS test 2 falls by 1.2 %/day (bearings 2 and 3) without a false alarm.
 A period whose latest half spans less than :data:`MIN_SPAN_HOURS` (or holds fewer than
 :data:`MIN_SNAPSHOTS`) is **too short to judge**: said so, not refused (a daily cycle of load
-or temperature cannot be told from a trend in less). The evidence (stationary simulations,
+or temperature cannot be told from a trend in less); so is a feature worth fewer than
+:data:`MIN_EFFECTIVE_SNAPSHOTS` independent snapshots (a slow wander, :func:`drift_caveat`). The evidence (stationary simulations,
 real healthy periods of IMS tests 1 and 2, injected ramps): ``docs/commissioning.md``,
 ``tests/train/test_drift.py``, ``benchmarks/bench_condition.py``.
 """
