@@ -147,9 +147,11 @@ def journal_features(journal: Journal, **selection: Any) -> JournalExport:
     return JournalExport(table, sel.dropped, sel.sample_rate_hz, sel.samples_per_snapshot)
 
 
-#: The scores CSV's columns before the contributions (one ``<feature> contribution`` column each).
+#: The scores CSV's columns before the contributions (one ``<feature> contribution`` column each). ``state`` is
+#: what the LED showed (normal / alarm / fault / learning), as before; ``machine_state`` (running / stopped /
+#: starting / sensor_fault) and ``level`` (normal / alert / danger) are the judgement's (empty in older journals).
 SCORE_COLUMNS = ("timestamp", "error", "threshold", "over_threshold", "alarm", "state", "bundle_id", "latency_ms",
-                 "inference_s", "top_channel", "top_share", "diagnosis")
+                 "inference_s", "top_channel", "top_share", "diagnosis", "machine_state", "level")
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def write_export(selection: Selection, output: str, scores: str | None = None) -
             if score_csv:
                 shares = r["contributions"] if r["contributions"] and len(r["contributions"]) == len(contributions) \
                     else [None] * len(contributions)
-                score_csv.writerow([stamp, *(_cell(r[c]) for c in SCORE_COLUMNS[1:]), *(_cell(v) for v in shares)])
+                score_csv.writerow([stamp, *(_cell(r.get(c)) for c in SCORE_COLUMNS[1:]), *(_cell(v) for v in shares)])
             n, first, last = n + 1, first or stamp, stamp
             scored += r["error"] is not None
             diagnosed += r["diagnosis"] is not None

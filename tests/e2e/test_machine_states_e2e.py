@@ -80,8 +80,11 @@ def test_stop_start_and_sensor_problems_never_raise_a_bearing_alarm(tmp_path, ag
     assert all(r["diagnosis"] is None for r in journaled if r["machine_state"] != "running")
     # offline scoring of the same features judges the same states and levels (the sample checks, clipping here,
     # need the raw samples: offline that snapshot is judged on its features, which look healthy)
-    table, scores = tmp_path / "exported.csv", tmp_path / "scores.csv"
-    assert cli.main(["export", "--journal", str(journal), "-o", str(table)]) == 0
+    table, scores, journal_scores = tmp_path / "exported.csv", tmp_path / "scores.csv", tmp_path / "journal_scores.csv"
+    assert cli.main(["export", "--journal", str(journal), "-o", str(table), "--scores", str(journal_scores)]) == 0
+    with journal_scores.open() as fh:  # export --scores carries the two facts too
+        exported = [(r["machine_state"], r["level"]) for r in csv.DictReader(fh)]
+    assert exported == [(r["machine_state"] or "", r["level"] or "") for r in journaled]
     assert cli.main(["score", "--bundle", str(agent_bundle), str(table), "-o", str(scores)]) == 0
     with scores.open() as fh:
         offline = {r["timestamp"]: (r["state"], r["level"]) for r in csv.DictReader(fh)}
