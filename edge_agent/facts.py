@@ -22,6 +22,8 @@ FACTS: dict[str, str] = {
     "diagnosis": "the latched alarm's diagnosis (the snapshot that raised it), else the newest clear one",
     "dominant_diagnosis": "the diagnosis most snapshots of the latched alarm had",
     "rebaseline": "a re-baseline in progress: since, by whom, why (none otherwise)",
+    "baseline_change": "the last running snapshot's largest rise over the commissioning baseline and over the "
+                       "active one, in dB, with the feature: information, not an alarm",
 }
 
 LEVEL_NUMBER = {"normal": 0, "alert": 1, "danger": 2}
@@ -47,4 +49,5 @@ def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None
         "diagnosis": diagnosis,
         "dominant_diagnosis": hb.get("alarm_dominant_diagnosis") if latched else None,
         "rebaseline": learning if isinstance(learning, dict) else None,
+        "baseline_change": hb.get("baseline_change") if isinstance(hb.get("baseline_change"), dict) else None,
     }

@@ -98,6 +98,7 @@ def heartbeat(agent: "Agent") -> dict[str, Any]:
         "level": alarm.level, "alarm_level": alarm.latched_level if alarm.latched else None,
         "alarm_diagnosis": alarm.diagnosis if alarm.latched else None,
         "alarm_dominant_diagnosis": alarm.dominant_diagnosis if alarm.latched else None,
+        "baseline_change": getattr(agent, "baseline_change", None),
         "device_id": board.info.device_id if board.info else None,
         "interval_s": agent.config.agent.interval_s,
     }

@@ -82,6 +82,8 @@ class Agent:
                                          settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
         self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         self._last_time: float | None = None  # the newest snapshot's time (a re-baseline learns from after it)
+        #: the last running snapshot's largest rise over the commissioning and the active baseline (information)
+        self.baseline_change: dict | None = None
         try:
             self.sinks = build_sinks(SinkContext(config, self.journal, lambda: persistence.persisted_state(self),
                                                  self.acknowledge, pin_factory), sink_factories)
@@ -146,6 +148,8 @@ class Agent:
         self._last_time = snap.timestamp
         if score is not None:
             self.rebaselining.after_snapshot(snap.timestamp, score.state)
+            if score.state == "running":
+                self.baseline_change = self.rebaselining.change(features)
         self._show()
         row = SnapshotRow(
             time=snap.timestamp, first_index=snap.first_index, stream_id=board.stream_id,

@@ -86,6 +86,19 @@ class Rebaselining:
         self.on_event(kind, detail)
         self._save()
 
+    def change(self, features: np.ndarray) -> dict | None:
+        """How far this running snapshot's features are from the commissioning baseline and from the active one,
+        in dB (the feature that rose most, and its rise): information for status and the page, not an alarm."""
+        keeper = self.scorer.baselines if self.scorer is not None else None
+        if keeper is None:
+            return None
+        out = {}
+        for name, baseline in (("since_commissioning", keeper.commissioning), ("since_active", keeper.active)):
+            db = baseline.change_db(features)
+            i = int(np.argmax(db))
+            out[name] = {"feature": baseline.feature_names[i], "db": round(float(db[i]), 2)}
+        return out
+
     def _running_features(self, since: float) -> tuple[np.ndarray, np.ndarray]:
         rows = [r for r in self.journal.iter_snapshots(since=since) if r.get("machine_state") == "running"
                 and r.get("bundle_id") == self.scorer.bundle.bundle_id]

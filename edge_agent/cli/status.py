@@ -80,6 +80,12 @@ def _print_text(status: dict) -> None:
             most = f["dominant_diagnosis"]
             _say(f"alarm diagnosis: {f['diagnosis']} (the snapshot that raised it)"
                  + (f"; most of its snapshots: {most}" if most and most != f["diagnosis"] else ""))
+        change = f["baseline_change"] or {}
+        if change.get("since_commissioning"):
+            c, a = change["since_commissioning"], change.get("since_active") or {}
+            _say(f"change over the commissioning baseline: {c['feature']} {c['db']:+.1f} dB"
+                 + (f"; over the active baseline: {a['feature']} {a['db']:+.1f} dB" if a and a != c else "")
+                 + " (information, not an alarm)")
         if f["rebaseline"]:
             r = f["rebaseline"]
             _say(f"re-baseline in progress since {_fmt(r.get('since'))} UTC, by {r.get('by')}: {r.get('reason')} "

@@ -106,7 +106,7 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
         "alarm_acknowledged": bool(heartbeat.get("alarm_acknowledged")),
         "fault": facts["fault"],
         "machine_state": facts["machine_state"], "level": facts["level"], "alarm_level": facts["alarm_level"],
-        "dominant_diagnosis": facts["dominant_diagnosis"],
+        "dominant_diagnosis": facts["dominant_diagnosis"], "baseline_change": facts["baseline_change"],
         "error": last.get("error") if scored else None,
         "threshold": last.get("threshold") if scored else None,
         "over_threshold": _opt_bool(last.get("over_threshold")),
@@ -124,3 +124,4 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
 def encode(message: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON, strict (``allow_nan=False``) so every consumer can parse it."""
     return dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+

@@ -45,7 +45,7 @@ def synthetic_npz(path: Path) -> list[str]:
     return [state for state, _ in plan]
 
 
-def test_stop_start_and_sensor_problems_never_raise_a_bearing_alarm(tmp_path, agent_bundle):
+def test_stop_start_and_sensor_problems_never_raise_a_bearing_alarm(tmp_path, agent_bundle, capsys):
     recording = tmp_path / "weekend.npz"
     expected = synthetic_npz(recording)
     link = tmp_path / "ttyBEARING"
@@ -78,6 +78,11 @@ def test_stop_start_and_sensor_problems_never_raise_a_bearing_alarm(tmp_path, ag
     faults = [e for e in events if e.startswith("sensor_fault")]
     assert faults[-1] == "sensor_fault_end"  # the healthy snapshot after them ends the fault
     assert all(r["diagnosis"] is None for r in journaled if r["machine_state"] != "running")
+    # status says what the machine does and how far it moved from commissioning (information, not an alarm)
+    capsys.readouterr()
+    assert cli.main(["status", "--journal", str(journal)]) == 0
+    out = capsys.readouterr().out
+    assert "machine: RUNNING  level: NORMAL" in out and "change over the commissioning baseline: " in out
     # offline scoring of the same features judges the same states and levels (the sample checks, clipping here,
     # need the raw samples: offline that snapshot is judged on its features, which look healthy)
     table, scores, journal_scores = tmp_path / "exported.csv", tmp_path / "scores.csv", tmp_path / "journal_scores.csv"

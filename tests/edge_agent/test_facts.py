@@ -3,7 +3,8 @@ and a latched alarm shows its own diagnosis, not the newest row's (issue 20 #6).
 from edge_agent.facts import FACTS, node_facts
 from edge_agent.telemetry import payloads
 
-HEARTBEAT = {"time": 1.0, "display": "alarm", "alarm_latched": True, "alarm_acknowledged": False,
+HEARTBEAT = {"baseline_change": {"since_commissioning": {"feature": "Bearing 1", "db": 0.8},
+                                  "since_active": {"feature": "Bearing 1", "db": 0.2}}, "time": 1.0, "display": "alarm", "alarm_latched": True, "alarm_acknowledged": False,
              "fault": "dropout on Bearing 2: under -20 dB of its commissioning level", "level": "danger",
              "alarm_level": "danger", "alarm_diagnosis": "bearing 1, outer race",
              "alarm_dominant_diagnosis": "bearing 1, outer race"}
@@ -31,3 +32,11 @@ def test_a_latched_alarm_shows_the_diagnosis_of_the_snapshot_that_raised_it():
     calm = {**HEARTBEAT, "alarm_latched": False, "display": "normal"}
     assert node_facts(calm, LAST, NEWEST_DIAGNOSED)["diagnosis"] == "bearing 4, cage"
     assert node_facts(calm, LAST, NEWEST_DIAGNOSED)["alarm_level"] is None
+
+
+def test_the_change_over_the_baselines_is_carried_as_information():
+    f = node_facts(HEARTBEAT, LAST, NEWEST_DIAGNOSED)
+    assert f["baseline_change"]["since_commissioning"] == {"feature": "Bearing 1", "db": 0.8}
+    state = payloads.state_message(running=True, heartbeat=HEARTBEAT, last_row=LAST, counters={})
+    assert state["baseline_change"]["since_active"]["db"] == 0.2
+    assert node_facts({**HEARTBEAT, "baseline_change": "junk"}, LAST)["baseline_change"] is None

@@ -105,7 +105,9 @@ function showStatus(s) {
   const machine = f.machine_state ? `machine ${f.machine_state.replace("_", " ")}` : "";
   const level = f.level ? `level ${f.level}` : "";
   const rb = f.rebaseline ? `re-baseline in progress (by ${f.rebaseline.by}: ${f.rebaseline.reason})` : "";
-  text("state-facts", [machine, level, rb].filter(Boolean).join(" · "));
+  const bc = f.baseline_change && f.baseline_change.since_commissioning;
+  const moved = bc ? `${bc.feature} ${bc.db >= 0 ? "+" : ""}${bc.db.toFixed(1)} dB since commissioning` : "";
+  text("state-facts", [machine, level, moved, rb].filter(Boolean).join(" · "));
   const fl = $("fault-line");
   fl.hidden = !(f.fault && st.display !== "fault");
   fl.textContent = fl.hidden ? "" : `Sensor fault: ${f.fault}`;
