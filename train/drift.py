@@ -104,13 +104,19 @@ class FeatureDrift:
     def describe(self) -> str:
         parts = []
         if self.rising:
+            week = _db(self.percent_per_day * HORIZON_DAYS)
             parts.append(f"rises {self.percent_per_day:+.2f} %/day over the latest {self.days:.1f} days "
-                         f"(t = {self.trend_t:.1f}); in {HORIZON_DAYS:g} more days that is "
+                         f"(t = {self.trend_t:.1f}); in {HORIZON_DAYS:g} more days that is {week:+.1f} dB, "
                          f"{self.trend_ranges:.2f} of its healthy range")
         if self.stepped:
-            parts.append(f"its last quarter is {self.step_percent:+.1f} % above its first (t = {self.step_t:.1f}), "
-                         f"{self.step_ranges:.2f} of the first quarter's range")
+            parts.append(f"its last quarter is {self.step_percent:+.1f} % ({_db(self.step_percent):+.1f} dB) above "
+                         f"its first (t = {self.step_t:.1f}), {self.step_ranges:.2f} of the first quarter's range")
         return f"{self.name}: " + "; ".join(parts)
+
+
+def _db(percent: float) -> float:
+    """A change of ``percent`` % in a level, in dB (20 log10), as vibration practice states level changes."""
+    return 20.0 * float(np.log10(max(1.0 + percent / 100.0, 1e-6)))
 
 
 @dataclass(frozen=True)

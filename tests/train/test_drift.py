@@ -107,7 +107,7 @@ def test_a_rising_drift_of_one_percent_a_day_on_one_channel_is_refused_with_what
     message = drift_refusal(check)
     assert message is not None and "Bearing 1: rises +" in message and "Bearing 2:" not in message
     assert "2004-02-12 10:32:39 .. 2004-02-15 12:52:39" in message  # where
-    assert "%/day" in message and "of its healthy range" in message and "spreads" not in message
+    assert "%/day" in message and "dB, " in message and "of its healthy range" in message and "spreads" not in message
     assert "--exclude" in message and "--accept-drift" in message
     rate = next(d for d in check.features if d.name == "Bearing 1")
     assert rate.rising and 0.7 < rate.percent_per_day < 1.3  # the injected 1 %/day, measured over the latest half
