@@ -7,8 +7,8 @@ passes every other check. So ``bearing-convert`` stores a few windows of the tra
 in the manifest (``reference``): healthy ones from the training period and, where the data
 has them, ones well past the threshold, with the error every variant gave on every runtime
 in the parity gate. :func:`check_reference` scores them again with the model as loaded and
-refuses a bundle whose errors differ beyond :data:`TOLERANCE` or that puts none of its
-past-threshold windows over the threshold. A bundle trained on healthy data only has no
+refuses a bundle whose errors differ beyond :data:`TOLERANCE`, that puts none of its
+past-threshold windows over the threshold, or a healthy one over it. A bundle trained on healthy data only has no
 such window; it says so (``healthy_only``) and is checked against its healthy errors.
 
 Every bundle, with or without reference windows (schema 1), is also refused by
@@ -121,12 +121,6 @@ def check_reference(run: Callable[[np.ndarray], np.ndarray], manifest: dict, var
     if bad:
         raise ReferenceMismatch(f"{labels[bad[0]]}: the model's error is {here[bad[0]]} here: it outputs no usable "
                               "numbers (inf or NaN), so this bundle could score nothing; reconvert the model")
-    over = [k for k, e in enumerate(entries) if e["kind"] == "over"]
-    if over and not any(here[k] > threshold for k in over):
-        raise ReferenceMismatch(
-            f"none of the {len(over)} reference windows past the threshold when the bundle was converted is over "
-            f"it here (largest error {max(here[k] for k in over):.6g}, threshold {threshold:.6g}): this model cannot "
-            "alarm on a bearing the converted one alarmed on; copy the bundle again from the desktop, or reconvert")
     diff = np.abs(here - expected)
     worst = int(np.argmax(diff))
     if diff[worst] > tolerance:
@@ -134,6 +128,18 @@ def check_reference(run: Callable[[np.ndarray], np.ndarray], manifest: dict, var
             f"{labels[worst]}: the model's error is {here[worst]:.6g} here, {expected[worst]:.6g} when "
             f"bearing-convert gated {variant} on {runtime} (tolerance {tolerance:.2g}): the model is not the one "
             "that was verified; copy the bundle again from the desktop, or reconvert")
+    over = [k for k, e in enumerate(entries) if e["kind"] == "over"]
+    if over and not any(here[k] > threshold for k in over):
+        raise ReferenceMismatch(
+            f"none of the {len(over)} reference windows past the threshold when the bundle was converted is over "
+            f"it here (largest error {max(here[k] for k in over):.6g}, threshold {threshold:.6g}): this model cannot "
+            "alarm on a bearing the converted one alarmed on; copy the bundle again from the desktop, or reconvert")
+    loud = [k for k, e in enumerate(entries) if e["kind"] == "healthy" and here[k] > threshold]
+    if loud:
+        raise ReferenceMismatch(
+            f"{labels[loud[0]]}: a healthy window of the training period has an error of {here[loud[0]]:.6g} here, "
+            f"over the threshold {threshold:.6g}: this bundle would alarm on the healthy machine it was trained on; "
+            "copy the bundle again from the desktop, or reconvert")
     return ReferenceCheck(healthy=len(entries) - len(over), over=len(over), max_difference=float(diff.max()),
                           tolerance=tolerance, healthy_only=not over)
 

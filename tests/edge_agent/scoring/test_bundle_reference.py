@@ -100,6 +100,20 @@ def test_a_bundle_that_cannot_put_any_window_over_its_threshold_is_refused(copy,
         load_bundle(copy, variant="float32")
 
 
+def test_a_bundle_that_puts_a_healthy_window_over_its_threshold_is_refused(copy, resign):
+    """A threshold lowered under the healthy errors (the id made to match): it would alarm on a healthy machine."""
+    def lower_threshold(manifest):
+        low = min(w["keras_error"] for w in manifest["reference"]["windows"]) / 2
+        manifest["threshold"]["value"] = low
+        for info in manifest["variants"].values():
+            info["threshold"] = low
+    resign(copy, lower_threshold)
+    with pytest.raises(BundleError, match=r"reference window \d \(healthy, 2004-.*\): a healthy window of the "
+                                          r"training period has an error of [\d.]+ here, over the threshold [\d.]+: "
+                                          r"this bundle would alarm on the healthy machine it was trained on"):
+        load_bundle(copy, variant="float32")
+
+
 def test_a_healthy_only_bundle_says_so_and_is_checked_against_its_healthy_errors(copy, resign):
     def healthy_only(manifest):
         keep = [k for k, w in enumerate(manifest["reference"]["windows"]) if w["kind"] == "healthy"]
