@@ -177,6 +177,18 @@ class Replayer:
             offset += n
             loop += 1
 
+    def check(self) -> int:
+        """Read every snapshot of the range once, before anything streams; returns how many there are.
+
+        A damaged file hours into a ``--speed 1`` replay ended the replay there (issue 21 #29): it is
+        named now, before the port opens. Raises :class:`recordings.RecordingError` or :class:`ReplayError`.
+        """
+        loops, self.loops = self.loops, 1
+        try:
+            return sum(1 for _ in self.snapshots())
+        finally:
+            self.loops = loops
+
     def _check_frame_size(self, snap: RecordedSnapshot) -> None:
         n_channels = snap.counts.shape[1]
         most = (fr.MAX_PAYLOAD - fr.SAMPLES_HEADER_SIZE) // (2 * n_channels)

@@ -95,8 +95,8 @@ def _open_port(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     replayer = replayer_from_args(args)
-    # Read and check the first snapshot before opening anything: bad data fails fast.
-    next(iter(replayer.snapshots()))
+    # Read and check every snapshot before opening anything: bad data fails now, not hours into the replay.
+    replayer.check()
     stop, interrupted = threading.Event(), []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Ctrl-C ends like any interrupted command: 130 (docs/cli.md), after the port is closed cleanly

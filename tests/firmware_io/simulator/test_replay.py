@@ -261,3 +261,24 @@ def test_real_time_pacing_and_overruns_when_the_reader_is_slow() -> None:
     assert len(received) + stats.tx_overruns == sum(isinstance(f, fr.Samples) for f in replay_frames(one))
     assert sum(f.n_samples for f in received) < 20480
     assert sum(f.n_samples for f in received) + dec.stats.missing_samples <= 20480
+
+
+def test_a_damaged_file_is_named_before_the_replay_opens_its_port(tmp_path: Path, capsys) -> None:
+    """Issue 21 #29: replay read its files lazily and died at a bad one hours into a --speed 1 replay."""
+    import shutil
+
+    from firmware_io.recordings import ims
+    from firmware_io.simulator.replay_cli import main as replay_main
+
+    folder = tmp_path / "test2"
+    folder.mkdir()
+    good = sorted(p for p in ims.RAW_TEST2_DIR.iterdir() if p.is_file())[:3]
+    for p in good[:2]:
+        shutil.copy(p, folder / p.name)
+    lines = good[2].read_text().splitlines()[:7405]  # a copy cut short
+    (folder / good[2].name).write_text("\n".join(lines) + "\n")
+    link = tmp_path / "ttyREPLAY"
+    code = replay_main([str(folder), "--pty", "--link", str(link), "--speed", "0", "--no-wait"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{folder / good[2].name}: truncated: 7,405 of 20,480 rows" in err
+    assert not link.exists()  # nothing was opened, nothing streamed
