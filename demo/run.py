@@ -96,13 +96,13 @@ def replay_to_agent(out: Path, bundle: Path) -> list:
                                "journal": {"path": str(journal)}}, "<demo>")
         pins = MockFactory()
         rows: list = []
-        print(f"\n{'snapshot (recorded)':20} {'error':>9} {'threshold':>9}  over  {'LED':7} relay")
+        print(f"\n{'snapshot (recorded)':20} {'error':>9} {'threshold':>9}  over  {'level':7} {'LED':7} relay")
 
         def show(row, agent) -> None:
             relay = "ON" if pins.pin(config.gpio.relay_pin).state else "off"
             error = f"{row.error:9.4f}" if row.error is not None else f"{'-':>9}"  # T > 1: history filling
             print(f"{format_time(row.time):20} {error} {row.threshold or 0:9.4f}  {'yes' if row.over_threshold else ' - ':4}  "
-                  f"{row.state:7} {relay}", flush=True)
+                  f"{row.level or '-':7} {row.state:7} {relay}", flush=True)
             rows.append((row, relay))
             if len(rows) == n_files:
                 # Stop with the last snapshot, before the replay's normal end closes the pty: the agent
@@ -135,9 +135,11 @@ def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) 
     same = len(rows) == len(offline.error) and np.allclose(live_err, offline.error, atol=1e-6) \
         and (live_alarm == offline.alarm).all()
     first = next((r for r, relay in rows if relay == "ON"), None)
+    alert = next((r for r, _ in rows if r.level in ("alert", "danger")), None)
     print(f"\nlive agent vs offline 'bearing-agent score' on the same {len(rows)} snapshots: "
           f"{'identical decisions, errors within 1e-6' if same else 'DIFFERENT'}")
-    print(f"alarm (LED steady, relay on) from the snapshot recorded {format_time(first.time) if first else 'never'}; "
+    print(f"alarm from the snapshot recorded {format_time(alert.time) if alert else 'never'} (Alert: the LED blinks), "
+          f"relay on from {format_time(first.time) if first else 'never'} (Danger: LED steady, relay on, buzzer); "
           f"journal: {out / 'journal.sqlite'} (try: {_venv_command('bearing-agent')} status --journal "
           f"{out / 'journal.sqlite'})")
     if not same:
