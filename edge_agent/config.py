@@ -79,6 +79,8 @@ class GpioSection:
     relay_pin: int = 22
     #: relay module input is active-high (false for the common active-low relay boards)
     relay_active_high: bool = True
+    #: energise the relay while healthy and release it on an alarm, so a dead Pi or agent alarms too (docs/hardware.md)
+    relay_fail_safe: bool = False
     #: BCM pin of the acknowledge push button (to ground, internal pull-up); -1 = none
     ack_button_pin: int = 23
 

@@ -68,8 +68,11 @@ class StatusOutputs:
 
     def __init__(self, *, led_pin: int, buzzer_pin: int = -1, relay_pin: int = -1,
                  relay_active_high: bool = True, ack_button_pin: int = -1,
-                 on_ack: Callable[[], None] | None = None, pin_factory=None) -> None:
+                 on_ack: Callable[[], None] | None = None, pin_factory=None, relay_fail_safe: bool = False) -> None:
         self.pin_factory = pin_factory
+        #: fail-safe: the relay is energised while all is well and released on an alarm, so a dead Pi, SD card,
+        #: power supply or agent (any of which releases it) alarms too; it starts released until the first show
+        self.relay_fail_safe = relay_fail_safe
         self.led = LED(led_pin, pin_factory=pin_factory)
         self.buzzer = Buzzer(buzzer_pin, pin_factory=pin_factory) if buzzer_pin >= 0 else None
         self.relay = (OutputDevice(relay_pin, active_high=relay_active_high, initial_value=False,
@@ -94,7 +97,7 @@ class StatusOutputs:
                 self.led.blink(on_time=pattern[0], off_time=pattern[1])
             self.pattern = display
         if self.relay is not None and relay != self._relay_on:
-            self.relay.value = relay
+            self.relay.value = (not relay) if self.relay_fail_safe else relay
             self._relay_on = relay
         if self.buzzer is not None and buzzer != self._buzzing:
             if buzzer:
@@ -116,8 +119,10 @@ class StatusOutputs:
 
     @property
     def relay_on(self) -> bool:
-        """The relay as the pin reads back (not as requested)."""
-        return bool(self.relay.value) if self.relay is not None else False
+        """The relay's alarm as the pin reads back (not as requested): energised, or released when fail-safe."""
+        if self.relay is None:
+            return False
+        return not bool(self.relay.value) if self.relay_fail_safe else bool(self.relay.value)
 
     def close(self) -> None:
         """Switch everything off and release the pins (clean stop; a latched alarm is
@@ -136,7 +141,7 @@ def gpio_sink(gpio: GpioSection, pin_factory=None, on_ack: Callable[[], None] | 
         factory = pin_factory if pin_factory is not None else make_pin_factory(gpio.pin_factory)
         return StatusOutputs(led_pin=gpio.led_pin, buzzer_pin=gpio.buzzer_pin, relay_pin=gpio.relay_pin,
                              relay_active_high=gpio.relay_active_high, ack_button_pin=gpio.ack_button_pin,
-                             on_ack=on_ack, pin_factory=factory)
+                             on_ack=on_ack, pin_factory=factory, relay_fail_safe=gpio.relay_fail_safe)
     except Exception as exc:  # gpiozero: pin in use, no permission, no pin library
         raise SinkError(f"cannot set up the GPIO pins (LED {gpio.led_pin}, buzzer {gpio.buzzer_pin}, relay "
                         f"{gpio.relay_pin}, button {gpio.ack_button_pin}): {type(exc).__name__}: {exc}; check the "

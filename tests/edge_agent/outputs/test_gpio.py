@@ -23,3 +23,17 @@ def test_outputs_drive_mock_pins_and_button_acknowledges():
         time.sleep(0.01)
     assert acks == [1]
     out.close()
+
+
+def test_a_fail_safe_relay_is_energised_while_healthy_and_released_on_alarm_and_stop():
+    factory = MockFactory()
+    out = StatusOutputs(led_pin=17, relay_pin=22, relay_fail_safe=True, pin_factory=factory)
+    assert factory.pin(22).state is False  # released until the agent shows its first state
+    out.show("normal", buzzer=False, relay=False)
+    assert factory.pin(22).state is True and not out.relay_on  # healthy: energised
+    out.show("alarm", buzzer=True, relay=True)
+    assert factory.pin(22).state is False and out.relay_on  # alarm: released, like a dead Pi
+    out.show("normal", buzzer=False, relay=False)
+    assert factory.pin(22).state is True
+    out.close()
+    assert factory.pin(22).state is False  # a stopped agent watches nothing: released, alarming
