@@ -15,16 +15,6 @@ import pytest
 from edge_agent.scoring.bundle import BundleError, load_bundle
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(converted):
-    return converted().bundle_dir
-
-
-@pytest.fixture
-def copy(bundle_dir, tmp_path, copy_bundle):
-    return copy_bundle(bundle_dir, tmp_path / "bundle")
-
-
 def test_good_bundle_loads_from_dir_and_archive(bundle_dir):
     from_dir = load_bundle(bundle_dir)
     from_tar = load_bundle(bundle_dir.with_name(bundle_dir.name + ".tar.gz"))

@@ -47,16 +47,6 @@ def other_model(genuine: Path, scratch: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(converted):
-    return converted().bundle_dir
-
-
-@pytest.fixture
-def copy(bundle_dir, tmp_path, copy_bundle):
-    return copy_bundle(bundle_dir, tmp_path / "bundle")
-
-
-@pytest.fixture(scope="module")
 def other(bundle_dir, tmp_path_factory) -> bytes:
     return other_model(bundle_dir / "model_float32.tflite", tmp_path_factory.mktemp("other") / "model.tflite")
 

@@ -20,16 +20,6 @@ from edge_agent.scoring.bundle import BundleError, load_bundle
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(converted):
-    return converted().bundle_dir
-
-
-@pytest.fixture
-def copy(bundle_dir, tmp_path, copy_bundle):
-    return copy_bundle(bundle_dir, tmp_path / "bundle")
-
-
 def test_a_converted_bundle_reproduces_its_reference_windows_on_every_variant(bundle_dir):
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
     kinds = [w["kind"] for w in manifest["reference"]["windows"]]

@@ -15,11 +15,6 @@ from edge_agent.scoring.signing import SIGNATURE, generate, read_public_key, sig
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(converted):
-    return converted().bundle_dir
-
-
-@pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     """Two key pairs: the plant's ('trusted') and someone else's ('other')."""
     folder = tmp_path_factory.mktemp("keys")
