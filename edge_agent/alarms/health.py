@@ -12,12 +12,13 @@ this order of precedence:
    :attr:`~edge_agent.stream.snapshots.SnapshotAssembler.stall_samples` of them
    passed (a mark far ahead of the stream, indices that jump in every frame):
    scoring would stop silently while the status said "normal";
-5. :data:`~edge_agent.stream.snapshots.MAX_DISCARDED_IN_ROW` snapshots in a row were
-   discarded (gaps, or a stream description that changes more often than a snapshot takes);
-6. more than ``max_bad_frame_rate`` of the frames of the last
-   ``bad_frame_window_s`` seconds were bad or missing.
+5. more than ``max_bad_frame_rate`` of the frames of the last
+   ``bad_frame_window_s`` seconds were bad or missing;
+6. :data:`~edge_agent.stream.snapshots.MAX_DISCARDED_IN_ROW` snapshots in a row were
+   discarded (gaps, or a stream description that changes more often than a snapshot takes;
+   after 5, since lost frames are the clearer cause of discarded snapshots).
 
-Reasons 4 and 5 also set :attr:`Health.stalled`: samples arrive but nothing is
+Reasons 4 and 6 also set :attr:`Health.stalled`: samples arrive but nothing is
 scored, so the agent's watchdog stops its pings and systemd restarts it.
 
 :meth:`Health.observe` is the one step that changes state (it takes a sample
@@ -82,11 +83,9 @@ class Health:
         if idle > limit:
             return (f"samples arrive but no whole snapshot was taken for {idle} samples (limit {limit}): "
                     "the sample indices jump, or the snapshot marks do not match them")
-        if board.assembler.discarded_in_row >= MAX_DISCARDED_IN_ROW:
-            return (f"{board.assembler.discarded_in_row} snapshots in a row discarded, none scored "
-                    f"(the last: {board.assembler.last_discard_reason})")
         # The frame rate is sampled only while the stream is otherwise healthy: an unplugged
-        # or silent board already has its own, clearer reason.
+        # or silent board already has its own, clearer reason. It comes before the discarded snapshots
+        # below, which lost frames cause: the cause is the clearer reason.
         stats = board.decoder.stats
         bad = stats.bad_checks + stats.frames_missing
         window.append((now, stats.frames_ok, bad))
@@ -97,6 +96,9 @@ class Health:
         if d_bad > 0 and d_bad / max(1, d_ok + d_bad) > f.max_bad_frame_rate:
             return (f"{d_bad} of {d_ok + d_bad} frames bad or lost in the last {f.bad_frame_window_s:g} s "
                     f"(limit {f.max_bad_frame_rate:.0%})")
+        if board.assembler.discarded_in_row >= MAX_DISCARDED_IN_ROW:
+            return (f"{board.assembler.discarded_in_row} snapshots in a row discarded, none scored "
+                    f"(the last: {board.assembler.last_discard_reason})")
         return None
 
 

@@ -440,7 +440,7 @@ def test_bad_config_and_bad_bundle_are_refused_at_start(tmp_path, bundle):
     bad_value.write_text("[agent]\ninterval_s = -5\n")
     proc = subprocess.run([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(bad_value)],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "[agent] interval_s must be >= 0, got -5.0" in proc.stderr
+    assert proc.returncode == 2 and "[agent] interval_s must be >= 0 and <= 86400 (a day), got -5.0" in proc.stderr
     broken = shutil.copytree(bundle, tmp_path / "broken")
     with (broken / "model_float32.tflite").open("ab") as fh:
         fh.write(b"\0")

@@ -80,16 +80,19 @@ def test_a_full_journal_disk_never_stops_the_scoring_or_the_relay_and_loses_no_r
     # scores: the agent went on with the model's window through the outage (T = 2: from the 2nd row)
     scored = [r for r in rows if r["error"] is not None]
     assert len(scored) == 24
-    # the relay is exactly the latched alarm of the journaled decisions, through the outage too
-    expected_relay = list(np.logical_or.accumulate([bool(r["alarm"]) for r in rows]))
-    assert any(expected_relay[FILL_AFTER + 1:FREE_AFTER + 1]), "no alarm during the outage: nothing proven"
+    # the relay is exactly the latched Danger of the journaled decisions ([levels] relay_on = "danger"), through the
+    # outage too; the LED shows the latched alarm (blinking at Alert, steady at Danger)
+    latched = list(np.logical_or.accumulate([bool(r["alarm"]) for r in rows]))
+    expected_relay = list(np.logical_or.accumulate([r["level"] == "danger" for r in rows]))
+    assert any(expected_relay[FILL_AFTER + 1:FREE_AFTER + 1]), "no Danger during the outage: nothing proven"
     assert [relay for _, relay, _, _ in seen] == expected_relay
     # the LED: the alarm wins; else the journal fault, from the write that failed (seen after it) to the one that
     # worked again, so each snapshot shows the fault as it was after the previous one's write or after its own
-    for k, ((_, relay, pattern, fault), latched) in enumerate(zip(seen, expected_relay)):
-        shown = {"alarm" if latched else "fault" if f else "normal" for f in (fault, seen[k - 1][3] if k else None)}
+    for k, ((_, relay, pattern, fault), alarm, danger) in enumerate(zip(seen, latched, expected_relay)):
+        alarm_pattern = "alarm" if danger else "alert"
+        shown = {alarm_pattern if alarm else "fault" if f else "normal" for f in (fault, seen[k - 1][3] if k else None)}
         assert pattern in shown, (k, pattern, shown)
-    assert "fault" in [p for (_, _, p, _), latched in zip(seen, expected_relay) if not latched]
+    assert "fault" in [p for (_, _, p, _), alarm in zip(seen, latched) if not alarm]
     kinds = [e["kind"] for e in events]
     assert kinds.index("journal_fault_begin") < kinds.index("journal_fault_end") < kinds.index("stop")
     assert kinds[-1] == "stop" and events[-1]["detail"] == "clean stop"

@@ -203,10 +203,10 @@ def empty_file(d: Path) -> Path:
 
 
 BAD = {
-    "ragged row": (bad_column_count, "2004.02.12.10.42.39", "column"),
+    "ragged row": (bad_column_count, "2004.02.12.10.42.39", "line 101 has 3 values, the lines before it 4"),
     "wrong column count": (bad_whole_file_columns, "2004.02.12.10.42.39", "3 channels"),
     "non-numeric value": (bad_number, "2004.02.12.10.42.39", "x1.2"),
-    "wrong row count": (bad_row_count, "2004.02.12.10.42.39", "20000 rows, expected 20480"),
+    "wrong row count": (bad_row_count, "2004.02.12.10.42.39", "truncated: 20,000 of 20,480 rows"),
     "bad file name (date)": (bad_name, "2004.02.30.10.42.39", "not a valid date"),
     "bad file name (format)": (bad_short_name, "2004.02.12.10.42", "YYYY.MM.DD.HH.MM.SS"),
     "duplicate timestamp": (duplicate_time, GOOD.name, "duplicate snapshot time"),
