@@ -190,7 +190,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     contributions = feature_contributions(windows, reconstructions)
 
     rule_obj.fit(errors[healthy_windows], contributions[healthy_windows])
-    split = _split(len(table), ends, healthy_windows, excluded, validation_split)
+    split = _split(len(table), ends, healthy_windows, excluded, validation_split, healthy)
     scores = alarm_series(table.timestamps, errors, rule_obj.value_, rule_obj.debounce, split,
                           far_over=far_over(contributions, rule_obj.limits_))
     # The frozen commissioning baseline and the rules of the levels and machine states (edge_agent.scoring.judge):
@@ -392,10 +392,15 @@ def _repo_relative(path: Path) -> str:
 
 
 def _split(n: int, ends: np.ndarray, healthy_windows: np.ndarray, excluded: np.ndarray,
-           validation_split: float) -> np.ndarray:
-    """Per snapshot: ``train``, ``validation`` (Keras's last healthy windows), ``test`` or ``excluded``."""
+           validation_split: float, healthy_rows: np.ndarray | None = None) -> np.ndarray:
+    """Per snapshot: ``train``, ``validation`` (Keras's last healthy windows), ``test`` or ``excluded``.
+
+    ``healthy_rows`` (the rows up to ``--train-until``, not excluded): with T > 1 the first T-1 of them end
+    no window but are trained on inside the first windows, so they are ``train``, never ``test``."""
     healthy = np.zeros(n, dtype=bool)
     healthy[ends] = healthy_windows
+    if healthy_rows is not None:
+        healthy |= np.asarray(healthy_rows, dtype=bool)
     split = np.where(healthy, "train", "test").astype(object)
     split[excluded] = "excluded"
     healthy_ends = ends[healthy_windows]

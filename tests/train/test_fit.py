@@ -135,6 +135,9 @@ def test_timesteps_windows_leave_the_first_snapshots_unscored(model_fit):
     assert meta["timesteps"] == 3 and meta["feature_spec"]["timesteps"] == 3
     # 445 healthy windows (447 - 2): Keras trains on floor(445 * 0.95) = 422, validates on 23
     assert (meta["split"]["n_train"], meta["split"]["n_validation"]) == (422, 23)
+    # the first T-1 healthy rows end no window but are trained on inside the first ones (issue 21 #28: they were
+    # labelled "test", and the summary said 539 after for 537)
+    assert [r["split"] for r in rows[:2]] == ["train", "train"] and meta["split"]["n_test"] == 537
     assert np.isnan(res.scores.error[:2]).all() and not np.isnan(res.scores.error[2:]).any()
     # the benchmarks re-threshold saved errors with alarm_series: it must flag exactly what fit flagged
     ts, k = res.scores.timestamps, res.threshold["debounce"]
