@@ -109,7 +109,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   features: Sequence[str] | None = None, immediate: float | None = None,
                   on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
                   seed_tries: int | None = None, on_collapse: Callable[[int, int], None] | None = None,
-                  levels: LevelRules | None = None) -> FitResult:
+                  levels: LevelRules | None = None, machine: MachineRules | None = None) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -196,7 +196,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     # The frozen commissioning baseline and the rules of the levels and machine states (edge_agent.scoring.judge):
     # the same judgement as the device, so scores.csv's state, level and alarm are what the Pi will show.
     decision = Decision(Baseline.fit(spec, table.values[healthy], table.timestamps[healthy]),
-                        levels or LevelRules(enter=debounce, danger_enter=debounce, leave=debounce), MachineRules())
+                        levels or LevelRules(enter=debounce, danger_enter=debounce, leave=debounce),
+                        machine or MachineRules())
     scores.state, scores.level = judge_series(spec, decision, debounce, table.timestamps, table.values,
                                               scores.over_threshold, np.concatenate(
                                                   [np.zeros(timesteps - 1, bool), far_over(contributions, rule_obj.limits_)]),

@@ -57,6 +57,14 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "and ratio features (envelope lines, kurtosis); default 2,6 (docs/edge_agent.md#alarm-levels)")
     p.add_argument("--danger-db", type=_db_pair, default=None, metavar="LEVEL[,RATIO]",
                    help="Danger limits, the same way; default 6,12")
+    p.add_argument("--stopped-db", type=float, default=None, metavar="DB",
+                   help="a snapshot whose every channel is this far under its commissioning level is a stopped "
+                        "machine, never judged (default -20)")
+    p.add_argument("--settle-minutes", type=float, default=None, metavar="MIN",
+                   help="after a stop, snapshots are 'starting' (not judged) for this long (default 30)")
+    p.add_argument("--full-scale-counts", type=int, default=None, metavar="N",
+                   help="the sensor front end's full-scale code: samples at +-N are clipping (default: the "
+                        "wire's int16 limits; a 12-bit ADC centred on 0: 2047)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Keras's own line per epoch instead of the kit's progress line")
@@ -97,6 +105,23 @@ def _level_rules(args: argparse.Namespace):
         from train.fit import FitError
 
         raise FitError(f"--alert-db / --danger-db: {exc}") from None
+
+
+def _machine_rules(args: argparse.Namespace):
+    """The machine-state rules the user chose (None: the defaults), checked by MachineRules."""
+    if args.stopped_db is None and args.settle_minutes is None and args.full_scale_counts is None:
+        return None
+    from edge_agent.scoring.machine_state import MachineRules
+
+    d = MachineRules()
+    try:
+        return MachineRules(stopped_db=d.stopped_db if args.stopped_db is None else args.stopped_db,
+                            settle_s=d.settle_s if args.settle_minutes is None else 60.0 * args.settle_minutes,
+                            full_scale_counts=args.full_scale_counts)
+    except ValueError as exc:
+        from train.fit import FitError
+
+        raise FitError(f"--stopped-db / --settle-minutes / --full-scale-counts: {exc}") from None
 
 
 def _factor(text: str) -> float | str:
@@ -172,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
                         on_drift="accept" if args.accept_drift else "refuse",
                         features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
                         immediate=_immediate(args), on_epoch=None if args.verbose else EpochProgress(),
-                        on_collapse=_say_collapsed, levels=_level_rules(args))
+                        on_collapse=_say_collapsed, levels=_level_rules(args),
+                        machine=_machine_rules(args))
     print(summary(args.out))
     for warning in result.metadata["warnings"]:  # on stderr too: a pipe or log of stdout still shows them
         print(f"bearing-train fit: warning: {warning}", file=sys.stderr)

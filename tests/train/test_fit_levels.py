@@ -18,7 +18,8 @@ UNTIL = "2004-02-15 12:52:39"
 def test_the_baseline_is_the_healthy_median_and_the_limits_are_the_users(tmp_path, capsys):
     out = tmp_path / "model"
     assert cli_main(["fit", str(datasets.FEATURES_TEST2), "--train-until", UNTIL, "--out", str(out), "--epochs", "3",
-                     "--no-plots", "--alert-db", "1.5", "--danger-db", "5,10"]) == 0
+                     "--no-plots", "--alert-db", "1.5", "--danger-db", "5,10", "--settle-minutes", "45",
+                     "--full-scale-counts", "2047"]) == 0
     thr = json.loads((out / "threshold.json").read_text())
     table = read_feature_table(datasets.FEATURES_TEST2)
     healthy = table.values[table.timestamps <= parse_timestamp(UNTIL)]
@@ -26,7 +27,8 @@ def test_the_baseline_is_the_healthy_median_and_the_limits_are_the_users(tmp_pat
     assert thr["baseline"]["n_snapshots"] == len(healthy) and thr["baseline"]["until"] == UNTIL.replace(" ", "T")
     assert (thr["levels"]["alert_db_level"], thr["levels"]["alert_db_ratio"]) == (1.5, 6.0)
     assert (thr["levels"]["danger_db_level"], thr["levels"]["danger_db_ratio"]) == (5.0, 10.0)
-    assert thr["machine"]["stopped_db"] == -20.0 and thr["machine"]["settle_s"] == 1800.0
+    assert thr["machine"]["stopped_db"] == -20.0 and thr["machine"]["settle_s"] == 2700.0
+    assert thr["machine"]["full_scale_counts"] == 2047
     header = (out / "scores.csv").read_text().splitlines()[0]
     assert header == "timestamp,error,over_threshold,alarm,state,level,split"
 
@@ -34,6 +36,7 @@ def test_the_baseline_is_the_healthy_median_and_the_limits_are_the_users(tmp_pat
 @pytest.mark.parametrize("args, message", [
     (["--alert-db", "loud"], "one or two numbers of dB"),
     (["--alert-db", "8", "--danger-db", "6"], "Danger limits must not be below the Alert limits"),
+    (["--stopped-db", "5"], "stopped_db = 5.0"),
 ])
 def test_bad_limits_are_refused_before_training(tmp_path, capsys, args, message):
     try:
