@@ -208,14 +208,45 @@ def evaluate(rec: Recording, seed: int, work: Path) -> list[dict]:
     return rows
 
 
+def onset_changes(table_path: Path, until: str = T2_UNTIL, onset: str = ONSET_T2,
+                  at: tuple[str, ...] = (ONSET_T2, "2004-02-16 03:32:39", "2004-02-16 06:12:39")) -> list[str]:
+    """docs/training.md's table: each feature's rise in dB over the median of the healthy period (the baseline
+    fit writes), while healthy, after training before the defect, and at the given snapshots."""
+    from edge_agent.scoring.baseline import Baseline
+
+    table = read_feature_table(table_path)
+    spec_path = Path(str(table_path) + ".spec.json")
+    spec = FeatureSpec.from_dict(json.loads(spec_path.read_text())) if spec_path.exists() else None
+    healthy = table.timestamps <= parse_timestamp(until)
+    baseline = Baseline.fit(spec, table.values[healthy]) if spec else None
+    db = baseline.change_db(table.values) if baseline else None
+    before = ~healthy & (table.timestamps < parse_timestamp(onset))
+    lines = [f"{'feature':28} {'healthy rise':>12} {'before defect':>13} " + " ".join(f"{t[5:]:>15}" for t in at)]
+    for j, name in enumerate(table.channel_names):
+        row = [table.timestamps == parse_timestamp(t) for t in at]
+        lines.append(f"{name:28} {baseline.spread_db[j]:+12.2f} {db[before, j].max():+13.2f} "
+                     + " ".join(f"{db[r, j][0]:+15.2f}" for r in row))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5, help="training seeds for IMS test 2 (others: 1); default 5")
     p.add_argument("--work", type=Path, default=None, help="where tables and models are kept (default: a temp dir)")
     p.add_argument("--json", type=Path, default=None, help="write every row here too")
+    p.add_argument("--changes-only", action="store_true",
+                   help="print only each feature's rise in dB over the IMS test 2 baseline around the defect "
+                        "(docs/training.md's table; no training)")
     a = p.parse_args(argv)
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-levels-"))
     work.mkdir(parents=True, exist_ok=True)
+    if a.changes_only:
+        rec = recordings(work)[0]
+        if rec.table is None:
+            print(f"{rec.name}: skipped: {rec.missing}")
+            return 0
+        print("\n".join(onset_changes(rec.table)))
+        return 0
     rows = []
     for rec in recordings(work):
         if rec.table is None:

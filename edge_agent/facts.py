@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge_agent.alarms.alarm_state import LEVEL_ORDER
+
 #: fact -> what it means (the docs, the API and the MQTT state payload use these names)
 FACTS: dict[str, str] = {
     "machine_state": "running, stopped, starting or sensor_fault: the last snapshot's class (none before any)",
@@ -26,7 +28,8 @@ FACTS: dict[str, str] = {
                        "active one, in dB, with the feature: information, not an alarm",
 }
 
-LEVEL_NUMBER = {"normal": 0, "alert": 1, "danger": 2}
+#: what Prometheus shows for a level: its rank, normal lowest
+LEVEL_NUMBER = {name: rank for rank, name in enumerate(LEVEL_ORDER)}
 
 
 def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None,

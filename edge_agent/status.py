@@ -98,11 +98,13 @@ def acknowledge(journal: Journal, source: str = "command line") -> Acknowledgeme
 def queue_rebaseline(journal: Journal, by: str, reason: str, *, undo: bool = False) -> bool:
     """Queue a re-baseline (or its undo) for the agent; returns whether an agent seems to be running.
 
-    Who and why travel in the request's source as JSON (:func:`edge_agent.scoring.rebaseline.request_source`)."""
+    Who and why travel in the request's source as JSON (:func:`request_source`); both are checked first
+    (:func:`check_rebaseline_request`, ValueError naming the field)."""
     heartbeat = journal.get_state("heartbeat") or {}
+    by, reason = check_rebaseline_request(by, reason, undo=undo)
     kind = "rebaseline_undo" if undo else "rebaseline"
     try:
-        journal.request(kind, json.dumps({"by": by, "reason": reason}, ensure_ascii=False))
+        journal.request(kind, request_source(by, reason))
     except sqlite3.Error as exc:
         raise JournalError(f"{journal.path}: cannot queue the re-baseline ({exc}): the journal does not take "
                            "writes now (disk full? another process writing?)") from None
@@ -125,10 +127,30 @@ def parse_rebaseline_command(payload: bytes, default_by: str = "mqtt") -> dict[s
     if not isinstance(d, dict):
         raise ValueError('not a JSON object: send {"reason": "...", "by": "..."} or {"undo": true}')
     undo = d.get("undo", False) is True
-    by, reason = d.get("by", default_by), d.get("reason", "")
+    by, reason = check_rebaseline_request(d.get("by", default_by), d.get("reason", ""), undo=undo, default_by=default_by)
+    return {"by": by, "reason": reason, "undo": undo}
+
+
+def check_rebaseline_request(by: Any, reason: Any, *, undo: bool = False, default_by: str = "unknown") -> tuple[str, str]:
+    """(who, why) of a re-baseline, as they are journaled: printable text of at most 100 / :data:`MAX_REASON`
+    characters, a reason required unless it is an undo; a ValueError names what is wrong."""
     for name, value, limit in (("by", by, 100), ("reason", reason, MAX_REASON)):
         if not isinstance(value, str) or len(value) > limit or any(not c.isprintable() for c in value):
             raise ValueError(f"'{name}' must be printable text of at most {limit} characters")
     if not undo and not reason.strip():
         raise ValueError("a re-baseline needs a 'reason' (what changed on the machine)")
-    return {"by": by.strip() or default_by, "reason": reason.strip(), "undo": undo}
+    return by.strip() or default_by, reason.strip()
+
+
+def request_source(by: str, reason: str) -> str:
+    """What a re-baseline request carries in the journal's ``requests.source``: who and why, as JSON."""
+    return json.dumps({"by": by, "reason": reason}, ensure_ascii=False)
+
+
+def parse_request_source(source: str) -> tuple[str, str]:
+    """(who, why) of :func:`request_source`; anything else is taken as who, with no reason."""
+    try:
+        d = json.loads(source)
+        return str(d.get("by", "unknown")), str(d.get("reason", ""))
+    except (ValueError, AttributeError):
+        return source, ""

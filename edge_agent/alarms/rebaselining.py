@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from edge_agent.journal import Journal
-from edge_agent.scoring.rebaseline import parse_request_source
+from edge_agent.status import parse_request_source
 from edge_agent.scoring.scorer import SnapshotScorer
 
 log = logging.getLogger("edge_agent")

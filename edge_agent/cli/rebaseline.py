@@ -12,7 +12,7 @@ import getpass
 import os
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
-from edge_agent.status import queue_rebaseline
+from edge_agent.status import check_rebaseline_request, queue_rebaseline
 from firmware_io.errors import BearingEdgeError
 
 
@@ -29,12 +29,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    by = (args.by or os.environ.get("SUDO_USER") or getpass.getuser()).strip()
-    if not by or len(by) > 100 or any(not c.isprintable() for c in by):
-        raise RebaselineUsageError("--by must be a printable name of at most 100 characters")
-    reason = (args.reason or "").strip()
-    if not args.undo and (not reason or len(reason) > 500 or any(not c.isprintable() for c in reason)):
-        raise RebaselineUsageError("--reason must be printable text of 1 to 500 characters (what changed on the machine)")
+    by = args.by or os.environ.get("SUDO_USER") or getpass.getuser()
+    try:  # checked before the journal is opened, by the rule the page and MQTT use too
+        by, reason = check_rebaseline_request(by, args.reason or "", undo=args.undo)
+    except ValueError as exc:
+        raise RebaselineUsageError(f"--by / --reason: {exc}") from None
     journal = journal_from_args(args, write=True)
     try:
         running = queue_rebaseline(journal, by, reason, undo=args.undo)

@@ -47,9 +47,7 @@ class Judge:
         self.decision = Decision(baseline, self.decision.levels, self.decision.machine)
         self.alert_limits, self.danger_limits = self.rules.limits(baseline)
         if self._level_slice is not None:
-            level = baseline.median[self._level_slice]
-            self.machine.healthy_level = level
-            self.machine.floor = level * 10 ** (self.machine.rules.stopped_db / 20)
+            self.machine.set_healthy_level(baseline.median[self._level_slice])
 
     @property
     def level(self) -> str:

@@ -80,12 +80,16 @@ class MachineState:
                  rules: MachineRules = MachineRules()) -> None:
         self.channel_names = tuple(channel_names)
         self.rules = rules
-        #: per channel, the overall level below which it counts as stopped (None: no floor known)
-        self.floor = None if healthy_level is None else np.asarray(healthy_level, float) * 10 ** (rules.stopped_db / 20)
-        self.healthy_level = None if healthy_level is None else np.asarray(healthy_level, float)
+        self.set_healthy_level(healthy_level)
         self.last_stop: float | None = None
         #: per channel, the DC offset (physical units) of the first running snapshots; a jump from it is a fault
         self.dc_reference: np.ndarray | None = None
+
+    def set_healthy_level(self, healthy_level: np.ndarray | None) -> None:
+        """The per-channel overall level of the healthy machine (a baseline's), and the stopped floor under it."""
+        self.healthy_level = None if healthy_level is None else np.asarray(healthy_level, dtype=np.float64)
+        #: per channel, the overall level below which it counts as stopped (None: no floor known)
+        self.floor = None if self.healthy_level is None else self.healthy_level * 10 ** (self.rules.stopped_db / 20)
 
     def classify(self, time_s: float | None, level: np.ndarray | None, samples: np.ndarray | None = None,
                  scale: float = 1.0) -> StateVerdict:

@@ -17,7 +17,6 @@ retrained on the device: that stays the desktop's job (``bearing-train fit``), a
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +86,6 @@ class BaselineKeeper:
         old, self.active = self.active, new
         return ("rebaseline_undone", f"by {by}: back to the baseline before '{why}'; {describe_change(old, new)}")
 
-    def change_since_commissioning(self, features: np.ndarray) -> np.ndarray:
-        """Each feature's change in dB since commissioning: information, not an alarm."""
-        return self.commissioning.change_db(features)
-
     def state(self) -> dict[str, Any]:
         return {"active": self.active.to_dict(),
                 "previous": [[b.to_dict(), why] for b, why in self.previous],
@@ -116,16 +111,3 @@ def describe_change(old: Baseline, new: Baseline) -> str:
     order = np.argsort(-np.abs(db))[:3]
     return "largest changes: " + ", ".join(f"{old.feature_names[i]} {db[i]:+.1f} dB" for i in order)
 
-
-def request_source(by: str, reason: str) -> str:
-    """What a re-baseline request carries in the journal's ``requests.source`` (who and why, as JSON)."""
-    return json.dumps({"by": by, "reason": reason}, ensure_ascii=False)
-
-
-def parse_request_source(source: str) -> tuple[str, str]:
-    """(who, why) of :func:`request_source`; anything else is taken as who, with no reason."""
-    try:
-        d = json.loads(source)
-        return str(d.get("by", "unknown")), str(d.get("reason", ""))
-    except (ValueError, AttributeError):
-        return source, ""

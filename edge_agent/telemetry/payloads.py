@@ -86,7 +86,8 @@ def diagnosis_message(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None
 
 
 def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[str, Any] | None,
-                  counters: dict[str, int], diagnosis: dict[str, Any] | None = None) -> dict[str, Any]:
+                  counters: dict[str, int], diagnosis: dict[str, Any] | None = None,
+                  baseline_state: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the node shows now: retained, so a dashboard that connects later sees it at once.
 
     ``top_channel`` is where the last scored snapshot's error is (every scored snapshot has
@@ -95,18 +96,15 @@ def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[st
     """
     last = last_row or {}
     scored = last.get("error") is not None
-    facts = node_facts(heartbeat, last_row, diagnosis)
+    facts = node_facts(heartbeat, last_row, diagnosis, baseline_state)
     if facts["diagnosis"] and (diagnosis or {}).get("diagnosis") != facts["diagnosis"]:
         # a latched alarm shows its own diagnosis (the snapshot that raised it), not the newest row's
         diagnosis = {"diagnosis": facts["diagnosis"]}
     return {
         "agent_running": running,
         "state": heartbeat.get("display") if running else "stopped",
-        "alarm_latched": bool(heartbeat.get("alarm_latched")),
-        "alarm_acknowledged": bool(heartbeat.get("alarm_acknowledged")),
-        "fault": facts["fault"],
-        "machine_state": facts["machine_state"], "level": facts["level"], "alarm_level": facts["alarm_level"],
-        "dominant_diagnosis": facts["dominant_diagnosis"], "baseline_change": facts["baseline_change"],
+        # the facts every reader shows (edge_agent.facts), by their names; the diagnosis travels as an object
+        **{name: value for name, value in facts.items() if name != "diagnosis"},
         "error": last.get("error") if scored else None,
         "threshold": last.get("threshold") if scored else None,
         "over_threshold": _opt_bool(last.get("over_threshold")),

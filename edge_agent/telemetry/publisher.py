@@ -343,7 +343,8 @@ class Publisher:
         if self.connected:
             self._retained("availability", self.topics.availability, b"online" if running else b"offline")
             state = payloads.state_message(running=running, heartbeat=heartbeat, last_row=last_row,
-                                           counters=counters, diagnosis=j.latest_diagnosis())
+                                           counters=counters, diagnosis=j.latest_diagnosis(),
+                                           baseline_state=j.get_state("baseline"))
             self._retained("state", self.topics.state, payloads.encode(state))
             channels = tuple(payloads.feature_names(last_row, j.feature_names_by_bundle())) if last_row else ()
             if self._sent.get("discovery") != channels:

@@ -9,7 +9,7 @@ from edge_agent.alarms.rebaselining import Rebaselining
 from edge_agent.features.table import read_feature_table
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.scoring.bundle import load_bundle
-from edge_agent.scoring.rebaseline import request_source
+from edge_agent.status import request_source
 from edge_agent.scoring.scorer import SnapshotScorer
 
 CADENCE_S = 600.0
