@@ -231,7 +231,7 @@ host_ca_bundle() {
 
 # The guest gets a clean environment (host variables such as PIP_FIND_LINKS would point at host paths), plus
 # the host's index and proxy settings when it has any, so pip reaches the same registry as the host.
-GUEST_ENV=(HOME=/root LANG=C.UTF-8 PATH=$VENV/bin:/usr/local/bin:/usr/bin:/bin QEMU_CPU=$QEMU_CPU
+GUEST_ENV=(BEARING_EDGE_EMULATED=1 HOME=/root LANG=C.UTF-8 PATH=$VENV/bin:/usr/local/bin:/usr/bin:/bin QEMU_CPU=$QEMU_CPU
            PIP_CERT=/etc/ssl/certs/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180
            PIP_NO_CACHE_DIR=1 PIP_RETRIES=10 PYTHONDONTWRITEBYTECODE=1)
 for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
