@@ -34,7 +34,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR.parent / "bench-output"
 #: Cheap first, so a broken environment shows up before the long ones run.
 ORDER = ["features", "condition", "decoder", "firmware", "ingest", "inference", "training", "agent", "restructure", "web", "fleet", "detection",
-         "baselines"]
+         "levels", "baselines"]
 
 console = Console(stderr=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_agent.alarms.alarm_state import LEVEL_ORDER
+from edge_agent.scoring.level_names import LEVELS
 
 #: fact -> what it means (the docs, the API and the MQTT state payload use these names)
 FACTS: dict[str, str] = {
@@ -29,7 +29,7 @@ FACTS: dict[str, str] = {
 }
 
 #: what Prometheus shows for a level: its rank, normal lowest
-LEVEL_NUMBER = {name: rank for rank, name in enumerate(LEVEL_ORDER)}
+LEVEL_NUMBER = {name: rank for rank, name in enumerate(LEVELS)}
 
 
 def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None,

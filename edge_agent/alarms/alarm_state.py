@@ -26,9 +26,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from edge_agent.scoring.level_names import LEVELS, rank
+
 NORMAL, ALARM, FAULT, LEARNING = "normal", "alarm", "fault", "learning"
-#: the levels, lowest first (:mod:`edge_agent.scoring.levels`; not imported: the readers of the journal need no numpy)
-LEVEL_ORDER = ("normal", "alert", "danger")
 
 #: (event kind, detail) tuples returned by the transitions, for the journal.
 Event = tuple[str, str]
@@ -84,7 +84,7 @@ class AlarmState:
                why: str = "debounced reconstruction error over the threshold") -> list[Event]:
         """Feed the scorer's verdict for one judged snapshot: in alarm or not, its level (alert or danger;
         default danger, the old rule's), its diagnosis in words when it has a clear one, and why."""
-        level = level if level in LEVEL_ORDER else ("danger" if alarm else "normal")
+        level = level if level in LEVELS else ("danger" if alarm else "normal")
         events: list[Event] = []
         if alarm and not self.condition:
             if not self.latched or self.acknowledged:
@@ -153,9 +153,9 @@ class AlarmState:
         self.latched = bool(d.get("latched", False))
         self.acknowledged = bool(d.get("acknowledged", False))
         # a latch journaled before the levels was the old rule's alarm: danger
-        self.level = d.get("level") if d.get("level") in LEVEL_ORDER else ("danger" if self.condition else "normal")
+        self.level = d.get("level") if d.get("level") in LEVELS else ("danger" if self.condition else "normal")
         latched_level = d.get("latched_level")
-        self.latched_level = latched_level if latched_level in LEVEL_ORDER else ("danger" if self.latched else "normal")
+        self.latched_level = latched_level if latched_level in LEVELS else ("danger" if self.latched else "normal")
         self.diagnosis = d.get("diagnosis") if isinstance(d.get("diagnosis"), str) else None
         diagnoses = d.get("diagnoses")
         self.diagnoses = {str(k): int(v) for k, v in diagnoses.items() if isinstance(v, int)} \
@@ -163,4 +163,4 @@ class AlarmState:
 
 
 def _at_least(level: str, other: str) -> bool:
-    return LEVEL_ORDER.index(level) >= LEVEL_ORDER.index(other)
+    return rank(level) >= rank(other)

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from edge_agent.scoring.baseline import LEVEL, Baseline
+from edge_agent.scoring.level_names import ALERT, DANGER, LEVELS, NORMAL, rank
 from edge_agent.scoring.machine_state import MachineRules
 
-NORMAL, ALERT, DANGER = "normal", "alert", "danger"
-LEVELS = (NORMAL, ALERT, DANGER)
-_ORDER = {NORMAL: 0, ALERT: 1, DANGER: 2}
+__all__ = ["ALERT", "DANGER", "LEVELS", "NORMAL", "AlarmLevels", "Decision", "LevelRules", "Significance",
+           "significance"]
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,13 @@ class AlarmLevels:
     def update(self, target: str, immediate: bool = False) -> str:
         """Feed one snapshot's target level (what it would be without delays). ``immediate`` (the
         two-level rule, already significant) enters Alert at once."""
-        t = _ORDER[target]
+        t = rank(target)
         r = self._runs
         r["alert"] = r["alert"] + 1 if t >= 1 else 0
         r["danger"] = r["danger"] + 1 if t >= 2 else 0
         r["below_alert"] = r["below_alert"] + 1 if t < 1 else 0
         r["below_danger"] = r["below_danger"] + 1 if t < 2 else 0
-        current = _ORDER[self.level]
+        current = rank(self.level)
         if current < 2 and r["danger"] >= self.rules.danger_enter:
             self.level = DANGER
         elif current < 1 and (r["alert"] >= self.rules.enter or (immediate and t >= 1)):
