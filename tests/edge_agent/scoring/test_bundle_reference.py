@@ -156,3 +156,28 @@ def test_score_exits_non_zero_when_nothing_could_be_scored(bundle_dir, tmp_path)
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)  # was 0 with "scored 0 of 2"
     assert "scored 0 of 2 snapshots" in proc.stdout
     assert "bearing-agent score: nothing could be scored: no snapshot of" in proc.stderr
+
+
+def test_rounding_far_past_the_threshold_is_not_a_different_model(copy, resign):
+    """On an emulated armhf Pi (tflite-runtime flushes denormals, NEON rounds otherwise) float16 gave 30.2231 for a
+    saturated window gated at 30.2234 with a threshold of 0.25: 1e-5 of the error, more than the 1e-3 of the threshold
+    the check allowed, so the genuine bundle was refused. The tolerance is relative to the error there too; a change
+    of 1 % of a window's error is still a different model."""
+    manifest = json.loads((copy / "manifest.json").read_text())
+    threshold = manifest["threshold"]["value"]
+    windows = manifest["reference"]["windows"]
+    k = max(range(len(windows)), key=lambda i: windows[i]["keras_error"])
+    assert windows[k]["keras_error"] > 2 * threshold  # a window far past it, as the saturated ones are
+
+    def shift(fraction):
+        def mutate(m):
+            for errors in m["variants"]["float32"]["reference_errors"].values():
+                errors[k] *= 1 + fraction
+        return mutate
+
+    # 5e-4 of this error is more than 1e-3 of the threshold (the old tolerance): refused before, rounding now
+    resign(copy, shift(5e-4))
+    assert load_bundle(copy, variant="float32").reference.over == 3
+    resign(copy, shift(1e-2 / (1 + 5e-4)))  # now 1 % off in all
+    with pytest.raises(BundleError, match=rf"reference window {k} \(over, .*\): the model's error is .* here"):
+        load_bundle(copy, variant="float32")
