@@ -9,7 +9,7 @@ def _recorded(name, seed, first_alert, false=0, lead=75.2):
 
 
 def _scenario(name, seed, false):
-    return {"recording": name, "seed": seed, "scenario": "step +15 % on channel 1", "novel_inside": 3,
+    return {"recording": name, "seed": seed, "scenario": "step +15 % on channel 1", "snapshots_inside": 85, "novel_inside": 3,
             "false_alerts": false, "level_rule_false": 0, "states_inside": {"running": 10}}
 
 
@@ -22,7 +22,8 @@ def test_every_target_met_gives_no_missed_goal_and_a_table_per_recording():
     rows += [_recorded(P11, 0, "2011-04-07 15:04:00", false=None)]
     result = summarise(rows, ["IMS test 1: absent here"])
     assert all(result.goals.values()) and len(result.goals) == 4
-    assert f"| {T2} | 2 | {ONSET_T2} |" in result.markdown
+    escaped = T2.replace("|", "\\|")  # mean |x| inside a Markdown table
+    assert f"| {escaped} | 2 | {ONSET_T2} |" in result.markdown
     assert "n/a (no labelled onset)" in result.markdown and "skipped: IMS test 1" in result.markdown
 
 
