@@ -375,6 +375,8 @@ TOML
     # The host reads the journal, so the polling costs no emulated interpreter start.
     local count=0 deadline=$((SECONDS + 600))
     while [ "$count" != "$n" ] && [ $SECONDS -lt $deadline ]; do
+        # an agent that exited (a refused bundle, a bad config) will journal nothing more: stop waiting
+        kill -0 "${GUEST_PIDS[1]}" 2>/dev/null || { echo "bearing-agent run exited early:" >&2; break; }
         sleep 0.5
         count=$(python3 -c 'import sqlite3, sys
 try: print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute("SELECT count(*) FROM snapshots").fetchone()[0])
