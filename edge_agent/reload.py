@@ -14,16 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from edge_agent.config import AgentSection
 from edge_agent.stream.sensor_board import spec_mismatch
 from firmware_io.protocol.frames import StreamInfo
 
 if TYPE_CHECKING:
+    from edge_agent.journal import AgentJournal
     from edge_agent.scoring.bundle import Bundle
     from edge_agent.scoring.scorer import SnapshotScorer
-    from edge_agent.service import Agent
 
 log = logging.getLogger("edge_agent")
 
@@ -61,24 +61,24 @@ def signed_version(loaded: LoadedBundle | None) -> int | None:
     return loaded.bundle.manifest.get("bundle_version")
 
 
-def check_start_version(agent: "Agent") -> None:
+def check_start_version(loaded: LoadedBundle | None, journal: "AgentJournal", agent: AgentSection) -> int | None:
     """At start: refuse a signed bundle older than the one this journal ran last (a downgrade by restart), unless
-    allowed; then remember its version. Raises BundleError."""
+    allowed; then remember its version and return it (the floor for the next reload). Raises BundleError."""
     from edge_agent.scoring.signing import SignatureError, check_version
 
-    version = signed_version(agent.loaded)
+    version = signed_version(loaded)
     if version is None:
-        return
-    last = agent.journal.get_state("bundle_version")
+        return None
+    last = journal.get_state("bundle_version")
     try:
-        check_version(agent.loaded.bundle.manifest, last if isinstance(last, int) else None,
-                      agent.config.agent.allow_downgrade, str(agent.config.agent.bundle))
+        check_version(loaded.bundle.manifest, last if isinstance(last, int) else None,
+                      agent.allow_downgrade, str(agent.bundle))
     except SignatureError as exc:
         from edge_agent.scoring.bundle import BundleError
 
         raise BundleError(str(exc)) from exc
-    agent.journal.set_state(bundle_version=version)
-    agent.reloader.version_floor = version
+    journal.set_state(bundle_version=version)
+    return version
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,12 @@ class BundleReloader:
         problem = spec_mismatch(candidate.bundle.spec, stream) if stream is not None else None
         return ReloadResult(None, problem) if problem else ReloadResult(candidate, None)
 
+    def swapped_in(self, loaded: LoadedBundle, journal: "AgentJournal") -> None:
+        """A bundle now runs: a signed one's version is the floor for the next reload and the next start."""
+        if (version := signed_version(loaded)) is not None:
+            self.version_floor = version
+            journal.set_state(bundle_version=version)
+
     def _load(self) -> None:
         try:
             self._candidate = load_scorer(self.agent, self.version_floor)
@@ -128,41 +134,10 @@ class BundleReloader:
             self._candidate = exc
 
 
-def check_on_disk(agent: "Agent") -> None:
+def check_on_disk(loaded: LoadedBundle | None, on_event: Callable[[str, str], None]) -> None:
     """Journal a change to the running bundle's files on disk, once per change (what runs is in memory: a copy
     over the live folder cannot change the scores, but a restart or reload would load it)."""
-    watch = agent.loaded.bundle.on_disk if agent.loaded else None
+    watch = loaded.bundle.on_disk if loaded else None
     for news in watch.check() if watch is not None else ():
         log.warning("bundle on disk: %s", news)
-        agent._event("bundle_changed_on_disk", news)
-
-
-def swap_in(agent: "Agent", result: ReloadResult) -> None:
-    """Apply a finished reload between two snapshots: swap the bundle in, or journal why not."""
-    from edge_agent import persistence
-
-    old_id = agent.loaded.bundle.bundle_id if agent.loaded else None
-    if result.loaded is None:
-        log.error("bundle reload rejected, still running %s: %s", old_id or "in learning mode", result.problem)
-        agent._event("bundle_rejected", result.problem)
-        return
-    new = result.loaded
-    new.scorer.continue_from(agent.history)  # the new scorer continues this machine's history
-    agent.loaded = new
-    if (version := signed_version(new)) is not None:  # the floor for the next reload and the next start
-        agent.reloader.version_floor = version
-        agent.journal.set_state(bundle_version=version)
-    agent.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
-    if agent.learning:  # commissioning done: score from the next snapshot on, alarms live
-        agent.learning = agent.alarm.learning = False
-        advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
-        agent._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
-        log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s", advice)
-    for board in agent.boards:
-        board.set_spec(new.bundle.spec)
-    b = new.bundle
-    detail = (f"{b.bundle_id} from {agent.config.agent.bundle} "
-              f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")
-    log.info("bundle loaded: %s", detail)
-    agent._event("bundle_loaded", detail)
-    persistence.persist_all(agent)
+        on_event("bundle_changed_on_disk", news)

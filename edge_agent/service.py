@@ -13,6 +13,7 @@ from functools import partial
 from typing import Callable
 
 from edge_agent import persistence
+from edge_agent.persistence import AgentMemory, Running
 from edge_agent.alarms.acks import Acknowledgements
 from edge_agent.alarms.alarm_state import AlarmState
 from edge_agent.alarms.rebaselining import REBASELINE, UNDO, Rebaselining
@@ -23,7 +24,7 @@ from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
-from edge_agent.reload import BundleReloader, LoadedBundle, check_on_disk, check_start_version, load_scorer, swap_in
+from edge_agent.reload import BundleReloader, LoadedBundle, ReloadResult, check_on_disk, check_start_version, load_scorer
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot
@@ -62,8 +63,8 @@ class Agent:
             except Exception as exc:  # BundleError, RuntimeUnavailable, OSError: all refuse to start
                 raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
         self.journal = AgentJournal.open(config.journal.path)  # one agent per journal: its lock, till close
-        try:
-            check_start_version(self)  # a signed bundle older than the one this journal ran last: refused
+        try:  # a signed bundle older than the one this journal ran last: refused
+            self.reloader.version_floor = check_start_version(self.loaded, self.journal, config.agent)
         except BearingEdgeError as exc:
             self.journal.close()
             raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
@@ -77,21 +78,22 @@ class Agent:
         self.session = {"snapshots_scored": 0, "snapshots_recorded": 0}
         self.counters = Counters(self.journal.counters())
         self.history = FeatureHistory()  # of the machine: the scorer appends to it, a reloaded one continues it
-        persistence.restore(self)
-        self.rebaselining = Rebaselining(self.journal, self._event, settle_hours=config.levels.rebaseline_hours,
-                                         settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
-        self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         self._last_time: float | None = None  # the newest snapshot's time (a re-baseline learns from after it)
         #: the last running snapshot's largest rise over the commissioning and the active baseline (information)
         self.baseline_change: dict | None = None
+        self.memory = AgentMemory(self.journal, config, self.boards, self.alarm, self.counters, self.session,
+                                  lambda: Running(self.loaded, self.learning, self.baseline_change))
+        self.memory.restore(self.history, self.loaded.scorer if self.loaded else None)
+        self.rebaselining = Rebaselining(self.journal, self._event, settle_hours=config.levels.rebaseline_hours,
+                                         settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
+        self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         try:
-            self.sinks = build_sinks(SinkContext(config, self.journal, lambda: persistence.persisted_state(self),
+            self.sinks = build_sinks(SinkContext(config, self.journal, self.memory.persisted_state,
                                                  self.acknowledge, pin_factory), sink_factories)
         except SinkError as exc:
             self.journal.close()
             raise AgentError(str(exc)) from exc
         self._last = dict.fromkeys(("housekeeping", "flush", "losses", "disk"), time.monotonic()) | {"prune": -PRUNE_S}
-        self.started = time.time()
         self._show()
 
     def stop(self) -> None:
@@ -113,9 +115,9 @@ class Agent:
         return thread
 
     def run(self) -> None:
-        for kind, detail in persistence.start_events(self):  # restart (after an unclean end), start, bundle
+        for kind, detail in self.memory.start_events():  # restart (after an unclean end), start, bundle
             self._event(kind, detail)
-        persistence.persist_all(self)
+        self.memory.persist_all()
         try:
             while not self._stop.is_set():
                 for board in self.boards:
@@ -160,7 +162,7 @@ class Agent:
             contributions=score and score.contributions, diagnosis=score and score.diagnosis,
             machine_state=score.state if score else None, level=score.level if score else None)
         self.session["snapshots_scored" if score is not None else "snapshots_recorded"] += 1
-        persistence.update_counters(self)
+        self.memory.update_counters()
         self.sinks.on_snapshot(row)
         for kind, detail in events:
             self._event(kind, detail)
@@ -192,13 +194,40 @@ class Agent:
         board = self.boards[0]
         result = self.reloader.poll(board.info or board.last_info, learning=self.learning)
         if result is not None:
-            swap_in(self, result)
+            self._swap_in(result)
         if self._due("disk", now, DISK_CHECK_S):
-            check_on_disk(self)
+            check_on_disk(self.loaded, self._event)
         if self._due("flush", now, FLUSH_S):
-            persistence.flush(self)
+            self.memory.flush()
         if self._due("prune", now, PRUNE_S):
             persistence.prune(self.journal, self.config.journal)
+
+    def _swap_in(self, result: ReloadResult) -> None:
+        """Apply a finished reload between two snapshots: swap the bundle in, or journal why not."""
+        old_id = self._bundle_id()
+        if result.loaded is None:
+            log.error("bundle reload rejected, still running %s: %s", old_id or "in learning mode", result.problem)
+            self._event("bundle_rejected", result.problem)
+            return
+        new = result.loaded
+        new.scorer.continue_from(self.history)  # the new scorer continues this machine's history
+        self.loaded = new
+        self.reloader.swapped_in(new, self.journal)
+        self.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
+        if self.learning:  # commissioning done: score from the next snapshot on, alarms live
+            self.learning = self.alarm.learning = False
+            advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
+            self._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
+            log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s",
+                        advice)
+        for board in self.boards:
+            board.set_spec(new.bundle.spec)
+        b = new.bundle
+        detail = (f"{b.bundle_id} from {self.config.agent.bundle} "
+                  f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")
+        log.info("bundle loaded: %s", detail)
+        self._event("bundle_loaded", detail)
+        self.memory.persist_all()
 
     def _report_losses(self) -> None:
         if detail := self.losses.take():
@@ -211,7 +240,7 @@ class Agent:
             board.close()
         try:
             self._report_losses()
-            self._event(*persistence.flush_at_stop(self))  # "stop", or "crash" when an error ends the loop
+            self._event(*self.memory.flush_at_stop())  # "stop", or "crash" when an error ends the loop
             log.info("bearing-agent stopped")
         finally:
             self.sinks.close()
