@@ -48,6 +48,8 @@ class Running:
     learning: bool
     #: the last running snapshot's largest rise over the commissioning and the active baseline (information)
     baseline_change: dict | None = None
+    #: the running bundle's slot and the last ``bearing-agent deploy`` (:meth:`~edge_agent.deploy.probation.Probation.fact`)
+    deploy: dict | None = None
 
 
 class AgentMemory:
@@ -112,6 +114,7 @@ class AgentMemory:
             "alarm_diagnosis": alarm.diagnosis if alarm.latched else None,
             "alarm_dominant_diagnosis": alarm.dominant_diagnosis if alarm.latched else None,
             "baseline_change": running.baseline_change,
+            "deploy": running.deploy,
             "device_id": board.info.device_id if board.info else None,
             "interval_s": self.config.agent.interval_s,
         }
