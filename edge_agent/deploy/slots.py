@@ -113,8 +113,7 @@ class Slots:
 
     def _copy_into(self, folder: Path, name: str, shown: Path | None = None) -> None:
         shown = shown or folder
-        if (folder / MANIFEST).resolve() == (self.root / name / MANIFEST).resolve():
-            raise SlotError(f"{shown} is slot {name} itself: give the new bundle's own folder or archive")
+        # (the source may be a slot, even the inactive one itself: every file is read before the slot is replaced)
         files = _listed_files(folder, shown)
         self.root.mkdir(parents=True, exist_ok=True)
         with atomic_directory(self.root / name) as stage:
