@@ -10,7 +10,8 @@ held between steps (the test, not the machine's speed, decides which snapshots e
   errors, alarms on the first healthy snapshot: the agent rolls back to A by itself within the probation,
   before the alarm reaches the relay;
 - D, A with its threshold 5 % higher (another id, the same decisions on healthy data), is committed after the
-  probation (3 running snapshots): the link now names D's slot, so a restart loads it.
+  probation (3 running snapshots): the link now names D's slot, so a restart loads it;
+- ``deploy --rollback`` by hand then loads A again and moves the link back to it.
 
 Every step is read from ``bearing-agent status``/``deploy --status`` and from the MQTT state payload builder.
 """
@@ -28,30 +29,10 @@ from edge_agent.telemetry import payloads
 from edge_agent.liveness import agent_running
 from tests.agent_fixtures import HeldReplay, agent_config, raw_test2_files, wait_for
 from tests.e2e.test_agent_e2e import journal_events, rows_so_far, run_in_thread
+from tests.support.remade_bundles import alarms_on_healthy_data, remade, threshold_5_percent_higher
 
 RELAY = 22
 HEALTHY = raw_test2_files()[:10]  # 2004-02-12, the start of test 2: healthy, inside the training period
-
-
-def remade(src: Path, dst: Path, resign, change) -> Path:
-    """A copy of bundle ``src`` with its manifest changed by ``change``, re-hashed so that it verifies."""
-    shutil.copytree(src, dst)
-    resign(dst, change)
-    return dst
-
-
-def alarms_on_healthy_data(manifest: dict) -> None:
-    threshold = manifest["threshold"]
-    baseline = threshold["baseline"]
-    baseline["median"] = [v / 10 for v in baseline["median"]]  # every feature +20 dB over "commissioning"
-    threshold["immediate"] = {"limits": [1e-9] * len(baseline["median"])}  # every snapshot novel
-
-
-def threshold_5_percent_higher(manifest: dict) -> None:
-    manifest["threshold"]["value"] *= 1.05
-    for info in manifest["variants"].values():
-        if "threshold" in info:
-            info["threshold"] *= 1.05
 
 
 def state_payload(journal_path: Path) -> dict:
@@ -128,24 +109,32 @@ def test_deploy_rejects_rolls_back_and_commits_on_a_live_stream(tmp_path, agent_
         wait_for(replay.finished.is_set, 120, "the replay to finish")
         wait_for(lambda: len(rows_so_far(journal)) == len(HEALTHY), 120, "every snapshot")
         rc, out = cli_out(capsys, "status", "--config", str(config_file))
-        assert rc == 0 and f"slot {pointer.resolve().name}" in out and "committed" in out, out
+        assert rc == 0 and f"bundle: {d_id} (slot a)" in out and "deploy: committed" in out, out
+        committed_payload = state_payload(journal)
+        assert committed_payload["slot"] == "a" and committed_payload["bundle_id"] == d_id
+        assert committed_payload["deploy"]["phase"] == "committed"
+        # A was not in a slot (an install from before deploy): B, C and D each went to slot a, which the link did
+        # not name until D's commit; A stays where it was, the target of 'deploy --rollback'
+        assert pointer.resolve() == (tmp_path / "slots" / "a").resolve()
+        assert json.loads((pointer / "manifest.json").read_text())["bundle_id"] == d_id
+
+        # by hand, after the commit: A is loaded and checked again, and the link goes back to it
+        rc, out = cli_out(capsys, "deploy", "--rollback", "--config", str(config_file), "--by", "alice")
+        assert rc == 0 and f"by hand (alice): back to {a_id}" in out, out
+        assert agent.loaded.bundle.bundle_id == a_id and pointer.resolve() == a.resolve()
     finally:
         agent.stop()
         thread.join(60)
         replay.close()
 
-    # A was not in a slot (an install from before deploy): B, C and D each went to slot a, which the link did not
-    # name until D's commit; A stays where it was, the target of 'deploy --rollback'
-    assert pointer.resolve() == (tmp_path / "slots" / "a").resolve()
-    assert json.loads((pointer / "manifest.json").read_text())["bundle_id"] == d_id
     j = Journal.open_readonly(journal)
     kinds, rows = [e["kind"] for e in j.events(last=100)], j.snapshots()
     j.close()
     assert "alarm_raised" not in kinds and not any(relay_seen)  # C's alarm never reached the outputs
     deploys = [k for k in kinds if k.startswith("deploy_")]
     assert deploys == ["deploy_rejected", "deploy_probation", "deploy_rolled_back", "deploy_probation",
-                       "deploy_committed"], deploys
+                       "deploy_committed", "deploy_rolled_back"], deploys
     assert [r["first_index"] for r in rows] == [k * 20480 for k in range(len(HEALTHY))]  # none lost, none twice
     assert {r["bundle_id"] for r in rows[:5]} == {a_id} and {r["bundle_id"] for r in rows[5:]} == {d_id}
     payload = state_payload(journal)
-    assert payload["slot"] == "a" and payload["bundle_id"] == d_id and payload["deploy"]["phase"] == "committed"
+    assert payload["slot"] is None and payload["bundle_id"] == a_id and payload["deploy"]["phase"] == "rolled_back"

@@ -10,12 +10,6 @@ import pytest
 
 from edge_agent.cli import main as cli
 from edge_agent.journal import Journal
-from tests.agent_fixtures import bundle_dir
-
-
-@pytest.fixture(scope="module")
-def real_bundle(tmp_path_factory):
-    return bundle_dir(root=tmp_path_factory.mktemp("agent-bundles"))
 
 
 @pytest.fixture

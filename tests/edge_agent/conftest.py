@@ -1,4 +1,5 @@
-"""The real agent bundle (T = 2, trained and converted once per session by tests.agent_fixtures) for the deploy tests."""
+"""The real agent bundle (T = 2, trained and converted once per session by tests.agent_fixtures), for the deploy
+tests (tests/edge_agent/deploy, cli/test_deploy.py)."""
 from __future__ import annotations
 
 from pathlib import Path

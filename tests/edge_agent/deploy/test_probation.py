@@ -1,0 +1,88 @@
+"""The probation's decisions with the real bundle and the recorded healthy snapshots: roll back, hold, commit,
+and a probation a restart interrupted."""
+from __future__ import annotations
+
+import shutil
+
+from gpiozero.pins.mock import MockFactory
+
+from edge_agent.config import AgentSection, DeploySection
+from edge_agent.deploy.probation import Probation
+from edge_agent.deploy.slots import Slots
+from edge_agent.journal import AgentJournal, Journal
+from edge_agent.reload import load_scorer
+from edge_agent.scoring.history import FeatureHistory
+from tests.agent_fixtures import agent_config, features_of, raw_test2_files
+from tests.support.remade_bundles import alarms_on_healthy_data, remade
+
+HEALTHY = features_of(raw_test2_files()[:6])  # 2004-02-12: healthy, inside the training period
+
+
+def on_probation(tmp_path, real_bundle, resign, **section):
+    """A probation of the always-alarming bundle beside the real one, both scoring from the same history."""
+    events = []
+    journal = AgentJournal.open(tmp_path / "journal.sqlite")
+    probation = Probation(journal, Slots(tmp_path / "bundle"), DeploySection(**section),
+                          lambda kind, detail: events.append((kind, detail)))
+    old = load_scorer(AgentSection(bundle=str(real_bundle)))
+    new = load_scorer(AgentSection(bundle=str(remade(real_bundle, tmp_path / "C", resign, alarms_on_healthy_data))))
+    history = FeatureHistory()
+    old.scorer.continue_from(history)
+    new.scorer.continue_from(history)
+    probation.state = {"slot": "a", "path": str(tmp_path / "slots" / "a"), "previous_bundle_id": "old"}
+    assert probation.begin(old, new) is False
+    return probation, new, events, journal
+
+
+def judge_all(probation, new):
+    verdicts = []
+    for stamp, x in zip(HEALTHY.timestamps.astype(int).astype(float), HEALTHY.values):
+        verdicts.append(probation.observe(new.scorer.score(x, time_s=stamp), x, stamp, None, 1.0))
+        if verdicts[-1] is not None and verdicts[-1].action == "commit":
+            probation.commit(verdicts[-1].why)
+            break
+    return verdicts
+
+
+def test_rollback_on_the_first_alarm_the_old_bundle_does_not_raise(tmp_path, real_bundle, resign):
+    probation, new, events, journal = on_probation(tmp_path, real_bundle, resign, probation_snapshots=3,
+                                                   probation_hours=0)
+    verdicts = judge_all(probation, new)
+    first = next(v for v in verdicts if v is not None)
+    assert first.action == "rollback" and "that the old one judged normal" in first.why
+    assert first.old_score is not None and not first.old_score.alarm  # the old bundle's verdict stands
+    journal.close()
+
+
+def test_hold_keeps_the_new_bundle_journals_each_disagreement_and_commits_after_the_probation(
+        tmp_path, real_bundle, resign):
+    probation, new, events, journal = on_probation(tmp_path, real_bundle, resign, probation_snapshots=3,
+                                                   probation_hours=0, on_alarm="hold")
+    (tmp_path / "slots" / "a").mkdir(parents=True)
+    verdicts = judge_all(probation, new)
+    assert verdicts[-1].action == "commit" and "alarms the old bundle did not raise (kept)" in verdicts[-1].why
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "deploy_probation" and kinds[-1] == "deploy_committed"
+    assert 1 <= kinds.count("deploy_disagreement") <= 3
+    assert (tmp_path / "bundle").resolve() == (tmp_path / "slots" / "a").resolve()  # the link moved at the commit
+    assert journal.get_state("deploy")["phase"] == "committed" and not probation.in_probation
+    journal.close()
+
+
+def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path, real_bundle):
+    pointer = tmp_path / "bundle"
+    pointer.symlink_to(shutil.copytree(real_bundle, tmp_path / "v1"))
+    journal = AgentJournal.open(tmp_path / "journal.sqlite")
+    journal.set_state(deploy={"phase": "probation", "slot": "b", "bundle_id": "new-one", "previous_bundle_id": "x"})
+    journal.close()
+    from edge_agent.service import Agent
+
+    agent = Agent(agent_config(tmp_path, str(tmp_path / "no-device"), bundle=pointer), pin_factory=MockFactory())
+    agent.stop()
+    agent.run()
+    j = Journal.open_readonly(tmp_path / "journal.sqlite")
+    rolled = j.events(last=10, kind="deploy_rolled_back")
+    heartbeat = j.get_state("heartbeat")
+    j.close()
+    assert len(rolled) == 1 and "the agent restarted during the probation of new-one in slot b" in rolled[0]["detail"]
+    assert heartbeat["deploy"]["phase"] == "rolled_back" and heartbeat["bundle_id"] == agent.loaded.bundle.bundle_id
