@@ -26,6 +26,7 @@ from gpiozero.pins.mock import MockFactory
 from edge_agent.cli import main as cli
 from edge_agent.journal import Journal
 from edge_agent.telemetry import payloads
+from edge_agent.web import api as web_api
 from edge_agent.liveness import agent_running
 from tests.agent_fixtures import HeldReplay, agent_config, raw_test2_files, wait_for
 from tests.e2e.test_agent_e2e import journal_events, rows_so_far, run_in_thread
@@ -93,6 +94,13 @@ def test_deploy_rejects_rolls_back_and_commits_on_a_live_stream(tmp_path, agent_
         c_id = agent.loaded.bundle.bundle_id
         assert c_id != a_id
         assert state_payload(journal)["deploy"]["phase"] == "probation"
+        j = Journal.open_readonly(journal)
+        try:  # the status page's API: the same facts, with the probation's progress
+            page = web_api.status(j)["state"]["facts"]
+        finally:
+            j.close()
+        assert page["slot"] == "a" and page["bundle_id"] == c_id
+        assert page["deploy"]["probation"]["snapshots_needed"] == 3 and page["deploy"]["previous_bundle_id"] == a_id
         replay.release()  # snapshots 3 and 4
         wait_for(lambda: journal_events(journal, "deploy_rolled_back"), 120, "the automatic rollback")
         rolled = journal_events(journal, "deploy_rolled_back")[-1]["detail"]

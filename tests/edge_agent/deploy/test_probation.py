@@ -86,3 +86,26 @@ def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path,
     j.close()
     assert len(rolled) == 1 and "the agent restarted during the probation of new-one in slot b" in rolled[0]["detail"]
     assert heartbeat["deploy"]["phase"] == "rolled_back" and heartbeat["bundle_id"] == agent.loaded.bundle.bundle_id
+
+
+def test_in_learning_mode_a_deploy_is_committed_at_once_and_the_link_made(tmp_path, real_bundle, capsys):
+    from edge_agent.cli import main as cli
+    from edge_agent.service import Agent
+
+    pointer, journal = tmp_path / "bundle", tmp_path / "journal.sqlite"  # no bundle yet: learning mode
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nbundle = "{pointer}"\n[journal]\npath = "{journal}"\n')
+    agent = Agent(agent_config(tmp_path, str(tmp_path / "no-device"), bundle=pointer, learn=True),
+                  pin_factory=MockFactory())
+    thread = agent.start()
+    try:
+        assert cli.main(["deploy", str(real_bundle), "--config", str(config), "--wait", "120"]) == 0
+    finally:
+        agent.stop()
+        thread.join(60)
+    assert "committed" in capsys.readouterr().out and not agent.learning
+    assert pointer.resolve() == (tmp_path / "slots" / "a").resolve()
+    j = Journal.open_readonly(journal)
+    kinds = [e["kind"] for e in j.events(last=20)]
+    j.close()
+    assert kinds.index("learning_ended") < kinds.index("deploy_committed") and "deploy_probation" not in kinds
