@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config import Config
-from edge_agent.deploy.probation import (COMMITTED, DEPLOY, LOADING, PROBATION, REJECTED, RESTORING, ROLLBACK,
-                                         ROLLED_BACK, STATE_KEY, request_source)
+from edge_agent.deploy.probation import (COMMITTED, DEPLOY, LOADING, PROBATION, RESTORING, ROLLBACK, STATE_KEY,
+                                         request_source)
 from edge_agent.deploy.slots import SLOT_NAMES, SlotError, Slots
 from edge_agent.journal import Journal, JournalError
 from edge_agent.liveness import agent_running
@@ -140,10 +140,7 @@ def _pending(journal: Journal) -> bool:
     try:
         rows = journal.db.execute("SELECT 1 FROM requests WHERE done IS NULL AND kind IN (?, ?) LIMIT 1",
                                   (DEPLOY, ROLLBACK)).fetchall()
-    except (sqlite3.Error, AttributeError):
+    except sqlite3.Error:
         return False
     return bool(rows)
 
-
-__all__ = ["COMMITTED", "DeployError", "Outcome", "PROBATION", "REJECTED", "ROLLED_BACK", "deploy", "rollback",
-           "status", "verify", "wait_for_answer"]
