@@ -198,7 +198,7 @@ class Agent:
             if kind in (REBASELINE, UNDO):
                 self.rebaselining.request(kind, source, self._last_time)
             elif kind == ROLLBACK and self.probation.in_probation:
-                self._roll_back(f"by hand ({parse_request_source(source)[0]})")
+                self._roll_back(f"by hand ({parse_request_source(source)[0]})", request_id)
             elif kind in (DEPLOY, ROLLBACK):
                 folder = self.probation.take(request_id, kind, source, self.loaded)
                 if folder is not None:  # a rollback by hand after a commit loads an older bundle on purpose
@@ -249,15 +249,16 @@ class Agent:
             self.reloader.swapped_in(self.loaded, self.journal)  # the floor moves only now
         return score
 
-    def _roll_back(self, why: str) -> None:
-        """Back to the bundle that ran before the deploy, kept loaded and judging during probation."""
+    def _roll_back(self, why: str, request_id: int | None = None) -> None:
+        """Back to the bundle that ran before the deploy, kept loaded and judging during probation (``request_id``:
+        the ``deploy --rollback`` that asked)."""
         old, new_id = self.probation.previous, self._bundle_id()
         old.scorer.continue_from(self.history, prime=False)  # its window saw every snapshot of the probation
         self.loaded = old
         self.rebaselining.attach(old.scorer)
         for board in self.boards:
             board.set_spec(old.bundle.spec)
-        self.probation.rolled_back(why, new_id)
+        self.probation.rolled_back(why, new_id, request_id)
         self.memory.persist_all()
 
     def _use(self, new: LoadedBundle, path: str) -> None:

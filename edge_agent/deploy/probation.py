@@ -198,12 +198,13 @@ class Probation:
                                         if self._disagreements else ", no disagreement"))
         return None
 
-    def rolled_back(self, why: str, new_id: str | None) -> None:
-        """The agent went back to the old bundle (:attr:`previous`): journal it and free the new one's pair."""
+    def rolled_back(self, why: str, new_id: str | None, request_id: int | None = None) -> None:
+        """The agent went back to the old bundle (:attr:`previous`; ``request_id``: asked by ``deploy --rollback``):
+        journal it and let the new one go."""
         self.previous = None
         detail = f"{new_id} rolled back to {(self.state or {}).get('previous_bundle_id')}: {why}"
         log.warning("deploy: %s", detail)
-        self._save(phase=ROLLED_BACK, why=why)
+        self._save(phase=ROLLED_BACK, why=why, **({"request": request_id} if request_id is not None else {}))
         self.on_event("deploy_rolled_back", detail)
 
     def commit(self, why: str) -> None:

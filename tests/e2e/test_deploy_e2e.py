@@ -9,8 +9,9 @@ held between steps (the test, not the machine's speed, decides which snapshots e
   windows) with its commissioning baseline at a tenth and a per-feature immediate limit far under the healthy
   errors, alarms on the first healthy snapshot: the agent rolls back to A by itself within the probation,
   before the alarm reaches the relay;
-- D, A with its threshold 5 % higher (another id, the same decisions on healthy data), is committed after the
-  probation (3 running snapshots): the link now names D's slot, so a restart loads it;
+- D, A with its threshold 5 % higher (another id, the same decisions on healthy data), rolled back by hand
+  during its probation (``deploy --rollback``), then deployed again and committed after the probation (3 running
+  snapshots): the link now names D's slot, so a restart loads it;
 - ``deploy --rollback`` by hand then loads A again and moves the link back to it.
 
 Every step is read from ``bearing-agent status``/``deploy --status`` and from the MQTT state payload builder.
@@ -108,7 +109,14 @@ def test_deploy_rejects_rolls_back_and_commits_on_a_live_stream(tmp_path, agent_
         wait_for(lambda: len(rows_so_far(journal)) >= 5, 120, "snapshots 3 and 4")
         assert agent.loaded.bundle.bundle_id == a_id and pointer.resolve() == a.resolve()
 
-        # D: on probation, committed after 3 running snapshots judged by both; the link moves to its slot
+        # D, rolled back by hand during its probation: at once, between two snapshots
+        rc, out = cli_out(capsys, *deploy, str(d))
+        assert rc == 0 and "on probation" in out, out
+        rc, out = cli_out(capsys, "deploy", "--rollback", "--config", str(config_file), "--by", "bob")
+        assert rc == 0 and "rolled back: by hand (bob)" in out, out
+        assert agent.loaded.bundle.bundle_id == a_id and pointer.resolve() == a.resolve()
+
+        # D again: on probation, committed after 3 running snapshots judged by both; the link moves to its slot
         rc, out = cli_out(capsys, *deploy, str(d))
         assert rc == 0 and "on probation" in out, out
         d_id = agent.loaded.bundle.bundle_id
@@ -141,7 +149,7 @@ def test_deploy_rejects_rolls_back_and_commits_on_a_live_stream(tmp_path, agent_
     assert "alarm_raised" not in kinds and not any(relay_seen)  # C's alarm never reached the outputs
     deploys = [k for k in kinds if k.startswith("deploy_")]
     assert deploys == ["deploy_rejected", "deploy_probation", "deploy_rolled_back", "deploy_probation",
-                       "deploy_committed", "deploy_rolled_back"], deploys
+                       "deploy_rolled_back", "deploy_probation", "deploy_committed", "deploy_rolled_back"], deploys
     assert [r["first_index"] for r in rows] == [k * 20480 for k in range(len(HEALTHY))]  # none lost, none twice
     assert {r["bundle_id"] for r in rows[:5]} == {a_id} and {r["bundle_id"] for r in rows[5:]} == {d_id}
     payload = state_payload(journal)
