@@ -87,13 +87,16 @@ class Slots:
         if not source.exists():
             raise SlotError(f"{source}: no such bundle folder or archive")
         name = self.inactive()
-        if self.root.exists() and any(self.root.glob(f".{name}.*")):
+        try:
             for leftover in self.root.glob(f".{name}.*"):  # of a copy a crash interrupted: never the pointer's
                 shutil.rmtree(leftover, ignore_errors=True)
-        if source.is_dir():
-            self._copy_into(source, name)
-        else:
-            self._unpack_into(source, name)
+            if source.is_dir():
+                self._copy_into(source, name)
+            else:
+                self._unpack_into(source, name)
+        except OSError as exc:  # no write access (not run with sudo), a full disk: the slot is as it was
+            raise SlotError(f"cannot write slot {name} in {self.root} ({exc.strerror or exc}): run deploy as root "
+                            "(sudo) or as the agent's user, with space on that disk; nothing was changed") from None
         return name, self.root / name
 
     def _unpack_into(self, archive: Path, name: str) -> None:

@@ -12,7 +12,8 @@ from edge_agent.deploy.slots import Slots
 from edge_agent.journal import AgentJournal, Journal
 from edge_agent.reload import load_scorer
 from edge_agent.scoring.history import FeatureHistory
-from tests.agent_fixtures import agent_config, features_of, raw_test2_files
+from edge_agent.liveness import agent_running
+from tests.agent_fixtures import agent_config, features_of, raw_test2_files, wait_for
 from tests.support.remade_bundles import alarms_on_healthy_data, remade
 
 HEALTHY = features_of(raw_test2_files()[:6])  # 2004-02-12: healthy, inside the training period
@@ -88,6 +89,14 @@ def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path,
     assert heartbeat["deploy"]["phase"] == "rolled_back" and heartbeat["bundle_id"] == agent.loaded.bundle.bundle_id
 
 
+def heartbeat_of(path) -> dict:
+    j = Journal.open_readonly(path)
+    try:
+        return j.get_state("heartbeat") or {}
+    finally:
+        j.close()
+
+
 def test_in_learning_mode_a_deploy_is_committed_at_once_and_the_link_made(tmp_path, real_bundle, capsys):
     from edge_agent.cli import main as cli
     from edge_agent.service import Agent
@@ -99,6 +108,7 @@ def test_in_learning_mode_a_deploy_is_committed_at_once_and_the_link_made(tmp_pa
                   pin_factory=MockFactory())
     thread = agent.start()
     try:
+        wait_for(lambda: journal.exists() and agent_running(heartbeat_of(journal)), 60, "the agent's first heartbeat")
         assert cli.main(["deploy", str(real_bundle), "--config", str(config), "--wait", "120"]) == 0
     finally:
         agent.stop()
@@ -109,3 +119,23 @@ def test_in_learning_mode_a_deploy_is_committed_at_once_and_the_link_made(tmp_pa
     kinds = [e["kind"] for e in j.events(last=20)]
     j.close()
     assert kinds.index("learning_ended") < kinds.index("deploy_committed") and "deploy_probation" not in kinds
+
+
+def test_rollback_when_the_new_bundle_cannot_score_a_snapshot_the_old_one_scored(tmp_path, real_bundle, resign):
+    """A NaN error on live data (a model that passed its reference windows: item 3 refuses one that is NaN there)."""
+    from dataclasses import replace
+
+    from edge_agent.scoring.scorer import NOT_FINITE
+
+    probation, new, events, journal = on_probation(tmp_path, real_bundle, resign, probation_snapshots=3,
+                                                   probation_hours=0)
+    stamps = HEALTHY.timestamps.astype(int).astype(float)
+    assert probation.observe(new.scorer.score(HEALTHY.values[0], time_s=stamps[0]), HEALTHY.values[0], stamps[0],
+                             None, 1.0) is None  # the first window of T = 2: neither scores yet
+    stamp, x = stamps[1], HEALTHY.values[1]
+    scored = new.scorer.score(x, time_s=stamp)
+    verdict = probation.observe(replace(scored, error=float("nan"), over_threshold=None, fault=NOT_FINITE), x, stamp,
+                                None, 1.0)
+    assert verdict.action == "rollback" and "could not score the snapshot of 2004-02-12 10:42:39 UTC" in verdict.why
+    assert "not finite" in verdict.why and verdict.old_score.error > 0
+    journal.close()
