@@ -48,7 +48,7 @@ class Running:
     learning: bool
     #: the last running snapshot's largest rise over the commissioning and the active baseline (information)
     baseline_change: dict | None = None
-    #: the running bundle's slot and the last ``bearing-agent deploy`` (:meth:`~edge_agent.deploy.probation.Probation.fact`)
+    #: the running bundle's slot and the last ``bearing-agent deploy`` (``Probation.fact``)
     deploy: dict | None = None
 
 

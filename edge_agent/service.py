@@ -27,7 +27,8 @@ from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
 from edge_agent.status import parse_request_source
-from edge_agent.reload import BundleReloader, LoadedBundle, ReloadResult, check_on_disk, check_start_version, load_scorer
+from edge_agent.reload import (BundleReloader, LoadedBundle, ReloadResult, check_on_disk, check_start_version,
+                               load_scorer)
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot

@@ -46,7 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                       help="go back to the previous bundle (during probation at once, after a commit by reloading it)")
     add_journal_options(p)
     p.add_argument("--wait", type=_seconds, default=DEFAULT_WAIT_S, metavar="SECONDS",
-                   help=f"how long to wait for the running agent's answer (default {DEFAULT_WAIT_S:.0f}; 0: do not wait)")
+                   help=f"how long to wait for the running agent's answer (default {DEFAULT_WAIT_S:.0f}; "
+                        "0: do not wait)")
     p.add_argument("--by", default=None, help="who deploys (journaled; default: the login name, or SUDO_USER)")
     p.add_argument("--json", action="store_true", help="--status: print one JSON object")
 
@@ -95,31 +96,36 @@ def _print_outcome(outcome: commands.Outcome, what: str) -> int:
     raise DeployError(f"the agent refused the {what}: {why}")
 
 
+def _say(line: str) -> None:
+    """Print a line of text the journal holds: escaped, never raw."""
+    print(printable(line))
+
+
 def _print_status(status: dict, as_json: bool) -> int:
     if as_json:
         print(dumps(status, indent=2, default=str))
         return 0
-    say = lambda line: print(printable(line))  # noqa: E731 (text from the journal: escaped, never raw)
-    say(f"link: {status['pointer']} -> {status['points_at'] or '(missing)'}"
+    _say(f"link: {status['pointer']} -> {status['points_at'] or '(missing)'}"
         + (f" (slot {status['pointer_slot']}: what a restart loads)" if status["pointer_slot"] else ""))
     for name, slot in status["slots"].items():
-        say(f"slot {name}: {slot['bundle_id'] or '(empty)'}")
+        _say(f"slot {name}: {slot['bundle_id'] or '(empty)'}")
     d = status["deploy"]
     running = "running" if status["agent_running"] else "not running (last known)"
-    say(f"agent: {running}, bundle {status['running_bundle_id'] or '-'}"
+    _say(f"agent: {running}, bundle {status['running_bundle_id'] or '-'}"
         + (f" from slot {d['slot']}" if d.get("slot") else ""))
     state = d.get("state") or {}
     if state.get("phase"):
-        say(f"last deploy: {state['phase'].replace('_', ' ')}: {state.get('bundle_id') or '-'} into slot "
-            f"{state.get('slot') or '-'} by {state.get('by')} at {format_time(state['since']) if state.get('since') else '-'}"
-            f" UTC (previous {state.get('previous_bundle_id') or '-'})" + (f"; {state['why']}" if state.get("why") else ""))
+        when = format_time(state["since"]) + " UTC" if state.get("since") else "-"
+        _say(f"last deploy: {state['phase'].replace('_', ' ')}: {state.get('bundle_id') or '-'} into slot "
+            f"{state.get('slot') or '-'} by {state.get('by')} at {when} (previous {state.get('previous_bundle_id') or '-'})"
+            + (f"; {state['why']}" if state.get("why") else ""))
     p = d.get("probation")
     if p:
-        say(f"probation: {p['running_snapshots']} of {p['snapshots_needed']} running snapshots, {p['hours']:.2f} of "
+        _say(f"probation: {p['running_snapshots']} of {p['snapshots_needed']} running snapshots, {p['hours']:.2f} of "
             f"{p['hours_needed']:g} h, {p['disagreements']} alarms the old bundle did not raise (on_alarm = "
             f"{p['on_alarm']})")
     if status["events"]:
-        say("deploy events:")
+        _say("deploy events:")
         for e in status["events"]:
-            say(f"  {format_time(e['time'])}  {e['kind']:24} {e['detail']}")
+            _say(f"  {format_time(e['time'])}  {e['kind']:24} {e['detail']}")
     return 0

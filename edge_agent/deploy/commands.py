@@ -34,7 +34,8 @@ class Outcome:
     state: dict[str, Any] | None
 
 
-def deploy(config: Config, journal: Journal, source: str | Path, by: str, *, wait_s: float) -> tuple[str, Path, Outcome]:
+def deploy(config: Config, journal: Journal, source: str | Path, by: str, *,
+           wait_s: float) -> tuple[str, Path, Outcome]:
     """Stage ``source`` in the inactive slot and ask the agent to deploy it; returns (slot, its folder, outcome).
 
     With no agent running the bundle is verified here (every check the agent makes, the probe included), so a bad

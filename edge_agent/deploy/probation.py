@@ -87,10 +87,14 @@ class Probation:
         return bool(self.state) and self.state.get("phase") in (LOADING, RESTORING)
 
     def at_start(self, running_id: str | None) -> list[tuple[str, str]]:
-        """The events of a deploy the last run left unfinished: the link still names the committed bundle, which runs."""
+        """The events of a deploy the last run left unfinished (the link names the bundle that runs now)."""
         phase = (self.state or {}).get("phase")
         if phase not in (LOADING, PROBATION, RESTORING):
             return []
+        if phase == PROBATION and running_id is not None and running_id == self.state.get("bundle_id"):
+            why = "the agent stopped just after moving the link to it (the commit was not journaled before)"
+            self._save(phase=COMMITTED, why=why)
+            return [("deploy_committed", f"{running_id} in slot {self.state.get('slot')} committed: {why}")]
         why = (f"the agent restarted during the {'probation' if phase == PROBATION else 'loading'} of "
                f"{self.state.get('bundle_id') or 'the bundle'} in slot {self.state.get('slot')}: it runs the "
                f"committed bundle {running_id or '(none: learning mode)'} that [agent] bundle names; "

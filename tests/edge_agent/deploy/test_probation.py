@@ -2,7 +2,10 @@
 and a probation a restart interrupted."""
 from __future__ import annotations
 
+import json
 import shutil
+
+import pytest
 
 from gpiozero.pins.mock import MockFactory
 
@@ -70,11 +73,15 @@ def test_hold_keeps_the_new_bundle_journals_each_disagreement_and_commits_after_
     journal.close()
 
 
-def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path, real_bundle):
+@pytest.mark.parametrize("link_moved", [False, True])
+def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path, real_bundle, link_moved):
+    """Restarted during probation: the link still names the old bundle, which runs (rolled back); or, stopped between
+    moving the link and journaling the commit, the deployed bundle runs (committed)."""
     pointer = tmp_path / "bundle"
     pointer.symlink_to(shutil.copytree(real_bundle, tmp_path / "v1"))
+    deployed = json.loads((real_bundle / "manifest.json").read_text())["bundle_id"] if link_moved else "new-one"
     journal = AgentJournal.open(tmp_path / "journal.sqlite")
-    journal.set_state(deploy={"phase": "probation", "slot": "b", "bundle_id": "new-one", "previous_bundle_id": "x"})
+    journal.set_state(deploy={"phase": "probation", "slot": "b", "bundle_id": deployed, "previous_bundle_id": "x"})
     journal.close()
     from edge_agent.service import Agent
 
@@ -82,11 +89,18 @@ def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path,
     agent.stop()
     agent.run()
     j = Journal.open_readonly(tmp_path / "journal.sqlite")
-    rolled = j.events(last=10, kind="deploy_rolled_back")
+    kinds = [e["kind"] for e in j.events(last=10) if e["kind"].startswith("deploy_")]
+    detail = j.events(last=1, kind=kinds[-1])[0]["detail"] if kinds else ""
     heartbeat = j.get_state("heartbeat")
     j.close()
-    assert len(rolled) == 1 and "the agent restarted during the probation of new-one in slot b" in rolled[0]["detail"]
-    assert heartbeat["deploy"]["phase"] == "rolled_back" and heartbeat["bundle_id"] == agent.loaded.bundle.bundle_id
+    if link_moved:
+        assert kinds == ["deploy_committed"] and "the agent stopped just after moving the link" in detail
+        assert heartbeat["deploy"]["phase"] == "committed"
+    else:
+        assert kinds == ["deploy_rolled_back"]
+        assert "the agent restarted during the probation of new-one in slot b" in detail
+        assert heartbeat["deploy"]["phase"] == "rolled_back"
+    assert heartbeat["bundle_id"] == agent.loaded.bundle.bundle_id
 
 
 def heartbeat_of(path) -> dict:
