@@ -184,6 +184,18 @@ class LevelsSection:
 
 
 @dataclass(frozen=True)
+class DeploySection:
+    #: after ``bearing-agent deploy``, the new bundle is on probation for at least this many running snapshots,
+    #: each judged by the old bundle too (36 = 6 h at the 600 s cadence) ...
+    probation_snapshots: int = 36
+    #: ... and at least this many hours; then it is committed (a restart loads it)
+    probation_hours: float = 6.0
+    #: the new bundle alarms on a snapshot the old one judged normal: "rollback" to the old one, or "hold" (keep
+    #: the new one and its alarm: a bundle meant to see more; each such snapshot is journaled)
+    on_alarm: str = "rollback"
+
+
+@dataclass(frozen=True)
 class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     serial: SerialSection = field(default_factory=SerialSection)
@@ -195,6 +207,7 @@ class Config:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     web: WebSection = field(default_factory=WebSection)
     levels: LevelsSection = field(default_factory=LevelsSection)
+    deploy: DeploySection = field(default_factory=DeploySection)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (command-line overrides)."""
@@ -274,6 +287,9 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("levels", "rebaseline_hours"): (lambda v: 0.1 <= v <= 24 * 90, "between 0.1 and 2160 (90 days)"),
     ("levels", "rebaseline_snapshots"): (lambda v: 10 <= v <= 1_000_000, "between 10 and 1000000"),
     ("levels", "buzzer_on"): (lambda v: v in ("alert", "danger", "never"), 'one of "alert", "danger", "never"'),
+    ("deploy", "probation_snapshots"): (lambda v: 1 <= v <= 100_000, "between 1 and 100000"),
+    ("deploy", "probation_hours"): (lambda v: 0 <= v <= 24 * 30, "between 0 and 720 (30 days)"),
+    ("deploy", "on_alarm"): (lambda v: v in ("rollback", "hold"), 'one of "rollback", "hold"'),
     ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
                         "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),
 }

@@ -26,6 +26,10 @@ FACTS: dict[str, str] = {
     "rebaseline": "a re-baseline in progress: since, by whom, why (none otherwise)",
     "baseline_change": "the last running snapshot's largest rise over the commissioning baseline and over the "
                        "active one, in dB, with the feature: information, not an alarm",
+    "bundle_id": "the bundle the agent runs (none in learning mode)",
+    "slot": "the slot (a or b) the running bundle was deployed to by bearing-agent deploy (none: not deployed so)",
+    "deploy": "the last bearing-agent deploy: phase (loading, probation, committed, rolled_back, rejected), the "
+              "deployed and the previous bundle, why, and during probation its progress (none before any deploy)",
 }
 
 #: what Prometheus shows for a level: its rank, normal lowest
@@ -42,6 +46,7 @@ def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None
     diagnosis = hb.get("alarm_diagnosis") if latched and hb.get("alarm_diagnosis") else \
         (latest_diagnosis or {}).get("diagnosis")
     learning = (baseline_state or {}).get("learning")
+    deploy = hb.get("deploy") if isinstance(hb.get("deploy"), dict) else {}
     return {
         "machine_state": last.get("machine_state"),
         "level": hb.get("level") or last.get("level"),
@@ -53,4 +58,7 @@ def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None
         "dominant_diagnosis": hb.get("alarm_dominant_diagnosis") if latched else None,
         "rebaseline": learning if isinstance(learning, dict) else None,
         "baseline_change": hb.get("baseline_change") if isinstance(hb.get("baseline_change"), dict) else None,
+        "bundle_id": hb.get("bundle_id"),
+        "slot": deploy.get("slot"),
+        "deploy": deploy if deploy.get("phase") else None,
     }

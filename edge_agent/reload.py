@@ -14,16 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from edge_agent.config import AgentSection
 from edge_agent.stream.sensor_board import spec_mismatch
 from firmware_io.protocol.frames import StreamInfo
 
 if TYPE_CHECKING:
+    from edge_agent.journal import AgentJournal
     from edge_agent.scoring.bundle import Bundle
     from edge_agent.scoring.scorer import SnapshotScorer
-    from edge_agent.service import Agent
 
 log = logging.getLogger("edge_agent")
 
@@ -36,8 +37,9 @@ class LoadedBundle:
     scorer: SnapshotScorer
 
 
-def load_scorer(agent: AgentSection, version_floor: int | None = None) -> LoadedBundle:
-    """Load and verify ``[agent] bundle`` and build its scorer (raises BundleError / RuntimeUnavailable).
+def load_scorer(agent: AgentSection, version_floor: int | None = None, path: str | Path | None = None) -> LoadedBundle:
+    """Load and verify ``[agent] bundle`` (or ``path``: a deploy's slot) and build its scorer (raises BundleError /
+    RuntimeUnavailable).
 
     The model is probed in a child process first (``probe=True``): a bundle whose model crashes the
     runtime is refused like any bad bundle, at a reload (the old bundle keeps scoring) and at the start
@@ -48,7 +50,7 @@ def load_scorer(agent: AgentSection, version_floor: int | None = None) -> Loaded
 
     # the keys are read at every load (a key added or removed takes effect at the next reload), in the child
     # process that checks the signature: the agent does not import the signature library (4.7 MiB)
-    bundle = load_bundle(agent.bundle, agent.variant or None, agent.runtime, probe=True,
+    bundle = load_bundle(path or agent.bundle, agent.variant or None, agent.runtime, probe=True,
                          trusted_keys=agent.trusted_keys or None, version_floor=version_floor,
                          allow_downgrade=agent.allow_downgrade)
     return LoadedBundle(bundle, SnapshotScorer(bundle, agent.runtime))
@@ -61,24 +63,24 @@ def signed_version(loaded: LoadedBundle | None) -> int | None:
     return loaded.bundle.manifest.get("bundle_version")
 
 
-def check_start_version(agent: "Agent") -> None:
+def check_start_version(loaded: LoadedBundle | None, journal: "AgentJournal", agent: AgentSection) -> int | None:
     """At start: refuse a signed bundle older than the one this journal ran last (a downgrade by restart), unless
-    allowed; then remember its version. Raises BundleError."""
+    allowed; then remember its version and return it (the floor for the next reload). Raises BundleError."""
     from edge_agent.scoring.signing import SignatureError, check_version
 
-    version = signed_version(agent.loaded)
+    version = signed_version(loaded)
     if version is None:
-        return
-    last = agent.journal.get_state("bundle_version")
+        return None
+    last = journal.get_state("bundle_version")
     try:
-        check_version(agent.loaded.bundle.manifest, last if isinstance(last, int) else None,
-                      agent.config.agent.allow_downgrade, str(agent.config.agent.bundle))
+        check_version(loaded.bundle.manifest, last if isinstance(last, int) else None,
+                      agent.allow_downgrade, str(agent.bundle))
     except SignatureError as exc:
         from edge_agent.scoring.bundle import BundleError
 
         raise BundleError(str(exc)) from exc
-    agent.journal.set_state(bundle_version=version)
-    agent.reloader.version_floor = version
+    journal.set_state(bundle_version=version)
+    return version
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,22 @@ class ReloadResult:
 
     loaded: LoadedBundle | None
     problem: str | None
+    #: where it was loaded from: ``[agent] bundle``, or the folder of :meth:`BundleReloader.request_from`
+    path: str = ""
+    #: loaded for :meth:`BundleReloader.request_from` (a deploy or a rollback), not for a SIGHUP
+    requested_path: bool = False
 
 
 class BundleReloader:
-    """Loads ``[agent] bundle`` in a helper thread on request; the loop collects the result."""
+    """Loads ``[agent] bundle`` (or a deploy's folder) in a helper thread on request; the loop collects the result."""
 
     def __init__(self, agent: AgentSection) -> None:
         self.agent = agent
         self._requested = threading.Event()
         self._loader: threading.Thread | None = None
         self._candidate: LoadedBundle | Exception | None = None
+        self._from: tuple[str, bool] | None = None  # request_from's (path, floor), until its load starts
+        self._loading: tuple[str, bool] | None = None  # what the loader thread loads: (path, from request_from)
         #: the running signed bundle's version: a reload to an older one is a downgrade (None: no floor)
         self.version_floor: int | None = None
 
@@ -104,65 +112,58 @@ class BundleReloader:
         """Reload at the loop's next turn (safe from a signal handler or another thread)."""
         self._requested.set()
 
+    def request_from(self, path: str | Path, *, floor: bool = True) -> None:
+        """Load ``path`` instead (a deploy's slot; the loop's own thread), before any SIGHUP reload. Without
+        ``floor`` an older signed bundle is accepted: a rollback by hand is a deliberate downgrade."""
+        self._from = (str(path), floor)
+
+    @property
+    def busy(self) -> bool:
+        """A load is running or requested."""
+        return self._loader is not None or self._from is not None or self._requested.is_set()
+
     def poll(self, stream: StreamInfo | None, *, learning: bool = False) -> ReloadResult | None:
         """Start a requested load; return a finished one, checked against ``stream``, else None."""
-        if self._requested.is_set() and self._loader is None:
-            self._requested.clear()
-            log.info("reloading bundle %s%s", self.agent.bundle,
-                     " (learning mode: scoring starts if it is valid)" if learning else "")
-            self._loader = threading.Thread(target=self._load, name="bundle-loader", daemon=True)
+        if self._loader is None and (self._from is not None or self._requested.is_set()):
+            if self._from is not None:
+                (path, floor), self._from = self._from, None
+                self._loading = (path, True)
+            else:
+                self._requested.clear()
+                path, floor = str(self.agent.bundle), True
+                self._loading = (path, False)
+            log.info("loading bundle %s%s", path, " (learning mode: scoring starts if it is valid)" if learning else "")
+            self._loader = threading.Thread(target=self._load, args=(self._loading[0] if self._loading[1] else None,
+                                                                     self.version_floor if floor else None),
+                                            name="bundle-loader", daemon=True)
             self._loader.start()
         if self._loader is None or self._loader.is_alive():
             return None
         self._loader = None
+        (path, requested), self._loading = self._loading, None
         candidate, self._candidate = self._candidate, None
         if isinstance(candidate, Exception) or candidate is None:
-            return ReloadResult(None, f"cannot load {self.agent.bundle}: {candidate}")
+            return ReloadResult(None, f"cannot load {path}: {candidate}", path, requested)
         problem = spec_mismatch(candidate.bundle.spec, stream) if stream is not None else None
-        return ReloadResult(None, problem) if problem else ReloadResult(candidate, None)
+        return ReloadResult(None if problem else candidate, problem, path, requested)
 
-    def _load(self) -> None:
+    def swapped_in(self, loaded: LoadedBundle, journal: "AgentJournal") -> None:
+        """A bundle now runs: a signed one's version is the floor for the next reload and the next start."""
+        if (version := signed_version(loaded)) is not None:
+            self.version_floor = version
+            journal.set_state(bundle_version=version)
+
+    def _load(self, path: str | None, floor: int | None) -> None:
         try:
-            self._candidate = load_scorer(self.agent, self.version_floor)
+            self._candidate = load_scorer(self.agent, floor, path)
         except Exception as exc:  # any failure keeps the old bundle running
             self._candidate = exc
 
 
-def check_on_disk(agent: "Agent") -> None:
+def check_on_disk(loaded: LoadedBundle | None, on_event: Callable[[str, str], None]) -> None:
     """Journal a change to the running bundle's files on disk, once per change (what runs is in memory: a copy
     over the live folder cannot change the scores, but a restart or reload would load it)."""
-    watch = agent.loaded.bundle.on_disk if agent.loaded else None
+    watch = loaded.bundle.on_disk if loaded else None
     for news in watch.check() if watch is not None else ():
         log.warning("bundle on disk: %s", news)
-        agent._event("bundle_changed_on_disk", news)
-
-
-def swap_in(agent: "Agent", result: ReloadResult) -> None:
-    """Apply a finished reload between two snapshots: swap the bundle in, or journal why not."""
-    from edge_agent import persistence
-
-    old_id = agent.loaded.bundle.bundle_id if agent.loaded else None
-    if result.loaded is None:
-        log.error("bundle reload rejected, still running %s: %s", old_id or "in learning mode", result.problem)
-        agent._event("bundle_rejected", result.problem)
-        return
-    new = result.loaded
-    new.scorer.continue_from(agent.history)  # the new scorer continues this machine's history
-    agent.loaded = new
-    if (version := signed_version(new)) is not None:  # the floor for the next reload and the next start
-        agent.reloader.version_floor = version
-        agent.journal.set_state(bundle_version=version)
-    agent.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
-    if agent.learning:  # commissioning done: score from the next snapshot on, alarms live
-        agent.learning = agent.alarm.learning = False
-        advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
-        agent._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
-        log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s", advice)
-    for board in agent.boards:
-        board.set_spec(new.bundle.spec)
-    b = new.bundle
-    detail = (f"{b.bundle_id} from {agent.config.agent.bundle} "
-              f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")
-    log.info("bundle loaded: %s", detail)
-    agent._event("bundle_loaded", detail)
-    persistence.persist_all(agent)
+        on_event("bundle_changed_on_disk", news)

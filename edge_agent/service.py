@@ -13,17 +13,22 @@ from functools import partial
 from typing import Callable
 
 from edge_agent import persistence
+from edge_agent.persistence import AgentMemory, Running
 from edge_agent.alarms.acks import Acknowledgements
 from edge_agent.alarms.alarm_state import AlarmState
 from edge_agent.alarms.rebaselining import REBASELINE, UNDO, Rebaselining
 from edge_agent.alarms.health import Health, LossReport
 from edge_agent.config import Config
 from edge_agent.counters import Counters
+from edge_agent.deploy.probation import DEPLOY, ROLLBACK, Probation
+from edge_agent.deploy.slots import Slots
 from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
 from edge_agent.outputs.sink import Event, Shown, SinkError
-from edge_agent.reload import BundleReloader, LoadedBundle, check_on_disk, check_start_version, load_scorer, swap_in
+from edge_agent.status import parse_request_source
+from edge_agent.reload import (BundleReloader, LoadedBundle, ReloadResult, check_on_disk, check_start_version,
+                               load_scorer)
 from edge_agent.scoring.history import FeatureHistory
 from edge_agent.stream.sensor_board import SensorBoard
 from edge_agent.stream.snapshots import Snapshot
@@ -62,8 +67,8 @@ class Agent:
             except Exception as exc:  # BundleError, RuntimeUnavailable, OSError: all refuse to start
                 raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
         self.journal = AgentJournal.open(config.journal.path)  # one agent per journal: its lock, till close
-        try:
-            check_start_version(self)  # a signed bundle older than the one this journal ran last: refused
+        try:  # a signed bundle older than the one this journal ran last: refused
+            self.reloader.version_floor = check_start_version(self.loaded, self.journal, config.agent)
         except BearingEdgeError as exc:
             self.journal.close()
             raise AgentError(f"cannot load bundle {config.agent.bundle}: {exc}") from exc
@@ -77,21 +82,25 @@ class Agent:
         self.session = {"snapshots_scored": 0, "snapshots_recorded": 0}
         self.counters = Counters(self.journal.counters())
         self.history = FeatureHistory()  # of the machine: the scorer appends to it, a reloaded one continues it
-        persistence.restore(self)
-        self.rebaselining = Rebaselining(self.journal, self._event, settle_hours=config.levels.rebaseline_hours,
-                                         settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
-        self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         self._last_time: float | None = None  # the newest snapshot's time (a re-baseline learns from after it)
         #: the last running snapshot's largest rise over the commissioning and the active baseline (information)
         self.baseline_change: dict | None = None
+        #: the last ``bearing-agent deploy``: its probation, commit or rollback (edge_agent.deploy)
+        self.probation = Probation(self.journal, Slots(config.agent.bundle), config.deploy, self._event)
+        self.memory = AgentMemory(self.journal, config, self.boards, self.alarm, self.counters, self.session,
+                                  lambda: Running(self.loaded, self.learning, self.baseline_change,
+                                                  self.probation.fact(self.loaded)))
+        self.memory.restore(self.history, self.loaded.scorer if self.loaded else None)
+        self.rebaselining = Rebaselining(self.journal, self._event, settle_hours=config.levels.rebaseline_hours,
+                                         settle_snapshots=config.levels.rebaseline_snapshots)  # after restore
+        self.rebaselining.attach(self.loaded.scorer if self.loaded else None)
         try:
-            self.sinks = build_sinks(SinkContext(config, self.journal, lambda: persistence.persisted_state(self),
+            self.sinks = build_sinks(SinkContext(config, self.journal, self.memory.persisted_state,
                                                  self.acknowledge, pin_factory), sink_factories)
         except SinkError as exc:
             self.journal.close()
             raise AgentError(str(exc)) from exc
         self._last = dict.fromkeys(("housekeeping", "flush", "losses", "disk"), time.monotonic()) | {"prune": -PRUNE_S}
-        self.started = time.time()
         self._show()
 
     def stop(self) -> None:
@@ -113,9 +122,11 @@ class Agent:
         return thread
 
     def run(self) -> None:
-        for kind, detail in persistence.start_events(self):  # restart (after an unclean end), start, bundle
+        for kind, detail in self.memory.start_events():  # restart (after an unclean end), start, bundle
             self._event(kind, detail)
-        persistence.persist_all(self)
+        for kind, detail in self.probation.at_start(self._bundle_id()):  # a probation this restart ended
+            self._event(kind, detail)
+        self.memory.persist_all()
         try:
             while not self._stop.is_set():
                 for board in self.boards:
@@ -137,6 +148,8 @@ class Agent:
         else:  # the machine state first (stopped, starting, a sensor problem: never judged), then the level
             score = self.loaded.scorer.score(features, time_s=snap.timestamp, samples=snap.samples,
                                              scale=board.info.scale)
+            if self.probation.in_probation:  # a deployed bundle: the old one judges the snapshot too
+                score = self._on_probation(score, features, snap, board.info.scale)
         # a NaN error or a sensor problem seen in the samples (flat, dropout, clipping, DC offset): a fault,
         # begun or ended with this snapshot (not at the next housekeeping)
         fault = score.fault if score is not None else None
@@ -160,7 +173,7 @@ class Agent:
             contributions=score and score.contributions, diagnosis=score and score.diagnosis,
             machine_state=score.state if score else None, level=score.level if score else None)
         self.session["snapshots_scored" if score is not None else "snapshots_recorded"] += 1
-        persistence.update_counters(self)
+        self.memory.update_counters()
         self.sinks.on_snapshot(row)
         for kind, detail in events:
             self._event(kind, detail)
@@ -182,9 +195,15 @@ class Agent:
         if self._due("losses", now, LOSS_REPORT_S):
             self._report_losses()
         requests = self.journal.take_requests()
-        for _id, kind, source in requests:  # re-baseline requests: journaled by the part itself
+        for request_id, kind, source in requests:  # re-baseline and deploy requests: journaled by the parts
             if kind in (REBASELINE, UNDO):
                 self.rebaselining.request(kind, source, self._last_time)
+            elif kind == ROLLBACK and self.probation.in_probation:
+                self._roll_back(f"by hand ({parse_request_source(source)[0]})", request_id)
+            elif kind in (DEPLOY, ROLLBACK):
+                folder = self.probation.take(request_id, kind, source, self.loaded)
+                if folder is not None:  # a rollback by hand after a commit loads an older bundle on purpose
+                    self.reloader.request_from(folder, floor=kind == DEPLOY)
         for source in self.acks.take(requests):  # the latch is journaled at once: an ack survives a crash
             events = self.alarm.acknowledge(source)
             self.journal.set_state(alarm=self.alarm.to_dict())
@@ -192,13 +211,76 @@ class Agent:
         board = self.boards[0]
         result = self.reloader.poll(board.info or board.last_info, learning=self.learning)
         if result is not None:
-            swap_in(self, result)
+            self._swap_in(result)
         if self._due("disk", now, DISK_CHECK_S):
-            check_on_disk(self)
+            check_on_disk(self.loaded, self._event)
         if self._due("flush", now, FLUSH_S):
-            persistence.flush(self)
+            self.memory.flush()
         if self._due("prune", now, PRUNE_S):
             persistence.prune(self.journal, self.config.journal)
+
+    def _swap_in(self, result: ReloadResult) -> None:
+        """Apply a finished reload or deploy between two snapshots: swap the bundle in, or journal why not."""
+        old = self.loaded
+        if result.loaded is None:
+            if result.requested_path:
+                self.probation.rejected(result.problem, self._bundle_id())
+                return
+            log.error("bundle reload rejected, still running %s: %s", self._bundle_id() or "in learning mode",
+                      result.problem)
+            self._event("bundle_rejected", result.problem)
+            return
+        self._use(result.loaded, result.path)
+        if not result.requested_path:
+            self.reloader.swapped_in(result.loaded, self.journal)
+            self.probation.cancelled(f"a reload (SIGHUP) loaded {result.path} during the probation")
+        elif self.probation.begin(old, result.loaded):  # committed at once (a rollback by hand, learning mode)
+            self.reloader.swapped_in(result.loaded, self.journal)
+        self.memory.persist_all()
+
+    def _on_probation(self, score, features, snap: Snapshot, scale: float):
+        """Judge a snapshot on probation with the old bundle too: roll back (the old bundle's score of it stands:
+        an alarm only the new bundle raised never reaches the outputs) or commit when the probation says so."""
+        verdict = self.probation.observe(score, features, snap.timestamp, snap.samples, scale)
+        if verdict is not None and verdict.action == "rollback":
+            self._roll_back(verdict.why)
+            return verdict.old_score
+        if verdict is not None and verdict.action == "commit":
+            self.probation.commit(verdict.why)
+            self.reloader.swapped_in(self.loaded, self.journal)  # the floor moves only now
+        return score
+
+    def _roll_back(self, why: str, request_id: int | None = None) -> None:
+        """Back to the bundle that ran before the deploy, kept loaded and judging during probation (``request_id``:
+        the ``deploy --rollback`` that asked)."""
+        old, new_id = self.probation.previous, self._bundle_id()
+        old.scorer.continue_from(self.history, prime=False)  # its window saw every snapshot of the probation
+        self.loaded = old
+        self.rebaselining.attach(old.scorer)
+        for board in self.boards:
+            board.set_spec(old.bundle.spec)
+        self.probation.rolled_back(why, new_id, request_id)
+        self.memory.persist_all()
+
+    def _use(self, new: LoadedBundle, path: str) -> None:
+        """Swap ``new`` in: it continues the machine's history, with its own commissioning baseline."""
+        old_id = self._bundle_id()
+        new.scorer.continue_from(self.history)  # the new scorer continues this machine's history
+        self.loaded = new
+        self.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
+        if self.learning:  # commissioning done: score from the next snapshot on, alarms live
+            self.learning = self.alarm.learning = False
+            advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
+            self._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
+            log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s",
+                        advice)
+        for board in self.boards:
+            board.set_spec(new.bundle.spec)
+        b = new.bundle
+        detail = (f"{b.bundle_id} from {path} "
+                  f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")
+        log.info("bundle loaded: %s", detail)
+        self._event("bundle_loaded", detail)
 
     def _report_losses(self) -> None:
         if detail := self.losses.take():
@@ -211,7 +293,7 @@ class Agent:
             board.close()
         try:
             self._report_losses()
-            self._event(*persistence.flush_at_stop(self))  # "stop", or "crash" when an error ends the loop
+            self._event(*self.memory.flush_at_stop())  # "stop", or "crash" when an error ends the loop
             log.info("bearing-agent stopped")
         finally:
             self.sinks.close()

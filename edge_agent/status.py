@@ -47,6 +47,20 @@ def diagnosis_words(diagnosis: dict) -> str:
     return diagnosis["diagnosis"] + ("" if share is None else f", {100 * share:.0f} % of the error")
 
 
+def deploy_words(deploy: dict) -> str:
+    """The ``deploy`` fact in words (what ``status`` prints): the last deploy's phase and, on probation, its progress."""
+    phase = str(deploy.get("phase")).replace("_", " ")
+    words = f"{phase} {deploy.get('deployed_bundle_id') or ''} (slot {deploy.get('deployed_slot') or '-'}" + \
+        (f", replacing {deploy['previous_bundle_id']}" if deploy.get("previous_bundle_id") else "") + ")"
+    p = deploy.get("probation")
+    if isinstance(p, dict):
+        words += (f": {p.get('running_snapshots')} of {p.get('snapshots_needed')} running snapshots, "
+                  f"{p.get('hours', 0):.2f} of {p.get('hours_needed')} h")
+    elif deploy.get("why"):
+        words += f": {deploy['why']}"
+    return words
+
+
 def collect_status(journal: Journal, last: int = 10) -> dict:
     """Everything ``status`` prints, as one dict (also what ``--json`` prints)."""
     heartbeat = journal.get_state("heartbeat") or {}

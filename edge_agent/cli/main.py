@@ -22,6 +22,8 @@ SUBCOMMANDS = {
     "install-service": ("edge_agent.cli.install", "install the systemd unit on this machine"),
     "web": ("edge_agent.cli.web", "serve the local status page and its JSON API, read-only from the journal"),
     "publish": ("edge_agent.cli.publish", "publish the journal to MQTT (Home Assistant discovery) and Prometheus"),
+    "deploy": ("edge_agent.cli.deploy",
+               "update the bundle: inactive slot, verified, on probation beside the old one, then commit or rollback"),
     "check-bundle": ("edge_agent.cli.check_bundle",
                      "verify a bundle (checksums, schema, runtime) and print its manifest"),
 }

@@ -12,7 +12,7 @@ import argparse
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
 from edge_agent.cli.terminal_text import printable
 from edge_agent.journal import format_time
-from edge_agent.status import collect_status, diagnosis_words
+from edge_agent.status import collect_status, deploy_words, diagnosis_words
 from edge_agent.strict_json import dumps
 
 #: The most snapshots ``-n`` shows (a screenful is 50; more is what ``export`` is for).
@@ -90,8 +90,11 @@ def _print_text(status: dict) -> None:
             r = f["rebaseline"]
             _say(f"re-baseline in progress since {_fmt(r.get('since'))} UTC, by {r.get('by')}: {r.get('reason')} "
                  "(judged at Danger only meanwhile)")
-        _say(f"bundle: {hb.get('bundle_id') or '-'}  port: {hb.get('port')} "
+        _say(f"bundle: {hb.get('bundle_id') or '-'}" + (f" (slot {f['slot']})" if f["slot"] else "")
+             + f"  port: {hb.get('port')} "
              f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
+        if f["deploy"]:
+            _say(f"deploy: {deploy_words(f['deploy'])}")
     if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
         d = status["diagnosis"]
         _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")

@@ -30,6 +30,10 @@ def test_example_config_lists_every_option_with_its_default():
     ("[gpio]\nrelay_pin = 17\n", "[gpio] led_pin = 17, relay_pin = 17: one pin cannot drive two outputs"),
     ("[agent\n", "not valid TOML"),
     ("[levels]\nrelay_on = \"alarm\"\n", '[levels] relay_on must be one of "alert", "danger"'),
+    ("[deploy]\non_alarm = \"ignore\"\n", '[deploy] on_alarm must be one of "rollback", "hold"'),
+    ("[deploy]\nprobation_snapshots = 0\n", "[deploy] probation_snapshots must be between 1 and 100000, got 0"),
+    ("[deploy]\nprobation_hours = -1\n", "[deploy] probation_hours must be between 0 and 720 (30 days), got -1.0"),
+    ("[deploy]\nprobation_hours = inf\n", "[deploy] probation_hours must be a finite number, got inf"),
 ])
 def test_bad_config_is_refused_with_the_key_named(tmp_path, text, message):
     path = tmp_path / "agent.toml"

@@ -29,7 +29,7 @@ def test_nothing_happens_until_requested_and_a_broken_bundle_is_refused(tmp_path
 
 def test_a_bundle_for_another_stream_is_refused_and_a_matching_one_handed_over(monkeypatch):
     specs = iter([FeatureSpec(tuple(f"b{i}" for i in range(8))), FeatureSpec(("a", "b", "c", "d"))])
-    monkeypatch.setattr(reload, "load_scorer", lambda agent, version_floor=None: reload.LoadedBundle(
+    monkeypatch.setattr(reload, "load_scorer", lambda agent, version_floor=None, path=None: reload.LoadedBundle(
         SimpleNamespace(spec=next(specs)), scorer=None))
     reloader = reload.BundleReloader(AgentSection())
     reloader.request()

@@ -107,7 +107,11 @@ function showStatus(s) {
   const rb = f.rebaseline ? `re-baseline in progress (by ${f.rebaseline.by}: ${f.rebaseline.reason})` : "";
   const bc = f.baseline_change && f.baseline_change.since_commissioning;
   const moved = bc ? `${bc.feature} ${bc.db >= 0 ? "+" : ""}${bc.db.toFixed(1)} dB since commissioning` : "";
-  text("state-facts", [machine, level, moved, rb].filter(Boolean).join(" · "));
+  // The running bundle's slot and a deploy on probation (bearing-agent deploy): the same facts as status and MQTT.
+  const dp = f.deploy && f.deploy.probation;
+  const slot = f.slot ? `bundle slot ${f.slot}` : "";
+  const probation = dp ? `new bundle on probation: ${dp.running_snapshots} of ${dp.snapshots_needed} snapshots` : "";
+  text("state-facts", [machine, level, moved, rb, slot, probation].filter(Boolean).join(" · "));
   const fl = $("fault-line");
   fl.hidden = !(f.fault && st.display !== "fault");
   fl.textContent = fl.hidden ? "" : `Sensor fault: ${f.fault}`;
