@@ -11,13 +11,14 @@ snapshot at a time, and a fixed shape lets the runtime plan memory once.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Callable, Iterable
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from train.quiet_tensorflow import filtered_stderr, quiet_tensorflow
+
+quiet_tensorflow()  # before the first import of TensorFlow: its start-up lines are noise (train/quiet_tensorflow.py)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -137,7 +138,8 @@ def _convert(converter: "tf.lite.TFLiteConverter") -> bytes:
         # "Statistics for quantized inputs were expected": the float32 input is quantized by
         # the model's own QUANTIZE op with calibrated statistics, so there is nothing to supply.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        return converter.convert()
+        with filtered_stderr():  # the quantizer prints 'fully_quantize: 0, ...' per conversion
+            return converter.convert()
 
 
 def is_fully_integer(flatbuffer: bytes) -> bool:

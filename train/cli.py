@@ -10,7 +10,6 @@ not a traceback: the user needs to fix the data, not read our stack.
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Sequence
 
@@ -29,7 +28,6 @@ DESCRIPTION = ("Desktop training: IMS recordings -> feature table -> LSTM autoen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines would bury ours
     return main_with_subcommands("bearing-train", DESCRIPTION, SUBCOMMANDS, argv)
 
 

@@ -408,12 +408,14 @@ def read_table_spec(table_path: str | Path) -> FeatureSpec | None:
 def select_features(table: FeatureTable, spec: FeatureSpec, features: Sequence[str] | None) -> tuple[FeatureTable, FeatureSpec]:
     """The columns of ``features`` (default: all of the spec's) and the spec that computes exactly them.
 
-    ``table`` must have ``spec``'s columns (ingest wrote both); the order of the result is the
+    ``table`` must have ``spec``'s columns, in any order (ingest wrote both); the order of the result is the
     registry's (for each feature, for each channel), whatever order ``features`` lists them in.
     """
-    if list(table.channel_names) != list(spec.feature_names):
+    ordered = table.in_column_order(spec.feature_names)
+    if ordered is None:
         raise RecordingError(f"the table's columns are not those of its spec ({table_spec_path('<table>').name}): "
                              f"{table.channel_names[:3]}... vs {list(spec.feature_names[:3])}...")
+    table = ordered
     chosen = tuple(features) if features else spec.features
     missing = [f for f in chosen if f not in spec.features]
     if missing:
