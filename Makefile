@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test test-fast test-arm bench venv clean firmware
+.PHONY: demo test test-fast test-arm bench venv clean firmware screenshots commission-demo
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ firmware:
 
 bench: venv
 	$(VENV)/bin/bearing-bench
+
+# The status page's screenshots in docs/img, from a clean run of the real agent on the demo's bundle
+# (run `make demo` first; needs Chromium and chromedriver, which `make test` installs as root).
+screenshots: venv
+	$(PY) -m tests.support.docs_screenshots --bundle $(DEMO_OUT)/bundle --out docs/img
 
 # What `make demo` and `pip install .` leave behind: the venv, the demo's output, setuptools' build/ and
 # the demo's tflite-runtime environment in the user's cache (docs/convert.md), 111 MB.
