@@ -64,7 +64,8 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
                    help="sensor units per count of integer samples in files that do not state it "
                         "(WAV, .npy, .mat; default 1)")
     g.add_argument("--skip-bad", action="store_true",
-                   help="report and leave out malformed files instead of stopping")
+                   help="report and leave out malformed files (IMS snapshot files too) instead of stopping; "
+                        "the summary counts them")
 
 
 def read_options(args: argparse.Namespace):
