@@ -39,6 +39,12 @@ firmware:
 bench: venv
 	$(VENV)/bin/bearing-bench
 
+# Commissioning rehearsed off the Pi on data that ships (docs/commissioning.md): learn, export, fit, convert,
+# reload, score; every command printed as it runs. COMMISSION_OUT is replaced when it holds an earlier rehearsal.
+COMMISSION_OUT ?= commission-output
+commission-demo: venv
+	$(PY) -m demo.commission --out $(COMMISSION_OUT)
+
 # The status page's screenshots in docs/img, from a clean run of the real agent on the demo's bundle
 # (run `make demo` first; needs Chromium and chromedriver, which `make test` installs as root).
 screenshots: venv
@@ -50,4 +56,4 @@ BUILD_DIR ?= build
 PYTEST_CACHE ?= .pytest_cache
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bearing-edge
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(PYTEST_CACHE) $(BUILD_DIR) $(CACHE_DIR)
+	rm -rf $(VENV) $(DEMO_OUT) $(COMMISSION_OUT) $(PYTEST_CACHE) $(BUILD_DIR) $(CACHE_DIR)

@@ -35,8 +35,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     out = tmp_path_factory.mktemp("quiet") / "model"
+    # 50 epochs: from MIN_EPOCHS_TO_RETRY on, fit watches for a collapse, a path that imports Keras earlier
     done = run("train.cli", "fit", str(datasets.FEATURES_TEST2), "--train-until", "2004-02-15",
-               "--epochs", "2", "--no-plots", "--out", str(out))
+               "--epochs", "50", "--no-plots", "--out", str(out))
     return out, done
 
 
@@ -51,7 +52,7 @@ def test_fit_takes_a_date_alone_as_export_does(fitted):
 def test_fit_and_convert_print_no_tensorflow_log_lines(fitted, tmp_path):
     out, done = fitted
     assert done.returncode == 0, done.stderr
-    assert "epoch 2/2" in done.stderr  # the kit's own progress is still there
+    assert "epoch 50/50" in done.stderr or "training again with seed" in done.stderr  # the kit's own lines are there
     assert not TF_LINE.search(done.stderr), done.stderr
     converted = run("convert.cli", str(out), "--out", str(tmp_path / "bundle"), "--variant", "float32",
                     "--variant", "float16", "--runtimes", "ai-edge-litert")
