@@ -104,15 +104,16 @@ def show(name: str, args: list[str]) -> list[str]:
     return [*command(name), *args]
 
 
-def run(name: str, *args: str, log: Path) -> str:
-    """Run a command to its end, print its output; a failure names the step and its output."""
-    done = subprocess.run(show(name, list(args)), capture_output=True, text=True)
-    text = (done.stdout + done.stderr).rstrip()
-    log.write_text(text + "\n")
-    print(text, flush=True)
-    if done.returncode != 0:
-        raise RehearsalError(f"{name} {args[0]} failed (exit {done.returncode}); its output is in {log}")
-    return done.stdout
+def run(name: str, *args: str, log: Path) -> None:
+    """Run a command to its end, its output shown as it comes and kept in ``log``; a failure names its log."""
+    with log.open("w") as kept:
+        proc = subprocess.Popen(show(name, list(args)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            kept.write(line)
+        code = proc.wait()
+    if code != 0:
+        raise RehearsalError(f"{name} {args[0]} failed (exit {code}); its output is in {log}")
 
 
 def start_replay(npz: Path, link: Path, log: Path) -> subprocess.Popen:
