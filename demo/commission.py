@@ -234,7 +234,9 @@ def rehearse(out: Path, *, snapshots: int = 300, epochs: int = 100, runtimes: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m demo.commission", description=__doc__.splitlines()[0])
+    from firmware_io.cli_support import help_text
+
+    p = argparse.ArgumentParser(prog="python -m demo.commission", description=help_text(__doc__.splitlines()[0]))
     p.add_argument("--out", type=Path, default=Path("commission-output"),
                    help="an empty or new folder (default commission-output)")
     p.add_argument("--snapshots", type=int, default=300,

@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     from train.quiet_tensorflow import quiet_tensorflow
 
     quiet_tensorflow()
-    p = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    from firmware_io.cli_support import help_text
+
+    p = argparse.ArgumentParser(prog="python -m demo", description=help_text(__doc__.splitlines()[0]))
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)

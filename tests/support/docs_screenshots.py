@@ -110,7 +110,10 @@ def take(bundle: Path, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m tests.support.docs_screenshots", description=__doc__.splitlines()[0])
+    from firmware_io.cli_support import help_text
+
+    p = argparse.ArgumentParser(prog="python -m tests.support.docs_screenshots",
+                                description=help_text(__doc__.splitlines()[0]))
     p.add_argument("--bundle", type=Path, default=ROOT / "demo-output" / "bundle",
                    help="the bundle to score with (default demo-output/bundle: run 'make demo' first)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="where the PNGs go (default docs/img)")
