@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test test-fast test-arm bench venv clean firmware
+.PHONY: demo test test-fast test-arm bench venv clean firmware screenshots commission-demo
 
 venv: $(STAMP)
 
@@ -39,10 +39,21 @@ firmware:
 bench: venv
 	$(VENV)/bin/bearing-bench
 
+# Commissioning rehearsed off the Pi on data that ships (docs/commissioning.md): learn, export, fit, convert,
+# reload, score; every command printed as it runs. COMMISSION_OUT is replaced when it holds an earlier rehearsal.
+COMMISSION_OUT ?= commission-output
+commission-demo: venv
+	$(PY) -m demo.commission --out $(COMMISSION_OUT)
+
+# The status page's screenshots in docs/img, from a clean run of the real agent on the demo's bundle
+# (run `make demo` first; needs Chromium and chromedriver, which `make test` installs as root).
+screenshots: venv
+	$(PY) -m tests.support.docs_screenshots --bundle $(DEMO_OUT)/bundle --out docs/img
+
 # What `make demo` and `pip install .` leave behind: the venv, the demo's output, setuptools' build/ and
 # the demo's tflite-runtime environment in the user's cache (docs/convert.md), 111 MB.
 BUILD_DIR ?= build
 PYTEST_CACHE ?= .pytest_cache
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bearing-edge
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(PYTEST_CACHE) $(BUILD_DIR) $(CACHE_DIR)
+	rm -rf $(VENV) $(DEMO_OUT) $(COMMISSION_OUT) $(PYTEST_CACHE) $(BUILD_DIR) $(CACHE_DIR)

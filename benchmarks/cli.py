@@ -75,8 +75,23 @@ def machine_info() -> dict:
     }
 
 
+#: Hand-written sections of the committed RESULTS.md (how figures vary with load and CPU, tables moved
+#: from the README) live between these lines; every run carries them over below the machine.
+KEPT_BEGIN, KEPT_END = "<!-- written by hand, kept by bearing-bench: begin -->", "<!-- kept: end -->"
+
+
+def kept_sections(path: Path = BENCH_DIR / "RESULTS.md") -> str:
+    """The hand-written block of the committed RESULTS.md, markers included ("" when there is none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    start, end = text.find(KEPT_BEGIN), text.find(KEPT_END)
+    return text[start:end + len(KEPT_END)] if 0 <= start < end else ""
+
+
 def render_markdown(results: list[BenchResult], machine: dict, quick: bool, command: str,
-                    failures: dict[str, str], elapsed: float) -> str:
+                    failures: dict[str, str], elapsed: float, kept: str = "") -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -92,6 +107,8 @@ def render_markdown(results: list[BenchResult], machine: dict, quick: bool, comm
         "- " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
         "",
     ]
+    if kept:
+        lines += [kept, ""]
     for r in results:
         lines += [f"## {r.title}", "", r.markdown.strip(), ""]
     missed = missed_goals(results)
@@ -153,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     command = "bearing-bench" + (" --quick" if args.quick else "") + (
         f" --only {' '.join(args.only)}" if args.only else "")
     stem = "RESULTS" if not args.only else "RESULTS-partial"
-    (args.out / f"{stem}.md").write_text(render_markdown(results, machine, args.quick, command, failures, elapsed))
+    (args.out / f"{stem}.md").write_text(render_markdown(results, machine, args.quick, command, failures, elapsed,
+                                                                  kept_sections()))
     missed = missed_goals(results)
     payload = {"command": command, "quick": args.quick, "machine": machine, "elapsed_s": elapsed,
                "results": {r.name: r.figures for r in results}, "failures": failures, "missed_goals": missed}

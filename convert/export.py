@@ -11,13 +11,14 @@ snapshot at a time, and a fixed shape lets the runtime plan memory once.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Callable, Iterable
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from train.quiet_tensorflow import filtered_stderr, quiet_tensorflow
+
+quiet_tensorflow()  # before the first import of TensorFlow: its start-up lines are noise (train/quiet_tensorflow.py)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -120,7 +121,7 @@ def convert_variant(model: keras.Model, variant: str,
     # output, the forget gate: the first step's cell state is a constant zero, folded away, and
     # at T=1 every step is a first step. On such a SPLIT the quantizer sometimes leaves the op in
     # float between a DEQUANTIZE and QUANTIZEs, in whichever LSTM step it meets first, so three
-    # runs gave 20304, 21256 and 22216 bytes. The run that quantizes every op is one and the same
+    # runs gave 20304 (fully integer), 21256 and 22216 bytes. The run that quantizes every op is one and the same
     # file each time (and in every process), and it is what TFLITE_BUILTINS_INT8 asks for: we
     # rerun the quantizer until it gives that form, so the same model and data give the same bytes.
     for _ in range(INT8_ATTEMPTS):
@@ -137,7 +138,8 @@ def _convert(converter: "tf.lite.TFLiteConverter") -> bytes:
         # "Statistics for quantized inputs were expected": the float32 input is quantized by
         # the model's own QUANTIZE op with calibrated statistics, so there is nothing to supply.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        return converter.convert()
+        with filtered_stderr():  # the quantizer prints 'fully_quantize: 0, ...' per conversion
+            return converter.convert()
 
 
 def is_fully_integer(flatbuffer: bytes) -> bool:

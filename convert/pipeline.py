@@ -214,9 +214,11 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     if list(table.channel_names) != list(md.spec.feature_names) and read_table_spec(data) is not None:
         # a table of more features than the model's (bearing-train ingest --features): its columns
         table, _ = select_features(table, read_table_spec(data), md.spec.features)
-    if list(table.channel_names) != list(md.spec.feature_names):
+    ordered = table.in_column_order(md.spec.feature_names)
+    if ordered is None:
         raise ConversionError(f"{data}: channels {table.channel_names} differ from the model's "
                               f"{list(md.spec.feature_names)}")
+    table = ordered
     if md.train_until is None:
         raise ConversionError(f"{md.path / METADATA}: no split.train_until; cannot tell the healthy "
                               "period used for int8 calibration")

@@ -17,7 +17,6 @@ A clear sequence of steps (:func:`run_demo`), each printing what it did:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -185,10 +184,12 @@ def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
 def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter (oneDNN notes, graph attribute warnings) and the
     # converter's deprecation notices would bury the demo's own output.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    p = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    from train.quiet_tensorflow import quiet_tensorflow
+
+    quiet_tensorflow()
+    from firmware_io.cli_support import help_text
+
+    p = argparse.ArgumentParser(prog="python -m demo", description=help_text(__doc__.splitlines()[0]))
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)

@@ -25,7 +25,6 @@ import stat
 import sys
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -36,10 +35,6 @@ from edge_agent.features.table import FeatureTable, format_timestamp
 from edge_agent.journal import Journal
 from edge_agent.journal.reader import feature_names
 from firmware_io.errors import BearingEdgeError
-
-#: Accepted by :func:`parse_utc_time`, most precise first.
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")
-
 
 class ExportError(BearingEdgeError, ValueError):
     """Nothing sensible to export; the message says what to change."""
@@ -52,16 +47,6 @@ class OutputError(ExportError):
     """An ``-o`` / ``--scores`` target that must not be written: a usage error."""
 
     exit_code = 2
-
-
-def parse_utc_time(text: str) -> float:
-    """``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM[:SS]`` (UTC) -> unix seconds."""
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            continue
-    raise ExportError(f"{text!r} is not a date: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (UTC)")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Callable, Mapping, Sequence
@@ -101,6 +102,12 @@ def chosen_subcommand(argv: Sequence[str], subcommands: Subcommands) -> str | No
     return word if word in subcommands else None
 
 
+def help_text(text: str) -> str:
+    """A docstring's text as ``--help`` shows it: reStructuredText's markup (````x````, ``:func:`x```) taken out."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
 def build_parser(prog: str, description: str, subcommands: Subcommands,
                  chosen: str | None = None) -> argparse.ArgumentParser:
     """The parser of a command with subcommands; only ``chosen``'s module is imported and configured.
@@ -108,11 +115,11 @@ def build_parser(prog: str, description: str, subcommands: Subcommands,
     With ``chosen`` None (no subcommand named, or ``--help``), every subcommand
     is configured so that the help lists them all.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=help_text(description))
     add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in subcommands.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    for name, (module, one_line) in subcommands.items():
+        p = sub.add_parser(name, help=help_text(one_line), description=help_text(one_line))
         p.set_defaults(_module=module)
         if chosen is None or name == chosen:
             importlib.import_module(module).configure(p)
@@ -153,9 +160,9 @@ def main_with_subcommands(prog: str, description: str, subcommands: Subcommands,
 def main_single(prog: str, module: ModuleType, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` with ``module.configure``, run ``module.run``, return its exit code.
 
-    The description is the first line of the module's docstring.
+    The description is the first line of the module's docstring (:func:`help_text`).
     """
-    parser = argparse.ArgumentParser(prog=prog, description=(module.__doc__ or "").strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=help_text((module.__doc__ or "").strip().splitlines()[0]))
     add_version(parser)
     module.configure(parser)
     args = parser.parse_args(None if argv is None else list(argv))

@@ -10,7 +10,6 @@ not a traceback: the user needs to fix the data, not read our stack.
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Sequence
 
@@ -19,6 +18,7 @@ from firmware_io.cli_support import main_with_subcommands
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS = {
     "ingest": ("train.ingest_cli", "recordings (IMS files, CSV/TSV, archives, WAV, npy/npz, .mat) -> feature table CSV"),
+    "pack": ("train.pack_cli", "raw IMS snapshot files -> the packed .npz that bearing-replay and ingest read fast"),
     "fit": ("train.fit_cli", "train the autoencoder on the healthy period and write a model directory"),
     "report": ("train.report", "print the summary of a model directory written by fit"),
     "diagnose": ("train.diagnose_cli", "name the failing part of each snapshot from the physics (envelope spectrum)"),
@@ -29,7 +29,6 @@ DESCRIPTION = ("Desktop training: IMS recordings -> feature table -> LSTM autoen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines would bury ours
     return main_with_subcommands("bearing-train", DESCRIPTION, SUBCOMMANDS, argv)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from edge_agent.features.registry import DEFAULT_FEATURES
 from edge_agent.features.spec import FeatureSpec
-from edge_agent.features.table import FeatureTable, format_timestamp, parse_timestamp, read_feature_table
+from edge_agent.features.table import FeatureTable, format_timestamp, read_feature_table
 from edge_agent.scoring.bundle import sha256_file
 from edge_agent.scoring.detection import make_windows, reconstruction_error
 from edge_agent.scoring.diagnosis import far_over, feature_contributions
@@ -51,6 +51,7 @@ from firmware_io.errors import BearingEdgeError
 from firmware_io.recordings.ims import (FEATURES_TEST2, IMS_SAMPLE_RATE_HZ, IMS_SAMPLES_PER_SNAPSHOT,
                                       RAW_TEST2_DIR, TEST2_TRAIN_UNTIL)
 from firmware_io.recordings.reader import RecordingError
+from firmware_io.time_text import parse_time
 from train import model_dir
 from train.drift import ON_DRIFT, drift_caveat, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
@@ -261,6 +262,9 @@ def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_E
     not which updates are made. ``on_epoch`` as in :func:`fit_model_dir` (it observes, changes nothing);
     ``callbacks`` are more Keras callbacks (``train.reconstruction.stop_when_dead`` ends a collapsed run early).
     """
+    from train.quiet_tensorflow import quiet_tensorflow
+
+    quiet_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -308,7 +312,7 @@ def healthy_data_warning(healthy_times: np.ndarray) -> str | None:
 def _periods(exclude: Sequence[tuple[str, str]]) -> list[tuple[np.datetime64, np.datetime64]]:
     periods = []
     for start, end in exclude:
-        a, b = _parse_until(start), _parse_until(end)
+        a, b = _parse_until(start, "--exclude"), _parse_until(end, "--exclude")
         if b < a:
             raise FitError(f"excluded period {start} .. {end} ends before it starts")
         periods.append((a, b))
@@ -323,13 +327,10 @@ def excluded_mask(timestamps: np.ndarray, exclude: Sequence[tuple[str, str]]) ->
     return mask
 
 
-def _parse_until(value: str | np.datetime64) -> np.datetime64:
+def _parse_until(value: str | np.datetime64, option: str = "--train-until") -> np.datetime64:
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[s]")
-    try:
-        return parse_timestamp(str(value).replace("T", " "))
-    except ValueError:
-        raise FitError(f"--train-until {value!r} is not a time 'YYYY-MM-DD HH:MM:SS'") from None
+    return parse_time(value, option).astype("datetime64[s]")
 
 
 def _check_split(table: FeatureTable, healthy: np.ndarray, until: np.datetime64, timesteps: int,

@@ -15,7 +15,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("table", type=Path, metavar="FEATURES_CSV", help="feature table written by 'bearing-train ingest'")
     p.add_argument("--train-until", required=True, metavar="TIME",
-                   help="end of the healthy period, inclusive: 'YYYY-MM-DD HH:MM:SS' (IMS test 2: 2004-02-15 12:52:39)")
+                   help="end of the healthy period, inclusive, UTC: 'YYYY-MM-DD HH:MM:SS', or a date alone for 00:00:00 "
+                        "(IMS test 2: 2004-02-15 12:52:39)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="model directory to write (replaced only when the whole fit succeeded)")
     p.add_argument("--timesteps", type=int, default=1, metavar="T",

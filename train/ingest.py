@@ -26,6 +26,7 @@ its spec written beside it, so that ``fit`` checks the rate instead of assuming 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -154,6 +155,15 @@ def _file_features(path: str, features: tuple[str, ...] | None = None,
     return path, values.shape[0], values.shape[1], snapshot_features(values, path, spec)
 
 
+def _file_features_or_problem(path: str, **kwargs) -> tuple[str, int, int, np.ndarray] | tuple[str, str]:
+    """Worker for ``--skip-bad``: :func:`_file_features`, or ``(path, what is wrong)`` for a malformed file."""
+    try:
+        return _file_features(path, **kwargs)
+    except RecordingError as exc:
+        why = str(exc)
+        return path, why[len(path) + 2:] if why.startswith(f"{path}: ") else why
+
+
 @dataclass
 class IngestResult:
     """What :func:`ingest` read: the table, its spec, and what it skipped."""
@@ -246,7 +256,7 @@ def ingest(sources: Sequence[str | Path], out: str | Path | None = None, *, work
     for path in packed:
         rows.extend(_packed_rows(path, progress, features, condition, rate, names))
     files = find_snapshot_files(plain, skip) if plain else []
-    rows.extend(_file_rows(files, workers, progress, features, condition, rate))
+    rows.extend(_file_rows(files, workers, progress, features, condition, rate, skip if options.skip_bad else None))
     spec = _spec_of(rows, features, condition, rate, names)
     table = _assemble(rows, spec)
     _write(table, spec, out)
@@ -349,18 +359,31 @@ def _packed_rows(path: Path, progress: bool, features: tuple[str, ...] | None = 
 
 
 def _file_rows(files: list[Path], workers: int | None, progress: bool, features: tuple[str, ...] | None = None,
-               condition: ConditionSettings | None = None, rate: float = IMS_SAMPLE_RATE_HZ) -> list[tuple]:
+               condition: ConditionSettings | None = None, rate: float = IMS_SAMPLE_RATE_HZ,
+               skip: Callable[[Path | str, str], None] | None = None) -> list[tuple]:
+    """One row per file; with ``skip`` (``--skip-bad``) a malformed file is reported to it and left out,
+    instead of ending an ingest of thousands of files at the first one."""
     if not files:
         return []
-    worker = partial(_file_features, features=features, condition=condition, sample_rate_hz=rate)
+    worker = partial(_file_features if skip is None else _file_features_or_problem,
+                     features=features, condition=condition, sample_rate_hz=rate)
     workers = workers or max(1, min(os.cpu_count() or 1, len(files) // _FILES_PER_WORKER))
     names = [str(f) for f in files]
-    if workers <= 1:
-        results = map(worker, names)
-        return [_row(r) for r in _progress(results, total=len(names), desc="snapshots", enabled=progress)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(worker, names, chunksize=_CHUNK)
-        return [_row(r) for r in _progress(results, total=len(names), desc="snapshots", enabled=progress)]
+    rows = []
+    with contextlib.ExitStack() as stack:
+        if workers <= 1:
+            results = map(worker, names)
+        else:
+            results = stack.enter_context(ProcessPoolExecutor(max_workers=workers)).map(worker, names, chunksize=_CHUNK)
+        try:
+            for r in _progress(results, total=len(names), desc="snapshots", enabled=progress):
+                if len(r) == 2:  # (path, what is wrong): only from _file_features_or_problem
+                    skip(r[0], r[1])
+                else:
+                    rows.append(_row(r))
+        except RecordingError as exc:
+            raise RecordingError(f"{exc} (--skip-bad leaves malformed files out, counted and listed)") from None
+    return rows
 
 
 def _row(result: tuple[str, int, int, np.ndarray]) -> tuple:
@@ -408,12 +431,14 @@ def read_table_spec(table_path: str | Path) -> FeatureSpec | None:
 def select_features(table: FeatureTable, spec: FeatureSpec, features: Sequence[str] | None) -> tuple[FeatureTable, FeatureSpec]:
     """The columns of ``features`` (default: all of the spec's) and the spec that computes exactly them.
 
-    ``table`` must have ``spec``'s columns (ingest wrote both); the order of the result is the
+    ``table`` must have ``spec``'s columns, in any order (ingest wrote both); the order of the result is the
     registry's (for each feature, for each channel), whatever order ``features`` lists them in.
     """
-    if list(table.channel_names) != list(spec.feature_names):
+    ordered = table.in_column_order(spec.feature_names)
+    if ordered is None:
         raise RecordingError(f"the table's columns are not those of its spec ({table_spec_path('<table>').name}): "
                              f"{table.channel_names[:3]}... vs {list(spec.feature_names[:3])}...")
+    table = ordered
     chosen = tuple(features) if features else spec.features
     missing = [f for f in chosen if f not in spec.features]
     if missing:

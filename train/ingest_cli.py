@@ -64,19 +64,21 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
                    help="sensor units per count of integer samples in files that do not state it "
                         "(WAV, .npy, .mat; default 1)")
     g.add_argument("--skip-bad", action="store_true",
-                   help="report and leave out malformed files instead of stopping")
+                   help="report and leave out malformed files (IMS snapshot files too) instead of stopping; "
+                        "the summary counts them")
 
 
 def read_options(args: argparse.Namespace):
     """The ReadOptions the recording options ask for."""
-    from firmware_io.recordings.sources import ReadOptions, parse_start
+    from firmware_io.recordings.sources import ReadOptions
+    from firmware_io.time_text import parse_time
 
     def listed(text: str | None) -> tuple[str, ...] | None:
         return None if text is None else tuple(c.strip() for c in text.split(",") if c.strip())
 
     return ReadOptions(sample_rate_hz=args.sample_rate, snapshot_length=args.snapshot_length,
                        columns=listed(args.columns), time_columns=listed(args.time_columns),
-                       start=parse_start(args.start) if args.start else None, interval_s=args.interval,
+                       start=parse_time(args.start, "--start") if args.start else None, interval_s=args.interval,
                        name_time=args.name_time, pattern=args.pattern, variable=args.variable, scale=args.scale,
                        skip_bad=args.skip_bad)
 

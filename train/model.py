@@ -8,8 +8,12 @@ ops (no TensorList / WHILE loop), so the converter needs it, not training.
 """
 from __future__ import annotations
 
-import keras
-from keras import layers
+from train.quiet_tensorflow import quiet_tensorflow
+
+quiet_tensorflow()  # before the first import of TensorFlow (train/quiet_tensorflow.py)
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
 
 
 def build_autoencoder(timesteps: int, n_features: int, *, unroll: bool = False) -> keras.Model:

@@ -159,7 +159,10 @@ def read_model_dir(path: str | Path) -> ModelDir:
     if "feature_spec" not in metadata:
         raise ModelDirError(f"{path / METADATA}: no 'feature_spec'")
     spec = FeatureSpec.from_dict(metadata["feature_spec"])
-    import keras  # only now: a directory that is not complete is refused without loading TensorFlow
+    from train.quiet_tensorflow import quiet_tensorflow
+
+    quiet_tensorflow()  # only now: a directory that is not complete is refused without loading TensorFlow
+    import keras
 
     model = keras.models.load_model(path / MODEL, compile=False)
     _, timesteps, n_features = model.input_shape

@@ -89,6 +89,9 @@ def measure_reconstruction(windows: np.ndarray, reconstructions: np.ndarray) -> 
 
 def stop_when_dead(windows: np.ndarray, at_epoch: int = CHECK_EPOCH):
     """A Keras callback that stops training at ``at_epoch`` when the output does not follow ``windows``."""
+    from train.quiet_tensorflow import quiet_tensorflow
+
+    quiet_tensorflow()  # this can be fit's first import of TensorFlow
     import keras
 
     class StopWhenDead(keras.callbacks.Callback):

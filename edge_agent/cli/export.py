@@ -13,21 +13,22 @@ import functools
 import sys
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
-from edge_agent.export import ExportError, OutputError, check_output, parse_utc_time, select, write_export
+from edge_agent.export import ExportError, OutputError, check_output, select, write_export
+from firmware_io.time_text import FORMS, TimeTextError, parse_time, unix_seconds
 
 
 def _when(text: str) -> float:
     """argparse shows an ArgumentTypeError's message as is (a ValueError only as 'invalid value')."""
     try:
-        return parse_utc_time(text)
-    except ExportError as exc:
+        return unix_seconds(parse_time(text))
+    except TimeTextError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_journal_options(p)
-    p.add_argument("--since", type=_when, help="first snapshot time to export (UTC), default: all")
-    p.add_argument("--until", type=_when, help="export snapshots before this time (UTC)")
+    p.add_argument("--since", type=_when, help=f"first snapshot time to export, {FORMS}; default: all")
+    p.add_argument("--until", type=_when, help="export snapshots before this time (the same forms)")
     p.add_argument("--device", help="only snapshots from this device id")
     p.add_argument("--exclude-alarms", action="store_true",
                    help="leave out snapshots taken while an alarm or a sensor fault was shown")

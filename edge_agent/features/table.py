@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -47,6 +48,20 @@ class FeatureTable:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    def in_column_order(self, names: Sequence[str]) -> "FeatureTable | None":
+        """This table with its columns in the order of ``names``, matched by name; None when they are other columns.
+
+        A table written by another tool (a spreadsheet, a script) may list the same features in
+        another order: the name says which column is which, so the order does not matter.
+        """
+        names = list(names)
+        if self.channel_names == names:
+            return self
+        if sorted(self.channel_names) != sorted(names) or len(set(names)) != len(names):
+            return None
+        columns = [self.channel_names.index(n) for n in names]
+        return FeatureTable(self.timestamps, names, self.values[:, columns])
 
     def timestamp_strings(self) -> list[str]:
         return [format_timestamp(t) for t in self.timestamps]

@@ -193,9 +193,11 @@ def score_table_with_contributions(bundle: Bundle, table: FeatureTable,
                                    runtime: str = "auto") -> tuple[ScoreTable, np.ndarray]:
     """:func:`score_table`, and each snapshot's :attr:`Score.contributions` (NaN rows where unscored)."""
     expected = list(bundle.spec.feature_names)
-    if list(table.channel_names) != expected:
+    ordered = table.in_column_order(expected)
+    if ordered is None:
         raise BundleError(f"feature table channels {table.channel_names} differ from the bundle's "
-                         f"{expected} (same names, same order)")
+                         f"{expected} (the same names, in any order)")
+    table = ordered
     scorer = SnapshotScorer(bundle, runtime)
     n = len(table)
     error, over, alarm = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)

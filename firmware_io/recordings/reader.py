@@ -103,6 +103,11 @@ def parse_snapshot_name(name: str, source: str | None = None) -> np.datetime64:
     return np.datetime64(when, "s")
 
 
+def snapshot_name(ts: np.datetime64) -> str:
+    """``numpy.datetime64('2004-02-12T10:32:39')`` -> ``2004.02.12.10.32.39``: :func:`parse_snapshot_name` reversed."""
+    return np.datetime64(ts, "s").item().strftime("%Y.%m.%d.%H.%M.%S")
+
+
 def read_snapshot_file(path: str | Path, expected_rows: int | None = IMS_SAMPLES_PER_SNAPSHOT) -> np.ndarray:
     """Parse one ASCII snapshot (LF or CRLF, tab-separated) into float64 ``(rows, channels)``."""
     path = Path(path)
@@ -253,6 +258,32 @@ def load_packed(path: str | Path) -> PackedRecording:
     if len(stamps) > 1 and not (np.diff(stamps) > np.timedelta64(0, "s")).all():
         raise RecordingError(f"{path}: timestamps are not strictly increasing")
     return PackedRecording(path, counts, stamps, scale)
+
+
+def write_packed(path: str | Path, timestamps: np.ndarray, counts: np.ndarray, scale: float) -> Path:
+    """Write a packed recording that :func:`load_packed` reads back exactly (``np.savez``, uncompressed).
+
+    ``counts``: int16 ``(n_snapshots, n_samples, n_channels)``; ``timestamps``: strictly increasing,
+    stored as snapshot names (``YYYY.MM.DD.HH.MM.SS``) like the files they came from.
+    """
+    path = Path(path)
+    counts = np.asarray(counts)
+    stamps = np.asarray(timestamps, dtype="datetime64[s]")
+    if counts.ndim != 3 or counts.dtype != np.int16 or counts.shape[0] != len(stamps):
+        raise RecordingError(f"{path}: samples must be int16 (n_snapshots, n_samples, n_channels) matching "
+                             f"{len(stamps)} timestamps, got {counts.dtype} {counts.shape}")
+    if len(stamps) > 1 and not (np.diff(stamps) > np.timedelta64(0, "s")).all():
+        raise RecordingError(f"{path}: timestamps are not strictly increasing")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as fh:  # a file object: savez adds no suffix; renamed only when whole
+            np.savez(fh, samples=counts, timestamps=np.array([snapshot_name(t) for t in stamps]),
+                     scale=np.float64(scale))
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise RecordingError(f"{path}: cannot write: {exc}") from None
+    return path
 
 
 def iter_npy_snapshots(path: str | Path, scale: float, sample_rate_hz: float,

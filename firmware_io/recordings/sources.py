@@ -98,15 +98,6 @@ class ReadOptions:
         return np.datetime64(self.start, "us") if self.start is not None else _DEFAULT_START
 
 
-def parse_start(text: str) -> np.datetime64:
-    """``--start`` as a date or date and time (``2012-03-01`` or ``2012-03-01 08:00:00``)."""
-    try:
-        return np.datetime64(datetime.fromisoformat(text.strip()), "us")
-    except ValueError:
-        raise RecordingError(f"--start {text!r} is not a date or date and time "
-                             "(e.g. 2012-03-01 or '2012-03-01 08:14:15')") from None
-
-
 # ---- which files ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)

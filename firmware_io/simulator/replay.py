@@ -29,6 +29,7 @@ from firmware_io.recordings import reader as rec
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ
 from firmware_io.protocol.encoder import encode_frame
 from firmware_io.simulator.faults import Fate, FaultConfig, FaultInjector
+from firmware_io.time_text import unix_seconds
 
 FIRMWARE_VERSION = "bearing-replay 0.1.0"
 DEFAULT_RATE_HZ = IMS_SAMPLE_RATE_HZ  # the recordings it replays are IMS's
@@ -83,10 +84,6 @@ class Port(Protocol):
     def drain(self, stop: threading.Event, timeout: float = 10.0) -> bool: ...
 
 
-def _unix_seconds(ts: np.datetime64) -> float:
-    return float((ts.astype("datetime64[us]") - np.datetime64(0, "us")) / np.timedelta64(1, "s"))
-
-
 def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
                  sample_rate_hz: int = DEFAULT_RATE_HZ) -> Iterator[RecordedSnapshot]:
     """Snapshots of IMS files/folders, packed npz and raw .npy, laid end to end as counts of ``scale``.
@@ -105,7 +102,7 @@ def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
             snaps = rec.iter_snapshots([src])
         for snap in snaps:
             counts = check(snap).as_counts(scale)
-            yield RecordedSnapshot(first_index, _unix_seconds(snap.timestamp), counts, snap.source)
+            yield RecordedSnapshot(first_index, unix_seconds(snap.timestamp), counts, snap.source)
             first_index += counts.shape[0]
 
 

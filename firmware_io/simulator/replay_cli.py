@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Sequence
 
-from firmware_io.cli_support import EXIT_INTERRUPTED, main_single
+from firmware_io.cli_support import EXIT_INTERRUPTED, help_text, main_single
 from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.recordings import reader as rec
 from firmware_io.simulator.faults import FaultConfig
@@ -27,7 +27,7 @@ from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer, ReplayError
 def configure(p: argparse.ArgumentParser) -> None:
     # The examples above, kept as written, under the options.
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = "\n".join(__doc__.splitlines()[1:])
+    p.epilog = help_text("\n".join(__doc__.splitlines()[1:]))
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="IMS snapshot files or folders, a packed .npz, or a raw .npy array of counts/values")
     out = p.add_mutually_exclusive_group(required=True)

@@ -38,3 +38,18 @@ def test_a_run_writes_its_missed_goals_into_results_json(tmp_path):
     cli = import_or_skip_desktop("benchmarks.cli")
     assert cli.main(["--only", "features", "--quick", "--out", str(tmp_path)]) == 0  # no goal in that one
     assert json.loads((tmp_path / "results-partial.json").read_text())["missed_goals"] == []
+
+
+def test_the_hand_written_sections_of_the_committed_results_survive_a_run(tmp_path):
+    """RESULTS.md's load-and-CPU notes and the tables moved from the README are carried into every new RESULTS.md."""
+    cli = import_or_skip_desktop("benchmarks.cli")
+    committed = cli.kept_sections()
+    assert committed.startswith(cli.KEPT_BEGIN) and "## How the figures vary with load and CPU" in committed
+    other = tmp_path / "RESULTS.md"
+    other.write_text(f"# old\n\n{cli.KEPT_BEGIN}\n## Notes\n\ntext\n{cli.KEPT_END}\n\n## Generated\n")
+    kept = cli.kept_sections(other)
+    assert kept == f"{cli.KEPT_BEGIN}\n## Notes\n\ntext\n{cli.KEPT_END}"
+    text = cli.render_markdown([], {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p", "python": "3",
+                                    "versions": {}}, False, "bearing-bench", {}, 1.0, kept)
+    assert text.index("## Machine") < text.index("## Notes")
+    assert cli.kept_sections(tmp_path / "missing.md") == ""

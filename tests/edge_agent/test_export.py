@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.export import ExportError, journal_features, parse_utc_time
+from edge_agent.export import ExportError, journal_features
 from edge_agent.journal import Journal, SnapshotRow
 from firmware_io.errors import BearingEdgeError
 
@@ -12,13 +12,6 @@ from firmware_io.errors import BearingEdgeError
 def record(j: Journal, t: float, features, state="normal", rate=20000, device="pump-7"):
     sid = j.stream_id(device, "fw", rate, 2, 0.001, ["x", "y"])
     j.record_snapshot(SnapshotRow(t, int(t), sid, features, None, None, None, None, state, None, 1.0))
-
-
-def test_parse_utc_time_accepts_dates_and_times_in_utc():
-    assert parse_utc_time("2023-11-14") == 1699920000.0
-    assert parse_utc_time("2023-11-14 22:13") == parse_utc_time("2023-11-14T22:13:00") == 1699920000.0 + 22 * 3600 + 13 * 60
-    with pytest.raises(ExportError, match="'14.11.2023' is not a date"):
-        parse_utc_time("14.11.2023")
 
 
 def test_selection_by_time_state_and_the_same_second(tmp_path):

@@ -30,7 +30,7 @@ def test_a_bad_date_is_a_usage_error(scored_journal, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["export", "--journal", str(scored_journal), "--since", "15.02.2004", "-o", str(tmp_path / "f")])
     assert exit_.value.code == 2
-    assert "'15.02.2004' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
+    assert "argument --since: '15.02.2004' is not a time: use YYYY-MM-DD" in capsys.readouterr().err
 
 
 def _refused(args: list[str], capsys) -> str:

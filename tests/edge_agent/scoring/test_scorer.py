@@ -75,3 +75,12 @@ def test_score_table_refuses_other_channels(bundle, table):
     other = FeatureTable(table.timestamps[:5], ["a", "b", "c", "d"], table.values[:5])
     with pytest.raises(ValueError, match=r"feature table channels \['a', 'b', 'c', 'd'\] differ from the bundle's"):
         score_table(bundle, other)
+
+
+def test_a_table_with_the_bundles_columns_in_another_order_is_scored_by_name(bundle, table):
+    """Issue 21 #35: the same columns in another order are matched by name, not refused."""
+    order = [3, 1, 0, 2]
+    shuffled = FeatureTable(table.timestamps, [table.channel_names[i] for i in order], table.values[:, order])
+    expected, got = score_table(bundle, table), score_table(bundle, shuffled)
+    assert np.array_equal(got.error, expected.error, equal_nan=True)
+    assert np.array_equal(got.alarm, expected.alarm)
