@@ -60,9 +60,14 @@ class Node:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def start_publisher(self) -> None:
-        self.publisher = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "publish", "--config",
-                                           str(self.config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          text=True)
+        # into a file, not a pipe: a test can read what it said so far and wait for it
+        self.publisher_log = self.tmp / "publisher.log"
+        with self.publisher_log.open("w") as log:
+            self.publisher = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "publish", "--config",
+                                               str(self.config)], stdout=log, stderr=subprocess.STDOUT, text=True)
+
+    def publisher_output(self) -> str:
+        return self.publisher_log.read_text(errors="replace")
 
     def stop_agent(self) -> None:
         self.agent.send_signal(signal.SIGTERM)
@@ -70,7 +75,8 @@ class Node:
 
     def stop_publisher(self) -> str:
         self.publisher.send_signal(signal.SIGTERM)
-        out = self.publisher.communicate(timeout=20)[0]
+        self.publisher.wait(timeout=20)
+        out = self.publisher_output()
         assert self.publisher.returncode == 0, out
         return out
 
@@ -157,6 +163,8 @@ def test_wrong_password_the_agent_scores_on_and_the_publisher_says_why(tmp_path,
         node.start_agent()
         wait_for(lambda: replay.stats is not None, 90, "the replay to finish")
         wait_for(lambda: len(node.rows()) == 25, 20, "all 25 snapshots scored")
+        # retried, with back-off: a quick machine finishes the replay before the third attempt, so wait for it
+        wait_for(lambda: node.publisher_output().count("refused user 'edge'") >= 3, 120, "three refused attempts")
         node.stop_agent()
         out = node.stop_publisher()
     finally:
