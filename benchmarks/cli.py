@@ -65,6 +65,7 @@ def machine_info() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return {
+        "load": [_load()],
         "cpu": cpu,
         "cores": os.cpu_count(),
         "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -90,6 +91,14 @@ def kept_sections(path: Path = BENCH_DIR / "RESULTS.md") -> str:
     return text[start:end + len(KEPT_END)] if 0 <= start < end else ""
 
 
+def _load() -> float:
+    """The 1-minute load average (0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
 def render_markdown(results: list[BenchResult], machine: dict, quick: bool, command: str,
                     failures: dict[str, str], elapsed: float, kept: str = "") -> str:
     lines = [
@@ -105,6 +114,11 @@ def render_markdown(results: list[BenchResult], machine: dict, quick: bool, comm
         f"- CPU: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB",
         f"- {machine['platform']}, Python {machine['python']}",
         "- " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+    ]
+    if machine.get("load"):  # other processes' load changes every time figure: say how busy the machine was
+        lines.append("- load average (1 min) at the start and end of the run: "
+                     + " / ".join(f"{v:.1f}" for v in machine["load"]))
+    lines += [
         "",
     ]
     if kept:
@@ -166,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
         console.print(result.markdown)
     elapsed = time.perf_counter() - started
+    machine["load"] = machine["load"] + [_load()]
 
     command = "bearing-bench" + (" --quick" if args.quick else "") + (
         f" --only {' '.join(args.only)}" if args.only else "")

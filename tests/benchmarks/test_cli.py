@@ -20,6 +20,10 @@ def test_a_missed_goal_is_named_and_counted_as_a_no():
                                          "versions": {}}, False, "bearing-bench", {}, 1.0)
     assert "## Goals missed in this run\n\n- training: training <= 30 s" in text
     assert cli.missed_goals(results[1:]) == []
+    assert "load average" not in text
+    loaded = cli.render_markdown([], {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p", "python": "3",
+                                      "versions": {}, "load": [3.94, 4.2]}, False, "bearing-bench", {}, 1.0)
+    assert "- load average (1 min) at the start and end of the run: 3.9 / 4.2" in loaded
 
 
 def test_the_default_output_is_an_ignored_folder_not_the_committed_results(tmp_path):
