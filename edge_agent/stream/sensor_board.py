@@ -33,7 +33,8 @@ log = logging.getLogger("edge_agent")
 
 #: The decoder's counters that the journal keeps (cumulative across runs).
 DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_skipped", "seq_gaps",
-                    "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames")
+                    "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames",
+                    "burst_pauses")
 #: One past the last sample index the agent uses: the wire's first_index is a uint64, but the
 #: journal (SQLite INTEGER) holds signed 64 bits, and no sample clock gets near 2^63 ticks
 #: (14 million years at 20 kHz): a larger index is a firmware bug or a corrupted counter.
@@ -59,13 +60,22 @@ DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "e
 
 
 def spec_mismatch(spec: FeatureSpec, info: StreamInfo) -> str | None:
-    """Why features from this stream are not what the bundle's model learned, or None."""
+    """Why features from this stream are not what the bundle's model learned, or None.
+
+    Channels, rate, and the snapshot length of a device that sends bursts: a snapshot longer
+    than a burst would have to be stitched from bursts seconds apart, a shorter one would not
+    be what the model learned either. A continuous stream (or firmware that does not state a
+    length) is cut into snapshots of the bundle's length, so any length fits it.
+    """
     problems = []
     if spec.n_channels != info.n_channels:
         problems.append(f"{info.n_channels} channels, the bundle expects {spec.n_channels} "
                         f"({', '.join(spec.channel_names)})")
     if spec.sample_rate_hz != info.sample_rate_hz:
         problems.append(f"{info.sample_rate_hz} Hz, the bundle expects {spec.sample_rate_hz} Hz")
+    if info.burst_length and spec.samples_per_snapshot != info.burst_length:
+        problems.append(f"bursts of {info.burst_length} samples, the bundle expects snapshots of "
+                        f"{spec.samples_per_snapshot} (train on the sensor's own bursts)")
     if problems:
         return f"stream from device {info.device_id!r} does not match the bundle: " + "; ".join(problems)
     return None
@@ -97,6 +107,10 @@ def learning_names(learning: LearningSection, info: StreamInfo) -> tuple[list[st
     if len(names) != info.n_channels:
         return names, (f"stream from device {info.device_id!r} has {info.n_channels} channels but "
                        f"[learning] channel_names lists {len(names)}: {names}")
+    if info.burst_length and info.burst_length != learning.samples_per_snapshot:
+        return names, (f"stream from device {info.device_id!r} sends bursts of {info.burst_length} samples but "
+                       f"[learning] samples_per_snapshot is {learning.samples_per_snapshot}: set it to "
+                       f"{info.burst_length}")
     return names, None
 
 
@@ -114,14 +128,14 @@ class SensorBoard:
     def __init__(self, serial: SerialSection, *, spec: FeatureSpec | None, learning: LearningSection,
                  interval_s: float, on_event: Callable[[str, str], None], on_link_change: Callable[[], None],
                  register_stream: Callable[[StreamInfo, list[str]], int],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, burst_interval_s: float = 0.0) -> None:
         self.port = serial.port
         self.spec = spec
         self.learning = learning
         self.on_event, self.on_link_change, self.register_stream = on_event, on_link_change, register_stream
         self.decoder = StreamDecoder()
         length = spec.samples_per_snapshot if spec is not None else learning.samples_per_snapshot
-        self.assembler = SnapshotAssembler(length, interval_s)
+        self.assembler = SnapshotAssembler(length, interval_s, burst_interval_s=burst_interval_s)
         self.link = SerialLink(serial.port, baudrate=serial.baudrate, read_timeout_s=serial.read_timeout_s,
                                reconnect_initial_s=serial.reconnect_initial_s,
                                reconnect_max_s=serial.reconnect_max_s, on_change=self._on_link_change,
@@ -252,6 +266,7 @@ class SensorBoard:
     def _on_stream_info(self, info: StreamInfo) -> None:
         previous, self.info = self.info, info
         self.last_info = info
+        self.assembler.set_burst(info.burst_length)
         if previous is not None and previous != info:
             # Any change (a scale too, not only channels or rate): the samples before it were meant
             # another way, so the snapshot being collected is not one stream's and is discarded.

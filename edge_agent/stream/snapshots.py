@@ -16,9 +16,18 @@ Which snapshots are taken:
   arrives once one is due, and is stamped with the wall clock when its first
   samples arrived.
 
-Either way a snapshot is taken only if its time is at least ``interval_s``
-after the previous one taken (``0`` takes every one): a model trained on
-10-minute data is not asked to score every second.
+* From a device that sends bursts (its StreamInfo states a ``snapshot_length``,
+  PROTOCOL.md 4.1; :meth:`SnapshotAssembler.set_burst`), a snapshot starts only
+  at a burst's first sample (the first frame after an index jump): joining a
+  stream in the middle of a burst is waiting, not a loss. The bundle's snapshot
+  length equals the burst length (the sensor board refuses any other), so a
+  snapshot ends with its burst, and the pause after it splits none.
+
+Either way a snapshot is taken only if its time is at least the cadence after
+the previous one taken (``0`` takes every one): ``interval_s`` for a continuous
+stream (a model trained on 10-minute data is not asked to score every second),
+``burst_interval_s`` for a burst stream (default 0: every burst, since the
+device already chose its cadence).
 """
 from __future__ import annotations
 
@@ -70,11 +79,14 @@ class SnapshotAssembler:
     """
 
     def __init__(self, length: int, interval_s: float = 600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, burst_interval_s: float = 0.0) -> None:
         if length < 1:
             raise ValueError(f"snapshot length must be >= 1, got {length}")
         self.length = length
         self.interval_s = float(interval_s)
+        self.burst_interval_s = float(burst_interval_s)
+        self.burst: int | None = None  # samples per burst, if the device says it sends bursts
+        self._last_end: int | None = None  # index after the last Samples frame: a jump from it starts a burst
         self.clock = clock
         self.counts = {"completed": 0, "discarded_gap": 0, "skipped_cadence": 0}
         self.marked_stream = False  # seen a SnapshotMark since the last reset
@@ -114,6 +126,15 @@ class SnapshotAssembler:
         """:attr:`idle_samples` beyond this is a stalled stream (health calls it a sensor fault)."""
         return STALL_SNAPSHOTS * max(self.length, self._marks.period_ or 0)
 
+    @property
+    def cadence_s(self) -> float:
+        """Seconds between snapshots taken: ``burst_interval_s`` on a burst stream, else ``interval_s``."""
+        return self.burst_interval_s if self.burst else self.interval_s
+
+    def set_burst(self, burst: int | None) -> None:
+        """The device sends bursts of ``burst`` samples (its StreamInfo says so), or None: a continuous stream."""
+        self.burst = burst or None
+
     def feed(self, frame: object) -> list[Snapshot]:
         if isinstance(frame, SnapshotMark):
             self._on_mark(frame)
@@ -151,12 +172,12 @@ class SnapshotAssembler:
 
     # -- internals ----------------------------------------------------------
     def _due(self, timestamp: float) -> bool:
-        last = self.last_timestamp
-        if last is None or self.interval_s <= 0 or timestamp < last:
+        last, cadence = self.last_timestamp, self.cadence_s
+        if last is None or cadence <= 0 or timestamp < last:
             # every snapshot; or time went back (the wall clock was set back, or a replay
             # started its recording again): take it rather than stall for hours
             return True
-        return timestamp - last >= self.interval_s - min(CADENCE_SLACK_S, self.interval_s / 2)
+        return timestamp - last >= cadence - min(CADENCE_SLACK_S, cadence / 2)
 
     def _on_mark(self, mark: SnapshotMark) -> None:
         if not self.marked_stream:
@@ -191,6 +212,10 @@ class SnapshotAssembler:
         out: list[Snapshot] = []
         start, data = frame.first_index, frame.samples
         end = start + len(data)
+        # A burst starts after an index jump (or at the device's first sample): only there may an
+        # unmarked snapshot of a burst stream begin, so that joining mid-burst discards nothing.
+        burst_start = start != self._last_end if self._last_end is not None else start == 0
+        self._last_end = end
         self.idle_samples += len(data)
         if self.collecting and self._buf is not None and self._buf.shape[1] != data.shape[1]:
             # a snapshot's channels are fixed by its first frame: never mix, never re-allocate a half-full buffer
@@ -209,6 +234,8 @@ class SnapshotAssembler:
             if self._start is None:
                 if self.marked_stream:
                     self._next_marked_start(pos, end)
+                elif self.burst and not burst_start:
+                    return out  # the rest of a burst begun before we joined, or not due: wait for the next
                 else:
                     now = self.clock()
                     if self._due(now):

@@ -32,7 +32,9 @@ class DecoderStats:
     ``bytes_in`` = bytes in accepted frames + ``bytes_skipped`` + bytes still
     buffered, always. ``missing_samples`` counts sample indices skipped
     between consecutive Samples frames (from ``first_index``), so it covers
-    frames lost on the wire and samples the device itself dropped alike.
+    frames lost on the wire and samples the device itself dropped alike, but
+    not the pause after a whole burst of a device that states its burst length
+    (StreamInfo ``snapshot_length``): those jumps are ``burst_pauses``.
     """
 
     bytes_in: int = 0
@@ -46,6 +48,7 @@ class DecoderStats:
     index_rewinds: int = 0     # first_index went backwards or repeated (device restart, duplicate)
     malformed: int = 0         # passed the CRCs but the payload did not follow its layout
     unknown_frames: int = 0    # passed the CRCs but unknown version or type: skipped
+    burst_pauses: int = 0      # index jumps after a whole burst (the device pauses by design): not missing
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -69,6 +72,9 @@ class StreamDecoder:
         self._need = 0  # bytes the checked frame header at the buffer's start needs: wait until then
         self._next_seq: int | None = None
         self._next_index: int | None = None
+        self._burst: int | None = None  # the StreamInfo's burst length, if it states one
+        self._run: int | None = None  # consecutive samples since the last index jump (None: joined mid-run)
+        self._seen = 0  # samples of the run the decoder joined in, while ``_run`` is None
         self._parsers: dict[int, Callable[[bytes], fr.Frame]] = {
             fr.TYPE_SAMPLES: fr.unpack_samples,
             fr.TYPE_STREAM_INFO: lambda p: fr.unpack_stream_info(p, fr.PROTOCOL_VERSION),
@@ -92,6 +98,7 @@ class StreamDecoder:
         self._skipping = False
         self._next_seq = None
         self._next_index = None
+        self._run = None
 
     def feed(self, data: bytes) -> list[fr.Frame]:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
@@ -186,6 +193,8 @@ class StreamDecoder:
         stats.frames_ok += 1
         if ftype == fr.TYPE_SAMPLES:
             self._track(frame)  # type: ignore[arg-type]
+        elif ftype == fr.TYPE_STREAM_INFO:
+            self._burst = frame.burst_length  # type: ignore[union-attr]
         return frame
 
     def _track(self, frame: fr.Samples) -> None:
@@ -196,10 +205,26 @@ class StreamDecoder:
             if jump < fr.SEQ_MODULO // 2:
                 stats.seq_gaps += 1
                 stats.frames_missing += jump
+        run = self._run
         if self._next_index is not None:
             if frame.first_index > self._next_index:
-                stats.missing_samples += frame.first_index - self._next_index
+                # After a whole burst the index jumps by the pause: by design, not lost. A run seen
+                # only in part (the decoder joined the stream in it) is taken as whole if it fits.
+                whole = self._burst is not None and (run == self._burst or (run is None and self._seen <= self._burst))
+                if whole:
+                    stats.burst_pauses += 1
+                else:
+                    stats.missing_samples += frame.first_index - self._next_index
+                run = 0
             elif frame.first_index < self._next_index:
                 stats.index_rewinds += 1
+                run = 0
+        else:
+            self._seen = 0  # samples since the decoder joined the stream, while the run is unknown
+        if run is None:
+            self._seen += frame.n_samples
+        else:
+            run += frame.n_samples
+        self._run = run
         self._next_seq = (frame.seq + 1) % fr.SEQ_MODULO
         self._next_index = frame.end_index
