@@ -55,6 +55,9 @@ MAX_DISCARDED_IN_ROW = 5
 #: The "snapshot discarded" warning at most this often; the ones in between are counted in the next.
 DISCARD_LOG_EVERY_S = 60.0
 
+#: Beyond any sample index (indices stay below 2^63): "no burst start in sight".
+INDEX_NEVER = 1 << 64
+
 #: Slack on the cadence, so that a recording made every 600 s is not skipped
 #: every other time for a timestamp that is a few microseconds early.
 CADENCE_SLACK_S = 1.0
@@ -87,6 +90,7 @@ class SnapshotAssembler:
         self.burst_interval_s = float(burst_interval_s)
         self.burst: int | None = None  # samples per burst, if the device says it sends bursts
         self._last_end: int | None = None  # index after the last Samples frame: a jump from it starts a burst
+        self._origin: int | None = None  # where the current run of bursts began (None: joined mid-burst)
         self.clock = clock
         self.counts = {"completed": 0, "discarded_gap": 0, "skipped_cadence": 0}
         self.marked_stream = False  # seen a SnapshotMark since the last reset
@@ -161,6 +165,7 @@ class SnapshotAssembler:
         self._lost_marks(self._marks.clear(), reason)
         if device_lost:
             self.idle_samples = 0
+            self._last_end = None  # a reopened device may resume mid-burst: wait for a burst start
         self.marked_stream = False
 
     def set_length(self, length: int) -> None:
@@ -212,9 +217,11 @@ class SnapshotAssembler:
         out: list[Snapshot] = []
         start, data = frame.first_index, frame.samples
         end = start + len(data)
-        # A burst starts after an index jump (or at the device's first sample): only there may an
-        # unmarked snapshot of a burst stream begin, so that joining mid-burst discards nothing.
-        burst_start = start != self._last_end if self._last_end is not None else start == 0
+        # Bursts start after an index jump (a pause, a loss) or at the device's first sample, and
+        # follow each other every `burst` samples while the index runs on (bursts back to back): an
+        # unmarked snapshot of a burst stream begins only there, so joining mid-burst discards nothing.
+        if start != self._last_end:
+            self._origin = start if (self._last_end is not None or start == 0) else None
         self._last_end = end
         self.idle_samples += len(data)
         if self.collecting and self._buf is not None and self._buf.shape[1] != data.shape[1]:
@@ -234,9 +241,11 @@ class SnapshotAssembler:
             if self._start is None:
                 if self.marked_stream:
                     self._next_marked_start(pos, end)
-                elif self.burst and not burst_start:
-                    return out  # the rest of a burst begun before we joined, or not due: wait for the next
                 else:
+                    if self.burst:
+                        pos = self._next_burst(pos)
+                        if pos >= end:
+                            return out  # the rest of a burst begun before we joined: wait for the next
                     now = self.clock()
                     if self._due(now):
                         self._begin(pos, now)
@@ -262,6 +271,12 @@ class SnapshotAssembler:
                 self._start, self._filled = None, 0
                 self.idle_samples = end - pos
         return out
+
+    def _next_burst(self, pos: int) -> int:
+        """The first burst start at or after index ``pos`` (a huge index while the bursts' origin is unknown)."""
+        if self._origin is None:
+            return INDEX_NEVER
+        return self._origin + -(-(pos - self._origin) // self.burst) * self.burst
 
     def _discard(self, reason: str) -> None:
         self.counts["discarded_gap"] += 1

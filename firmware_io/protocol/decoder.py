@@ -200,7 +200,8 @@ class StreamDecoder:
     def _track(self, frame: fr.Samples) -> None:
         """Update the continuity counters with one Samples frame."""
         stats = self.stats
-        if self._next_seq is not None and frame.seq != self._next_seq:
+        frame_lost = self._next_seq is not None and frame.seq != self._next_seq
+        if frame_lost:
             jump = (frame.seq - self._next_seq) % fr.SEQ_MODULO
             if jump < fr.SEQ_MODULO // 2:
                 stats.seq_gaps += 1
@@ -208,10 +209,11 @@ class StreamDecoder:
         run = self._run
         if self._next_index is not None:
             if frame.first_index > self._next_index:
-                # After a whole burst the index jumps by the pause: by design, not lost. A run seen
-                # only in part (the decoder joined the stream in it) is taken as whole if it fits.
-                whole = self._burst is not None and (run == self._burst or (run is None and self._seen <= self._burst))
-                if whole:
+                # After a whole burst the index jumps by the pause: by design, not lost, if no frame was
+                # lost there (seq continues). A run seen only in part (the decoder joined the stream in
+                # it) is taken as whole if it fits.
+                whole = run == self._burst or (run is None and self._seen <= self._burst)
+                if self._burst is not None and whole and not frame_lost:
                     stats.burst_pauses += 1
                 else:
                     stats.missing_samples += frame.first_index - self._next_index

@@ -133,7 +133,9 @@ def test_snapshot_marks_reproduce_the_recorded_snapshots() -> None:
         ts = rec.parse_snapshot_name(path.name)
         assert mark.timestamp == (ts - np.datetime64(0, "s")) / np.timedelta64(1, "s")
     infos = [f for f in out if isinstance(f, fr.StreamInfo)]
-    assert infos[0] == fr.StreamInfo("bearing-replay", infos[0].firmware_version, 20000, 4, "int16", 0.001)
+    # the recorded snapshots are the virtual device's bursts (here back to back): it states their length
+    assert infos[0] == fr.StreamInfo("bearing-replay", infos[0].firmware_version, 20000, 4, "int16", 0.001,
+                                     snapshot_length=20480)
     assert len(infos) == -(-3 * 20480 // 20000)  # one a second of stream
     assert sum(isinstance(f, fr.DeviceStatus) for f in out) == len(infos)
     assert dec.stats.missing_samples == dec.stats.bytes_skipped == 0
