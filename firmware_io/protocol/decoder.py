@@ -73,8 +73,8 @@ class StreamDecoder:
         self._next_seq: int | None = None
         self._next_index: int | None = None
         self._burst: int | None = None  # the StreamInfo's burst length, if it states one
-        self._run: int | None = None  # consecutive samples since the last index jump (None: joined mid-run)
-        self._seen = 0  # samples of the run the decoder joined in, while ``_run`` is None
+        self._origin: int | None = None  # first index of the current burst (None: joined mid-burst)
+        self._seen = 0  # samples received since the decoder joined, while the burst's origin is unknown
         self._parsers: dict[int, Callable[[bytes], fr.Frame]] = {
             fr.TYPE_SAMPLES: fr.unpack_samples,
             fr.TYPE_STREAM_INFO: lambda p: fr.unpack_stream_info(p, fr.PROTOCOL_VERSION),
@@ -98,7 +98,7 @@ class StreamDecoder:
         self._skipping = False
         self._next_seq = None
         self._next_index = None
-        self._run = None
+        self._origin = None
 
     def feed(self, data: bytes) -> list[fr.Frame]:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
@@ -200,33 +200,49 @@ class StreamDecoder:
     def _track(self, frame: fr.Samples) -> None:
         """Update the continuity counters with one Samples frame."""
         stats = self.stats
-        frame_lost = self._next_seq is not None and frame.seq != self._next_seq
-        if frame_lost:
+        lost_frames = 0
+        if self._next_seq is not None and frame.seq != self._next_seq:
             jump = (frame.seq - self._next_seq) % fr.SEQ_MODULO
             if jump < fr.SEQ_MODULO // 2:
                 stats.seq_gaps += 1
                 stats.frames_missing += jump
-        run = self._run
-        if self._next_index is not None:
-            if frame.first_index > self._next_index:
-                # After a whole burst the index jumps by the pause: by design, not lost, if no frame was
-                # lost there (seq continues). A run seen only in part (the decoder joined the stream in
-                # it) is taken as whole if it fits.
-                whole = run == self._burst or (run is None and self._seen <= self._burst)
-                if self._burst is not None and whole and not frame_lost:
-                    stats.burst_pauses += 1
-                else:
-                    stats.missing_samples += frame.first_index - self._next_index
-                run = 0
-            elif frame.first_index < self._next_index:
-                stats.index_rewinds += 1
-                run = 0
-        else:
-            self._seen = 0  # samples since the decoder joined the stream, while the run is unknown
-        if run is None:
+                lost_frames = jump
+        if self._next_index is None:
+            # the device's first sample starts a burst; anywhere else the decoder joined mid-burst
+            self._origin, self._seen = (0 if frame.first_index == 0 else None), 0
+        elif frame.first_index > self._next_index:
+            gap = frame.first_index - self._next_index
+            if self._burst is None:
+                stats.missing_samples += gap
+            else:
+                self._burst_gap(frame, gap, lost_frames * frame.n_samples)
+        elif frame.first_index < self._next_index:
+            stats.index_rewinds += 1
+            self._origin = frame.first_index  # a restarted device starts a burst
+        if self._origin is None:
             self._seen += frame.n_samples
-        else:
-            run += frame.n_samples
-        self._run = run
         self._next_seq = (frame.seq + 1) % fr.SEQ_MODULO
         self._next_index = frame.end_index
+
+    def _burst_gap(self, frame: fr.Samples, gap: int, lost: int) -> None:
+        """An index jump in a burst stream: samples lost inside the burst, or the pause after it.
+
+        ``lost`` is what the frames missing by ``seq`` held (seq continues across a pause, so a jump
+        with no frame missing after a whole burst is the pause itself). A jump that reaches past the
+        burst's end is the pause, plus the lost frames' samples as missing; the lost frames that
+        belonged to the new burst put its start before this frame.
+        """
+        stats, burst = self.stats, self._burst
+        if self._origin is not None:
+            # of the current burst: received, or lost before (bursts back to back restart every `burst`)
+            done = (self._next_index - self._origin) % burst or burst
+        else:
+            done = burst if self._seen <= burst else None  # joined mid-burst: its rest was all we saw
+        if done is not None and done + lost < burst:
+            stats.missing_samples += gap  # inside the burst: every skipped index was a sample
+            return
+        if gap > lost:  # more skipped than lost: the device paused (bursts back to back do not)
+            stats.burst_pauses += 1
+        stats.missing_samples += min(gap, lost)
+        into_new = max(0, lost - max(0, burst - done)) if done is not None else 0
+        self._origin = frame.first_index - min(into_new, gap)
