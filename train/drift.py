@@ -348,5 +348,7 @@ def drift_caveat(check: DriftCheck) -> str | None:
     more = f" and {len(unjudged) - 6} more" if len(unjudged) > 6 else ""
     return (f"drift check: too short to judge {len(unjudged)} feature(s) over the healthy period {check.first} .. "
             f"{check.last}: their level wanders slowly, so the period is worth fewer than {MIN_EFFECTIVE_SNAPSHOTS} "
-            f"independent snapshots of them ({names}{more}); whether they still rise is not known. Record longer "
-            "(another day or two of learning mode) and fit again before trusting this model's alarms")
+            f"independent snapshots of them ({names}{more}); whether they still rise is not known. "
+            + ("Record longer (another day or two of learning mode) and fit again before trusting this model's alarms"
+               if check.time_scale.cycle_hours > 0 else
+               "Train on more of the healthy run (a later --train-until) if it is still healthy there"))

@@ -216,6 +216,10 @@ def test_an_accelerated_period_in_service_is_too_short_and_says_how_to_judge_it(
     accelerated = measure_drift(_accelerated_times(), values, ["horizontal", "vertical"], ACCELERATED)
     assert accelerated.judged and drift_refusal(accelerated) is None and drift_caveat(accelerated) is None
     assert accelerated.to_dict()["time_scale"] == "accelerated"
+    wandering = values.copy()
+    wandering[:, 0] = _ar1(rng, ACCEL_N, 1, 0.995)[:, 0]  # too few independent snapshots: the advice fits the scale
+    caveat = drift_caveat(measure_drift(_accelerated_times(), wandering, ["horizontal", "vertical"], ACCELERATED))
+    assert "horizontal (" in caveat and "more of the healthy run" in caveat and "day" not in caveat
     assert accelerated.to_dict()["horizon_days"] == pytest.approx(840 * 10 / 86400, abs=1e-6)  # as long again as the period
 
 
