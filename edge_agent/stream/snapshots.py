@@ -18,8 +18,9 @@ Which snapshots are taken:
 
 * From a device that sends bursts (its StreamInfo states a ``snapshot_length``,
   PROTOCOL.md 4.1; :meth:`SnapshotAssembler.set_burst`), a snapshot starts only
-  at a burst's first sample (the first frame after an index jump): joining a
-  stream in the middle of a burst is waiting, not a loss. The bundle's snapshot
+  at a burst's first sample (after an index jump, or a burst length after the
+  previous start): joining a stream in the middle of a burst costs the rest of
+  that burst only (discarded at its pause, counted once). The bundle's snapshot
   length equals the burst length (the sensor board refuses any other), so a
   snapshot ends with its burst, and the pause after it splits none.
 
@@ -54,9 +55,6 @@ STALL_SNAPSHOTS = 10
 MAX_DISCARDED_IN_ROW = 5
 #: The "snapshot discarded" warning at most this often; the ones in between are counted in the next.
 DISCARD_LOG_EVERY_S = 60.0
-
-#: Beyond any sample index (indices stay below 2^63): "no burst start in sight".
-INDEX_NEVER = 1 << 64
 
 #: Slack on the cadence, so that a recording made every 600 s is not skipped
 #: every other time for a timestamp that is a few microseconds early.
@@ -165,7 +163,7 @@ class SnapshotAssembler:
         self._lost_marks(self._marks.clear(), reason)
         if device_lost:
             self.idle_samples = 0
-            self._last_end = None  # a reopened device may resume mid-burst: wait for a burst start
+            self._last_end = None  # a reopened device may resume mid-burst: its grid is unknown again
         self.marked_stream = False
 
     def set_length(self, length: int) -> None:
@@ -219,7 +217,7 @@ class SnapshotAssembler:
         end = start + len(data)
         # Bursts start after an index jump (a pause, a loss) or at the device's first sample, and
         # follow each other every `burst` samples while the index runs on (bursts back to back): an
-        # unmarked snapshot of a burst stream begins only there, so joining mid-burst discards nothing.
+        # unmarked snapshot of a burst stream begins only there once that grid is known.
         if start != self._last_end:
             self._origin = start if (self._last_end is not None or start == 0) else None
         self._last_end = end
@@ -245,7 +243,7 @@ class SnapshotAssembler:
                     if self.burst:
                         pos = self._next_burst(pos)
                         if pos >= end:
-                            return out  # the rest of a burst begun before we joined: wait for the next
+                            return out  # the burst begins in a later frame
                     now = self.clock()
                     if self._due(now):
                         self._begin(pos, now)
@@ -273,9 +271,15 @@ class SnapshotAssembler:
         return out
 
     def _next_burst(self, pos: int) -> int:
-        """The first burst start at or after index ``pos`` (a huge index while the bursts' origin is unknown)."""
+        """The first burst start at or after index ``pos``; ``pos`` itself while the bursts' origin is unknown.
+
+        Joined in mid-burst (a start, a reconnect), the first attempt may be the rest of a burst: it
+        is discarded at the pause, counted, and the bursts' grid is known from then on. Waiting
+        instead made the reads hold bytes back longer after a reconnect (the snapshot to complete
+        looked a whole one away), and a replay unplugged again lost more of them in the pty.
+        """
         if self._origin is None:
-            return INDEX_NEVER
+            return pos
         return self._origin + -(-(pos - self._origin) // self.burst) * self.burst
 
     def _discard(self, reason: str) -> None:
