@@ -73,6 +73,12 @@ class StreamDecoder:
         self._next_seq: int | None = None
         self._next_index: int | None = None
         self._burst: int | None = None  # the StreamInfo's burst length, if it states one
+        self._states_length = False  # the StreamInfo has the snapshot_length field (else bursts are derived)
+        #: Bursts seen in the sample index of a device that does not state a length (first StreamInfo
+        #: layout): two runs of the same length between index jumps that lost no frame. None: none seen.
+        self.derived_burst: int | None = None
+        self._run_start: int | None = None  # index after the last such jump (None: joined mid-run)
+        self._last_run: int | None = None  # the length of the run before it
         self._origin: int | None = None  # first index of the current burst (None: joined mid-burst)
         self._seen = 0  # samples received since the decoder joined, while the burst's origin is unknown
         self._parsers: dict[int, Callable[[bytes], fr.Frame]] = {
@@ -99,6 +105,7 @@ class StreamDecoder:
         self._next_seq = None
         self._next_index = None
         self._origin = None
+        self._run_start = self._last_run = self.derived_burst = None
 
     def feed(self, data: bytes) -> list[fr.Frame]:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
@@ -195,6 +202,7 @@ class StreamDecoder:
             self._track(frame)  # type: ignore[arg-type]
         elif ftype == fr.TYPE_STREAM_INFO:
             self._burst = frame.burst_length  # type: ignore[union-attr]
+            self._states_length = frame.snapshot_length is not None  # type: ignore[union-attr]
         return frame
 
     def _track(self, frame: fr.Samples) -> None:
@@ -216,13 +224,29 @@ class StreamDecoder:
                 stats.missing_samples += gap
             else:
                 self._burst_gap(frame, gap, lost_frames * frame.n_samples)
+            if not self._states_length:
+                self._derive(frame.first_index, lost_frames)
         elif frame.first_index < self._next_index:
             stats.index_rewinds += 1
             self._origin = frame.first_index  # a restarted device starts a burst
+            self._run_start = self._last_run = None
         if self._origin is None:
             self._seen += frame.n_samples
         self._next_seq = (frame.seq + 1) % fr.SEQ_MODULO
         self._next_index = frame.end_index
+
+    def _derive(self, first_index: int, lost_frames: int) -> None:
+        """At an index jump of a device that does not state a length: are these bursts?
+
+        A jump with no frame lost (``seq`` continues) is the device skipping sample ticks itself;
+        two such runs in a row of the same length are bursts of that length (an ADC overrun does
+        not repeat at the same place). A jump that lost frames says nothing about the run's length.
+        """
+        run = self._next_index - self._run_start if self._run_start is not None and not lost_frames else None
+        if run is not None and run == self._last_run:
+            self.derived_burst = run
+        self._last_run = run
+        self._run_start = first_index
 
     def _burst_gap(self, frame: fr.Samples, gap: int, lost: int) -> None:
         """An index jump in a burst stream: samples lost inside the burst, or the pause after it.

@@ -86,7 +86,7 @@ def test_a_bundle_swap_is_checked_against_the_bursts_too():
 
 
 def test_old_firmware_without_the_length_still_streams_and_bursts_are_never_stitched():
-    """StreamInfo of the first layout (no snapshot_length): accepted; a longer bundle gets no stitched snapshot."""
+    """StreamInfo of the first layout (no snapshot_length): accepted; its bursts are seen in the index."""
     old = info(None)
     from firmware_io.protocol.encoder import encode_frame
 
@@ -94,19 +94,27 @@ def test_old_firmware_without_the_length_still_streams_and_bursts_are_never_stit
     board, events = offline_board(spec=spec(BURST))
     list(board.feed(wire(old)))
     assert board.problem is None and board.info.snapshot_length is None
-    # it scores every whole burst it can see; the first one, joined at index 0, too
-    snaps = list(board.feed(wire(*burst_frames(3))))
-    assert [s.first_index for s in snaps] == [0, PERIOD, 2 * PERIOD]
-    # a bundle twice the burst: each attempt reaches the pause and is discarded, never joined to the next burst
+    # it scores every whole burst; the decoder sees bursts of 512 (two runs between jumps that lost no frame)
+    snaps = list(board.feed(wire(*burst_frames(4))))
+    assert [s.first_index for s in snaps] == [k * PERIOD for k in range(4)]
+    assert board.decoder.derived_burst == BURST and board.problem is None and events == []
+    # a bundle twice the burst: the attempts reach the pause and are discarded, never joined to the next
+    # burst; once two whole bursts have shown the length, the stream is refused, naming how it was known
     board, events = offline_board(spec=spec(2 * BURST))
-    snaps = list(board.feed(wire(old, *burst_frames(MAX_DISCARDED_IN_ROW + 1))))
-    # (the last burst's attempt waits for its pause)
-    assert snaps == [] and board.assembler.discarded_in_row == MAX_DISCARDED_IN_ROW
-    assert "missing" in board.assembler.last_discard_reason
+    snaps = [s for f in (old, *burst_frames(6)) for s in board.feed(wire(f))]  # frame by frame, as it comes
+    assert snaps == [] and board.readings()["snapshots_discarded_gap"] == 3  # bursts 0 to 2: none stitched
+    assert "bursts of 512 samples (seen in its sample index" in board.problem and "expects snapshots of 1024" in board.problem
+    assert events == [("stream_mismatch", board.problem)]
     health = Health(FaultsSection(), [board])
     board.link.port = object()
     health.observe(time.monotonic())
-    assert f"{MAX_DISCARDED_IN_ROW} snapshots in a row discarded" in health.reason  # visible, not "normal"
+    assert health.reason == board.problem  # visible, not "normal"
+    # a continuous stream of the first layout whose frames were lost is not taken for bursts
+    board, events = offline_board(spec=spec(2 * BURST))
+    lossy = burst_frames(1, seq=0)  # 4 frames, then frames lost (seq jumps) twice, same run lengths
+    stream = [Samples(k + 10 * j, j * 1000 + k * FRAME, lossy[0].samples) for j in range(4) for k in range(4)]
+    list(board.feed(wire(old, *stream)))
+    assert board.decoder.derived_burst is None and board.problem is None
 
 
 def test_joining_mid_burst_costs_that_burst_only_and_a_lost_frame_costs_its_burst_only():
