@@ -331,6 +331,11 @@ class Replayer:
                     t0 = time.monotonic() - chunk.end_index / rate
             if chunk.disconnect_after:
                 self.stats.disconnects += 1
+                if self.speed == 0:
+                    # At speed 0 the device waits for the host, so the unplug loses nothing sent: closing
+                    # a pty discards what its reader has not read yet (up to ~64 kB: a snapshot or two of
+                    # frames, as many as the reader happened to lag, so the loss varied run to run).
+                    port.drain(stop)
                 port.disconnect()
                 if stop.wait(self.faults.down_time):
                     break
