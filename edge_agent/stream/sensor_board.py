@@ -221,6 +221,13 @@ class SensorBoard:
         if self.info is not None:
             self._on_stream_info(self.info)  # channel names and the stream row of the new bundle
 
+    def bundle_problem(self, spec: FeatureSpec) -> str | None:
+        """Why a bundle of ``spec`` could not score this board's stream (the last one while the device is
+        away), or None: :func:`spec_mismatch` with the bursts the decoder saw in the sample index of
+        firmware that does not state its burst length. For a reload's check before the swap."""
+        info = self.info or self.last_info
+        return spec_mismatch(spec, info, self.decoder.derived_burst) if info is not None else None
+
     def resume_cadence(self, last_timestamp: float) -> None:
         """Continue the cadence from the last snapshot journaled before a restart."""
         self.assembler.last_timestamp = last_timestamp

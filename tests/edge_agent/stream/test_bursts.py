@@ -109,6 +109,9 @@ def test_old_firmware_without_the_length_still_streams_and_bursts_are_never_stit
     board.link.port = object()
     health.observe(time.monotonic())
     assert health.reason == board.problem  # visible, not "normal"
+    # a reload's check sees the derived bursts too: the burst length fits, another does not
+    assert board.bundle_problem(spec(BURST)) is None
+    assert "bursts of 512 samples (seen in its sample index" in board.bundle_problem(spec(2048))
     # a continuous stream of the first layout whose frames were lost is not taken for bursts
     board, events = offline_board(spec=spec(2 * BURST))
     lossy = burst_frames(1, seq=0)  # 4 frames, then frames lost (seq jumps) twice, same run lengths
