@@ -32,8 +32,12 @@ class AgentSection:
     variant: str = ""
     #: TFLite runtime: "auto" (ai-edge-litert, else tflite-runtime), "ai-edge-litert" or "tflite-runtime"
     runtime: str = "auto"
-    #: score one snapshot every this many seconds (600 = the IMS training cadence; 0 = every snapshot)
+    #: on a continuous stream, score one snapshot every this many seconds (600 = the IMS training cadence;
+    #: 0 = every snapshot)
     interval_s: float = 600.0
+    #: on a burst stream (the device states its burst length: bursts every few seconds, a replayed recording),
+    #: score one burst every this many seconds; 0 (default) = every burst: the device already chose the cadence
+    burst_interval_s: float = 0.0
     #: learning mode: no bundle, record features of a healthy machine for retraining
     learn: bool = False
     #: public key files (PEM, Ed25519): if any, only bundles signed by one of them are loaded (docs/convert.md)
@@ -239,6 +243,7 @@ MAX_TOPIC_PART = 128
 _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("agent", "runtime"): (_known_runtime, "one of ['auto', 'ai-edge-litert', 'tflite-runtime']"),
     ("agent", "interval_s"): (lambda v: 0 <= v <= DAY_S, f">= 0 and <= {DAY_S:.0f} (a day)"),
+    ("agent", "burst_interval_s"): (lambda v: 0 <= v <= DAY_S, f">= 0 and <= {DAY_S:.0f} (a day)"),
     ("serial", "port"): (lambda v: bool(v.strip()), "a device path or URL, not empty"),
     ("serial", "baudrate"): (lambda v: 0 < v <= 20_000_000, "> 0 and <= 20000000"),
     ("serial", "read_timeout_s"): (lambda v: 0 < v <= 5, "> 0 and <= 5"),

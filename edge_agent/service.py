@@ -75,7 +75,8 @@ class Agent:
         self.alarm = AlarmState(learning=self.learning, relay_on=config.levels.relay_on,
                                 buzzer_on=config.levels.buzzer_on)
         self.boards = [SensorBoard(config.serial, spec=self.loaded.bundle.spec if self.loaded else None,
-                                   learning=config.learning, interval_s=config.agent.interval_s, on_event=self._event,
+                                   learning=config.learning, interval_s=config.agent.interval_s,
+                                   burst_interval_s=config.agent.burst_interval_s, on_event=self._event,
                                    on_link_change=lambda: self._update_fault(time.monotonic()),
                                    register_stream=partial(persistence.register_stream, self.journal))]
         self.health, self.losses = Health(config.faults, self.boards), LossReport(self.boards)

@@ -37,6 +37,15 @@ or temperature cannot be told from a trend in less); so is a feature worth fewer
 :data:`MIN_EFFECTIVE_SNAPSHOTS` independent snapshots (a slow wander, :func:`drift_caveat`). The evidence (stationary simulations,
 real healthy periods of IMS tests 1 and 2, injected ramps): ``docs/commissioning.md``,
 ``tests/train/test_drift.py``, ``benchmarks/bench_condition.py``.
+
+**Time scale.** The hours and days above are those of a machine in service (:data:`IN_SERVICE`):
+a daily cycle, a week unattended. An accelerated test (a bench run to failure in hours, like
+PRONOSTIA's, bursts every 10 s, at constant speed and load) has neither: judged in days, its 2-hour
+healthy period was refused for "+425 %/day over the last 0.0 days" (issue 24). With
+:data:`ACCELERATED` (``fit --accelerated``) the period is judged on its own time scale: no daily
+cycle to wait for (only the snapshot counts, which are the tests' power), and the trend continued
+for as long again as the healthy period lasted instead of a week. The significance tests are
+the same.
 """
 from __future__ import annotations
 
@@ -68,6 +77,28 @@ MIN_SNAPSHOTS = 24
 #: Such a feature is "too short to judge", said so and not refused.
 MIN_EFFECTIVE_SNAPSHOTS = 30
 
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """The recording's own time scale: its slowest normal cycle and how long a model then runs unattended."""
+
+    #: The slowest cycle of load or temperature the healthy machine goes through (0: none, a bench test):
+    #: the latest half must span half of it to be judged, and ``fit`` asks for two of them.
+    cycle_hours: float = 24.0
+    #: How far a trend is continued after the period; None: as long again as the healthy period lasted.
+    horizon_days: float | None = HORIZON_DAYS
+    name: str = "in service"
+
+    def horizon(self, period_days: float) -> float:
+        return self.horizon_days if self.horizon_days is not None else period_days
+
+
+#: A machine in service: a daily cycle, a week before anyone would re-commission.
+IN_SERVICE = TimeScale()
+#: An accelerated run-to-failure test: no daily cycle; the model's future is as long as its past.
+ACCELERATED = TimeScale(cycle_hours=0.0, horizon_days=None, name="accelerated")
+
 #: What ``fit`` does with a refused period: stop before training, write the model flagged
 #: (``metadata.json`` ``drift.refused`` and the first warning), or write it with the drift accepted.
 ON_DRIFT = ("refuse", "flag", "accept")
@@ -91,6 +122,7 @@ class FeatureDrift:
     step_effective: float  # the same in both quarters together (twice the smaller one)
     rising: bool  # the trend is significant and large enough to false-alarm
     stepped: bool  # the step is significant and large enough to false-alarm
+    horizon_days: float = HORIZON_DAYS  # how far the trend was continued (TimeScale.horizon)
 
     @property
     def refused(self) -> bool:
@@ -104,14 +136,24 @@ class FeatureDrift:
     def describe(self) -> str:
         parts = []
         if self.rising:
-            week = _db(self.percent_per_day * HORIZON_DAYS)
-            parts.append(f"rises {self.percent_per_day:+.2f} %/day over the latest {self.days:.1f} days "
-                         f"(t = {self.trend_t:.1f}); in {HORIZON_DAYS:g} more days that is {week:+.1f} dB, "
+            ahead = _db(self.percent_per_day * self.horizon_days)
+            parts.append(f"rises {_per(self.percent_per_day, self.days)} over the latest {_span(self.days)} "
+                         f"(t = {self.trend_t:.1f}); in {_span(self.horizon_days)} more that is {ahead:+.1f} dB, "
                          f"{self.trend_ranges:.2f} of its healthy range")
         if self.stepped:
             parts.append(f"its last quarter is {self.step_percent:+.1f} % ({_db(self.step_percent):+.1f} dB) above "
                          f"its first (t = {self.step_t:.1f}), {self.step_ranges:.2f} of the first quarter's range")
         return f"{self.name}: " + "; ".join(parts)
+
+
+def _span(days: float) -> str:
+    """A duration in the unit that reads naturally: hours below a day, else days."""
+    return f"{24.0 * days:.1f} h" if days < 1.0 else f"{days:.1f} days"
+
+
+def _per(percent_per_day: float, days: float) -> str:
+    """A rate in % per hour for a period of hours, % per day otherwise (as :func:`_span`)."""
+    return f"{percent_per_day / 24.0:+.2f} %/h" if days < 1.0 else f"{percent_per_day:+.2f} %/day"
 
 
 def _db(percent: float) -> float:
@@ -128,6 +170,7 @@ class DriftCheck:
     span_hours: float
     features: list[FeatureDrift] = field(default_factory=list)
     too_short: str | None = None  # why the period was not judged, with what to do
+    time_scale: TimeScale = IN_SERVICE
 
     @property
     def judged(self) -> bool:
@@ -141,8 +184,10 @@ class DriftCheck:
     def to_dict(self) -> dict[str, Any]:
         return {"first": self.first, "last": self.last, "span_hours": round(self.span_hours, 3),
                 "judged": self.judged, "too_short": self.too_short, "significance": SIGNIFICANCE,
-                "horizon_days": HORIZON_DAYS, "false_alarm_ranges": FALSE_ALARM_RANGES,
-                "min_span_hours": MIN_SPAN_HOURS, "min_effective_snapshots": MIN_EFFECTIVE_SNAPSHOTS,
+                "time_scale": self.time_scale.name,
+                "horizon_days": round(self.time_scale.horizon(self.span_hours / 24.0), 6),
+                "false_alarm_ranges": FALSE_ALARM_RANGES, "min_span_hours": self.time_scale.cycle_hours / 2.0,
+                "min_snapshots": MIN_SNAPSHOTS, "min_effective_snapshots": MIN_EFFECTIVE_SNAPSHOTS,
                 "features": [{k: _finite(v) for k, v in asdict(d).items()} for d in self.features]}
 
 
@@ -151,25 +196,36 @@ def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
-def measure_drift(timestamps: np.ndarray, X: np.ndarray, names: Sequence[str]) -> DriftCheck:
-    """The :class:`DriftCheck` of the columns of ``X`` ``(n, n_features)`` at ``timestamps`` (sorted)."""
+def measure_drift(timestamps: np.ndarray, X: np.ndarray, names: Sequence[str],
+                  time_scale: TimeScale = IN_SERVICE) -> DriftCheck:
+    """The :class:`DriftCheck` of the columns of ``X`` ``(n, n_features)`` at ``timestamps`` (sorted),
+    judged on ``time_scale`` (a machine in service, or an accelerated test: :class:`TimeScale`)."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != len(names) or len(timestamps) != X.shape[0]:
         raise ValueError(f"X must be (n, {len(names)}) with n = {len(timestamps)} timestamps, got {X.shape}")
-    stamps = np.asarray(timestamps, dtype="datetime64[s]")
+    # microseconds: a burst every 10 s of an accelerated test must not collapse to whole seconds
+    stamps = np.asarray(timestamps, dtype="datetime64[us]")
     if len(stamps) == 0:
-        return DriftCheck("", "", 0.0, too_short="no healthy snapshots")
-    first, last = (str(t).replace("T", " ") for t in (stamps[0], stamps[-1]))
-    days = (stamps - stamps[0]).astype(np.float64) / 86400.0
+        return DriftCheck("", "", 0.0, too_short="no healthy snapshots", time_scale=time_scale)
+    first, last = (str(t.astype("datetime64[s]")).replace("T", " ") for t in (stamps[0], stamps[-1]))
+    days = (stamps - stamps[0]).astype(np.float64) / 86400e6
     late = days >= days[-1] / 2
     half_hours = 24.0 * float(days[late][-1] - days[late][0])
     quarter = len(days) // 4
-    if half_hours < MIN_SPAN_HOURS or late.sum() < MIN_SNAPSHOTS or quarter < MIN_SNAPSHOTS // 2:
-        return DriftCheck(first, last, 24.0 * float(days[-1]), too_short=(
+    min_span = time_scale.cycle_hours / 2.0
+    if half_hours < min_span or late.sum() < MIN_SNAPSHOTS or quarter < MIN_SNAPSHOTS // 2:
+        needs = (f"its latest half to span at least {min_span:g} h with {MIN_SNAPSHOTS} snapshots (less cannot "
+                 "tell a trend from a daily cycle)" if min_span > 0 else
+                 f"at least {MIN_SNAPSHOTS} snapshots in its latest half and {MIN_SNAPSHOTS // 2} in each quarter")
+        advice = ("Record at least 48 h of the healthy machine at its usual interval before trusting this model; "
+                  "an accelerated test (a bench run to failure in hours, no daily cycle) is judged on its own "
+                  "time scale with fit --accelerated" if min_span > 0 else
+                  "Train on more snapshots of the healthy run")
+        return DriftCheck(first, last, 24.0 * float(days[-1]), time_scale=time_scale, too_short=(
             f"the healthy period {first} .. {last} spans {24.0 * days[-1]:.1f} h in {len(days)} snapshots; the "
-            f"drift check needs its latest half to span at least {MIN_SPAN_HOURS:g} h with {MIN_SNAPSHOTS} "
-            "snapshots (less cannot tell a trend from a daily cycle), so it did not judge whether the level still "
-            "moves. Record at least 48 h of the healthy machine at its usual interval before trusting this model"))
+            f"drift check ({time_scale.name}) needs {needs}, so it did not judge whether the level still "
+            f"moves. {advice}"))
+    horizon = time_scale.horizon(float(days[-1]))
     level = SIGNIFICANCE / (2 * len(names))
     t = days[late]
     slope, mean, t_trend, p_trend, n_trend = _trend(t, X[late])
@@ -177,7 +233,7 @@ def measure_drift(timestamps: np.ndarray, X: np.ndarray, names: Sequence[str]) -
     step, t_step, p_step, n_step = _step(first_q, last_q, X[~late])
     # the two quarters together hold as many snapshots as the latest half: each needs half the effective size
     n_step = 2.0 * n_step
-    trend_ranges = _ratio(slope * HORIZON_DAYS, X.max(axis=0) - X.min(axis=0))
+    trend_ranges = _ratio(slope * horizon, X.max(axis=0) - X.min(axis=0))
     step_ranges = _ratio(step, first_q.max(axis=0) - first_q.min(axis=0))
     percent_per_day = 100.0 * _ratio(slope, np.abs(mean))
     step_percent = 100.0 * _ratio(step, np.abs(first_q.mean(axis=0)))
@@ -189,9 +245,9 @@ def measure_drift(timestamps: np.ndarray, X: np.ndarray, names: Sequence[str]) -
         rising=bool(n_trend[j] >= MIN_EFFECTIVE_SNAPSHOTS and p_trend[j] < level
                     and trend_ranges[j] >= FALSE_ALARM_RANGES),
         stepped=bool(n_step[j] >= MIN_EFFECTIVE_SNAPSHOTS and p_step[j] < level
-                     and step_ranges[j] >= FALSE_ALARM_RANGES))
+                     and step_ranges[j] >= FALSE_ALARM_RANGES), horizon_days=horizon)
         for j, name in enumerate(names)]
-    return DriftCheck(first, last, 24.0 * float(days[-1]), out)
+    return DriftCheck(first, last, 24.0 * float(days[-1]), out, time_scale=time_scale)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -292,5 +348,7 @@ def drift_caveat(check: DriftCheck) -> str | None:
     more = f" and {len(unjudged) - 6} more" if len(unjudged) > 6 else ""
     return (f"drift check: too short to judge {len(unjudged)} feature(s) over the healthy period {check.first} .. "
             f"{check.last}: their level wanders slowly, so the period is worth fewer than {MIN_EFFECTIVE_SNAPSHOTS} "
-            f"independent snapshots of them ({names}{more}); whether they still rise is not known. Record longer "
-            "(another day or two of learning mode) and fit again before trusting this model's alarms")
+            f"independent snapshots of them ({names}{more}); whether they still rise is not known. "
+            + ("Record longer (another day or two of learning mode) and fit again before trusting this model's alarms"
+               if check.time_scale.cycle_hours > 0 else
+               "Train on more of the healthy run (a later --train-until) if it is still healthy there"))

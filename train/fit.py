@@ -53,7 +53,7 @@ from firmware_io.recordings.ims import (FEATURES_TEST2, IMS_SAMPLE_RATE_HZ, IMS_
 from firmware_io.recordings.reader import RecordingError
 from firmware_io.time_text import parse_time
 from train import model_dir
-from train.drift import ON_DRIFT, drift_caveat, drift_refusal, measure_drift
+from train.drift import IN_SERVICE, ON_DRIFT, TimeScale, drift_caveat, drift_refusal, measure_drift
 from train.ingest import read_table_spec, select_features, table_spec_path
 from train.reconstruction import (MAX_TRIES, MIN_EPOCHS_TO_RETRY, collapse_warning, learning_metadata,
                                   stop_when_dead, train_until_learned)
@@ -110,7 +110,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                   features: Sequence[str] | None = None, immediate: float | None = None,
                   on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
                   seed_tries: int | None = None, on_collapse: Callable[[int, int], None] | None = None,
-                  levels: LevelRules | None = None, machine: MachineRules | None = None) -> FitResult:
+                  levels: LevelRules | None = None, machine: MachineRules | None = None,
+                  time_scale: TimeScale = IN_SERVICE) -> FitResult:
     """Train on ``table_path`` up to ``train_until`` (inclusive) and write the model directory ``out``.
 
     ``threshold`` given fixes the threshold (rule ``fixed``); otherwise ``rule``
@@ -133,6 +134,8 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     A model that collapsed to a constant (:mod:`train.reconstruction`) is trained again with the next seed, at
     most ``seed_tries`` seeds (default ``MAX_TRIES`` from ``MIN_EPOCHS_TO_RETRY`` epochs on, else 1: a short
     trial fit is only measured); ``on_collapse(seed, next_seed)`` is called before each new try.
+    ``time_scale`` (:mod:`train.drift`): a machine in service (default), or an accelerated test judged
+    on its own time scale (drift check, and the span of healthy data asked for).
     """
     table_path, out = Path(table_path), Path(out)
     _check_out(out)
@@ -154,7 +157,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
     _check_split(table, healthy, until, timesteps, validation_split, table_path)
     if on_drift not in ON_DRIFT:
         raise FitError(f"on_drift must be one of {ON_DRIFT}, got {on_drift!r}")
-    drift = measure_drift(table.timestamps[healthy], table.values[healthy], table.channel_names)
+    drift = measure_drift(table.timestamps[healthy], table.values[healthy], table.channel_names, time_scale)
     refusal = drift_refusal(drift)
     if refusal and on_drift == "refuse":
         raise FitError(f"{table_path}: {refusal}")
@@ -208,7 +211,7 @@ def fit_model_dir(table_path: str | Path, out: str | Path, train_until: str | np
                          epochs, batch_size, validation_split, history, model)
     metadata["split"]["excluded"] = [[format_timestamp(a), format_timestamp(b)] for a, b in _periods(exclude)]
     metadata["split"]["n_excluded_snapshots"] = int(excluded.sum())
-    warning = healthy_data_warning(table.timestamps[ends][healthy_windows])
+    warning = healthy_data_warning(table.timestamps[ends][healthy_windows], time_scale)
     metadata["warnings"] = [w for w in (past_end_warning(table, until), warning, drift_caveat(drift),
                                         collapse_warning(chosen, attempts)) if w]
     metadata["reconstruction"] = learning_metadata(chosen, attempts)
@@ -290,22 +293,26 @@ MIN_HEALTHY_WINDOWS = 288
 MIN_HEALTHY_HOURS = 48.0
 
 
-def healthy_data_warning(healthy_times: np.ndarray) -> str | None:
+def healthy_data_warning(healthy_times: np.ndarray, time_scale: TimeScale = IN_SERVICE) -> str | None:
     """A warning when the healthy period is too short to trust the threshold, else None.
 
-    The rule: at least 288 healthy windows spanning at least 48 hours. Measured on
+    The rule: at least 288 healthy windows spanning at least two of the machine's slowest cycles
+    (``time_scale.cycle_hours``: 48 hours in service). Measured on
     IMS test 2 (docs/training.md): training on the first 48, 96 or 144 snapshots
     (8 to 24 h) gave false alarms later in the healthy period for some of 3 seeds;
     216 and more gave none. 288 (2 days at one snapshot per 10 minutes) leaves a
     margin, and the 48 h span makes sure a daily cycle of load or temperature has
-    been seen twice, whatever the snapshot interval.
+    been seen twice, whatever the snapshot interval. An accelerated test has no such cycle:
+    only the windows count (its own time scale, :data:`train.drift.ACCELERATED`).
     """
     n = len(healthy_times)
     hours = float((healthy_times[-1] - healthy_times[0]) / np.timedelta64(1, "h")) if n > 1 else 0.0
-    if n >= MIN_HEALTHY_WINDOWS and hours >= MIN_HEALTHY_HOURS:
+    min_hours = 2.0 * time_scale.cycle_hours
+    if n >= MIN_HEALTHY_WINDOWS and hours >= min_hours:
         return None
-    return (f"only {n} healthy windows over {hours:.1f} h: the kit asks for at least {MIN_HEALTHY_WINDOWS} "
-            f"spanning {MIN_HEALTHY_HOURS:g} h (less gave false alarms on IMS test 2); record longer "
+    span = f" spanning {min_hours:g} h" if min_hours > 0 else f" ({time_scale.name} time scale: no span asked)"
+    return (f"only {n} healthy windows over {hours:.1f} h: the kit asks for at least {MIN_HEALTHY_WINDOWS}"
+            f"{span} (less gave false alarms on IMS test 2); record longer "
             "before trusting this model's alarms")
 
 

@@ -50,6 +50,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=None, metavar="LIST",
                    help="comma-separated features of a table written by 'bearing-train ingest --features' "
                         "to train on (default: all the table has)")
+    p.add_argument("--accelerated", action="store_true",
+                   help="the recording is an accelerated test (a bench run to failure in hours, no daily cycle): "
+                        "judge the healthy period's drift and length on its own time scale (docs/training.md)")
     p.add_argument("--accept-drift", action="store_true",
                    help="write the model although the healthy level still rises (refused otherwise; "
                         "see docs/commissioning.md)")
@@ -187,6 +190,7 @@ def _say_collapsed(seed: int, next_seed: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from train.fit import fit_model_dir
+    from train.drift import ACCELERATED, IN_SERVICE
     from train.report import summary
 
     result = fit_model_dir(args.table, args.out, args.train_until, timesteps=args.timesteps, seed=args.seed,
@@ -196,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
                         samples_per_snapshot=args.snapshot_length,
                         make_plots=not args.no_plots, verbose=2 if args.verbose else 0,
                         on_drift="accept" if args.accept_drift else "refuse",
+                        time_scale=ACCELERATED if args.accelerated else IN_SERVICE,
                         features=[f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
                         immediate=_immediate(args), on_epoch=None if args.verbose else EpochProgress(),
                         on_collapse=_say_collapsed, levels=_level_rules(args),

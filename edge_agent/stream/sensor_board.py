@@ -33,7 +33,8 @@ log = logging.getLogger("edge_agent")
 
 #: The decoder's counters that the journal keeps (cumulative across runs).
 DECODER_COUNTERS = ("bytes_in", "frames_ok", "bad_checks", "resyncs", "bytes_skipped", "seq_gaps",
-                    "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames")
+                    "frames_missing", "missing_samples", "index_rewinds", "malformed", "unknown_frames",
+                    "burst_pauses")
 #: One past the last sample index the agent uses: the wire's first_index is a uint64, but the
 #: journal (SQLite INTEGER) holds signed 64 bits, and no sample clock gets near 2^63 ticks
 #: (14 million years at 20 kHz): a larger index is a firmware bug or a corrupted counter.
@@ -58,14 +59,35 @@ BACKLOG_FACTOR = 1.1
 DEVICE_COUNTERS = ("uptime_ms", "adc_overruns", "tx_overruns", "frames_sent", "errors")
 
 
-def spec_mismatch(spec: FeatureSpec, info: StreamInfo) -> str | None:
-    """Why features from this stream are not what the bundle's model learned, or None."""
+def stream_bursts(info: StreamInfo, derived_burst: int | None = None) -> tuple[int | None, str]:
+    """The stream's burst length (None: continuous) and how it is known, for the messages.
+
+    Stated by the StreamInfo; or, from firmware of the first layout (no length field), seen by the
+    decoder in the sample index (:attr:`StreamDecoder.derived_burst`).
+    """
+    if info.snapshot_length is None and derived_burst:
+        return derived_burst, " (seen in its sample index: its firmware does not state a burst length)"
+    return info.burst_length, ""
+
+
+def spec_mismatch(spec: FeatureSpec, info: StreamInfo, derived_burst: int | None = None) -> str | None:
+    """Why features from this stream are not what the bundle's model learned, or None.
+
+    Channels, rate, and the snapshot length of a device that sends bursts: a snapshot longer
+    than a burst would have to be stitched from bursts seconds apart, a shorter one would not
+    be what the model learned either. A continuous stream is cut into snapshots of the
+    bundle's length, so any length fits it. ``derived_burst``: see :func:`stream_bursts`.
+    """
     problems = []
     if spec.n_channels != info.n_channels:
         problems.append(f"{info.n_channels} channels, the bundle expects {spec.n_channels} "
                         f"({', '.join(spec.channel_names)})")
     if spec.sample_rate_hz != info.sample_rate_hz:
         problems.append(f"{info.sample_rate_hz} Hz, the bundle expects {spec.sample_rate_hz} Hz")
+    burst, how = stream_bursts(info, derived_burst)
+    if burst and spec.samples_per_snapshot != burst:
+        problems.append(f"bursts of {burst} samples{how}, the bundle expects snapshots of "
+                        f"{spec.samples_per_snapshot} (train on the sensor's own bursts)")
     if problems:
         return f"stream from device {info.device_id!r} does not match the bundle: " + "; ".join(problems)
     return None
@@ -91,12 +113,17 @@ def describe_change(before: StreamInfo, after: StreamInfo) -> str:
     return ", ".join(changed) or "no field"
 
 
-def learning_names(learning: LearningSection, info: StreamInfo) -> tuple[list[str], str | None]:
+def learning_names(learning: LearningSection, info: StreamInfo,
+                   derived_burst: int | None = None) -> tuple[list[str], str | None]:
     """Channel names in learning mode (``[learning]``, else ch1..chN) and why they do not fit, or None."""
     names = list(learning.channel_names) or [f"ch{i + 1}" for i in range(info.n_channels)]
     if len(names) != info.n_channels:
         return names, (f"stream from device {info.device_id!r} has {info.n_channels} channels but "
                        f"[learning] channel_names lists {len(names)}: {names}")
+    burst, how = stream_bursts(info, derived_burst)
+    if burst and burst != learning.samples_per_snapshot:
+        return names, (f"stream from device {info.device_id!r} sends bursts of {burst} samples{how} but "
+                       f"[learning] samples_per_snapshot is {learning.samples_per_snapshot}: set it to {burst}")
     return names, None
 
 
@@ -114,14 +141,14 @@ class SensorBoard:
     def __init__(self, serial: SerialSection, *, spec: FeatureSpec | None, learning: LearningSection,
                  interval_s: float, on_event: Callable[[str, str], None], on_link_change: Callable[[], None],
                  register_stream: Callable[[StreamInfo, list[str]], int],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, burst_interval_s: float = 0.0) -> None:
         self.port = serial.port
         self.spec = spec
         self.learning = learning
         self.on_event, self.on_link_change, self.register_stream = on_event, on_link_change, register_stream
         self.decoder = StreamDecoder()
         length = spec.samples_per_snapshot if spec is not None else learning.samples_per_snapshot
-        self.assembler = SnapshotAssembler(length, interval_s)
+        self.assembler = SnapshotAssembler(length, interval_s, burst_interval_s=burst_interval_s)
         self.link = SerialLink(serial.port, baudrate=serial.baudrate, read_timeout_s=serial.read_timeout_s,
                                reconnect_initial_s=serial.reconnect_initial_s,
                                reconnect_max_s=serial.reconnect_max_s, on_change=self._on_link_change,
@@ -138,6 +165,7 @@ class SensorBoard:
         self.last_valid = time.monotonic()  # the no-data timer starts at start-up
         self.frame_samples = 0  # the largest Samples frame seen: the unit of the read's margin
         self.clock = clock
+        self._derived_burst: int | None = None  # the decoder's, as last checked against the spec
         self._arrived = 0  # samples accepted since the last hold_s(), i.e. by the last read
         self._last_hold_at = clock()
 
@@ -193,6 +221,13 @@ class SensorBoard:
         if self.info is not None:
             self._on_stream_info(self.info)  # channel names and the stream row of the new bundle
 
+    def bundle_problem(self, spec: FeatureSpec) -> str | None:
+        """Why a bundle of ``spec`` could not score this board's stream (the last one while the device is
+        away), or None: :func:`spec_mismatch` with the bursts the decoder saw in the sample index of
+        firmware that does not state its burst length. For a reload's check before the swap."""
+        info = self.info or self.last_info
+        return spec_mismatch(spec, info, self.decoder.derived_burst) if info is not None else None
+
     def resume_cadence(self, last_timestamp: float) -> None:
         """Continue the cadence from the last snapshot journaled before a restart."""
         self.assembler.last_timestamp = last_timestamp
@@ -223,6 +258,9 @@ class SensorBoard:
             if self.info is None:
                 self.counts["samples_before_info"] += frame.n_samples  # scale unknown yet
                 return []
+            if self.decoder.derived_burst != self._derived_burst:
+                self._derived_burst = self.decoder.derived_burst
+                self._recheck()  # old firmware turned out to send bursts: do they fit the spec?
             if self.problem:
                 self.counts["samples_rejected_stream"] += frame.n_samples
                 return []
@@ -252,6 +290,7 @@ class SensorBoard:
     def _on_stream_info(self, info: StreamInfo) -> None:
         previous, self.info = self.info, info
         self.last_info = info
+        self.assembler.set_burst(stream_bursts(info, self.decoder.derived_burst)[0])
         if previous is not None and previous != info:
             # Any change (a scale too, not only channels or rate): the samples before it were meant
             # another way, so the snapshot being collected is not one stream's and is discarded.
@@ -265,15 +304,27 @@ class SensorBoard:
             log.error("%s; not scoring", self.problem)
             self.on_event("stream_mismatch", self.problem)
 
+    def _recheck(self) -> None:
+        """Check the current stream again (the decoder saw bursts that its StreamInfo does not state)."""
+        if self.info is None or self.problem:
+            return
+        self.channel_names, self.problem, self.feature_spec = self._check(self.info)
+        self.assembler.set_burst(stream_bursts(self.info, self._derived_burst)[0])
+        if self.problem:
+            self.assembler.interrupt(self.problem)
+            log.error("%s; not scoring", self.problem)
+            self.on_event("stream_mismatch", self.problem)
+
     def _check(self, info: StreamInfo) -> tuple[list[str], str | None, FeatureSpec | None]:
         """The stream's channel names, why it cannot be used (or None), and the spec to compute."""
         unscalable = scale_problem(info)
         if unscalable:
             return list(self.spec.channel_names) if self.spec else [], unscalable, None
+        derived = self.decoder.derived_burst
         if self.spec is not None:
-            problem = spec_mismatch(self.spec, info)
+            problem = spec_mismatch(self.spec, info, derived)
             return list(self.spec.channel_names), problem, None if problem else self.spec
-        names, problem = learning_names(self.learning, info)
+        names, problem = learning_names(self.learning, info, derived)
         if problem:
             return names, problem, None
         try:

@@ -16,9 +16,19 @@ Which snapshots are taken:
   arrives once one is due, and is stamped with the wall clock when its first
   samples arrived.
 
-Either way a snapshot is taken only if its time is at least ``interval_s``
-after the previous one taken (``0`` takes every one): a model trained on
-10-minute data is not asked to score every second.
+* From a device that sends bursts (its StreamInfo states a ``snapshot_length``,
+  PROTOCOL.md 4.1; :meth:`SnapshotAssembler.set_burst`), a snapshot starts only
+  at a burst's first sample (after an index jump, or a burst length after the
+  previous start): joining a stream in the middle of a burst costs the rest of
+  that burst only (discarded at its pause, counted once). The bundle's snapshot
+  length equals the burst length (the sensor board refuses any other), so a
+  snapshot ends with its burst, and the pause after it splits none.
+
+Either way a snapshot is taken only if its time is at least the cadence after
+the previous one taken (``0`` takes every one): ``interval_s`` for a continuous
+stream (a model trained on 10-minute data is not asked to score every second),
+``burst_interval_s`` for a burst stream (default 0: every burst, since the
+device already chose its cadence).
 """
 from __future__ import annotations
 
@@ -70,11 +80,15 @@ class SnapshotAssembler:
     """
 
     def __init__(self, length: int, interval_s: float = 600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, burst_interval_s: float = 0.0) -> None:
         if length < 1:
             raise ValueError(f"snapshot length must be >= 1, got {length}")
         self.length = length
         self.interval_s = float(interval_s)
+        self.burst_interval_s = float(burst_interval_s)
+        self.burst: int | None = None  # samples per burst, if the device says it sends bursts
+        self._last_end: int | None = None  # index after the last Samples frame: a jump from it starts a burst
+        self._origin: int | None = None  # where the current run of bursts began (None: joined mid-burst)
         self.clock = clock
         self.counts = {"completed": 0, "discarded_gap": 0, "skipped_cadence": 0}
         self.marked_stream = False  # seen a SnapshotMark since the last reset
@@ -114,6 +128,15 @@ class SnapshotAssembler:
         """:attr:`idle_samples` beyond this is a stalled stream (health calls it a sensor fault)."""
         return STALL_SNAPSHOTS * max(self.length, self._marks.period_ or 0)
 
+    @property
+    def cadence_s(self) -> float:
+        """Seconds between snapshots taken: ``burst_interval_s`` on a burst stream, else ``interval_s``."""
+        return self.burst_interval_s if self.burst else self.interval_s
+
+    def set_burst(self, burst: int | None) -> None:
+        """The device sends bursts of ``burst`` samples (its StreamInfo says so), or None: a continuous stream."""
+        self.burst = burst or None
+
     def feed(self, frame: object) -> list[Snapshot]:
         if isinstance(frame, SnapshotMark):
             self._on_mark(frame)
@@ -140,6 +163,7 @@ class SnapshotAssembler:
         self._lost_marks(self._marks.clear(), reason)
         if device_lost:
             self.idle_samples = 0
+            self._last_end = None  # a reopened device may resume mid-burst: its grid is unknown again
         self.marked_stream = False
 
     def set_length(self, length: int) -> None:
@@ -151,12 +175,12 @@ class SnapshotAssembler:
 
     # -- internals ----------------------------------------------------------
     def _due(self, timestamp: float) -> bool:
-        last = self.last_timestamp
-        if last is None or self.interval_s <= 0 or timestamp < last:
+        last, cadence = self.last_timestamp, self.cadence_s
+        if last is None or cadence <= 0 or timestamp < last:
             # every snapshot; or time went back (the wall clock was set back, or a replay
             # started its recording again): take it rather than stall for hours
             return True
-        return timestamp - last >= self.interval_s - min(CADENCE_SLACK_S, self.interval_s / 2)
+        return timestamp - last >= cadence - min(CADENCE_SLACK_S, cadence / 2)
 
     def _on_mark(self, mark: SnapshotMark) -> None:
         if not self.marked_stream:
@@ -191,6 +215,12 @@ class SnapshotAssembler:
         out: list[Snapshot] = []
         start, data = frame.first_index, frame.samples
         end = start + len(data)
+        # Bursts start after an index jump (a pause, a loss) or at the device's first sample, and
+        # follow each other every `burst` samples while the index runs on (bursts back to back): an
+        # unmarked snapshot of a burst stream begins only there once that grid is known.
+        if start != self._last_end:
+            self._origin = start if (self._last_end is not None or start == 0) else None
+        self._last_end = end
         self.idle_samples += len(data)
         if self.collecting and self._buf is not None and self._buf.shape[1] != data.shape[1]:
             # a snapshot's channels are fixed by its first frame: never mix, never re-allocate a half-full buffer
@@ -210,6 +240,10 @@ class SnapshotAssembler:
                 if self.marked_stream:
                     self._next_marked_start(pos, end)
                 else:
+                    if self.burst:
+                        pos = self._next_burst(pos)
+                        if pos >= end:
+                            return out  # the burst begins in a later frame
                     now = self.clock()
                     if self._due(now):
                         self._begin(pos, now)
@@ -235,6 +269,18 @@ class SnapshotAssembler:
                 self._start, self._filled = None, 0
                 self.idle_samples = end - pos
         return out
+
+    def _next_burst(self, pos: int) -> int:
+        """The first burst start at or after index ``pos``; ``pos`` itself while the bursts' origin is unknown.
+
+        Joined in mid-burst (a start, a reconnect), the first attempt may be the rest of a burst: it
+        is discarded at the pause, counted, and the bursts' grid is known from then on. Waiting
+        instead made the reads hold bytes back longer after a reconnect (the snapshot to complete
+        looked a whole one away), and a replay unplugged again lost more of them in the pty.
+        """
+        if self._origin is None:
+            return pos
+        return self._origin + -(-(pos - self._origin) // self.burst) * self.burst
 
     def _discard(self, reason: str) -> None:
         self.counts["discarded_gap"] += 1

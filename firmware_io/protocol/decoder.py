@@ -32,7 +32,9 @@ class DecoderStats:
     ``bytes_in`` = bytes in accepted frames + ``bytes_skipped`` + bytes still
     buffered, always. ``missing_samples`` counts sample indices skipped
     between consecutive Samples frames (from ``first_index``), so it covers
-    frames lost on the wire and samples the device itself dropped alike.
+    frames lost on the wire and samples the device itself dropped alike, but
+    not the pause after a whole burst of a device that states its burst length
+    (StreamInfo ``snapshot_length``): those jumps are ``burst_pauses``.
     """
 
     bytes_in: int = 0
@@ -46,6 +48,7 @@ class DecoderStats:
     index_rewinds: int = 0     # first_index went backwards or repeated (device restart, duplicate)
     malformed: int = 0         # passed the CRCs but the payload did not follow its layout
     unknown_frames: int = 0    # passed the CRCs but unknown version or type: skipped
+    burst_pauses: int = 0      # index jumps after a whole burst (the device pauses by design): not missing
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -69,6 +72,15 @@ class StreamDecoder:
         self._need = 0  # bytes the checked frame header at the buffer's start needs: wait until then
         self._next_seq: int | None = None
         self._next_index: int | None = None
+        self._burst: int | None = None  # the StreamInfo's burst length, if it states one
+        self._states_length = False  # the StreamInfo has the snapshot_length field (else bursts are derived)
+        #: Bursts seen in the sample index of a device that does not state a length (first StreamInfo
+        #: layout): two runs of the same length between index jumps that lost no frame. None: none seen.
+        self.derived_burst: int | None = None
+        self._run_start: int | None = None  # index after the last such jump (None: joined mid-run)
+        self._last_run: int | None = None  # the length of the run before it
+        self._origin: int | None = None  # first index of the current burst (None: joined mid-burst)
+        self._seen = 0  # samples received since the decoder joined, while the burst's origin is unknown
         self._parsers: dict[int, Callable[[bytes], fr.Frame]] = {
             fr.TYPE_SAMPLES: fr.unpack_samples,
             fr.TYPE_STREAM_INFO: lambda p: fr.unpack_stream_info(p, fr.PROTOCOL_VERSION),
@@ -92,6 +104,8 @@ class StreamDecoder:
         self._skipping = False
         self._next_seq = None
         self._next_index = None
+        self._origin = None
+        self._run_start = self._last_run = self.derived_burst = None
 
     def feed(self, data: bytes) -> list[fr.Frame]:
         """Add ``data`` (any length, any split) and return the frames it completed, in order."""
@@ -186,20 +200,73 @@ class StreamDecoder:
         stats.frames_ok += 1
         if ftype == fr.TYPE_SAMPLES:
             self._track(frame)  # type: ignore[arg-type]
+        elif ftype == fr.TYPE_STREAM_INFO:
+            self._burst = frame.burst_length  # type: ignore[union-attr]
+            self._states_length = frame.snapshot_length is not None  # type: ignore[union-attr]
         return frame
 
     def _track(self, frame: fr.Samples) -> None:
         """Update the continuity counters with one Samples frame."""
         stats = self.stats
+        lost_frames = 0
         if self._next_seq is not None and frame.seq != self._next_seq:
             jump = (frame.seq - self._next_seq) % fr.SEQ_MODULO
             if jump < fr.SEQ_MODULO // 2:
                 stats.seq_gaps += 1
                 stats.frames_missing += jump
-        if self._next_index is not None:
-            if frame.first_index > self._next_index:
-                stats.missing_samples += frame.first_index - self._next_index
-            elif frame.first_index < self._next_index:
-                stats.index_rewinds += 1
+                lost_frames = jump
+        if self._next_index is None:
+            # the device's first sample starts a burst; anywhere else the decoder joined mid-burst
+            self._origin, self._seen = (0 if frame.first_index == 0 else None), 0
+        elif frame.first_index > self._next_index:
+            gap = frame.first_index - self._next_index
+            if self._burst is None:
+                stats.missing_samples += gap
+            else:
+                self._burst_gap(frame, gap, lost_frames * frame.n_samples)
+            if not self._states_length:
+                self._derive(frame.first_index, lost_frames)
+        elif frame.first_index < self._next_index:
+            stats.index_rewinds += 1
+            self._origin = frame.first_index  # a restarted device starts a burst
+            self._run_start = self._last_run = None
+        if self._origin is None:
+            self._seen += frame.n_samples
         self._next_seq = (frame.seq + 1) % fr.SEQ_MODULO
         self._next_index = frame.end_index
+
+    def _derive(self, first_index: int, lost_frames: int) -> None:
+        """At an index jump of a device that does not state a length: are these bursts?
+
+        A jump with no frame lost (``seq`` continues) is the device skipping sample ticks itself;
+        two such runs in a row of the same length are bursts of that length (an ADC overrun does
+        not repeat at the same place). A jump that lost frames says nothing about the run's length.
+        """
+        run = self._next_index - self._run_start if self._run_start is not None and not lost_frames else None
+        if run is not None and run == self._last_run:
+            self.derived_burst = run
+        self._last_run = run
+        self._run_start = first_index
+
+    def _burst_gap(self, frame: fr.Samples, gap: int, lost: int) -> None:
+        """An index jump in a burst stream: samples lost inside the burst, or the pause after it.
+
+        ``lost`` is what the frames missing by ``seq`` held (seq continues across a pause, so a jump
+        with no frame missing after a whole burst is the pause itself). A jump that reaches past the
+        burst's end is the pause, plus the lost frames' samples as missing; the lost frames that
+        belonged to the new burst put its start before this frame.
+        """
+        stats, burst = self.stats, self._burst
+        if self._origin is not None:
+            # of the current burst: received, or lost before (bursts back to back restart every `burst`)
+            done = (self._next_index - self._origin) % burst or burst
+        else:
+            done = burst if self._seen <= burst else None  # joined mid-burst: its rest was all we saw
+        if done is not None and done + lost < burst:
+            stats.missing_samples += gap  # inside the burst: every skipped index was a sample
+            return
+        if gap > lost:  # more skipped than lost: the device paused (bursts back to back do not)
+            stats.burst_pauses += 1
+        stats.missing_samples += min(gap, lost)
+        into_new = max(0, lost - max(0, burst - done)) if done is not None else 0
+        self._origin = frame.first_index - min(into_new, gap)

@@ -61,6 +61,10 @@ DEFAULT_FRAME_SAMPLES = 256
 MAX_TEXT = 32  # device_id and firmware_version, UTF-8 bytes
 
 _INFO_FIXED = struct.Struct("<IBBHiI")  # rate, n_channels, format, reserved, scale_num, scale_den
+#: The StreamInfo extension after the two texts (PROTOCOL.md 4.1): snapshot_length, uint32.
+_INFO_LENGTH = struct.Struct("<I")
+#: ``StreamInfo.snapshot_length`` of a device that samples without pause (any snapshot may be cut).
+CONTINUOUS = 0
 _SAMPLES_HEAD = struct.Struct("<IQHBB")  # seq, first_index, n_samples, n_channels, flags
 SAMPLES_HEADER_SIZE = _SAMPLES_HEAD.size  # 16
 _STATUS = struct.Struct("<QIIII")  # uptime_ms, adc_overruns, tx_overruns, frames_sent, errors
@@ -78,6 +82,11 @@ class StreamInfo:
     ``scale`` is physical units per count. On the wire it is a ratio of two
     integers (``scale_num / scale_den``) so that a microcontroller without a
     64-bit double (AVR) can send 0.001 exactly as 1/1000.
+
+    ``snapshot_length`` (PROTOCOL.md 4.1, the extension after the texts): ``N > 0``, the
+    device sends snapshots (bursts) of exactly N consecutive samples, and its sample index
+    jumps between them; ``0`` (:data:`CONTINUOUS`), it samples without pause; ``None``,
+    firmware of the first protocol layout, which does not say.
     """
 
     device_id: str
@@ -87,6 +96,12 @@ class StreamInfo:
     sample_format: str = "int16"
     scale: float = 1.0
     protocol_version: int = PROTOCOL_VERSION
+    snapshot_length: int | None = None
+
+    @property
+    def burst_length(self) -> int | None:
+        """Samples per burst if the device says it sends bursts, else None (continuous, or not stated)."""
+        return self.snapshot_length or None
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,9 +210,13 @@ def pack_stream_info(info: StreamInfo) -> bytes:
     if not (0 < info.n_channels < 256):
         raise ValueError(f"n_channels must be in 1..255, got {info.n_channels}")
     num, den = scale_ratio(info.scale)
+    length = info.snapshot_length
+    if length is not None and not (0 <= length < (1 << 32)):
+        raise ValueError(f"snapshot_length must be in 0..2**32-1 (0 = continuous), got {length}")
     return (_INFO_FIXED.pack(info.sample_rate_hz, info.n_channels, SAMPLE_FORMAT_CODES[info.sample_format],
                              0, num, den)
-            + _text(info.device_id, "device_id") + _text(info.firmware_version, "firmware_version"))
+            + _text(info.device_id, "device_id") + _text(info.firmware_version, "firmware_version")
+            + (b"" if length is None else _INFO_LENGTH.pack(length)))
 
 
 def unpack_stream_info(payload: bytes, version: int) -> StreamInfo:
@@ -210,9 +229,16 @@ def unpack_stream_info(payload: bytes, version: int) -> StreamInfo:
                            f"rate {rate}, scale {num}/{den})")
     device_id, pos = _read_text(payload, fixed)
     firmware, pos = _read_text(payload, pos)
-    if pos != len(payload):
-        raise PayloadError(f"stream info has {len(payload) - pos} trailing bytes")
-    return StreamInfo(device_id, firmware, rate, n_ch, SAMPLE_FORMATS[fmt], num / den, version)
+    # Nothing after the texts: the first layout, which states no snapshot length. Then the
+    # extension's snapshot_length; bytes after it are later extensions, which this reader skips.
+    rest = len(payload) - pos
+    if rest == 0:
+        length = None
+    elif rest < _INFO_LENGTH.size:
+        raise PayloadError(f"stream info has {rest} bytes after its texts: too few for snapshot_length (4)")
+    else:
+        (length,) = _INFO_LENGTH.unpack_from(payload, pos)
+    return StreamInfo(device_id, firmware, rate, n_ch, SAMPLE_FORMATS[fmt], num / den, version, length)
 
 
 def pack_samples_head(seq: int, first_index: int, n_samples: int, n_channels: int) -> bytes:

@@ -49,10 +49,15 @@ def parse_cases(path: Path = CASES_FILE) -> list[Case]:
     while i < len(tokens):
         kind, name = tokens[i], tokens[i + 1]
         i += 2
-        if kind == "info":
+        if kind in ("info", "info_len"):  # the first layout, or with snapshot_length
             dev, fw, rate, ch, num, den = tokens[i:i + 6]
             i += 6
-            frame = fr.StreamInfo(_text(dev), _text(fw), int(rate), int(ch), "int16", int(num) / int(den))
+            length = None
+            if kind == "info_len":
+                length = int(tokens[i])
+                i += 1
+            frame = fr.StreamInfo(_text(dev), _text(fw), int(rate), int(ch), "int16", int(num) / int(den),
+                                  snapshot_length=length)
             cases.append(Case(name, frame))
         elif kind == "samples":
             seq, first, n, ch = (int(t) for t in tokens[i:i + 4])
@@ -85,6 +90,8 @@ def make_cases_text(raw_dir: Path = RAW_DIR) -> str:
         "info info_ims bearing-replay 0.1.0 20000 4 1 1000",
         "info info_empty_texts - - 25600 8 1 4096",
         "info info_negative_scale accel-01 fw-2.3.4 1000 1 -39 10000",
+        "info_len info_pronostia_bursts bearing-replay 0.2.0 25600 2 1 1000 2560",
+        "info_len info_continuous rp2040-ref rp2040-ref 20000 4 1 400 0",
         _samples_line("samples_ims_test2_256x4", 0, 0, rec.to_counts(test2[:256])),
         _samples_line("samples_ims_test1_32x8", 7, 20480 * 3 + 256, rec.to_counts(test1[1000:1032])),
         _samples_line("samples_extremes_wrap", 0xFFFFFFFF, (1 << 64) - 4, np.array(

@@ -1,11 +1,14 @@
 """The virtual accelerometer: recorded snapshots streamed as protocol frames.
 
-:class:`Replayer` behaves like the reference firmware would with the
+:class:`Replayer` behaves like a burst-mode sensor would with the
 recording as its sensor: StreamInfo at start, after every reconnect and once
-a second (with a DeviceStatus); a SnapshotMark before the first frame of each
-recorded snapshot (snapshot ``k`` occupies sample indices ``[k*N, (k+1)*N)``);
+a second (with a DeviceStatus), stating the recording's snapshot length as its
+burst length; a SnapshotMark before the first frame of each recorded snapshot;
 Samples frames of 256 samples per channel; real-time pacing unless told
-otherwise. If the port cannot take the bytes in time, it drops frames and
+otherwise. Snapshot ``k`` of ``N`` samples occupies sample indices ``[k*N, (k+1)*N)``
+(the snapshots end to end), or with ``burst_every_s`` (a recording of bursts,
+e.g. PRONOSTIA's 2,560 samples every 10 s) ``[k*P, k*P + N)`` with ``P`` the burst
+period in samples: the index jumps over the pause, as a sensor's sample clock would. If the port cannot take the bytes in time, it drops frames and
 counts them as ``tx_overruns``, as a microcontroller with a full transmit
 buffer would.
 
@@ -27,11 +30,12 @@ from firmware_io.errors import BearingEdgeError
 from firmware_io.protocol import frames as fr
 from firmware_io.recordings import reader as rec
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ
+from firmware_io.recordings.sources import ReadOptions, iter_recording_snapshots, iter_source_files
 from firmware_io.protocol.encoder import encode_frame
 from firmware_io.simulator.faults import Fate, FaultConfig, FaultInjector
 from firmware_io.time_text import unix_seconds
 
-FIRMWARE_VERSION = "bearing-replay 0.1.0"
+FIRMWARE_VERSION = "bearing-replay 0.2.0"  # 0.2: states its burst length
 DEFAULT_RATE_HZ = IMS_SAMPLE_RATE_HZ  # the recordings it replays are IMS's
 #: Behind schedule by more than this (seconds of stream) and the device starts dropping frames.
 MAX_LAG_S = 1.0
@@ -85,13 +89,19 @@ class Port(Protocol):
 
 
 def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
-                 sample_rate_hz: int = DEFAULT_RATE_HZ) -> Iterator[RecordedSnapshot]:
+                 sample_rate_hz: int = DEFAULT_RATE_HZ,
+                 options: ReadOptions | None = None) -> Iterator[RecordedSnapshot]:
     """Snapshots of IMS files/folders, packed npz and raw .npy, laid end to end as counts of ``scale``.
 
-    Sources play in the order given. Raises :class:`recordings.RecordingError`
+    With ``options``, any recording ``bearing-train ingest`` reads (text files, archives of them,
+    WAV, self-describing npz: docs/recordings.md), read the same way; its rate must be
+    ``sample_rate_hz``. Sources play in the order given. Raises :class:`recordings.RecordingError`
     (naming the file) for data that is not exactly representable as int16
     counts of ``scale``, and for snapshots of another shape than the first.
     """
+    if options is not None:
+        yield from _read_recordings(sources, scale, sample_rate_hz, options)
+        return
     first_index = 0
     start = float(int(time.time()))  # whole seconds: raw arrays carry no time of their own
     check = rec.SameShape()  # one stream, one StreamInfo: every source must match the first
@@ -104,6 +114,20 @@ def read_sources(sources: Iterable[str | Path], scale: float = rec.IMS_SCALE,
             counts = check(snap).as_counts(scale)
             yield RecordedSnapshot(first_index, unix_seconds(snap.timestamp), counts, snap.source)
             first_index += counts.shape[0]
+
+
+def _read_recordings(sources: Iterable[str | Path], scale: float, sample_rate_hz: int,
+                     options: ReadOptions) -> Iterator[RecordedSnapshot]:
+    """:func:`read_sources` through the recordings reader of ``bearing-train ingest``."""
+    from dataclasses import replace
+
+    options = replace(options, sample_rate_hz=float(sample_rate_hz))  # a file stating another rate is named
+    first_index = 0
+    for recorded in iter_recording_snapshots(iter_source_files(sources, options.pattern), options):
+        snap = recorded.snapshot
+        counts = snap.as_counts(scale)
+        yield RecordedSnapshot(first_index, _unix_seconds(snap.timestamp), counts, snap.source)
+        first_index += counts.shape[0]
 
 
 class ReplayError(BearingEdgeError, ValueError):
@@ -120,20 +144,28 @@ class Replayer:
     recording (0-based, like a Python slice; ``stop`` None = to the end). They
     keep the stream positions they have in the whole recording, so two
     partial replays line up with one whole replay (commissioning tests).
+    ``burst_every_s``: the recording is of bursts this many seconds apart; each snapshot
+    starts a burst period after the previous one (None: end to end). ``options``: read the
+    sources like ``bearing-train ingest`` (see :func:`read_sources`).
     """
 
     def __init__(self, sources: Iterable[str | Path], *, sample_rate_hz: int = DEFAULT_RATE_HZ,
                  scale: float = rec.IMS_SCALE, speed: float = 1.0,
                  frame_samples: int = fr.DEFAULT_FRAME_SAMPLES, faults: FaultConfig | None = None,
                  device_id: str = "bearing-replay", firmware_version: str = FIRMWARE_VERSION,
-                 info_interval_s: float = 1.0, loops: int = 1, start: int = 0, stop: int | None = None) -> None:
+                 info_interval_s: float = 1.0, loops: int = 1, start: int = 0, stop: int | None = None,
+                 burst_every_s: float | None = None, options: ReadOptions | None = None) -> None:
         if start < 0 or (stop is not None and stop <= start):
             raise ReplayError(f"snapshot range must satisfy 0 <= start < stop, got start={start}, stop={stop}")
         if speed < 0:
             raise ReplayError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
         if frame_samples < 1:
             raise ReplayError(f"frame_samples must be >= 1, got {frame_samples}")
+        if burst_every_s is not None and not (0 < burst_every_s < 1e9):
+            raise ReplayError(f"burst period must be > 0 s, got {burst_every_s}")
         fr.scale_ratio(scale)  # refuse a scale the wire cannot carry before streaming anything
+        self.burst_period = None if burst_every_s is None else round(burst_every_s * sample_rate_hz)
+        self.options = options
         self.sources = [Path(s) for s in sources]
         self.sample_rate_hz = int(sample_rate_hz)
         self.scale = scale
@@ -156,16 +188,17 @@ class Replayer:
         while self.loops == 0 or loop < self.loops:
             n = played = 0
             last_loop = loop == self.loops - 1
-            for k, snap in enumerate(read_sources(self.sources, self.scale, self.sample_rate_hz)):
+            for k, snap in enumerate(read_sources(self.sources, self.scale, self.sample_rate_hz, self.options)):
                 if self.stop is not None and k >= self.stop and last_loop:
                     break  # the rest is read only to know where the next loop starts
-                n = snap.first_index + snap.counts.shape[0]
+                first = snap.first_index if self.burst_period is None else k * self.burst_period
+                n = first + (snap.counts.shape[0] if self.burst_period is None else self.burst_period)
                 if k < self.start or (self.stop is not None and k >= self.stop):
                     continue
                 if not played:
                     self._check_frame_size(snap)  # every snapshot has the first one's shape
                 played += 1
-                yield RecordedSnapshot(snap.first_index + offset, snap.timestamp, snap.counts, snap.source)
+                yield RecordedSnapshot(first + offset, snap.timestamp, snap.counts, snap.source)
             if n == 0:
                 raise rec.RecordingError(f"no snapshots found in {[str(s) for s in self.sources]}")
             if played == 0:
@@ -187,15 +220,19 @@ class Replayer:
             self.loops = loops
 
     def _check_frame_size(self, snap: RecordedSnapshot) -> None:
+        if self.burst_period is not None and self.burst_period < snap.counts.shape[0]:
+            raise ReplayError(f"bursts of {snap.counts.shape[0]} samples do not fit in a burst period of "
+                              f"{self.burst_period} samples at {self.sample_rate_hz} Hz: give a longer burst period")
         n_channels = snap.counts.shape[1]
         most = (fr.MAX_PAYLOAD - fr.SAMPLES_HEADER_SIZE) // (2 * n_channels)
         if self.frame_samples > most:
             raise ReplayError(f"frame_samples {self.frame_samples} x {n_channels} channels does not fit in a "
                              f"frame ({fr.MAX_PAYLOAD} bytes of payload): use at most {most}")
 
-    def stream_info(self, n_channels: int) -> fr.StreamInfo:
+    def stream_info(self, n_channels: int, snapshot_length: int) -> fr.StreamInfo:
+        """What the virtual device streams: the recording's snapshots are its bursts (PROTOCOL.md 4.1)."""
         return fr.StreamInfo(self.device_id, self.firmware_version, self.sample_rate_hz, n_channels,
-                             "int16", self.scale)
+                             "int16", self.scale, snapshot_length=snapshot_length)
 
     def frames(self) -> Iterator[tuple[fr.Frame, int]]:
         """The device's frames before faults, each with the stream position after it."""
@@ -208,7 +245,7 @@ class Replayer:
             for start in range(0, snap.counts.shape[0], self.frame_samples):
                 index = snap.first_index + start
                 if index >= next_info:
-                    yield self.stream_info(n_ch), index
+                    yield self.stream_info(n_ch, snap.counts.shape[0]), index
                     yield fr.DeviceStatus(uptime_ms=index * 1000 // self.sample_rate_hz,
                                           tx_overruns=self.stats.tx_overruns, frames_sent=frames_sent), index
                     next_info = index + self.info_interval
@@ -291,6 +328,11 @@ class Replayer:
                     t0 = time.monotonic() - chunk.end_index / rate
             if chunk.disconnect_after:
                 self.stats.disconnects += 1
+                if self.speed == 0:
+                    # At speed 0 the device waits for the host, so the unplug loses nothing sent: closing
+                    # a pty discards what its reader has not read yet (up to ~64 kB: a snapshot or two of
+                    # frames, as many as the reader happened to lag, so the loss varied run to run).
+                    port.drain(stop)
                 port.disconnect()
                 if stop.wait(self.faults.down_time):
                     break

@@ -4,6 +4,8 @@
     bearing-replay ims_test2_int16.npz --port /dev/ttyUSB1 --speed 10
     bearing-replay data/ims/raw/2nd_test --pty --speed 0 --corrupt-rate 1e-4 --drop-rate 0.01
     bearing-replay ims_test2_int16.npz --pty --link /tmp/accel --speed 0 --start 532   # snapshots 532..end
+    bearing-replay Learning_set_Bearing1_1.tar.xz --pattern 'acc_*.csv' --time-columns 1,2,3,4 \
+        --rate 25600 --burst-every 10 --pty --link /tmp/accel --speed 100   # PRONOSTIA's bursts
 
 With ``--pty`` the device path is printed on stdout (one line per
 (re)connect) so a script can read it; everything else goes to stderr.
@@ -15,11 +17,13 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Sequence
 
 from firmware_io.cli_support import EXIT_INTERRUPTED, help_text, main_single
 from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.recordings import reader as rec
+from firmware_io.recordings.sources import ReadOptions, is_archive
 from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer, ReplayError
 
@@ -29,7 +33,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = help_text("\n".join(__doc__.splitlines()[1:]))
     p.add_argument("sources", nargs="+", metavar="SOURCE",
-                   help="IMS snapshot files or folders, a packed .npz, or a raw .npy array of counts/values")
+                   help="IMS snapshot files or folders, a packed .npz, or a raw .npy array of counts/values; "
+                        "with --pattern/--time-columns/--snapshot-length, or an archive: any recording "
+                        "bearing-train ingest reads (docs/recordings.md)")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--pty", action="store_true", help="create a pseudo-terminal and print its path")
     out.add_argument("--port", metavar="DEVICE",
@@ -53,6 +59,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES,
                    help=f"samples per channel per frame (default {DEFAULT_FRAME_SAMPLES})")
     p.add_argument("--device-id", default="bearing-replay", help="device id sent in StreamInfo")
+    p.add_argument("--burst-every", type=float, default=None, metavar="SECONDS",
+                   help="the recording is of bursts SECONDS apart (PRONOSTIA: 10): the sample index jumps over "
+                        "the pause between them, like a burst-mode sensor's (default: snapshots end to end)")
+    r = p.add_argument_group("recordings of any rig, read like bearing-train ingest (docs/recordings.md)")
+    r.add_argument("--pattern", default=None, metavar="GLOB", help="file names to read in folders and archives")
+    r.add_argument("--time-columns", default=None, metavar="H,M,S[,US]",
+                   help="columns with the hour, minute, second and microsecond of each file (PRONOSTIA: 1,2,3,4)")
+    r.add_argument("--snapshot-length", type=int, default=None, metavar="N",
+                   help="samples per snapshot: long recordings are cut into snapshots of N")
     f = p.add_argument_group("fault injection (for testing the receiving side)")
     f.add_argument("--corrupt-rate", type=float, default=0.0, help="probability per byte of corrupting it")
     f.add_argument("--drop-rate", type=float, default=0.0, help="probability per frame of dropping it")
@@ -75,7 +90,17 @@ def replayer_from_args(args: argparse.Namespace) -> Replayer:
         raise ReplayError(f"fault injection: {exc}") from None
     return Replayer(args.sources, sample_rate_hz=args.rate, scale=args.scale, speed=args.speed,
                     frame_samples=args.frame_samples, faults=faults, device_id=args.device_id,
-                    loops=args.loops, start=args.start, stop=args.stop)
+                    loops=args.loops, start=args.start, stop=args.stop, burst_every_s=args.burst_every,
+                    options=read_options(args))
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions | None:
+    """How to read the sources: like ``ingest`` when asked to (or for an archive), else the IMS/npz/npy reader."""
+    columns = tuple(c.strip() for c in args.time_columns.split(",")) if args.time_columns else None
+    if not (args.pattern or columns or args.snapshot_length or any(is_archive(Path(s)) for s in args.sources)):
+        return None
+    return ReadOptions(sample_rate_hz=args.rate, snapshot_length=args.snapshot_length, pattern=args.pattern,
+                       time_columns=columns)
 
 
 def _announce(path: str) -> None:

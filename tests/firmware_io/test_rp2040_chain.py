@@ -225,6 +225,7 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
     info = next(f for f in frames if isinstance(f, fr.StreamInfo))
     assert (info.device_id, info.firmware_version) == ("rp2040-ref", "rp2040-ref 1.0.0")
     assert (info.sample_rate_hz, info.n_channels, info.scale) == (20000, 4, G_PER_COUNT)
+    assert info.snapshot_length == fr.CONTINUOUS  # it states it samples without pause (PROTOCOL.md 4.1)
     samples = [f for f in frames if isinstance(f, fr.Samples)]
     assert [f.seq for f in samples] == list(range(len(samples)))
     assert [f.first_index for f in samples] == [256 * k for k in range(len(samples))]

@@ -179,3 +179,70 @@ def test_cli_refuses_a_drift_and_writes_with_accept_drift(drifting_table, tmp_pa
                      "--epochs", "1", "--no-plots", "--accept-drift"]) == 0
     meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
     assert meta["drift"]["accepted"] is True and meta["warnings"][0].startswith("drift accepted")
+
+
+# -- an accelerated test judged on its own time scale (issue 24 #3) ------------------------------------------
+#: 30 % of PRONOSTIA Bearing1_1: 841 bursts, one every 10 s (2.3 h)
+ACCEL_N, ACCEL_STEP_S = 841, 10
+
+
+def _accelerated_times() -> np.ndarray:
+    return np.datetime64("2012-03-01T09:10:39") + np.arange(ACCEL_N) * np.timedelta64(ACCEL_STEP_S, "s")
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9], ids=["iid", "AR(1) 0.5", "AR(1) 0.9"])
+def test_a_stationary_accelerated_period_is_judged_and_refused_in_at_most_one_percent_of_trials(phi):
+    from train.drift import ACCELERATED
+
+    rng = np.random.default_rng(24)
+    names = ["horizontal", "vertical"]
+    trials = 400
+    checks = [measure_drift(_accelerated_times(), _ar1(rng, ACCEL_N, 2, phi), names, ACCELERATED)
+              for _ in range(trials)]
+    assert all(c.judged for c in checks)  # judged, not "too short": 841 snapshots are enough power
+    refused = sum(drift_refusal(c) is not None for c in checks)
+    assert refused <= trials // 100, f"{refused} of {trials} stationary accelerated periods refused"
+
+
+def test_an_accelerated_period_in_service_is_too_short_and_says_how_to_judge_it():
+    """Before: 27 of 36 fits of a 2-hour healthy period refused, '+425 spreads/day over the last 0.0 days'."""
+    from train.drift import ACCELERATED
+
+    rng = np.random.default_rng(5)
+    values = _ar1(rng, ACCEL_N, 2, 0.5)
+    check = measure_drift(_accelerated_times(), values, ["horizontal", "vertical"])
+    assert not check.judged and drift_refusal(check) is None
+    assert "--accelerated" in drift_caveat(check) and "2.3 h in 841 snapshots" in drift_caveat(check)
+    accelerated = measure_drift(_accelerated_times(), values, ["horizontal", "vertical"], ACCELERATED)
+    assert accelerated.judged and drift_refusal(accelerated) is None and drift_caveat(accelerated) is None
+    assert accelerated.to_dict()["time_scale"] == "accelerated"
+    wandering = values.copy()
+    wandering[:, 0] = _ar1(rng, ACCEL_N, 1, 0.995)[:, 0]  # too few independent snapshots: the advice fits the scale
+    caveat = drift_caveat(measure_drift(_accelerated_times(), wandering, ["horizontal", "vertical"], ACCELERATED))
+    assert "horizontal (" in caveat and "more of the healthy run" in caveat and "day" not in caveat
+    assert accelerated.to_dict()["horizon_days"] == pytest.approx(840 * 10 / 86400, abs=1e-6)  # as long again as the period
+
+
+def test_a_level_still_rising_in_an_accelerated_period_is_refused_in_its_own_units():
+    from train.drift import ACCELERATED
+
+    rng = np.random.default_rng(6)
+    values = _ar1(rng, ACCEL_N, 2, 0.5)
+    values[:, 1] *= np.linspace(1.0, 1.08, ACCEL_N)  # +8 % over the 2.3 h: 3.4 %/h
+    check = measure_drift(_accelerated_times(), values, ["horizontal", "vertical"], ACCELERATED)
+    message = drift_refusal(check)
+    assert message is not None and "vertical: rises +" in message and "horizontal:" not in message
+    assert "%/h over the latest 1.2 h" in message and "in 2.3 h more" in message and "days" not in message
+    rising = next(d for d in check.features if d.name == "vertical")
+    assert 2.9 < rising.percent_per_day / 24 < 3.6  # the injected 3.3-3.4 %/h, measured over the latest half
+
+
+def test_fit_asks_for_healthy_windows_not_days_of_an_accelerated_test():
+    from train.drift import ACCELERATED
+    from train.fit import healthy_data_warning
+
+    times = _accelerated_times()
+    assert "spanning 48 h" in healthy_data_warning(times)
+    assert healthy_data_warning(times, ACCELERATED) is None  # 841 windows, no daily cycle to wait for
+    short = healthy_data_warning(times[:273], ACCELERATED)  # 30 % of Bearing2_1's 911 bursts
+    assert "only 273 healthy windows over 0.8 h" in short and "at least 288" in short and "48 h" not in short

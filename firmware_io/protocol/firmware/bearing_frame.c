@@ -141,7 +141,7 @@ size_t bf_frame_stream_info(const bf_stream_info *info, uint8_t *out, size_t out
     size_t id_len = text_len(info->device_id), fw_len = text_len(info->firmware_version);
     if (id_len > BF_MAX_TEXT || fw_len > BF_MAX_TEXT || info->n_channels == 0 ||
         info->sample_rate_hz == 0 || info->scale_num == 0 || info->scale_den == 0) return 0;
-    size_t length = 16u + 2u + id_len + fw_len;
+    size_t length = 16u + 2u + id_len + fw_len + (info->first_layout ? 0u : 4u);
     if (out_cap < BF_FRAME_OVERHEAD + length) return 0;
     uint8_t *p = put_header(out, BF_TYPE_STREAM_INFO, (uint16_t)length);
     p = put_u32(p, info->sample_rate_hz);
@@ -154,6 +154,7 @@ size_t bf_frame_stream_info(const bf_stream_info *info, uint8_t *out, size_t out
     for (size_t i = 0; i < id_len; i++) *p++ = (uint8_t)info->device_id[i];
     *p++ = (uint8_t)fw_len;
     for (size_t i = 0; i < fw_len; i++) *p++ = (uint8_t)info->firmware_version[i];
+    if (!info->first_layout) put_u32(p, info->snapshot_length);
     return finish(out, (uint16_t)length);
 }
 

@@ -40,8 +40,10 @@ extern "C" {
 /* Bytes needed for a Samples frame of n samples per channel x n_channels. */
 #define BF_SAMPLES_FRAME_SIZE(n, n_channels) \
     (BF_FRAME_OVERHEAD + BF_SAMPLES_HEADER_SIZE + 2u * (size_t)(n) * (size_t)(n_channels))
-/* Largest Stream Info frame (both strings at BF_MAX_TEXT bytes). */
-#define BF_INFO_FRAME_MAX (BF_FRAME_OVERHEAD + 16u + 2u + 2u * BF_MAX_TEXT)
+/* Largest Stream Info frame (both strings at BF_MAX_TEXT bytes, and snapshot_length). */
+#define BF_INFO_FRAME_MAX (BF_FRAME_OVERHEAD + 16u + 2u + 2u * BF_MAX_TEXT + 4u)
+/* StreamInfo.snapshot_length of a device that samples without pause. */
+#define BF_CONTINUOUS 0u
 #define BF_STATUS_FRAME_SIZE (BF_FRAME_OVERHEAD + 24u)
 #define BF_MARK_FRAME_SIZE (BF_FRAME_OVERHEAD + 16u)
 
@@ -57,6 +59,8 @@ typedef struct {
     uint8_t n_channels;
     int32_t scale_num;            /* physical units per count = scale_num / scale_den */
     uint32_t scale_den;           /* e.g. 1 / 1000 for 0.001 g per count */
+    uint32_t snapshot_length;     /* samples per burst; BF_CONTINUOUS (0): samples without pause */
+    uint8_t first_layout;         /* 1: leave snapshot_length out (the first StreamInfo layout; tests) */
 } bf_stream_info;
 
 typedef struct {

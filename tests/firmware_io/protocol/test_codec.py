@@ -43,6 +43,9 @@ def test_crc_check_values() -> None:
     INFO,
     fr.StreamInfo("", "", 1, 255, "int16", 1 / 4096),
     fr.StreamInfo("dev\u00e9", "x" * 32, 25600, 8, "int16", -0.0039),
+    fr.StreamInfo("pronostia", "fw", 25600, 2, "int16", 0.001, snapshot_length=2560),
+    fr.StreamInfo("rp2040", "fw", 20000, 4, "int16", 1 / 400, snapshot_length=fr.CONTINUOUS),
+    fr.StreamInfo("big-burst", "fw", 51200, 1, "int16", 0.001, snapshot_length=2**32 - 1),
     fr.DeviceStatus(uptime_ms=2**40, adc_overruns=3, tx_overruns=2**32 - 1, frames_sent=7, errors=1),
     fr.SnapshotMark(20480, 1076582559.0),
     fr.SnapshotMark(2**64 - 1, 1076582559.123456),
@@ -164,3 +167,23 @@ def test_flush_releases_a_frame_stuck_behind_a_truncated_one(ims_counts: np.ndar
     assert dec.flush() == [fr.SnapshotMark(0, 1.0)]
     assert dec.pending_bytes == 0
     assert dec.stats.bytes_skipped == 1000
+
+
+def test_stream_info_tells_the_first_layout_from_the_one_stating_the_snapshot_length() -> None:
+    """PROTOCOL.md 4.1: nothing after the texts, the first layout; 4 bytes, snapshot_length; more, later fields."""
+    from firmware_io.protocol.frames import pack_stream_info, unpack_stream_info
+
+    first = pack_stream_info(INFO)
+    assert unpack_stream_info(first, 1).snapshot_length is None  # old firmware: not stated
+    assert unpack_stream_info(first + (2560).to_bytes(4, "little"), 1).snapshot_length == 2560
+    # a later extension after snapshot_length is skipped by this reader, not refused
+    assert unpack_stream_info(first + (0).to_bytes(4, "little") + b"\x07\x00", 1).snapshot_length == 0
+    for cut in (1, 2, 3):  # a truncated field is a malformed frame, counted
+        with pytest.raises(fr.PayloadError, match="too few for snapshot_length"):
+            unpack_stream_info(first + b"\x00" * cut, 1)
+        frames, dec = decode_all(frame_bytes(fr.TYPE_STREAM_INFO, first + b"\x00" * cut))
+        assert frames == [] and dec.stats.malformed == 1
+    with pytest.raises(ValueError, match="snapshot_length must be in 0..2"):
+        pack_stream_info(fr.StreamInfo("d", "f", 20000, 4, snapshot_length=-1))
+    assert fr.StreamInfo("d", "f", 1, 1, snapshot_length=0).burst_length is None
+    assert fr.StreamInfo("d", "f", 1, 1, snapshot_length=2560).burst_length == 2560

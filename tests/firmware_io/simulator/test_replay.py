@@ -133,7 +133,9 @@ def test_snapshot_marks_reproduce_the_recorded_snapshots() -> None:
         ts = rec.parse_snapshot_name(path.name)
         assert mark.timestamp == (ts - np.datetime64(0, "s")) / np.timedelta64(1, "s")
     infos = [f for f in out if isinstance(f, fr.StreamInfo)]
-    assert infos[0] == fr.StreamInfo("bearing-replay", infos[0].firmware_version, 20000, 4, "int16", 0.001)
+    # the recorded snapshots are the virtual device's bursts (here back to back): it states their length
+    assert infos[0] == fr.StreamInfo("bearing-replay", infos[0].firmware_version, 20000, 4, "int16", 0.001,
+                                     snapshot_length=20480)
     assert len(infos) == -(-3 * 20480 // 20000)  # one a second of stream
     assert sum(isinstance(f, fr.DeviceStatus) for f in out) == len(infos)
     assert dec.stats.missing_samples == dec.stats.bytes_skipped == 0
@@ -282,3 +284,68 @@ def test_a_damaged_file_is_named_before_the_replay_opens_its_port(tmp_path: Path
     err = capsys.readouterr().err
     assert code == 2 and f"{folder / good[2].name}: truncated: 7,405 of 20,480 rows" in err
     assert not link.exists()  # nothing was opened, nothing streamed
+
+
+# -- burst recordings (issue 24 #2): PRONOSTIA-like bursts of 256 samples every 10 s, as CSV in an archive ---
+def pronostia_like_archive(path: Path, n: int = 4, length: int = 256) -> list[np.ndarray]:
+    """``n`` bursts as PRONOSTIA writes them (hour, minute, second, microsecond, h, v; 3 decimals) in a tar.xz."""
+    import io
+    import tarfile
+
+    rng = np.random.default_rng(3)
+    bursts = []
+    with tarfile.open(path, "w:xz") as tar:
+        for k in range(n):
+            values = np.round(rng.normal(0, 0.3, size=(length, 2)), 3)
+            h, m, s = 9, 10, 39 + 10 * k
+            text = "".join(f"{h},{m + s // 60},{s % 60},{39 * i},{a:g},{b:g}\n" for i, (a, b) in enumerate(values))
+            member = tarfile.TarInfo(f"Bearing9_9/acc_{k + 1:05d}.csv")
+            member.size = len(text.encode())
+            tar.addfile(member, io.BytesIO(text.encode()))
+            bursts.append(values)
+    return bursts
+
+
+def test_burst_recordings_replay_as_bursts_with_real_index_gaps(tmp_path: Path) -> None:
+    archive = tmp_path / "Learning_set_Bearing9_9.tar.xz"
+    bursts = pronostia_like_archive(archive)
+    from firmware_io.recordings.sources import ReadOptions
+
+    options = ReadOptions(pattern="acc_*.csv", time_columns=("1", "2", "3", "4"))
+    replay = Replayer([archive], sample_rate_hz=25600, speed=0, burst_every_s=10, options=options)
+    out, dec = decode_in_random_chunks(b"".join(c.data for c in replay.chunks()))
+    marks = [f for f in out if isinstance(f, fr.SnapshotMark)]
+    assert [m.first_index for m in marks] == [k * 256000 for k in range(4)]  # 10 s of sample clock apart
+    assert np.diff([m.timestamp for m in marks]).tolist() == [10.0] * 3  # the recorded times, from the columns
+    for mark, values in zip(marks, bursts):
+        got = np.concatenate([f.samples for f in out if isinstance(f, fr.Samples)
+                              and mark.first_index <= f.first_index < mark.first_index + 256])
+        np.testing.assert_array_equal(got, np.round(values * 1000).astype(np.int16))
+    info = next(f for f in out if isinstance(f, fr.StreamInfo))
+    assert (info.sample_rate_hz, info.n_channels, info.snapshot_length) == (25600, 2, 256)
+    # the decoder sees the pauses as pauses: no sample counted missing
+    assert dec.stats.burst_pauses == 3 and dec.stats.missing_samples == 0 and dec.stats.frames_missing == 0
+    # a burst period shorter than a burst cannot be replayed
+    from firmware_io.simulator.replay import ReplayError
+
+    with pytest.raises(ReplayError, match="bursts of 256 samples do not fit in a burst period of 128 samples"):
+        Replayer([archive], sample_rate_hz=25600, burst_every_s=0.005, options=options).check()
+
+
+def test_cli_reads_an_archive_like_ingest_and_names_a_wrong_rate(tmp_path: Path, capsys) -> None:
+    archive = tmp_path / "Learning_set_Bearing9_9.tar.xz"
+    pronostia_like_archive(archive, n=2)
+    from firmware_io.simulator.replay_cli import configure, replayer_from_args
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    args = parser.parse_args([str(archive), "--pty", "--rate", "25600", "--burst-every", "10",
+                              "--pattern", "acc_*.csv", "--time-columns", "1,2,3,4"])
+    replayer = replayer_from_args(args)
+    assert replayer.check() == 2 and replayer.burst_period == 256000
+    npz = tmp_path / "rec.npz"  # a file that states its rate: another --rate is named, not replayed
+    np.savez(npz, samples=np.zeros((2, 256, 2), np.float32), sample_rate_hz=np.float64(51200))
+    assert replay_main([str(npz), "--pty", "--rate", "25600", "--snapshot-length", "256"]) == 2
+    err = capsys.readouterr().err
+    assert "rec.npz" in err and "51200 Hz" in err and "25600 Hz" in err

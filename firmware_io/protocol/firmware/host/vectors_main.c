@@ -8,7 +8,8 @@
  * and compares its output with the Python encoder's and the committed
  * vectors (../../vectors/). Case lines (whitespace-separated, '#' comments,
  * '-' is an empty string):
- *   info    NAME DEVICE_ID FIRMWARE RATE N_CHANNELS SCALE_NUM SCALE_DEN
+ *   info    NAME DEVICE_ID FIRMWARE RATE N_CHANNELS SCALE_NUM SCALE_DEN   (first layout: no snapshot_length)
+ *   info_len NAME DEVICE_ID FIRMWARE RATE N_CHANNELS SCALE_NUM SCALE_DEN SNAPSHOT_LENGTH
  *   samples NAME SEQ FIRST_INDEX N_SAMPLES N_CHANNELS V1 V2 ... (N_SAMPLES*N_CHANNELS values)
  *   status  NAME UPTIME_MS ADC_OVERRUNS TX_OVERRUNS FRAMES_SENT ERRORS
  *   mark    NAME FIRST_INDEX TIMESTAMP_US
@@ -98,13 +99,15 @@ int main(int argc, char **argv) {
         }
         if (fscanf(in, "%127s", name) != 1) break;
         size_t n = 0;
-        if (strcmp(kind, "info") == 0) {
+        if (strcmp(kind, "info") == 0 || strcmp(kind, "info_len") == 0) {
             char id[64], fw[64];
-            bf_stream_info info;
+            bf_stream_info info = {0};
             unsigned ch;
             if (fscanf(in, "%63s %63s", id, fw) != 2 || !READ_U(info.sample_rate_hz, UINT32_MAX) ||
                 !READ_U(ch, 255u) || !READ_S(info.scale_num, INT32_MIN, INT32_MAX) ||
                 !READ_U(info.scale_den, UINT32_MAX)) break;
+            info.first_layout = strcmp(kind, "info") == 0;
+            if (!info.first_layout && !READ_U(info.snapshot_length, UINT32_MAX)) break;
             info.device_id = text(id);
             info.firmware_version = text(fw);
             info.n_channels = (uint8_t)ch;

@@ -197,6 +197,7 @@ static const bf_stream_info stream_info = {
     .n_channels = N_CHANNELS,
     .scale_num = SCALE_NUM,
     .scale_den = SCALE_DEN,
+    .snapshot_length = BF_CONTINUOUS, /* the ADC never pauses: the host cuts snapshots of its bundle's length */
 };
 
 #define TX_CAP (BF_SAMPLES_FRAME_SIZE(BLOCK, N_CHANNELS) + BF_INFO_FRAME_MAX + BF_STATUS_FRAME_SIZE)
