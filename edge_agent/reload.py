@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from edge_agent.config import AgentSection
-from edge_agent.stream.sensor_board import spec_mismatch
-from firmware_io.protocol.frames import StreamInfo
 
 if TYPE_CHECKING:
+    from edge_agent.features.spec import FeatureSpec
     from edge_agent.journal import AgentJournal
     from edge_agent.scoring.bundle import Bundle
     from edge_agent.scoring.scorer import SnapshotScorer
@@ -122,8 +121,11 @@ class BundleReloader:
         """A load is running or requested."""
         return self._loader is not None or self._from is not None or self._requested.is_set()
 
-    def poll(self, stream: StreamInfo | None, *, learning: bool = False) -> ReloadResult | None:
-        """Start a requested load; return a finished one, checked against ``stream``, else None."""
+    def poll(self, check: Callable[[FeatureSpec], str | None] | None, *,
+             learning: bool = False) -> ReloadResult | None:
+        """Start a requested load; return a finished one, else None. ``check(spec)`` says why a bundle of that
+        spec could not score the live stream (the sensor board's ``bundle_problem``: channels, rate, and the
+        burst length stated by the device or seen in its sample index), or None; no check before any stream."""
         if self._loader is None and (self._from is not None or self._requested.is_set()):
             if self._from is not None:
                 (path, floor), self._from = self._from, None
@@ -144,7 +146,7 @@ class BundleReloader:
         candidate, self._candidate = self._candidate, None
         if isinstance(candidate, Exception) or candidate is None:
             return ReloadResult(None, f"cannot load {path}: {candidate}", path, requested)
-        problem = spec_mismatch(candidate.bundle.spec, stream) if stream is not None else None
+        problem = check(candidate.bundle.spec) if check is not None else None
         return ReloadResult(None if problem else candidate, problem, path, requested)
 
     def swapped_in(self, loaded: LoadedBundle, journal: "AgentJournal") -> None:

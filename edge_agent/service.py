@@ -210,7 +210,7 @@ class Agent:
             self.journal.set_state(alarm=self.alarm.to_dict())
             self._transitions(events)
         board = self.boards[0]
-        result = self.reloader.poll(board.info or board.last_info, learning=self.learning)
+        result = self.reloader.poll(board.bundle_problem, learning=self.learning)
         if result is not None:
             self._swap_in(result)
         if self._due("disk", now, DISK_CHECK_S):

@@ -84,7 +84,7 @@ EVENT_HELP = {
     "device_lost": "the serial device vanished",
     "device_connected": "the serial device is connected",
     "frames_lost": "frames were lost or damaged on the serial link",
-    "stream_mismatch": "the sensor's stream does not match the model (channels or rate): not scoring",
+    "stream_mismatch": "the sensor's stream does not match the model (channels, rate or burst length): not scoring",
     "learning_ended": "learning mode ended: a bundle was loaded and scores from now on",
     "journal_fault_begin": "the journal stopped taking writes (disk full, locked, damaged): rows wait in memory",
     "journal_fault_end": "the journal takes writes again: the rows that waited are written",

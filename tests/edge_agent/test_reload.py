@@ -6,25 +6,31 @@ from types import SimpleNamespace
 from edge_agent import reload
 from edge_agent.config import AgentSection
 from edge_agent.features.spec import FeatureSpec
+from edge_agent.stream.sensor_board import spec_mismatch
 from firmware_io.protocol.frames import StreamInfo
 from tests.agent_fixtures import wait_for
 
 STREAM = StreamInfo("pump-7", "fw", 20000, 4, scale=0.001)
 
 
+def against(stream):
+    """The check a sensor board gives the reloader: why a bundle of ``spec`` could not score ``stream``."""
+    return None if stream is None else (lambda spec: spec_mismatch(spec, stream))
+
+
 def finished(reloader, stream=STREAM):
     results = []
-    wait_for(lambda: results.append(reloader.poll(stream)) or results[-1] is not None, 120, "the load")
+    wait_for(lambda: results.append(reloader.poll(against(stream))) or results[-1] is not None, 120, "the load")
     return results[-1]
 
 
 def test_nothing_happens_until_requested_and_a_broken_bundle_is_refused(tmp_path):
     reloader = reload.BundleReloader(AgentSection(bundle=str(tmp_path / "missing")))
-    assert reloader.poll(STREAM) is None
+    assert reloader.poll(against(STREAM)) is None
     reloader.request()
     result = finished(reloader)
     assert result.loaded is None and result.problem.startswith(f"cannot load {tmp_path / 'missing'}: ")
-    assert reloader.poll(STREAM) is None  # one result per request
+    assert reloader.poll(against(STREAM)) is None  # one result per request
 
 
 def test_a_bundle_for_another_stream_is_refused_and_a_matching_one_handed_over(monkeypatch):
