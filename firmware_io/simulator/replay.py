@@ -126,7 +126,7 @@ def _read_recordings(sources: Iterable[str | Path], scale: float, sample_rate_hz
     for recorded in iter_recording_snapshots(iter_source_files(sources, options.pattern), options):
         snap = recorded.snapshot
         counts = snap.as_counts(scale)
-        yield RecordedSnapshot(first_index, _unix_seconds(snap.timestamp), counts, snap.source)
+        yield RecordedSnapshot(first_index, unix_seconds(snap.timestamp), counts, snap.source)
         first_index += counts.shape[0]
 
 
