@@ -108,6 +108,8 @@ def test_every_deploy_step_reaches_mqtt_and_the_page(tmp_path, broker, agent_bun
         assert "model_float32.tflite" in event_seen(sub, "deploy_rejected")["detail"]
         rejected = state_seen(sub, "B rejected", t, lags, phase="rejected", bundle_id=a_id)
         assert rejected["slot"] is None and a_id in rejected["deploy"]["why"]  # "still running A"
+        wait_page(driver, lambda dr: "deploy rejected (asked " in facts_line(dr), 60, "the page to show B rejected")
+        assert page_text(driver, "bundle") == a_id
 
         # C: on probation in slot a, beside A; the page says so too
         t = time.monotonic()

@@ -82,8 +82,9 @@ function deployFacts(f) {
     return [slot, `new bundle on probation: ${p.running_snapshots} of ${p.snapshots_needed} snapshots${hours}`];
   }
   const what = d.deployed_bundle_id ? `deploy of ${d.deployed_bundle_id}` : "deploy";
+  const phase = { rolled_back: "rolled back", restoring: "being rolled back by hand" }[d.phase] || d.phase;
   const when = d.since != null ? ` (asked ${fmtTime(d.since)})` : "";
-  return [slot, `${what} ${String(d.phase).replace("_", " ")}${when}`];
+  return [slot, `${what} ${phase}${when}`];
 }
 
 function showStatus(s) {
