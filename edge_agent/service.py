@@ -226,6 +226,8 @@ class Agent:
         if result.loaded is None:
             if result.requested_path:
                 self.probation.rejected(result.problem, self._bundle_id())
+                # the heartbeat carries the deploy fact to status, the page and MQTT: now, not at the next flush
+                self.memory.flush()
                 return
             log.error("bundle reload rejected, still running %s: %s", self._bundle_id() or "in learning mode",
                       result.problem)

@@ -97,6 +97,14 @@ def discovery_configs(topics: Topics, channel_names: list[str], feature_unit: st
                value_template="{{ value_json.threshold }}", entity_category="diagnostic"),
         entity("sensor", "diagnosis", "Diagnosis", state_topic=state, icon="mdi:stethoscope",
                value_template="{{ value_json.diagnosis.text if value_json.diagnosis else 'none' }}"),
+        # which bundle decides, from which slot, and the last bearing-agent deploy (its phase; the rest, with the
+        # probation's progress, as attributes): an automation can tell a plant that a new model is on probation
+        entity("sensor", "bundle", "Model bundle", state_topic=state, icon="mdi:package-variant-closed",
+               entity_category="diagnostic", value_template="{{ value_json.bundle_id or 'none' }}",
+               json_attributes_topic=state, json_attributes_template="{{ {'slot': value_json.slot} | tojson }}"),
+        entity("sensor", "deploy", "Bundle deploy", state_topic=state, icon="mdi:update", entity_category="diagnostic",
+               value_template="{{ value_json.deploy.phase if value_json.deploy else 'none' }}",
+               json_attributes_topic=state, json_attributes_template="{{ (value_json.deploy or {}) | tojson }}"),
         entity("button", "acknowledge", "Acknowledge alarm", command_topic=topics.cmd_ack, payload_press="ack"),
     ]
     for name in channel_names:

@@ -67,3 +67,44 @@ def test_one_agent_per_journal_the_second_names_the_first_and_writes_nothing(tmp
     second.run()
     assert [e["kind"] for e in j.events(last=4)] == ["start", "stop", "start", "stop"]
     j.close()
+
+
+def test_a_rejected_deploy_is_in_the_heartbeat_at_once_not_at_the_next_flush(tmp_path, real_bundle, monkeypatch):
+    """The MQTT state, the page and status read the deploy fact from the heartbeat. A rejected deploy changed no
+    snapshot and swapped nothing, so it reached them only with the next periodic flush (up to 10 s; 8.5 s measured
+    in tests/e2e/test_deploy_visible_e2e.py), and not at all here, where that flush is an hour away."""
+    import shutil
+
+    from edge_agent import service
+    from edge_agent.cli import main as cli
+    from edge_agent.liveness import agent_running
+    from tests.agent_fixtures import agent_config, wait_for
+
+    monkeypatch.setattr(service, "FLUSH_S", 3600.0)
+    shutil.copytree(real_bundle, tmp_path / "bundles" / "v1")
+    (tmp_path / "bundle").symlink_to("bundles/v1")
+    broken = shutil.copytree(real_bundle, tmp_path / "B")
+    (broken / "model_float32.tflite").write_bytes((broken / "model_float32.tflite").read_bytes()[:-100])
+    journal = tmp_path / "journal.sqlite"
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nbundle = "{tmp_path / "bundle"}"\n[journal]\npath = "{journal}"\n')
+
+    def heartbeat() -> dict:
+        j = Journal.open_readonly(journal)
+        try:
+            return j.get_state("heartbeat") or {}
+        finally:
+            j.close()
+
+    agent = service.Agent(agent_config(tmp_path, str(tmp_path / "no-device"), bundle=tmp_path / "bundle"),
+                          pin_factory=MockFactory())
+    thread = agent.start()
+    try:
+        wait_for(lambda: journal.exists() and agent_running(heartbeat()), 60, "the agent's first heartbeat")
+        assert heartbeat()["deploy"]["phase"] is None
+        assert cli.main(["deploy", str(broken), "--config", str(config), "--wait", "120"]) == 2
+        wait_for(lambda: heartbeat()["deploy"]["phase"] == "rejected", 30, "the rejection in the heartbeat")
+    finally:
+        agent.stop()
+        thread.join(60)
+    assert heartbeat()["bundle_id"] == agent.loaded.bundle.bundle_id

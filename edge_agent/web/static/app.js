@@ -70,6 +70,23 @@ async function getJSON(url) {
 
 // -- the status ----------------------------------------------------------------------------------
 
+// The running bundle's slot and the last bearing-agent deploy: on probation with its progress, else how it ended
+// (committed, rolled back, rejected). The same facts as status and the MQTT state.
+function deployFacts(f) {
+  const d = f.deploy;
+  const slot = f.slot ? `bundle slot ${f.slot}` : "";
+  if (!d) return [slot];
+  const p = d.probation;
+  if (p) {
+    const hours = p.hours_needed ? `, ${p.hours.toFixed(2)} of ${p.hours_needed} h` : "";
+    return [slot, `new bundle on probation: ${p.running_snapshots} of ${p.snapshots_needed} snapshots${hours}`];
+  }
+  const what = d.deployed_bundle_id ? `deploy of ${d.deployed_bundle_id}` : "deploy";
+  const phase = { rolled_back: "rolled back", restoring: "being rolled back by hand" }[d.phase] || d.phase;
+  const when = d.since != null ? ` (asked ${fmtTime(d.since)})` : "";
+  return [slot, `${what} ${phase}${when}`];
+}
+
 function showStatus(s) {
   lastStatus = s;
   $("unreachable").hidden = true;
@@ -107,11 +124,7 @@ function showStatus(s) {
   const rb = f.rebaseline ? `re-baseline in progress (by ${f.rebaseline.by}: ${f.rebaseline.reason})` : "";
   const bc = f.baseline_change && f.baseline_change.since_commissioning;
   const moved = bc ? `${bc.feature} ${bc.db >= 0 ? "+" : ""}${bc.db.toFixed(1)} dB since commissioning` : "";
-  // The running bundle's slot and a deploy on probation (bearing-agent deploy): the same facts as status and MQTT.
-  const dp = f.deploy && f.deploy.probation;
-  const slot = f.slot ? `bundle slot ${f.slot}` : "";
-  const probation = dp ? `new bundle on probation: ${dp.running_snapshots} of ${dp.snapshots_needed} snapshots` : "";
-  text("state-facts", [machine, level, moved, rb, slot, probation].filter(Boolean).join(" · "));
+  text("state-facts", [machine, level, moved, rb, ...deployFacts(f)].filter(Boolean).join(" · "));
   const fl = $("fault-line");
   fl.hidden = !(f.fault && st.display !== "fault");
   fl.textContent = fl.hidden ? "" : `Sensor fault: ${f.fault}`;

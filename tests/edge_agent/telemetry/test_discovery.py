@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from edge_agent.telemetry import payloads
+
 from benchmarks.mosquitto import Subscriber
 from edge_agent.config import parse_config
 from edge_agent.telemetry.discovery import discovery_messages
@@ -83,7 +85,7 @@ def test_the_device_form_is_one_valid_config_and_clears_the_entity_configs():
 def test_the_entity_form_is_valid_and_clears_the_device_config():
     _, messages = topics_for("entity")
     assert messages.pop("homeassistant/device/pump-7/config") is None  # cleared first
-    assert len(messages) == 10  # 8 entities and a feature per channel
+    assert len(messages) == 12  # 10 entities and a feature per channel
     for topic, config in messages.items():
         check_entity_form(topic, config)
 
@@ -103,4 +105,29 @@ def test_the_device_config_reaches_a_subscriber_retained(tmp_path, broker):
         run.close()
     check_device_form("homeassistant/device/node-a/config", config)
     assert config["availability"][0]["topic"] == "bearing-edge/node-a/availability"
-    assert {"feature_bearing_1", "feature_bearing_2", "alarm", "acknowledge"} <= set(config["cmps"])
+    assert {"feature_bearing_1", "feature_bearing_2", "alarm", "acknowledge", "bundle", "deploy"} <= set(config["cmps"])
+
+
+def test_every_state_entity_reads_fields_the_state_message_has_and_the_deploy_is_one():
+    """The templates read ``value_json.<field>``: a field the state message does not carry is an entity that stays
+    ``unknown`` in Home Assistant. Checked against a real state message during a deploy's probation (issue 22 #5:
+    the slot, the bundle id and the probation, as the page and status show them)."""
+    deploy = {"slot": "b", "phase": "probation", "deployed_bundle_id": "d2", "deployed_slot": "b",
+              "previous_bundle_id": "a1", "by": "bob", "since": 1.7e9, "why": None,
+              "probation": {"running_snapshots": 1, "snapshots_needed": 3, "hours": 0.1, "hours_needed": 0,
+                            "disagreements": 0, "on_alarm": "rollback"}}
+    state = payloads.state_message(running=True, heartbeat={"bundle_id": "d2", "deploy": deploy}, last_row=None,
+                                   counters={})
+    assert state["bundle_id"] == "d2" and state["slot"] == "b" and state["deploy"]["probation"]["snapshots_needed"] == 3
+    topics, messages = topics_for("entity")
+    read = {}
+    for topic, config in messages.items():
+        if config and config.get("state_topic") == topics.state:
+            templates = config["value_template"] + config.get("json_attributes_template", "")
+            read[topic.split("/")[-2]] = set(re.findall(r"value_json\.(\w+)", templates))
+    assert read["bundle"] == {"bundle_id", "slot"} and read["deploy"] == {"deploy"}
+    for object_id, fields in read.items():
+        assert fields <= set(state), f"{object_id} reads {fields - set(state)}, which the state message lacks"
+    bundle, deploy_entity = (messages[topics.discovery("sensor", k)] for k in ("bundle", "deploy"))
+    assert bundle["json_attributes_topic"] == deploy_entity["json_attributes_topic"] == topics.state
+    assert bundle["entity_category"] == deploy_entity["entity_category"] == "diagnostic"

@@ -252,12 +252,12 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
     sub = Subscriber(broker, ["homeassistant/#"])
     run = Running(config_for(tmp_path, broker, discovery_form="entity"))  # the device form: test_discovery.py
     try:
-        wait_for(lambda: len(sub.messages) >= 8, 20, "8 discovery configs")
+        wait_for(lambda: len(sub.messages) >= 12, 20, "12 discovery configs")
         first = len(sub.messages)
         sub.client.publish("homeassistant/status", b"online", qos=1).wait_for_publish(5)
         wait_for(lambda: len(sub.messages) >= 2 * first, 10, "the configs sent again after HA's birth message")
         later = Subscriber(broker, ["homeassistant/#"], client_id="later", persistent=False)
-        wait_for(lambda: len(later.messages) >= 8, 10, "the retained configs for a later subscriber")
+        wait_for(lambda: len(later.messages) >= 12, 10, "the retained configs for a later subscriber")
         later.close()
     finally:
         run.close()
@@ -269,14 +269,15 @@ def test_home_assistant_discovery_and_its_birth_message(tmp_path, broker):
         "homeassistant/sensor/node-a/error/config", "homeassistant/sensor/node-a/threshold/config",
         "homeassistant/sensor/node-a/diagnosis/config", "homeassistant/button/node-a/acknowledge/config",
         "homeassistant/sensor/node-a/feature_bearing_1/config", "homeassistant/sensor/node-a/feature_bearing_2/config",
-        "homeassistant/binary_sensor/node-a/running/config", "homeassistant/sensor/node-a/level/config"}
+        "homeassistant/binary_sensor/node-a/running/config", "homeassistant/sensor/node-a/level/config",
+        "homeassistant/sensor/node-a/bundle/config", "homeassistant/sensor/node-a/deploy/config"}
     # issue 20 #7: the fault entity reads the fault field (a fault while an alarm is latched stays visible)
     assert "value_json.fault" in configs["homeassistant/binary_sensor/node-a/sensor_fault/config"]["value_template"]
     alarm = configs["homeassistant/binary_sensor/node-a/alarm/config"]
     assert alarm["device_class"] == "problem" and alarm["state_topic"] == "bearing-edge/node-a/state"
     assert alarm["availability"][0]["topic"] == "bearing-edge/node-a/availability"
     assert alarm["device"]["identifiers"] == ["bearing_edge_node-a"] and alarm["origin"]["name"] == "bearing-edge"
-    assert len({c["unique_id"] for c in configs.values()}) == len(configs) == 10
+    assert len({c["unique_id"] for c in configs.values()}) == len(configs) == 12
     feature = configs["homeassistant/sensor/node-a/feature_bearing_1/config"]
     assert feature["unit_of_measurement"] == "g" and feature["state_class"] == "measurement"
     assert feature["value_template"] == "{{ value_json.features['Bearing 1'] }}"
