@@ -205,6 +205,7 @@ class Agent:
                 folder = self.probation.take(request_id, kind, source, self.loaded)
                 if folder is not None:  # a rollback by hand after a commit loads an older bundle on purpose
                     self.reloader.request_from(folder, floor=kind == DEPLOY)
+                self.memory.flush()  # "loading" (or why not) shown now, not at the next flush
         for source in self.acks.take(requests):  # the latch is journaled at once: an ack survives a crash
             events = self.alarm.acknowledge(source)
             self.journal.set_state(alarm=self.alarm.to_dict())
