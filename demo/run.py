@@ -182,18 +182,23 @@ def run_demo(out: str | Path, seed: int = 0, epochs: int = 100) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up chatter (oneDNN notes, graph attribute warnings) and the
-    # converter's deprecation notices would bury the demo's own output.
-    from train.quiet_tensorflow import quiet_tensorflow
-
-    quiet_tensorflow()
     from firmware_io.cli_support import help_text
 
     p = argparse.ArgumentParser(prog="python -m demo", description=help_text(__doc__.splitlines()[0]))
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)
-    args = p.parse_args(argv)
+    args = p.parse_args(argv)  # first: --help and a bad argument need no TensorFlow (a Pi has none)
+    # TensorFlow's C++ start-up chatter (oneDNN notes, graph attribute warnings) and the
+    # converter's deprecation notices would bury the demo's own output.
+    from train.quiet_tensorflow import quiet_tensorflow
+
+    try:
+        quiet_tensorflow()
+    except ImportError as exc:
+        print(f"demo: error: the demo trains a model on this machine and needs TensorFlow ({exc}): run it on the "
+              "desktop with `make demo`, or install the desktop extra: pip install '.[train]'", file=sys.stderr)
+        return 2
     try:
         run_demo(args.out, seed=args.seed, epochs=args.epochs)
     except (ValueError, RuntimeError) as exc:

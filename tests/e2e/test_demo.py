@@ -84,3 +84,22 @@ def test_the_readme_and_the_demo_hint_say_where_the_commands_are():
     assert "`.venv/bin/`" in readme and "source .venv/bin/activate" in readme
     hint = _venv_command("bearing-agent")
     assert Path(hint).is_absolute() and Path(hint).parent == Path(sys.executable).parent
+
+
+def test_the_demo_on_a_machine_without_tensorflow_says_what_to_install(tmp_path):
+    """A Pi has no TensorFlow: its --help works (the emulated arm64 run found a traceback there) and a run is one line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    blocker = tmp_path / "no-tf"
+    blocker.mkdir()
+    (blocker / "tensorflow.py").write_text("raise ModuleNotFoundError(\"No module named 'tensorflow'\")\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker}:{Path(__file__).parents[2]}"}
+    helped = subprocess.run([sys.executable, "-m", "demo", "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert helped.returncode == 0 and "--out" in helped.stdout, helped.stderr
+    ran = subprocess.run([sys.executable, "-m", "demo", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    assert "needs TensorFlow" in ran.stderr and "pip install '.[train]'" in ran.stderr
