@@ -184,6 +184,14 @@ class LevelsSection:
 
 
 @dataclass(frozen=True)
+class VibrationSection:
+    #: the ISO 10816-3 machine group whose velocity zone limits apply: "group2" (15-300 kW) or "group1" (larger)
+    machine_group: str = "group2"
+    #: the machine's foundation for those limits: "rigid" or "flexible"
+    foundation: str = "rigid"
+
+
+@dataclass(frozen=True)
 class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     serial: SerialSection = field(default_factory=SerialSection)
@@ -195,6 +203,7 @@ class Config:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     web: WebSection = field(default_factory=WebSection)
     levels: LevelsSection = field(default_factory=LevelsSection)
+    vibration: VibrationSection = field(default_factory=VibrationSection)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (command-line overrides)."""
@@ -274,6 +283,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("levels", "rebaseline_hours"): (lambda v: 0.1 <= v <= 24 * 90, "between 0.1 and 2160 (90 days)"),
     ("levels", "rebaseline_snapshots"): (lambda v: 10 <= v <= 1_000_000, "between 10 and 1000000"),
     ("levels", "buzzer_on"): (lambda v: v in ("alert", "danger", "never"), 'one of "alert", "danger", "never"'),
+    ("vibration", "machine_group"): (lambda v: v in ("group1", "group2"), 'one of "group1", "group2"'),
+    ("vibration", "foundation"): (lambda v: v in ("rigid", "flexible"), 'one of "rigid", "flexible"'),
     ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
                         "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),
 }

@@ -19,6 +19,7 @@ from edge_agent.alarms.rebaselining import REBASELINE, UNDO, Rebaselining
 from edge_agent.alarms.health import Health, LossReport
 from edge_agent.config import Config
 from edge_agent.counters import Counters
+from edge_agent.diagnosis.on_alarm import OnAlarm, VibrationClass
 from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
@@ -90,6 +91,8 @@ class Agent:
         except SinkError as exc:
             self.journal.close()
             raise AgentError(str(exc)) from exc
+        #: velocity and the physics diagnosis, read after a snapshot's outputs are set (never before)
+        self.on_alarm = OnAlarm(self.journal, self._event, VibrationClass(**vars(config.vibration)))
         self._last = dict.fromkeys(("housekeeping", "flush", "losses", "disk"), time.monotonic()) | {"prune": -PRUNE_S}
         self.started = time.time()
         self._show()
@@ -164,6 +167,9 @@ class Agent:
         self.sinks.on_snapshot(row)
         for kind, detail in events:
             self._event(kind, detail)
+        # Only now, the outputs set and the row journaled: velocity, and the physics diagnosis of an alarming snapshot.
+        self.on_alarm.after_outputs(self.loaded.bundle if self.loaded else None, snap.samples, board.info.scale,
+                                    snap.timestamp, score)
         if self.on_snapshot is not None:
             self.on_snapshot(row, self)
 

@@ -33,14 +33,21 @@ EPOCHS = 20
 
 
 def build_bundle(out: Path, timesteps: int = TIMESTEPS, epochs: int = EPOCHS) -> Path:
-    """Train (``bearing-train fit``'s code) and convert a bundle into ``out``; returns the bundle dir."""
+    """Train (``bearing-train fit``'s code) and convert a bundle into ``out``; returns the bundle dir.
+
+    Converted with ``--physics-baseline`` on the bundled raw snapshots of the healthy period (the 11 up to
+    ``TEST2_TRAIN_UNTIL``) and ``--bearing ims``: the agent names the failing part of an alarming snapshot."""
+    from convert.physics_baseline import build
     from convert.pipeline import convert_model_dir
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
     from train.fit import fit_model_dir
 
     model = out / "model"
     fit_model_dir(datasets.FEATURES_TEST2, model, datasets.TEST2_TRAIN_UNTIL, timesteps=timesteps,
                   epochs=epochs, make_plots=False)
-    return convert_model_dir(model, out / "bundle", variants=("float32",), data=datasets.FEATURES_TEST2).bundle_dir
+    physics = functools.partial(build, [datasets.RAW_TEST2_DIR], bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ)
+    return convert_model_dir(model, out / "bundle", variants=("float32",), data=datasets.FEATURES_TEST2,
+                             physics=physics).bundle_dir
 
 
 _BUILT: dict[int, Path] = {}
@@ -77,14 +84,16 @@ ENVELOPE_TRAIN_UNTIL = "2004-02-15 20:00:00"
 def envelope_bundle_dir(root: Path) -> Path:
     """A bundle with envelope features, trained on the 25 bundled test-2 snapshots (a few seconds with Keras).
 
-    ``bearing-train ingest --bearing ims`` and ``fit``'s own code, then ``bearing-convert``'s (float32).
-    In the emulated Pi (no TensorFlow) the bundle exported from the host is used instead.
+    ``bearing-train ingest --bearing ims`` and ``fit``'s own code, then ``bearing-convert``'s (float32) with
+    ``--physics-baseline`` on the same snapshots (the 11 healthy ones: the device's physics diagnosis reads
+    its commissioning envelope spectrum). In the emulated Pi (no TensorFlow) the bundle exported from the host is used instead.
     """
     from tests.support.prebuilt_bundles import prebuilt_bundle
 
     prebuilt = prebuilt_bundle("agent_envelope")
     if prebuilt is not None:
         return prebuilt
+    from convert.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from train.cli import main as train_main
     from train.fit import fit_model_dir
@@ -94,7 +103,8 @@ def envelope_bundle_dir(root: Path) -> Path:
                        "--features", ",".join(ENVELOPE_FEATURES), "--bearing", "ims"]) == 0
     fit_model_dir(table, root / "model", ENVELOPE_TRAIN_UNTIL, epochs=2, validation_split=0.0, make_plots=False,
                   features=ENVELOPE_FEATURES, immediate=2.0, debounce=3)
-    return convert_model_dir(root / "model", root / "bundle", variants=("float32",), data=table).bundle_dir
+    return convert_model_dir(root / "model", root / "bundle", variants=("float32",), data=table,
+                             physics=functools.partial(build, [datasets.RAW_TEST2_DIR])).bundle_dir
 
 
 def raw_test2_files() -> list[Path]:

@@ -148,6 +148,34 @@ class Baseline:
         return cls(float(sample_rate_hz), int(np.shape(snapshots[0])[0]), freqs, total / len(snapshots),
                    len(snapshots))
 
+    def truncated(self, top_hz: float) -> np.ndarray:
+        """The power up to ``top_hz`` (float32, (bins, channels)): what a bundle stores (:func:`spectrum_extent_hz`:
+        every line the diagnosis reads lies below it, the rest of the spectrum is never compared)."""
+        return self.power[self.freqs <= top_hz].astype(np.float32)
+
+    @classmethod
+    def from_truncated(cls, power: np.ndarray, sample_rate_hz: float, samples_per_snapshot: int,
+                       n_snapshots: int) -> "Baseline":
+        """A baseline from :meth:`truncated`'s power: the bins above it are NaN, which no line can grow over
+        (a line read there is never "clear" against the baseline: the safe side)."""
+        power = np.asarray(power, dtype=np.float64)
+        freqs = np.fft.rfftfreq(int(samples_per_snapshot), 1.0 / float(sample_rate_hz))
+        if power.ndim != 2 or not 0 < power.shape[0] <= len(freqs):
+            raise ValueError(f"baseline power must be (bins <= {len(freqs)}, channels), got shape {power.shape}")
+        full = np.full((len(freqs), power.shape[1]), np.nan)
+        full[:power.shape[0]] = power
+        return cls(float(sample_rate_hz), int(samples_per_snapshot), freqs, full, int(n_snapshots))
+
+
+def spectrum_extent_hz(bearing: BearingGeometry, shaft_hz: float) -> float:
+    """The highest envelope frequency the diagnosis reads for this bearing and nominal speed: the top harmonic
+    of the highest defect frequency at the fastest refined speed, its search window, and a sideband beyond it.
+    A stored baseline and the plotted spectrum reach this far."""
+    fastest = shaft_hz * (1 + SPEED_TOLERANCE)
+    f = bearing.defect_frequencies(fastest)
+    top = max(f["bpfo"], f["bpfi"], 2.0 * f["bsf"], f["ftf"])
+    return HARMONICS * top * (1 + DEFECT_TOLERANCE) + fastest + 0.05 * HARMONICS * top
+
 
 @dataclass(frozen=True)
 class Line:
