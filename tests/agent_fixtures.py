@@ -93,6 +93,15 @@ def envelope_bundle_dir(root: Path) -> Path:
     prebuilt = prebuilt_bundle("agent_envelope")
     if prebuilt is not None:
         return prebuilt
+    if "envelope" not in _BUILT_BY_NAME:  # once per session, whoever asks first (the first root holds it)
+        _BUILT_BY_NAME["envelope"] = _build_envelope_bundle(root)
+    return _BUILT_BY_NAME["envelope"]
+
+
+_BUILT_BY_NAME: dict[str, Path] = {}
+
+
+def _build_envelope_bundle(root: Path) -> Path:
     from convert.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from train.cli import main as train_main

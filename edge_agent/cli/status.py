@@ -95,8 +95,8 @@ def _print_text(status: dict) -> None:
              f"({'connected' if hb.get('connected') else 'not connected'})  device: {hb.get('device_id') or '-'}")
     if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
         d = status["diagnosis"]
-        _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold; "
-             "the autoencoder's: where its error is, not a vibration analysis)")
+        _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold) "
+             "[the autoencoder's: where its error is, not a vibration analysis]")
     _say()
     _say(f"last {len(status['snapshots'])} snapshots:")
     _say(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state     "
