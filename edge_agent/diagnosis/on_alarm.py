@@ -12,8 +12,9 @@ order through the output sinks). What it finds goes to the journal's state, for 
   Written when a zone changes and at most every :data:`VIBRATION_WRITE_S` otherwise.
 - ``physics``: the physics diagnosis (:func:`edge_agent.diagnosis.physics.diagnose`) of the newest
   alarming snapshot: a running machine at Alert or Danger, the first snapshot of an alarm, then again
-  when the level rises, at most every :data:`MIN_INTERVAL_S` of snapshot time, or on request (the next
-  running snapshot). A stopped or starting machine and a sensor fault are never diagnosed. A bundle
+  when the level rises, else at most every :data:`MIN_INTERVAL_S` of the agent's own clock (a CPU budget: a
+  replay at full speed or a burst sensor must not diagnose every second), or on request (the next running
+  snapshot). A stopped or starting machine and a sensor fault are never diagnosed. A bundle
   that carries no bearing or commissioning envelope spectrum gets none, and the state says why.
 - ``physics_spectrum``: that snapshot's squared envelope spectrum on the named channel against the
   commissioning baseline's, with every part's defect frequency and harmonics and the lines found (the page
@@ -43,7 +44,8 @@ from edge_agent.scoring.machine_state import RUNNING
 log = logging.getLogger("edge_agent")
 
 EVENT = "physics_diagnosis"
-#: An alarm that lasts is diagnosed again at most this often (seconds of snapshot time), or when its level rises.
+#: An alarm that lasts is diagnosed again at most this often (seconds of the agent's monotonic clock), or when its
+#: level rises.
 MIN_INTERVAL_S = 60.0
 #: The velocity is journaled when a zone changes, else at most this often (seconds of the agent's clock).
 VIBRATION_WRITE_S = 30.0
@@ -80,8 +82,10 @@ class OnAlarm:
     """Velocity and physics diagnosis after the outputs; one per agent, following the bundle it is given."""
 
     def __init__(self, journal: Any, event: Callable[[str, str], None],
-                 vibration: VibrationClass = VibrationClass(), min_interval_s: float = MIN_INTERVAL_S) -> None:
+                 vibration: VibrationClass = VibrationClass(), min_interval_s: float = MIN_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.journal, self.event, self.vibration, self.min_interval_s = journal, event, vibration, min_interval_s
+        self.clock = clock
         self._bundle_id: str | None = None
         self._physics = None  # the bundle's BundlePhysics, or None
         self._why_not: str | None = None  # why the bundle gets no physics diagnosis
@@ -89,7 +93,7 @@ class OnAlarm:
         self._velocity_ok = False
         self._to_m_s2 = 9.80665
         self._requested: str | None = None
-        self._last: tuple[float, str] | None = None  # (snapshot time, level) of the last diagnosis
+        self._last: tuple[float, str] | None = None  # (the clock, level) at the last diagnosis
         self._zones: tuple[str, ...] | None = None
         self._vibration_written = -math.inf
         #: How many diagnoses ran (the ordering test reads it at the moment the outputs are set).
@@ -111,7 +115,7 @@ class OnAlarm:
             values = to_physical(samples, scale)
             if self._velocity_ok:
                 self._velocity(values, bundle.spec, time_s)
-            if self._due(time_s, score.level):
+            if self._due(self.clock(), score.level):
                 self._diagnose(values, bundle.spec, time_s, score.level)
         except Exception as exc:  # a bug here must not stop the agent: it only informs
             log.exception("physics diagnosis failed")
@@ -153,7 +157,7 @@ class OnAlarm:
             "limits_mm_s": list(self.vibration.limits), "class": self.vibration.words()}})
 
     # -- the physics diagnosis ---------------------------------------------------------------------------
-    def _due(self, time_s: float, level: str) -> bool:
+    def _due(self, now: float, level: str) -> bool:
         if self._requested is not None:
             return True
         if level not in (ALERT, DANGER):
@@ -163,11 +167,11 @@ class OnAlarm:
             return True
         at, was = self._last
         rose = LEVELS.index(level) > LEVELS.index(was)
-        return rose or not 0 <= time_s - at < self.min_interval_s
+        return rose or not 0 <= now - at < self.min_interval_s
 
     def _diagnose(self, values: np.ndarray, spec: Any, time_s: float, level: str) -> None:
         requested, self._requested = self._requested, None
-        self._last = (time_s, level) if level in (ALERT, DANGER) else self._last
+        self._last = (self.clock(), level) if level in (ALERT, DANGER) else self._last
         why = f"requested ({requested})" if requested is not None else f"at {level.capitalize()}"
         if self._physics is None:
             if not self._said_why_not:
