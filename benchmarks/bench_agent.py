@@ -283,10 +283,72 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope:
         goals[f"alarm latency p99 <= {GOAL_LATENCY_MS:g} ms"] = figures["latency_ms_p99"] <= GOAL_LATENCY_MS
     else:
         goals[f"alarm latency <= {GOAL_LATENCY_MS:g} ms"] = figures["latency_ms_max"] <= GOAL_LATENCY_MS
+    markdown = _markdown(figures, transports)
+    if envelope:
+        figures["snapshot_path_cpu_ms"] = snapshot_path_costs(20 if quick else 60)
+        markdown += ("\n\nThe loop's steps on one snapshot, CPU time of this process (`time.process_time`), same run:"
+                     "\n\n" + _costs_markdown(figures["snapshot_path_cpu_ms"]))
     name = "agent_envelope" if envelope else "agent"
     title = ("Edge agent with the envelope features and the physics diagnosis: CPU, memory, alarm latency"
              if envelope else "Edge agent: CPU, memory, alarm latency on a live stream")
-    return BenchResult(name, title, figures, _markdown(figures, transports), goals)
+    return BenchResult(name, title, figures, markdown, goals)
+
+
+def _cpu_ms(fn, repeats: int) -> dict[str, float]:
+    """CPU time of one call (``process_time``: the loop's own thread, whatever the machine's load), in ms:
+    median, p90 and max over ``repeats`` calls after one untimed call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(1000.0 * (time.process_time() - t0))
+    times.sort()
+    return {"median": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))], "max": times[-1]}
+
+
+def snapshot_path_costs(repeats: int = 60) -> dict[str, dict[str, float]]:
+    """What the agent's loop computes for one real 4 x 20,480 test-2 snapshot (the failing end), step by step:
+    before the outputs (features, sample checks) and after them (velocity, physics diagnosis), against mean |x|
+    alone (the baseline in the same run). process_time: ticks of 1-10 ms are averaged over the repeats."""
+    import numpy as np
+
+    from benchmarks.bench_condition import spec_of
+    from benchmarks.bench_condition_agent import ENVELOPE_SET
+    from edge_agent.diagnosis.physics import Baseline, diagnose
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
+    from edge_agent.features.condition import power_spectrum, to_physical, velocity_rms
+    from edge_agent.features.registry import compute
+    from edge_agent.scoring.machine_state import MachineState
+    from firmware_io.recordings.reader import iter_snapshots
+
+    snaps = list(iter_snapshots([datasets.RAW_TEST2_DIR]))
+    counts = snaps[13].as_counts(datasets.IMS_SCALE)  # 2004-02-19 04:32:39: bearing 1's outer race failing
+    scale, rate = datasets.IMS_SCALE, datasets.IMS_SAMPLE_RATE_HZ
+    spec = spec_of(ENVELOPE_SET, counts.shape[1])
+    state = MachineState(spec.channel_names, np.full(counts.shape[1], 0.06))
+    baseline = Baseline.from_snapshots([s.physical() for s in snaps[:11]], rate)
+    values = to_physical(counts, scale)
+    return {
+        "features: mean |x| (baseline)": _cpu_ms(lambda: compute(None, counts, scale), repeats),
+        "features: the envelope set (mean |x| + env_*_ptm)": _cpu_ms(lambda: compute(spec, counts, scale), repeats),
+        "sample checks (flat, clipping, DC offset)": _cpu_ms(lambda: state.classify(1.0, None, counts, scale), repeats),
+        "after the outputs: velocity RMS of 4 channels": _cpu_ms(
+            lambda: velocity_rms(*power_spectrum(to_physical(counts, scale), rate)), repeats),
+        "after the outputs: physics diagnosis (4 channels)": _cpu_ms(
+            lambda: diagnose(values, rate, IMS_BEARING, IMS_SHAFT_HZ, baseline, spec.channel_names),
+            max(10, repeats // 4)),
+    }
+
+
+def _costs_markdown(costs: dict[str, dict[str, float]]) -> str:
+    base = next(iter(costs.values()))["median"]
+    lines = ["| step, per 4 x 20,480 snapshot | CPU ms, median / p90 / max | x mean \\|x\\| |", "|---|---:|---:|"]
+    for label, c in costs.items():
+        cell = label.replace("|", "\\|")
+        lines.append(f"| {cell} | {c['median']:.2f} / {c['p90']:.2f} / {c['max']:.2f} | "
+                     f"{c['median'] / base if base > 0 else float('nan'):.1f} |")
+    return "\n".join(lines)
 
 
 def _physics_events(tmp: Path) -> int:
