@@ -245,8 +245,9 @@ def _latencies(rows: list[dict]) -> dict[str, float]:
             "latency_ms_p99": latencies[max(0, -(-99 * len(latencies) // 100) - 1)], "latency_ms_max": latencies[-1]}
 
 
-def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope: bool = False) -> BenchResult:
-    window = 15.0 if quick else 45.0
+def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope: bool = False,
+        window_s: float | None = None) -> BenchResult:
+    window = window_s if window_s is not None else 15.0 if quick else 45.0
     load_before = os.getloadavg()
     goal_cpu = GOAL_ENVELOPE_CPU_PCT if envelope else GOAL_CPU_PCT
     figures: dict = {"window_s": window, "goal_cpu_pct": goal_cpu, "goal_rss_mib": GOAL_RSS_MIB,
@@ -397,6 +398,8 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
             f"{f[n]['snapshots_in_window']} / {f[n]['snapshots_scored_in_window']}" for n in transports) + " | - |",
         "| physics diagnoses journaled (whole run, after the outputs) | " + " | ".join(
             str(f[n]["physics_diagnoses_in_window"]) for n in transports) + " | - |",
+        "| the 5 longest latencies | " + " | ".join(
+            ", ".join(f"{v:.1f}" for v in sorted(f[n]["latency_ms_all"])[-5:]) + " ms" for n in transports) + " | - |",
         "",
         "The replay process itself used " + ", ".join(f"{f[n]['replay_cpu_pct']:.1f} % ({n})" for n in transports)
         + " of a core. Latency is journaled by the agent per snapshot, from when the read returning the "
@@ -414,8 +417,10 @@ def main() -> None:
                         help="measure only this transport (repeatable; default: all)")
     parser.add_argument("--envelope", action="store_true",
                         help="a bundle with the envelope features and the physics baseline (issue 24 #6)")
+    parser.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                        help="measuring window per run (default 45 s, --quick 15 s); a p99 needs 100 snapshots or more")
     args = parser.parse_args()
-    print(run(args.quick, tuple(args.transport or TRANSPORTS), args.envelope).markdown)
+    print(run(args.quick, tuple(args.transport or TRANSPORTS), args.envelope, args.window).markdown)
 
 
 if __name__ == "__main__":

@@ -383,14 +383,16 @@ def diagnose(samples: np.ndarray, sample_rate_hz: float, bearing: BearingGeometr
     # kurtogram: measured (benchmarks/bench_physics_diagnosis.py --kurtogram, docs/diagnosis.md): 10-27x the
     # cost and no better here, so off by default
     band = kurtogram_band(x, sample_rate_hz) if kurtogram else None
-    freqs, power = squared_envelope_spectrum(x, sample_rate_hz, band_hz=band)
     candidates: list[tuple[float, int, PartEvidence]] = []
     per_channel: list[tuple[PartEvidence, ...]] = []
     read = list(range(x.shape[1])) if channels is None else list(channels)
     if not read or any(not 0 <= c < x.shape[1] for c in read):
         raise ValueError(f"channels {channels} are not among the snapshot's 0..{x.shape[1] - 1}")
     for c in read:
-        evidence = tuple(_part_evidence(part, frequencies[key], sidebands.get(part), freqs, power[:, c],
+        # one channel at a time: the same spectra, and a quarter of the transient memory of a 4-channel
+        # snapshot's complex FFTs on the device (whose peak resident memory has a budget)
+        freqs, power = squared_envelope_spectrum(x[:, c:c + 1], sample_rate_hz, band_hz=band)
+        evidence = tuple(_part_evidence(part, frequencies[key], sidebands.get(part), freqs, power[:, 0],
                                         None if baseline is None else baseline.power[:, c])
                          for part, key in PART_FREQUENCY.items())
         per_channel.append(evidence)
