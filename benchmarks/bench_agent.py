@@ -330,12 +330,16 @@ def snapshot_path_costs(repeats: int = 60) -> dict[str, dict[str, float]]:
     state = MachineState(spec.channel_names, np.full(counts.shape[1], 0.06))
     baseline = Baseline.from_snapshots([s.physical() for s in snaps[:11]], rate)
     values = to_physical(counts, scale)
+    values32 = values.astype(np.float32)
     return {
         "features: mean |x| (baseline)": _cpu_ms(lambda: compute(None, counts, scale), repeats),
         "features: the envelope set (mean |x| + env_*_ptm)": _cpu_ms(lambda: compute(spec, counts, scale), repeats),
         "sample checks (flat, clipping, DC offset)": _cpu_ms(lambda: state.classify(1.0, None, counts, scale), repeats),
         "after the outputs: velocity RMS of 4 channels": _cpu_ms(
             lambda: velocity_rms(*power_spectrum(to_physical(counts, scale), rate)), repeats),
+        # one real FFT of the 4 channels, as the features take it, in float64 and in float32 (not taken: see RESULTS)
+        "one rfft of the 4 channels, float64": _cpu_ms(lambda: np.fft.rfft(values, axis=0), repeats),
+        "one rfft of the 4 channels, float32": _cpu_ms(lambda: np.fft.rfft(values32, axis=0), repeats),
         "after the outputs: physics diagnosis (4 channels)": _cpu_ms(
             lambda: diagnose(values, rate, IMS_BEARING, IMS_SHAFT_HZ, baseline, spec.channel_names),
             max(10, repeats // 4)),
@@ -396,7 +400,7 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
         + f" | {'p99' if f['envelope'] else 'max'} <= {GOAL_LATENCY_MS:g} ms |",
         "| snapshots journaled / scored in the window | " + " | ".join(
             f"{f[n]['snapshots_in_window']} / {f[n]['snapshots_scored_in_window']}" for n in transports) + " | - |",
-        "| physics diagnoses journaled (whole run, after the outputs) | " + " | ".join(
+        "| physics_diagnosis events journaled (whole run, after the outputs) | " + " | ".join(
             str(f[n]["physics_diagnoses_in_window"]) for n in transports) + " | - |",
         "| the 5 longest latencies | " + " | ".join(
             ", ".join(f"{v:.1f}" for v in sorted(f[n]["latency_ms_all"])[-5:]) + " ms" for n in transports) + " | - |",
@@ -419,7 +423,12 @@ def main() -> None:
                         help="a bundle with the envelope features and the physics baseline (issue 24 #6)")
     parser.add_argument("--window", type=float, default=None, metavar="SECONDS",
                         help="measuring window per run (default 45 s, --quick 15 s); a p99 needs 100 snapshots or more")
+    parser.add_argument("--steps-only", action="store_true",
+                        help="only the CPU time of the loop's steps on one snapshot (no agent run; seconds)")
     args = parser.parse_args()
+    if args.steps_only:
+        print(_costs_markdown(snapshot_path_costs(20 if args.quick else 60)))
+        return
     print(run(args.quick, tuple(args.transport or TRANSPORTS), args.envelope, args.window).markdown)
 
 

@@ -145,6 +145,26 @@ def agent_config(tmp: Path, port: str, *, bundle: Path | None = None, learn: boo
     return parse_config(data, "<test>")
 
 
+def replay_into_agent(tmp: Path, sources, bundle: Path, on_snapshot, until: Callable[[], bool], **agent_kwargs):
+    """The real agent (mock pins) on ``bundle`` while ``sources`` are replayed at full speed over a pty, until
+    ``until()``; stopped and joined after. ``on_snapshot(row, agent)`` as the agent calls it."""
+    from gpiozero.pins.mock import MockFactory
+
+    from edge_agent.service import Agent
+
+    replay = ReplayThread(sources, tmp / "ttyBEARING", speed=0).start()
+    agent = Agent(agent_config(tmp, str(tmp / "ttyBEARING"), bundle=bundle, faults={"no_data_timeout_s": 600.0}),
+                  pin_factory=MockFactory(), on_snapshot=on_snapshot, **agent_kwargs)
+    thread = agent.start()
+    try:
+        wait_for(until, 180, f"{len(sources)} snapshots journaled")
+    finally:
+        agent.stop()
+        thread.join(30)
+        replay.close()
+    return agent
+
+
 class ReplayThread:
     """``bearing-replay`` in a thread, writing to a pty whose stable name is ``link``."""
 

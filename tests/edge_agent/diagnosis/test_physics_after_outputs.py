@@ -10,13 +10,12 @@ before its diagnosis, or a diagnosis count would already have moved there. The o
 from __future__ import annotations
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from edge_agent.diagnosis.on_alarm import EVENT
 from edge_agent.journal import Journal
 from edge_agent.outputs.factory import SINK_FACTORIES
 from edge_agent.service import Agent
-from tests.agent_fixtures import ReplayThread, agent_config, bundle_dir, raw_test2_files, wait_for
+from tests.agent_fixtures import bundle_dir, raw_test2_files, replay_into_agent
 
 
 class OrderSink:
@@ -48,20 +47,11 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("physics-agent")
     sources = raw_test2_files()
     sink = OrderSink()
-    replay = ReplayThread(sources, tmp / "ttyBEARING", speed=0).start()
     after: list[tuple] = []
-    agent = Agent(agent_config(tmp, str(tmp / "ttyBEARING"), bundle=bundle_dir(root=tmp_path_factory.mktemp("b")),
-                               faults={"no_data_timeout_s": 600.0}),
-                  pin_factory=MockFactory(), sink_factories=[*SINK_FACTORIES, lambda context: sink],
-                  on_snapshot=lambda row, a: after.append((row.time, a.on_alarm.diagnosed)))
-    sink.agent = agent
-    thread = agent.start()
-    try:
-        wait_for(lambda: len(after) >= len(sources), 180, f"{len(sources)} snapshots journaled")
-    finally:
-        agent.stop()
-        thread.join(30)
-        replay.close()
+    sink.agent = replay_into_agent(tmp, sources, bundle_dir(root=tmp_path_factory.mktemp("b")),
+                                   lambda row, a: after.append((row.time, a.on_alarm.diagnosed)),
+                                   lambda: len(after) >= len(sources),
+                                   sink_factories=[*SINK_FACTORIES, lambda context: sink])
     return {"sink": sink, "after": after, "journal": tmp / "journal.sqlite"}
 
 
