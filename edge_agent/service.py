@@ -19,7 +19,7 @@ from edge_agent.alarms.rebaselining import REBASELINE, UNDO, Rebaselining
 from edge_agent.alarms.health import Health, LossReport
 from edge_agent.config import Config
 from edge_agent.counters import Counters
-from edge_agent.diagnosis.on_alarm import OnAlarm, VibrationClass
+from edge_agent.diagnosis.on_alarm import DIAGNOSE_REQUEST, OnAlarm, VibrationClass
 from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
@@ -191,6 +191,8 @@ class Agent:
         for _id, kind, source in requests:  # re-baseline requests: journaled by the part itself
             if kind in (REBASELINE, UNDO):
                 self.rebaselining.request(kind, source, self._last_time)
+            elif kind == DIAGNOSE_REQUEST:  # bearing-agent diagnose: the next running snapshot, whatever its level
+                self.on_alarm.request(source)
         for source in self.acks.take(requests):  # the latch is journaled at once: an ack survives a crash
             events = self.alarm.acknowledge(source)
             self.journal.set_state(alarm=self.alarm.to_dict())

@@ -44,6 +44,8 @@ from edge_agent.scoring.machine_state import RUNNING
 log = logging.getLogger("edge_agent")
 
 EVENT = "physics_diagnosis"
+#: The journal request (``bearing-agent diagnose``) for the physics diagnosis of the next running snapshot.
+DIAGNOSE_REQUEST = "diagnose"
 #: An alarm that lasts is diagnosed again at most this often (seconds of the agent's monotonic clock), or when its
 #: level rises.
 MIN_INTERVAL_S = 60.0
