@@ -68,7 +68,7 @@ def envelope_bundle(tmp: Path, quick: bool, physics: bool = False) -> Path:
     converted with ``--physics-baseline`` on the same healthy snapshots (the agent then diagnoses its alarms)."""
     from functools import partial
 
-    from convert.physics_baseline import build
+    from train.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from train.fit import fit_model_dir
     from train.ingest import ingest

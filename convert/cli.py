@@ -65,13 +65,13 @@ def _physics(args: argparse.Namespace):
     """``physics(spec, train_until)`` for convert_model_dir, or None without --physics-baseline."""
     if not args.physics_baseline:
         if args.bearing or args.baseline_snapshots is not None:
-            from convert.physics_baseline import PhysicsBaselineError
+            from train.physics_baseline import PhysicsBaselineError
 
             raise PhysicsBaselineError("--bearing and --baseline-snapshots go with --physics-baseline RECORDING")
         return None
     from functools import partial
 
-    from convert.physics_baseline import DEFAULT_SNAPSHOTS, build
+    from train.physics_baseline import DEFAULT_SNAPSHOTS, build
     from train.ingest_cli import parse_bearing, read_options
 
     bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm) if args.bearing else (None, None)

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from convert.physics_baseline import PhysicsBaseline
+from train.physics_baseline import PhysicsBaseline
 from convert.export import convert_variant, unrolled_copy, weight_dtypes
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import reference_windows, tflite_env
@@ -195,7 +195,7 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
     on first need, :func:`convert.tflite_env.ensure_python`, telling ``progress``). A check that cannot run is a
     gate failure: :class:`ConversionError` and no bundle, unless ``force``.
 
-    ``physics(spec, train_until)`` (e.g. :func:`convert.physics_baseline.build` with its recording) gives the
+    ``physics(spec, train_until)`` (e.g. :func:`train.physics_baseline.build` with its recording) gives the
     commissioning envelope spectrum the device's physics diagnosis needs; it is read before the conversion.
     """
     import keras

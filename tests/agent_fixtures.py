@@ -37,7 +37,7 @@ def build_bundle(out: Path, timesteps: int = TIMESTEPS, epochs: int = EPOCHS) ->
 
     Converted with ``--physics-baseline`` on the bundled raw snapshots of the healthy period (the 11 up to
     ``TEST2_TRAIN_UNTIL``) and ``--bearing ims``: the agent names the failing part of an alarming snapshot."""
-    from convert.physics_baseline import build
+    from train.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
     from train.fit import fit_model_dir
@@ -102,7 +102,7 @@ _BUILT_BY_NAME: dict[str, Path] = {}
 
 
 def _build_envelope_bundle(root: Path) -> Path:
-    from convert.physics_baseline import build
+    from train.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from train.cli import main as train_main
     from train.fit import fit_model_dir
@@ -145,9 +145,11 @@ def agent_config(tmp: Path, port: str, *, bundle: Path | None = None, learn: boo
     return parse_config(data, "<test>")
 
 
-def replay_into_agent(tmp: Path, sources, bundle: Path, on_snapshot, until: Callable[[], bool], **agent_kwargs):
+def replay_into_agent(tmp: Path, sources, bundle: Path, on_snapshot, until: Callable[[], bool],
+                      before_start: Callable | None = None, **agent_kwargs):
     """The real agent (mock pins) on ``bundle`` while ``sources`` are replayed at full speed over a pty, until
-    ``until()``; stopped and joined after. ``on_snapshot(row, agent)`` as the agent calls it."""
+    ``until()``; stopped and joined after. ``on_snapshot(row, agent)`` as the agent calls it;
+    ``before_start(agent)`` once it is built."""
     from gpiozero.pins.mock import MockFactory
 
     from edge_agent.service import Agent
@@ -155,6 +157,8 @@ def replay_into_agent(tmp: Path, sources, bundle: Path, on_snapshot, until: Call
     replay = ReplayThread(sources, tmp / "ttyBEARING", speed=0).start()
     agent = Agent(agent_config(tmp, str(tmp / "ttyBEARING"), bundle=bundle, faults={"no_data_timeout_s": 600.0}),
                   pin_factory=MockFactory(), on_snapshot=on_snapshot, **agent_kwargs)
+    if before_start is not None:
+        before_start(agent)
     thread = agent.start()
     try:
         wait_for(until, 180, f"{len(sources)} snapshots journaled")

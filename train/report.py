@@ -5,7 +5,7 @@ threshold, the first alarm and whether the healthy period stayed quiet. With the
 raw recording the model's table was ingested from, the snapshots in alarm are also
 diagnosed from the physics (:mod:`edge_agent.diagnosis.offline`, the device's code)
 against the commissioning baseline a bundle of this model would carry
-(:func:`convert.physics_baseline.build`), and the first one's envelope spectrum is
+(:func:`train.physics_baseline.build`), and the first one's envelope spectrum is
 drawn against it (a PNG: defect frequencies and harmonics marked, the named lines circled).
 """
 from __future__ import annotations
@@ -90,7 +90,7 @@ def physics(path: str | Path, sources: list[str], options=None, bearing=None, sh
     envelope spectrum drawn to ``plot`` (default: in the model directory)."""
     import numpy as np
 
-    from convert.physics_baseline import DEFAULT_SNAPSHOTS, build
+    from train.physics_baseline import DEFAULT_SNAPSHOTS, build
     from edge_agent.diagnosis import bundle_section
     from edge_agent.diagnosis.offline import alarming, diagnose_alarms, summary as physics_summary
     from edge_agent.features.spec import FeatureSpec

@@ -72,7 +72,8 @@ ZONE_NUMBER = {"A": 1, "B": 2, "C": 3, "D": 4}
 
 #: every name a scrape can show (counters with _total, the histogram's series, the info metric)
 METRIC_NAMES = frozenset(
-    [f"{n}_total" for n in COUNTERS] + list(GAUGES) + list(CONDITION_GAUGES) + ["bearing_edge_build_info", "bearing_edge_mqtt_messages_total"]
+    [f"{n}_total" for n in COUNTERS] + list(GAUGES) + list(CONDITION_GAUGES)
+    + ["bearing_edge_build_info", "bearing_edge_mqtt_messages_total"]
     + [f"{h}{s}" for h in ("bearing_edge_alarm_latency_seconds", "bearing_edge_inference_seconds")
        for s in ("_bucket", "_sum", "_count")])
 

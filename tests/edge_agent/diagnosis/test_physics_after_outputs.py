@@ -48,10 +48,10 @@ def run(tmp_path_factory):
     sources = raw_test2_files()
     sink = OrderSink()
     after: list[tuple] = []
-    sink.agent = replay_into_agent(tmp, sources, bundle_dir(root=tmp_path_factory.mktemp("b")),
-                                   lambda row, a: after.append((row.time, a.on_alarm.diagnosed)),
-                                   lambda: len(after) >= len(sources),
-                                   sink_factories=[*SINK_FACTORIES, lambda context: sink])
+    replay_into_agent(tmp, sources, bundle_dir(root=tmp_path_factory.mktemp("b")),
+                      lambda row, a: after.append((row.time, a.on_alarm.diagnosed)), lambda: len(after) >= len(sources),
+                      before_start=lambda agent: setattr(sink, "agent", agent),
+                      sink_factories=[*SINK_FACTORIES, lambda context: sink])
     return {"sink": sink, "after": after, "journal": tmp / "journal.sqlite"}
 
 
@@ -87,3 +87,42 @@ def test_the_failing_end_of_test_2_is_named_outer_race_on_bearing_1_from_the_phy
     assert events == details  # journaled, with the level it was taken at
     assert events[0].startswith(("at Alert: outer race", "at Danger: outer race"))
     assert physics["part"] == "outer_race" or "outer race" not in events[-1]
+
+
+def test_status_mqtt_state_and_metrics_show_the_physics_diagnosis_and_the_velocity(run, capsys):
+    """The same facts for every reader (edge_agent/facts.py): status, the MQTT state, Prometheus."""
+    from prometheus_client import generate_latest
+
+    from edge_agent.cli.main import main
+    from edge_agent.facts import condition_states
+    from edge_agent.telemetry import payloads
+    from edge_agent.telemetry.metrics import TelemetryMetrics
+
+    assert main(["status", "--journal", str(run["journal"])]) == 0
+    out = capsys.readouterr().out
+    j = Journal.open_readonly(run["journal"])
+    try:
+        physics, velocity = j.get_state("physics"), j.get_state("vibration")
+        heartbeat, last = j.get_state("heartbeat"), j.snapshots(last=1)[0]
+        state = payloads.state_message(running=False, heartbeat=heartbeat, last_row=last, counters=j.counters(),
+                                       diagnosis=j.latest_diagnosis(), **condition_states(j))
+        metrics = TelemetryMetrics("n1")
+        metrics.update(j, heartbeat=heartbeat, running=False, counters=j.counters(), last_row=last, backlog={},
+                       connected=None, published={})
+    finally:
+        j.close()
+    line = next(line for line in out.splitlines() if line.startswith("physics diagnosis: "))
+    assert line.startswith(f"physics diagnosis: outer race, confidence {physics['confidence']:.2f} (envelope spectrum "
+                           f"of the {physics['level']} snapshot ")
+    assert "against the commissioning baseline): outer race (Bearing 1): line at 2" in line
+    speed = next(line for line in out.splitlines() if line.startswith("velocity RMS 10-1000 Hz: "))
+    assert f"Bearing 1 {velocity['mm_s'][0]:.2f} mm/s zone {velocity['zones'][0]}" in speed and "group 2" in speed
+    assert state["physics_diagnosis"]["part"] == "outer_race" and state["physics_diagnosis"]["available"] is True
+    assert state["velocity"]["zones"] == velocity["zones"] and state["velocity"]["mm_s"] == velocity["mm_s"]
+    payloads.encode(state)  # strict JSON
+    text = generate_latest(metrics.registry).decode()
+    assert f'bearing_edge_physics_diagnosis{{channel="Bearing 1",node="n1",part="outer_race"}} ' \
+           f'{physics["confidence"]}' in text
+    assert f'bearing_edge_velocity_rms_mm_s{{channel="Bearing 1",node="n1"}} {velocity["mm_s"][0]}' in text
+    zone = "ABCD".index(velocity["zones"][0]) + 1
+    assert f'bearing_edge_iso_zone{{channel="Bearing 1",node="n1"}} {zone:.1f}' in text

@@ -1,4 +1,5 @@
-"""The commissioning baseline a bundle carries for the device's physics diagnosis.
+"""The commissioning baseline a bundle carries for the device's physics diagnosis (``bearing-convert`` stores it,
+``bearing-train report`` diagnoses against the same).
 
 ``bearing-convert MODEL_DIR --out BUNDLE --physics-baseline RECORDING...`` reads the healthy recording the
 model was trained on (any form ``bearing-train ingest`` reads), takes its first ``--baseline-snapshots``
@@ -20,6 +21,7 @@ from edge_agent.features.bearing import BearingGeometry
 from edge_agent.features.condition import ConditionSettings
 from edge_agent.features.spec import FeatureSpec
 from firmware_io.errors import BearingEdgeError
+from train.diagnose import iter_recording
 
 #: The first snapshots of the healthy period: the machine as commissioned (on IMS test 2, 20 snapshots are
 #: 3 h 10 min; docs/diagnosis.md reports the diagnosis against them).
@@ -58,8 +60,6 @@ def build(sources: Sequence[str | Path], spec: FeatureSpec, train_until: np.date
           snapshots: int = DEFAULT_SNAPSHOTS) -> PhysicsBaseline:
     """The baseline of the first ``snapshots`` snapshots of ``sources`` up to ``train_until`` (refused when the
     recording's rate, length or channels differ from the model's spec, or it has none in the healthy period)."""
-    from train.diagnose import iter_recording
-
     bearing, shaft_hz = geometry(spec, bearing, shaft_hz)
     if snapshots < 1:
         raise PhysicsBaselineError(f"--baseline-snapshots must be >= 1, got {snapshots}")
