@@ -1,6 +1,6 @@
 """What a bundle carries for the physics diagnosis: the bearing, the shaft speed and the commissioning baseline.
 
-``bearing-convert ... --physics-baseline RECORDING`` (:mod:`convert.physics_baseline`) writes a
+``bearing-convert ... --physics-baseline RECORDING`` (:mod:`train.physics_baseline`, :mod:`convert.pipeline`) writes a
 ``physics`` section into the manifest and the baseline's squared envelope spectrum as a ``.npy`` file
 listed (and checksummed) in ``files``::
 
