@@ -114,10 +114,13 @@ class OnAlarm:
             self._follow(bundle)
             if score.state != RUNNING or score.fault is not None:
                 return  # stopped, starting, a sensor problem: not the bearing's vibration
+            due = self._due(self.clock(), score.level)
+            if not (self._velocity_ok or due):
+                return
             values = to_physical(samples, scale)
             if self._velocity_ok:
                 self._velocity(values, bundle.spec, time_s)
-            if self._due(self.clock(), score.level):
+            if due:
                 self._diagnose(values, bundle.spec, time_s, score.level)
         except Exception as exc:  # a bug here must not stop the agent: it only informs
             log.exception("physics diagnosis failed")
