@@ -91,11 +91,12 @@ def run(args: argparse.Namespace) -> int:
         from edge_agent.scoring.signing import read_public_key
 
         read_public_key(args.sign)
+    physics = _physics(args)  # a wrong option is refused before TensorFlow loads too
     from convert.pipeline import convert_model_dir
 
     result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,
                                data=args.data, force=args.force, default=args.default, runtimes=args.runtimes,
-                               sign=args.sign, bundle_version=args.bundle_version, physics=_physics(args),
+                               sign=args.sign, bundle_version=args.bundle_version, physics=physics,
                                progress=lambda message: print(f"bearing-convert: {message}", file=sys.stderr,
                                                               flush=True))
     print(result.parity_table(markdown=False))
