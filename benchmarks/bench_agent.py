@@ -30,6 +30,11 @@ start, which costs ~1.3 MiB of resident memory that no installed agent pays.
 Run: ``python -m benchmarks.bench_agent`` (``--quick``: ~15 s windows instead
 of ~45 s). Set ``BEARING_EDGE_BENCH_BUNDLE`` to use an existing bundle;
 otherwise one is trained briefly and converted first (not timed).
+
+``--envelope`` (issue 24 #6): the bundle has the envelope features (mean |x| and the envelope peak/median at
+the four defect frequencies, ``bench_condition_agent``'s set) and carries the commissioning envelope spectrum,
+so the agent also reads velocity and runs the physics diagnosis of its alarming snapshots (after the outputs,
+so outside the latency). Goals then: last byte -> outputs p99 <= 20 ms and the agent under 2.5 % of a core.
 """
 from __future__ import annotations
 
@@ -56,6 +61,8 @@ GOAL_CPU_PCT = 1.0
 TRANSPORTS = ("pty", "socket")
 GOAL_RSS_MIB = 50.0
 GOAL_LATENCY_MS = 20.0
+#: issue 24 #6, with the envelope features and the physics diagnosis
+GOAL_ENVELOPE_CPU_PCT = 2.5
 REPO = datasets.REPO_ROOT
 
 # The floor: read the stream with the agent's own transport, as cheaply as it can (every read
@@ -70,10 +77,14 @@ while True:
 """
 
 
-def _bundle(tmp: Path, quick: bool) -> Path:
+def _bundle(tmp: Path, quick: bool, envelope: bool = False) -> Path:
     given = os.environ.get("BEARING_EDGE_BENCH_BUNDLE")
     if given:
         return Path(given)
+    if envelope:
+        from benchmarks.bench_condition_agent import envelope_bundle
+
+        return envelope_bundle(tmp, quick, physics=True)
     from convert.pipeline import convert_model_dir
     from train.fit import fit_model_dir
 
@@ -227,19 +238,23 @@ def _agent(tmp: Path, name: str, bundle: Path, config: Path, window: float) -> t
 def _latencies(rows: list[dict]) -> dict[str, float]:
     latencies = sorted(r["latency_ms"] for r in rows if r["latency_ms"] is not None)
     if not latencies:
-        return {"latency_ms_median": float("nan"), "latency_ms_p90": float("nan"), "latency_ms_max": float("nan")}
+        return {k: float("nan") for k in ("latency_ms_median", "latency_ms_p90", "latency_ms_p99", "latency_ms_max")}
     return {"latency_ms_median": statistics.median(latencies),
-            "latency_ms_p90": latencies[int(0.9 * (len(latencies) - 1))], "latency_ms_max": latencies[-1]}
+            "latency_ms_p90": latencies[int(0.9 * (len(latencies) - 1))],
+            # the nearest rank (ceil(0.99 n)): with fewer than 100 snapshots, the largest
+            "latency_ms_p99": latencies[max(0, -(-99 * len(latencies) // 100) - 1)], "latency_ms_max": latencies[-1]}
 
 
-def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS) -> BenchResult:
-    window = 15.0 if quick else 45.0
+def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope: bool = False,
+        window_s: float | None = None) -> BenchResult:
+    window = window_s if window_s is not None else 15.0 if quick else 45.0
     load_before = os.getloadavg()
-    figures: dict = {"window_s": window, "goal_cpu_pct": GOAL_CPU_PCT, "goal_rss_mib": GOAL_RSS_MIB,
-                     "goal_latency_ms": GOAL_LATENCY_MS, "transports": list(transports)}
+    goal_cpu = GOAL_ENVELOPE_CPU_PCT if envelope else GOAL_CPU_PCT
+    figures: dict = {"window_s": window, "goal_cpu_pct": goal_cpu, "goal_rss_mib": GOAL_RSS_MIB,
+                     "goal_latency_ms": GOAL_LATENCY_MS, "transports": list(transports), "envelope": envelope}
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp_name:
         tmp = Path(tmp_name)
-        bundle = _bundle(tmp, quick)
+        bundle = _bundle(tmp, quick, envelope)
         _byte_compile()
         config = tmp / "agent.toml"
         config.write_text('[gpio]\npin_factory = "mock"\n')
@@ -252,6 +267,7 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS) -> BenchR
                              "floor_cpu_pct": floor["cpu_pct"], "floor_peak_rss_mib": floor["peak_rss_mib"],
                              "cpu_vs_floor": agent["cpu_pct"] / floor["cpu_pct"] if floor["cpu_pct"] > 0
                              else float("nan"),
+                             "physics_diagnoses_in_window": _physics_events(tmp),
                              "latency_ms_all": [round(r["latency_ms"], 3) for r in rows
                                                 if r["latency_ms"] is not None]}
     figures["load_average"] = [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()]
@@ -261,11 +277,95 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS) -> BenchR
     figures["peak_rss_mib"] = max(figures[n]["peak_rss_mib"] for n in transports)
     figures["cpu_pct"] = max(figures[n]["cpu_pct"] for n in transports)
     figures["latency_ms_max"] = max(figures[n]["latency_ms_max"] for n in transports)
-    goals = {f"CPU <= {GOAL_CPU_PCT:g} % of a core": figures["cpu_pct"] <= GOAL_CPU_PCT,
-             f"peak RSS <= {GOAL_RSS_MIB:g} MiB": figures["peak_rss_mib"] <= GOAL_RSS_MIB,
-             f"alarm latency <= {GOAL_LATENCY_MS:g} ms": figures["latency_ms_max"] <= GOAL_LATENCY_MS}
-    return BenchResult("agent", "Edge agent: CPU, memory, alarm latency on a live stream", figures,
-                       _markdown(figures, transports), goals)
+    figures["latency_ms_p99"] = max(figures[n]["latency_ms_p99"] for n in transports)
+    goals = {f"CPU <= {goal_cpu:g} % of a core": figures["cpu_pct"] <= goal_cpu,
+             f"peak RSS <= {GOAL_RSS_MIB:g} MiB": figures["peak_rss_mib"] <= GOAL_RSS_MIB}
+    if envelope:  # issue 24 #6 states its latency goal at the 99th percentile
+        goals[f"alarm latency p99 <= {GOAL_LATENCY_MS:g} ms"] = figures["latency_ms_p99"] <= GOAL_LATENCY_MS
+    else:
+        goals[f"alarm latency <= {GOAL_LATENCY_MS:g} ms"] = figures["latency_ms_max"] <= GOAL_LATENCY_MS
+    markdown = _markdown(figures, transports)
+    if envelope:
+        figures["snapshot_path_cpu_ms"] = snapshot_path_costs(20 if quick else 60)
+        markdown += ("\n\nThe loop's steps on one snapshot, CPU time of this process (`time.process_time`), same run:"
+                     "\n\n" + _costs_markdown(figures["snapshot_path_cpu_ms"]))
+    name = "agent_envelope" if envelope else "agent"
+    title = ("Edge agent with the envelope features and the physics diagnosis: CPU, memory, alarm latency"
+             if envelope else "Edge agent: CPU, memory, alarm latency on a live stream")
+    return BenchResult(name, title, figures, markdown, goals)
+
+
+def _cpu_ms(fn, repeats: int) -> dict[str, float]:
+    """CPU time of one call (``process_time``: the loop's own thread, whatever the machine's load), in ms:
+    median, p90 and max over ``repeats`` calls after one untimed call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(1000.0 * (time.process_time() - t0))
+    times.sort()
+    return {"median": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))], "max": times[-1]}
+
+
+def snapshot_path_costs(repeats: int = 60) -> dict[str, dict[str, float]]:
+    """What the agent's loop computes for one real 4 x 20,480 test-2 snapshot (the failing end), step by step:
+    before the outputs (features, sample checks) and after them (velocity, physics diagnosis), against mean |x|
+    alone (the baseline in the same run). process_time: ticks of 1-10 ms are averaged over the repeats."""
+    import numpy as np
+
+    from benchmarks.bench_condition import spec_of
+    from benchmarks.bench_condition_agent import ENVELOPE_SET
+    from edge_agent.diagnosis.physics import Baseline, diagnose
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
+    from edge_agent.features.condition import power_spectrum, to_physical, velocity_rms
+    from edge_agent.features.registry import compute
+    from edge_agent.scoring.machine_state import MachineState
+    from firmware_io.recordings.reader import iter_snapshots
+
+    snaps = list(iter_snapshots([datasets.RAW_TEST2_DIR]))
+    counts = snaps[13].as_counts(datasets.IMS_SCALE)  # 2004-02-19 04:32:39: bearing 1's outer race failing
+    scale, rate = datasets.IMS_SCALE, datasets.IMS_SAMPLE_RATE_HZ
+    spec = spec_of(ENVELOPE_SET, counts.shape[1])
+    state = MachineState(spec.channel_names, np.full(counts.shape[1], 0.06))
+    baseline = Baseline.from_snapshots([s.physical() for s in snaps[:11]], rate)
+    values = to_physical(counts, scale)
+    values32 = values.astype(np.float32)
+    return {
+        "features: mean |x| (baseline)": _cpu_ms(lambda: compute(None, counts, scale), repeats),
+        "features: the envelope set (mean |x| + env_*_ptm)": _cpu_ms(lambda: compute(spec, counts, scale), repeats),
+        "sample checks (flat, clipping, DC offset)": _cpu_ms(lambda: state.classify(1.0, None, counts, scale), repeats),
+        "after the outputs: velocity RMS of 4 channels": _cpu_ms(
+            lambda: velocity_rms(*power_spectrum(to_physical(counts, scale), rate)), repeats),
+        # one real FFT of the 4 channels, as the features take it, in float64 and in float32 (not taken: see RESULTS)
+        "one rfft of the 4 channels, float64": _cpu_ms(lambda: np.fft.rfft(values, axis=0), repeats),
+        "one rfft of the 4 channels, float32": _cpu_ms(lambda: np.fft.rfft(values32, axis=0), repeats),
+        "after the outputs: physics diagnosis (4 channels)": _cpu_ms(
+            lambda: diagnose(values, rate, IMS_BEARING, IMS_SHAFT_HZ, baseline, spec.channel_names),
+            max(10, repeats // 4)),
+    }
+
+
+def _costs_markdown(costs: dict[str, dict[str, float]]) -> str:
+    base = next(iter(costs.values()))["median"]
+    lines = ["| step, per 4 x 20,480 snapshot | CPU ms, median / p90 / max | x mean \\|x\\| |", "|---|---:|---:|"]
+    for label, c in costs.items():
+        cell = label.replace("|", "\\|")
+        lines.append(f"| {cell} | {c['median']:.2f} / {c['p90']:.2f} / {c['max']:.2f} | "
+                     f"{c['median'] / base if base > 0 else float('nan'):.1f} |")
+    return "\n".join(lines)
+
+
+def _physics_events(tmp: Path) -> int:
+    """How many physics diagnoses the newest journal holds (the agent runs them after the outputs)."""
+    journals = sorted(tmp.glob("journal-*.sqlite"), key=lambda p: p.stat().st_mtime)
+    if not journals:
+        return 0
+    j = Journal(journals[-1], create=False)
+    try:
+        return len(j.events(last=100000, kind="physics_diagnosis"))
+    finally:
+        j.close()
 
 
 def _markdown(f: dict, transports: tuple[str, ...]) -> str:
@@ -282,8 +382,8 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
         "| figure | " + " | ".join(transports) + " | goal |",
         "|---|" + "---|" * len(transports) + "---|",
         "| CPU, % of one core | " + " | ".join(
-            f"{f[n]['cpu_pct']:.2f} % ({verdict(f[n]['cpu_pct'], GOAL_CPU_PCT)})" for n in transports)
-        + f" | <= {GOAL_CPU_PCT:g} % |",
+            f"{f[n]['cpu_pct']:.2f} % ({verdict(f[n]['cpu_pct'], f['goal_cpu_pct'])})" for n in transports)
+        + f" | <= {f['goal_cpu_pct']:g} % |",
         "| floor: read (longest hold) + discard only, % of one core | " + " | ".join(
             f"{f[n]['floor_cpu_pct']:.2f} % (agent = {f[n]['cpu_vs_floor']:.2f} x floor)" for n in transports)
         + " | - |",
@@ -292,12 +392,18 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
         f"{verdict(f['peak_rss_mib'], GOAL_RSS_MIB)}) |",
         "| of which private (RssAnon) / shared library pages (RssFile), at the end | " + " | ".join(
             f"{f[n]['rss_anon_mib']:.1f} / {f[n]['rss_file_mib']:.1f} MiB" for n in transports) + " | - |",
-        "| last byte -> alarm output, median / p90 / max | " + " | ".join(
-            f"{f[n]['latency_ms_median']:.2f} / {f[n]['latency_ms_p90']:.2f} / {f[n]['latency_ms_max']:.2f} ms "
-            f"({verdict(f[n]['latency_ms_max'], GOAL_LATENCY_MS)})" for n in transports)
-        + f" | <= {GOAL_LATENCY_MS:g} ms |",
+        "| last byte -> alarm output, median / p90 / p99 / max | " + " | ".join(
+            f"{f[n]['latency_ms_median']:.2f} / {f[n]['latency_ms_p90']:.2f} / {f[n]['latency_ms_p99']:.2f} / "
+            f"{f[n]['latency_ms_max']:.2f} ms "
+            f"({verdict(f[n]['latency_ms_p99' if f['envelope'] else 'latency_ms_max'], GOAL_LATENCY_MS)})"
+            for n in transports)
+        + f" | {'p99' if f['envelope'] else 'max'} <= {GOAL_LATENCY_MS:g} ms |",
         "| snapshots journaled / scored in the window | " + " | ".join(
             f"{f[n]['snapshots_in_window']} / {f[n]['snapshots_scored_in_window']}" for n in transports) + " | - |",
+        "| physics_diagnosis events journaled (whole run, after the outputs) | " + " | ".join(
+            str(f[n]["physics_diagnoses_in_window"]) for n in transports) + " | - |",
+        "| the 5 longest latencies | " + " | ".join(
+            ", ".join(f"{v:.1f}" for v in sorted(f[n]["latency_ms_all"])[-5:]) + " ms" for n in transports) + " | - |",
         "",
         "The replay process itself used " + ", ".join(f"{f[n]['replay_cpu_pct']:.1f} % ({n})" for n in transports)
         + " of a core. Latency is journaled by the agent per snapshot, from when the read returning the "
@@ -313,8 +419,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="~15 s windows instead of ~45 s")
     parser.add_argument("--transport", choices=TRANSPORTS, action="append",
                         help="measure only this transport (repeatable; default: all)")
+    parser.add_argument("--envelope", action="store_true",
+                        help="a bundle with the envelope features and the physics baseline (issue 24 #6)")
+    parser.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                        help="measuring window per run (default 45 s, --quick 15 s); a p99 needs 100 snapshots or more")
+    parser.add_argument("--steps-only", action="store_true",
+                        help="only the CPU time of the loop's steps on one snapshot (no agent run; seconds)")
     args = parser.parse_args()
-    print(run(args.quick, tuple(args.transport or TRANSPORTS)).markdown)
+    if args.steps_only:
+        print(_costs_markdown(snapshot_path_costs(20 if args.quick else 60)))
+        return
+    print(run(args.quick, tuple(args.transport or TRANSPORTS), args.envelope, args.window).markdown)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,13 @@ def feature_costs(quick: bool) -> tuple[dict, str]:
     return figures, "\n".join(lines)
 
 
-def envelope_bundle(tmp: Path, quick: bool) -> Path:
+def envelope_bundle(tmp: Path, quick: bool, physics: bool = False) -> Path:
     """A bundle on the envelope set, as ``bearing-train ingest --features ... --bearing ims``,
-    ``fit --features ... --immediate 1.75`` and ``bearing-convert`` make it (not timed)."""
+    ``fit --features ... --immediate 1.75`` and ``bearing-convert`` make it (not timed); with ``physics``,
+    converted with ``--physics-baseline`` on the same healthy snapshots (the agent then diagnoses its alarms)."""
+    from functools import partial
+
+    from train.physics_baseline import build
     from convert.pipeline import convert_model_dir
     from train.fit import fit_model_dir
     from train.ingest import ingest
@@ -73,8 +77,8 @@ def envelope_bundle(tmp: Path, quick: bool) -> Path:
     ingest([datasets.RAW_TEST2_DIR], table, progress=False, features=ENVELOPE_SET, condition=SETTINGS)
     fit_model_dir(table, tmp / "envelope_model", TRAIN_UNTIL, epochs=10 if quick else 30, validation_split=0.0,
                   make_plots=False, features=ENVELOPE_SET, immediate=AE_IMMEDIATE)
-    return convert_model_dir(tmp / "envelope_model", tmp / "envelope_bundle", variants=("float32",),
-                             data=table).bundle_dir
+    return convert_model_dir(tmp / "envelope_model", tmp / "envelope_bundle", variants=("float32",), data=table,
+                             physics=partial(build, [datasets.RAW_TEST2_DIR]) if physics else None).bundle_dir
 
 
 def _agent_run(bundle: Path, quick: bool, transports: tuple[str, ...]) -> dict:

@@ -41,6 +41,42 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle-version", type=_version, metavar="N",
                    help="the bundle's version, in the signed part (default with --sign: the conversion time in "
                         "seconds since 1970); a device refuses a bundle older than the one it ran")
+    _add_physics_options(p)
+
+
+def _add_physics_options(p: argparse.ArgumentParser) -> None:
+    from train.ingest_cli import add_recording_options
+
+    g = p.add_argument_group("the device's physics diagnosis (docs/diagnosis.md#on-the-device)")
+    g.add_argument("--physics-baseline", nargs="+", default=None, metavar="RECORDING",
+                   help="the healthy recording the model was trained on (any form ingest reads): the mean squared "
+                        "envelope spectrum of its first snapshots goes into the bundle, so that the device names the "
+                        "failing part of an alarming snapshot against it; without it the device gives no physics "
+                        "diagnosis")
+    g.add_argument("--baseline-snapshots", type=int, default=None, metavar="N",
+                   help="how many snapshots from the start of the healthy period (default 20)")
+    g.add_argument("--bearing", default=None, metavar="ims|N,d,D,ANGLE",
+                   help="the bearing, when the model was ingested without --bearing")
+    g.add_argument("--shaft-rpm", type=float, default=None, help="nominal shaft speed, with --bearing")
+    add_recording_options(p)
+
+
+def _physics(args: argparse.Namespace):
+    """``physics(spec, train_until)`` for convert_model_dir, or None without --physics-baseline."""
+    if not args.physics_baseline:
+        if args.bearing or args.baseline_snapshots is not None:
+            from train.physics_baseline import PhysicsBaselineError
+
+            raise PhysicsBaselineError("--bearing and --baseline-snapshots go with --physics-baseline RECORDING")
+        return None
+    from functools import partial
+
+    from train.physics_baseline import DEFAULT_SNAPSHOTS, build
+    from train.ingest_cli import parse_bearing, read_options
+
+    bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm) if args.bearing else (None, None)
+    return partial(build, args.physics_baseline, options=read_options(args), bearing=bearing, shaft_hz=shaft_hz,
+                   snapshots=args.baseline_snapshots or DEFAULT_SNAPSHOTS)
 
 
 def _version(text: str) -> int:
@@ -55,11 +91,12 @@ def run(args: argparse.Namespace) -> int:
         from edge_agent.scoring.signing import read_public_key
 
         read_public_key(args.sign)
+    physics = _physics(args)  # a wrong option is refused before TensorFlow loads too
     from convert.pipeline import convert_model_dir
 
     result = convert_model_dir(args.model_dir, args.out, variants=args.variants or VARIANTS,
                                data=args.data, force=args.force, default=args.default, runtimes=args.runtimes,
-                               sign=args.sign, bundle_version=args.bundle_version,
+                               sign=args.sign, bundle_version=args.bundle_version, physics=physics,
                                progress=lambda message: print(f"bearing-convert: {message}", file=sys.stderr,
                                                               flush=True))
     print(result.parity_table(markdown=False))

@@ -21,10 +21,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from train.physics_baseline import PhysicsBaseline
 from convert.export import convert_variant, unrolled_copy, weight_dtypes
 from convert.parity import ParityResult, compare, failed, format_table, keras_scores
 from convert import reference_windows, tflite_env
 from convert.variants import DEFAULT_PREFERENCE, VARIANT_DESCRIPTIONS, VARIANTS
+from edge_agent.diagnosis import bundle_section
+from edge_agent.features.spec import FeatureSpec
 from edge_agent.atomic import atomic_directory, atomic_output, write_bytes_atomic, write_text_atomic
 from edge_agent.scoring.bundle import MANIFEST, SCALER, SCHEMA_VERSION, load_bundle, sha256_file
 from edge_agent.scoring.manifest import content_id
@@ -184,12 +187,16 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
                       data: str | Path | None = None, force: bool = False,
                       default: str | None = None, runtimes: Iterable[str] = RUNTIMES,
                       progress: Callable[[str], None] | None = None, sign: str | Path | None = None,
-                      bundle_version: int | None = None) -> ConvertResult:
+                      bundle_version: int | None = None,
+                      physics: Callable[[FeatureSpec, np.datetime64], PhysicsBaseline] | None = None) -> ConvertResult:
     """Convert, gate and bundle; see the module docstring. Returns the parity table and paths.
 
     Every variant is checked on each of ``runtimes`` (default both; the tflite-runtime environment is created
     on first need, :func:`convert.tflite_env.ensure_python`, telling ``progress``). A check that cannot run is a
     gate failure: :class:`ConversionError` and no bundle, unless ``force``.
+
+    ``physics(spec, train_until)`` (e.g. :func:`train.physics_baseline.build` with its recording) gives the
+    commissioning envelope spectrum the device's physics diagnosis needs; it is read before the conversion.
     """
     import keras
     import tensorflow as tf
@@ -223,6 +230,7 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         raise ConversionError(f"{md.path / METADATA}: no split.train_until; cannot tell the healthy "
                               "period used for int8 calibration")
     train_until = parse_timestamp(md.train_until)
+    physics_baseline = physics(md.spec, train_until) if physics is not None else None  # a bad recording: refused now
     threshold, k = md.threshold_value, md.debounce
     immediate = md.threshold.get("immediate")
     reference = keras_scores(md.model, md.scaler, table, threshold, k,
@@ -312,6 +320,9 @@ def convert_model_dir(model_dir: str | Path, out: str | Path, variants: Iterable
         manifest["parity_summary"] = format_table(parity, sizes)
         if picks:  # added last: the gate's loads above compare nothing yet, the final load_bundle checks them
             manifest["reference"] = reference_windows.section(table, picks, reference, md.spec.timesteps)
+        if physics_baseline is not None:  # the file is listed and checksummed by the _write_manifest below
+            physics_baseline.write(staging)
+            manifest[bundle_section.SECTION] = physics_baseline.section
         if sign is not None or bundle_version is not None:  # what a device compares to refuse a downgrade
             manifest["bundle_version"] = int(bundle_version if bundle_version is not None else time.time())
         _write_manifest(staging, manifest)

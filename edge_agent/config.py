@@ -200,6 +200,14 @@ class DeploySection:
 
 
 @dataclass(frozen=True)
+class VibrationSection:
+    #: the ISO 10816-3 machine group whose velocity zone limits apply: "group2" (15-300 kW) or "group1" (larger)
+    machine_group: str = "group2"
+    #: the machine's foundation for those limits: "rigid" or "flexible"
+    foundation: str = "rigid"
+
+
+@dataclass(frozen=True)
 class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     serial: SerialSection = field(default_factory=SerialSection)
@@ -212,6 +220,7 @@ class Config:
     web: WebSection = field(default_factory=WebSection)
     levels: LevelsSection = field(default_factory=LevelsSection)
     deploy: DeploySection = field(default_factory=DeploySection)
+    vibration: VibrationSection = field(default_factory=VibrationSection)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (command-line overrides)."""
@@ -295,6 +304,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("deploy", "probation_snapshots"): (lambda v: 1 <= v <= 100_000, "between 1 and 100000"),
     ("deploy", "probation_hours"): (lambda v: 0 <= v <= 24 * 30, "between 0 and 720 (30 days)"),
     ("deploy", "on_alarm"): (lambda v: v in ("rollback", "hold"), 'one of "rollback", "hold"'),
+    ("vibration", "machine_group"): (lambda v: v in ("group1", "group2"), 'one of "group1", "group2"'),
+    ("vibration", "foundation"): (lambda v: v in ("rigid", "flexible"), 'one of "rigid", "flexible"'),
     ("web", "listen"): (lambda v: v.rpartition(":")[2].isdigit() and bool(v.rpartition(":")[0]),
                         "HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080"),
 }

@@ -30,7 +30,21 @@ FACTS: dict[str, str] = {
     "slot": "the slot (a or b) the running bundle was deployed to by bearing-agent deploy (none: not deployed so)",
     "deploy": "the last bearing-agent deploy: phase (loading, probation, committed, rolled_back, rejected), the "
               "deployed and the previous bundle, why, and during probation its progress (none before any deploy)",
+    "velocity": "the last running snapshot's RMS velocity 10-1000 Hz per channel in mm/s and its ISO 10816-3 zone "
+                "(A-D) for the configured machine group and foundation (none before a running snapshot)",
+    "physics_diagnosis": "the failing part named from the physics of the bearing (the squared envelope spectrum of "
+                         "the newest alarming snapshot against the commissioning baseline): part, confidence, "
+                         "channel, evidence; or why there is none. Separate from 'diagnosis', the autoencoder's "
+                         "'which channel carries the error'",
 }
+
+#: The journal state keys the agent's after-outputs readings are kept under (edge_agent.diagnosis.on_alarm).
+PHYSICS_STATE, SPECTRUM_STATE, VIBRATION_STATE = "physics", "physics_spectrum", "vibration"
+
+
+def condition_states(journal: Any) -> dict[str, Any]:
+    """``physics`` and ``vibration`` as :func:`node_facts` takes them, read from a journal's state."""
+    return {"physics": journal.get_state(PHYSICS_STATE), "vibration": journal.get_state(VIBRATION_STATE)}
 
 #: what Prometheus shows for a level: its rank, normal lowest
 LEVEL_NUMBER = {name: rank for rank, name in enumerate(LEVELS)}
@@ -38,9 +52,11 @@ LEVEL_NUMBER = {name: rank for rank, name in enumerate(LEVELS)}
 
 def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None,
                latest_diagnosis: dict[str, Any] | None = None,
-               baseline_state: dict[str, Any] | None = None) -> dict[str, Any]:
+               baseline_state: dict[str, Any] | None = None, physics: dict[str, Any] | None = None,
+               vibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """The :data:`FACTS` from what the journal holds (heartbeat, the last snapshot row, the newest diagnosed
-    row as ``Journal.latest_diagnosis`` gives it, and the agent's journaled baseline state)."""
+    row as ``Journal.latest_diagnosis`` gives it, the agent's journaled baseline state, and the after-outputs
+    readings :func:`condition_states` reads)."""
     hb, last = heartbeat or {}, last_row or {}
     latched = bool(hb.get("alarm_latched"))
     diagnosis = hb.get("alarm_diagnosis") if latched and hb.get("alarm_diagnosis") else \
@@ -61,4 +77,24 @@ def node_facts(heartbeat: dict[str, Any] | None, last_row: dict[str, Any] | None
         "bundle_id": hb.get("bundle_id"),
         "slot": deploy.get("slot"),
         "deploy": deploy if deploy.get("phase") else None,
+        "velocity": _velocity(vibration),
+        "physics_diagnosis": _physics(physics),
     }
+
+
+def _velocity(vibration: Any) -> dict[str, Any] | None:
+    if not isinstance(vibration, dict) or not isinstance(vibration.get("mm_s"), list):
+        return None
+    return {k: vibration.get(k) for k in ("time", "channels", "mm_s", "zones", "worst_zone", "machine_group",
+                                          "foundation", "limits_mm_s", "class")}
+
+
+def _physics(physics: Any) -> dict[str, Any] | None:
+    """The diagnosis (``part`` is None while no alarming snapshot was diagnosed), or why there is none."""
+    if not isinstance(physics, dict):
+        return None
+    if not physics.get("available"):
+        return {"available": False, "part": None, "why_not": physics.get("why_not")}
+    return {"available": True, "why_not": None,
+            **{k: physics.get(k) for k in ("part", "confidence", "channel", "text", "time", "level", "line",
+                                           "shaft_hz")}}

@@ -22,6 +22,7 @@ from edge_agent.config import Config
 from edge_agent.counters import Counters
 from edge_agent.deploy.probation import DEPLOY, ROLLBACK, Probation
 from edge_agent.deploy.slots import Slots
+from edge_agent.diagnosis.on_alarm import DIAGNOSE_REQUEST, OnAlarm, VibrationClass
 from edge_agent.features import registry
 from edge_agent.journal import AgentJournal, SnapshotRow
 from edge_agent.outputs.factory import SINK_FACTORIES, SinkContext, SinkFactory, build_sinks
@@ -101,6 +102,8 @@ class Agent:
         except SinkError as exc:
             self.journal.close()
             raise AgentError(str(exc)) from exc
+        #: velocity and the physics diagnosis, read after a snapshot's outputs are set (never before)
+        self.on_alarm = OnAlarm(self.journal, self._event, VibrationClass(**vars(config.vibration)))
         self._last = dict.fromkeys(("housekeeping", "flush", "losses", "disk"), time.monotonic()) | {"prune": -PRUNE_S}
         self._show()
 
@@ -178,6 +181,9 @@ class Agent:
         self.sinks.on_snapshot(row)
         for kind, detail in events:
             self._event(kind, detail)
+        # Only now, the outputs set and the row journaled: velocity, and the physics diagnosis of an alarming snapshot.
+        self.on_alarm.after_outputs(self.loaded.bundle if self.loaded else None, snap.samples, board.info.scale,
+                                    snap.timestamp, score)
         if self.on_snapshot is not None:
             self.on_snapshot(row, self)
 
@@ -206,6 +212,8 @@ class Agent:
                 if folder is not None:  # a rollback by hand after a commit loads an older bundle on purpose
                     self.reloader.request_from(folder, floor=kind == DEPLOY)
                 self.memory.flush()  # "loading" (or why not) shown now, not at the next flush
+            elif kind == DIAGNOSE_REQUEST:  # bearing-agent diagnose: the next running snapshot, whatever its level
+                self.on_alarm.request(source)
         for source in self.acks.take(requests):  # the latch is journaled at once: an ack survives a crash
             events = self.alarm.acknowledge(source)
             self.journal.set_state(alarm=self.alarm.to_dict())

@@ -14,7 +14,7 @@ from typing import Any
 from pathlib import Path
 
 from edge_agent.config import load_config
-from edge_agent.facts import node_facts
+from edge_agent.facts import condition_states, node_facts
 from edge_agent.journal import Journal, JournalError
 from edge_agent.journal.access import write_problem
 from edge_agent.liveness import STALE_S, agent_running, heartbeat_age  # noqa: F401 (readers import them from here)
@@ -70,7 +70,7 @@ def collect_status(journal: Journal, last: int = 10) -> dict:
         "running": agent_running(heartbeat),
         # machine state, level, alarm, fault, diagnosis: the same facts every reader shows (edge_agent.facts)
         "facts": node_facts(heartbeat, snapshots[-1] if snapshots else None, diagnosis,
-                            journal.get_state("baseline")),
+                            journal.get_state("baseline"), **condition_states(journal)),
         "heartbeat_age_s": heartbeat_age(heartbeat), "agent": heartbeat,
         "alarm": journal.get_state("alarm") or {},
         "diagnosis": diagnosis,  # the newest snapshot over the threshold's bearing and defect

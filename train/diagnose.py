@@ -12,6 +12,7 @@ from typing import Callable, Container, Iterator, Sequence
 
 import numpy as np
 
+from edge_agent.diagnosis.offline import alarming
 from edge_agent.diagnosis.physics import Baseline, PhysicsDiagnosis, diagnose
 from edge_agent.features.bearing import BearingGeometry
 from firmware_io.recordings.ims import IMS_SAMPLE_RATE_HZ
@@ -81,8 +82,7 @@ def alarming_times(path: str | Path) -> dict[np.datetime64, str]:
         scores = ScoreTable.read(table_path)
     except (OSError, KeyError, ValueError) as exc:
         raise RecordingError(f"{table_path}: not a score table (timestamp,error,over_threshold,alarm): {exc}") from None
-    levels = scores.level if scores.level is not None else np.full(len(scores), "alarm")
-    return {np.datetime64(t, "s"): str(level) for t, level, on in zip(scores.timestamps, levels, scores.alarm) if on}
+    return alarming(scores)
 
 
 def diagnose_recording(sources: Sequence[str | Path], bearing: BearingGeometry, shaft_hz: float,

@@ -1,7 +1,12 @@
-"""``bearing-train report MODEL_DIR``: what a model directory says, in a dozen lines.
+"""``bearing-train report MODEL_DIR [--recording SOURCE...]``: what a model directory says, in a dozen lines.
 
 ``fit`` prints the same summary when it finishes, so a user sees at once the
-threshold, the first alarm and whether the healthy period stayed quiet.
+threshold, the first alarm and whether the healthy period stayed quiet. With the
+raw recording the model's table was ingested from, the snapshots in alarm are also
+diagnosed from the physics (:mod:`edge_agent.diagnosis.offline`, the device's code)
+against the commissioning baseline a bundle of this model would carry
+(:func:`train.physics_baseline.build`), and the first one's envelope spectrum is
+drawn against it (a PNG: defect frequencies and harmonics marked, the named lines circled).
 """
 from __future__ import annotations
 
@@ -13,7 +18,22 @@ from train.threshold import load_threshold
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from train.ingest_cli import add_recording_options
+
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a directory written by 'bearing-train fit'")
+    g = p.add_argument_group("the physics diagnosis of the snapshots in alarm (docs/diagnosis.md)")
+    g.add_argument("--recording", nargs="+", default=None, metavar="SOURCE",
+                   help="the raw recording the model's feature table was ingested from (any form ingest reads)")
+    g.add_argument("--bearing", default=None, metavar="ims|N,d,D,ANGLE",
+                   help="the bearing, when the model was ingested without --bearing")
+    g.add_argument("--shaft-rpm", type=float, default=None, help="nominal shaft speed, with --bearing")
+    g.add_argument("--baseline-snapshots", type=int, default=None, metavar="N",
+                   help="commissioning baseline: the first N snapshots of the healthy period (default 20, as "
+                        "bearing-convert --physics-baseline stores it)")
+    g.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                   help="where to draw the first alarming snapshot's envelope spectrum (default: "
+                        "MODEL_DIR/envelope_spectrum_first_alarm.png)")
+    add_recording_options(p)
 
 
 def summary(path: str | Path) -> str:
@@ -64,6 +84,51 @@ def summary(path: str | Path) -> str:
     return "\n".join(lines)
 
 
+def physics(path: str | Path, sources: list[str], options=None, bearing=None, shaft_hz: float | None = None,
+            snapshots: int | None = None, plot: Path | None = None) -> list[str]:
+    """Lines on the physics diagnosis of the model's snapshots in alarm, read from ``sources``; the first one's
+    envelope spectrum drawn to ``plot`` (default: in the model directory)."""
+    import numpy as np
+
+    from train.physics_baseline import DEFAULT_SNAPSHOTS, build
+    from edge_agent.diagnosis import bundle_section
+    from edge_agent.diagnosis.offline import alarming, diagnose_alarms, summary as physics_summary
+    from edge_agent.features.spec import FeatureSpec
+    from edge_agent.features.table import parse_timestamp
+    from edge_agent.scoring.scores import ScoreTable
+    from train.diagnose import iter_recording
+    from train.diagnose_plot import plot_envelope_spectrum
+
+    d = Path(path)
+    meta = model_dir.read_json(d, model_dir.METADATA)
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    made = build(sources, spec, parse_timestamp(meta["split"]["train_until"]), options, bearing, shaft_hz,
+                 snapshots or DEFAULT_SNAPSHOTS)  # the baseline a bundle of this model would carry
+    carried = bundle_section.read({bundle_section.SECTION: made.section}, {bundle_section.BASELINE_FILE: made.file_bytes},
+                                  spec)
+    alarms = alarming(ScoreTable.read(d / "scores.csv"))
+    recorded = ((r.snapshot.timestamp, r.snapshot.physical()) for r in iter_recording(sources, options))
+    found = list(diagnose_alarms(carried, spec.sample_rate_hz, spec.channel_names, alarms, recorded))
+    b = carried.baseline
+    lines = [f"physics baseline  {b.n_snapshots} snapshots {carried.first} .. {carried.last} (the healthy start)"]
+    lines += physics_summary(found, len(alarms))
+    if found:
+        first = found[0]
+        out = plot or d / "envelope_spectrum_first_alarm.png"
+        plot_envelope_spectrum(first.values, spec.sample_rate_hz, first.result, first.result.channel_index, out,
+                               f"{str(np.datetime64(first.time, 's')).replace('T', ' ')} [{first.level}] "
+                               f"{first.result.channel}", b)
+        lines.append(f"  its envelope spectrum against the baseline -> {out}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     print(summary(args.model_dir))
+    if args.recording:
+        from train.ingest_cli import parse_bearing, read_options
+
+        bearing, shaft_hz = parse_bearing(args.bearing, args.shaft_rpm) if args.bearing else (None, None)
+        for line in physics(args.model_dir, args.recording, read_options(args), bearing, shaft_hz,
+                            args.baseline_snapshots, args.plot):
+            print(line)
     return 0

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['samples_per_snapshot']} samples per snapshot")
     if summary.get("reference"):
         print(f"  reference: {summary['reference']}")
+    if summary.get("physics_diagnosis"):
+        print(f"  physics diagnosis: {summary['physics_diagnosis']}")
     if summary.get("signed_by"):
         print(f"  signature: by trusted key {summary['signed_by']}, bundle_version {summary['bundle_version']}")
     for name, v in summary["variants"].items():

@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "score": ("edge_agent.cli.score", "score a feature table offline with a bundle (the device's code path)"),
     "status": ("edge_agent.cli.status", "print the current state, last scores and counters from the journal"),
     "ack": ("edge_agent.cli.ack", "acknowledge a latched alarm"),
+    "diagnose": ("edge_agent.cli.diagnose", "ask the agent for the physics diagnosis of the next running snapshot"),
     "rebaseline": ("edge_agent.cli.rebaseline", "ask the agent for a new baseline after a bearing change (logged)"),
     "export": ("edge_agent.cli.export", "export recorded features as a feature table for retraining"),
     "install-service": ("edge_agent.cli.install", "install the systemd unit on this machine"),

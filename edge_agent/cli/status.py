@@ -86,6 +86,7 @@ def _print_text(status: dict) -> None:
             _say(f"change over the commissioning baseline: {c['feature']} {c['db']:+.1f} dB"
                  + (f"; over the active baseline: {a['feature']} {a['db']:+.1f} dB" if a and a != c else "")
                  + " (information, not an alarm)")
+        _say_condition(f)
         if f["rebaseline"]:
             r = f["rebaseline"]
             _say(f"re-baseline in progress since {_fmt(r.get('since'))} UTC, by {r.get('by')}: {r.get('reason')} "
@@ -97,7 +98,8 @@ def _print_text(status: dict) -> None:
             _say(f"deploy: {deploy_words(f['deploy'])}")
     if status["diagnosis"]:  # a version-1 journal, or one never over the threshold, has none
         d = status["diagnosis"]
-        _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold)")
+        _say(f"diagnosis: {diagnosis_words(d)} (snapshot {_fmt(d['time'])} UTC, the last over the threshold) "
+             "[the autoencoder's: where its error is, not a vibration analysis]")
     _say()
     _say(f"last {len(status['snapshots'])} snapshots:")
     _say(f"  {'time (UTC)':19}  {'first index':>12}  {'error':>10}  {'threshold':>10}  over  alarm  state     "
@@ -117,3 +119,23 @@ def _print_text(status: dict) -> None:
     _say("recent events:")
     for e in status["events"]:
         _say(f"  {_fmt(e['time'])}  {e['kind']:22} {e['detail']}")
+
+
+def _say_condition(f: dict) -> None:
+    """Velocity with its ISO zone, and the physics diagnosis (or why there is none)."""
+    v = f.get("velocity")
+    if v:
+        _say("velocity RMS 10-1000 Hz: " + ", ".join(f"{n} {mm:.2f} mm/s zone {z}" for n, mm, z in
+                                                    zip(v["channels"], v["mm_s"], v["zones"]))
+             + f" ({v['class']}; snapshot {_fmt(v['time'])} UTC)")
+    p = f.get("physics_diagnosis")
+    if not p:
+        return
+    if not p["available"]:
+        _say(f"physics diagnosis: {p['why_not']}")
+    elif p["part"] is None:
+        _say("physics diagnosis: none yet (no alarming snapshot since the bundle was loaded)")
+    else:
+        _say(f"physics diagnosis: {p['part'].replace('_', ' ')}, confidence {p['confidence']:.2f} "
+             f"(envelope spectrum of the {p['level']} snapshot {_fmt(p['time'])} UTC against the commissioning "
+             f"baseline): {p['text']}")

@@ -148,6 +148,34 @@ class Baseline:
         return cls(float(sample_rate_hz), int(np.shape(snapshots[0])[0]), freqs, total / len(snapshots),
                    len(snapshots))
 
+    def truncated(self, top_hz: float) -> np.ndarray:
+        """The power up to ``top_hz`` (float32, (bins, channels)): what a bundle stores (:func:`spectrum_extent_hz`:
+        every line the diagnosis reads lies below it, the rest of the spectrum is never compared)."""
+        return self.power[self.freqs <= top_hz].astype(np.float32)
+
+    @classmethod
+    def from_truncated(cls, power: np.ndarray, sample_rate_hz: float, samples_per_snapshot: int,
+                       n_snapshots: int) -> "Baseline":
+        """A baseline from :meth:`truncated`'s power: the bins above it are NaN, which no line can grow over
+        (a line read there is never "clear" against the baseline: the safe side)."""
+        power = np.asarray(power, dtype=np.float64)
+        freqs = np.fft.rfftfreq(int(samples_per_snapshot), 1.0 / float(sample_rate_hz))
+        if power.ndim != 2 or not 0 < power.shape[0] <= len(freqs):
+            raise ValueError(f"baseline power must be (bins <= {len(freqs)}, channels), got shape {power.shape}")
+        full = np.full((len(freqs), power.shape[1]), np.nan)
+        full[:power.shape[0]] = power
+        return cls(float(sample_rate_hz), int(samples_per_snapshot), freqs, full, int(n_snapshots))
+
+
+def spectrum_extent_hz(bearing: BearingGeometry, shaft_hz: float) -> float:
+    """The highest envelope frequency the diagnosis reads for this bearing and nominal speed: the top harmonic
+    of the highest defect frequency at the fastest refined speed, its search window, and a sideband beyond it.
+    A stored baseline and the plotted spectrum reach this far."""
+    fastest = shaft_hz * (1 + SPEED_TOLERANCE)
+    f = bearing.defect_frequencies(fastest)
+    top = max(f["bpfo"], f["bpfi"], 2.0 * f["bsf"], f["ftf"])
+    return HARMONICS * top * (1 + DEFECT_TOLERANCE) + fastest + 0.05 * HARMONICS * top
+
 
 @dataclass(frozen=True)
 class Line:
@@ -355,14 +383,16 @@ def diagnose(samples: np.ndarray, sample_rate_hz: float, bearing: BearingGeometr
     # kurtogram: measured (benchmarks/bench_physics_diagnosis.py --kurtogram, docs/diagnosis.md): 10-27x the
     # cost and no better here, so off by default
     band = kurtogram_band(x, sample_rate_hz) if kurtogram else None
-    freqs, power = squared_envelope_spectrum(x, sample_rate_hz, band_hz=band)
     candidates: list[tuple[float, int, PartEvidence]] = []
     per_channel: list[tuple[PartEvidence, ...]] = []
     read = list(range(x.shape[1])) if channels is None else list(channels)
     if not read or any(not 0 <= c < x.shape[1] for c in read):
         raise ValueError(f"channels {channels} are not among the snapshot's 0..{x.shape[1] - 1}")
     for c in read:
-        evidence = tuple(_part_evidence(part, frequencies[key], sidebands.get(part), freqs, power[:, c],
+        # one channel at a time: the same spectra, and a quarter of the transient memory of a 4-channel
+        # snapshot's complex FFTs on the device (whose peak resident memory has a budget)
+        freqs, power = squared_envelope_spectrum(x[:, c:c + 1], sample_rate_hz, band_hz=band)
+        evidence = tuple(_part_evidence(part, frequencies[key], sidebands.get(part), freqs, power[:, 0],
                                         None if baseline is None else baseline.power[:, c])
                          for part, key in PART_FREQUENCY.items())
         per_channel.append(evidence)

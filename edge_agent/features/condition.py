@@ -30,8 +30,8 @@ import numpy as np
 
 from edge_agent.features.bearing import DEFECT_PARTS, BearingGeometry
 from edge_agent.features.spectra import (  # noqa: F401  (re-exported: the envelope is part of the condition features)
-    DEFAULT_HARMONICS, DEFAULT_TOLERANCE, ENVELOPE_BAND_HZ, ENVELOPE_HIGHPASS_HZ, DefectLine, defect_line,
-    envelope_limits, envelope_spectrum, power_spectrum)
+    DEFAULT_HARMONICS, DEFAULT_TOLERANCE, ENVELOPE_BAND_HZ, ENVELOPE_HIGHPASS_HZ, DefectLine, EnvelopeFloor,
+    defect_line, envelope_floor, envelope_limits, envelope_spectrum, power_spectrum)
 
 #: Standard gravity: the sensor unit "g" in m/s^2 (ISO 80000-3).
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -48,10 +48,9 @@ def to_physical(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
         raise TypeError(f"samples must be integer counts or floats, got dtype {x.dtype}")
     # C order whatever the input's: the FFT's rounding depends on the memory layout, and the
     # device (C-ordered frames) and ingest (pandas gives Fortran order) must agree bit for bit
-    values = x.astype(np.float64, order="C")
-    if scale != 1.0:
-        values *= float(scale)
-    return values
+    if scale == 1.0:
+        return x.astype(np.float64, order="C")
+    return np.multiply(x, float(scale), dtype=np.float64, order="C")  # one pass: converted and scaled together
 
 
 def rms(x: np.ndarray) -> np.ndarray:
@@ -164,6 +163,11 @@ class SnapshotAnalysis:
         """:func:`envelope_spectrum` of the values."""
         return envelope_spectrum(self.values, self.sample_rate_hz)
 
+    @cached_property
+    def envelope_floor(self) -> EnvelopeFloor:
+        """:func:`envelope_floor` of the envelope: shared by every defect line read."""
+        return envelope_floor(*self.envelope)
+
     def rms(self) -> np.ndarray:
         return rms(self.values)
 
@@ -183,7 +187,7 @@ class SnapshotAnalysis:
         """:func:`defect_line` of the envelope, remembered: energy, share and ratio come from one reading."""
         key = (float(defect_hz), float(tolerance))
         if key not in self._lines:
-            self._lines[key] = defect_line(*self.envelope, defect_hz, tolerance=tolerance)
+            self._lines[key] = defect_line(*self.envelope, defect_hz, tolerance=tolerance, floor=self.envelope_floor)
         return self._lines[key]
 
 

@@ -49,13 +49,20 @@ def envelope_spectrum(x: np.ndarray, sample_rate_hz: float,
     squared; the one-sided amplitude (units^2) in the envelope band is then that of the
     squared Hilbert envelope halved (see :data:`ENVELOPE_HIGHPASS_HZ`).
     """
+    # One forward FFT of every channel, its bins under the high-pass zeroed (the mean with them: no pass to
+    # remove it first), back, squared in place, and forward again; the squared signal's mean is its bin 0,
+    # zeroed there. Three FFTs and no copy of the snapshot besides the FFTs' own outputs.
     n = x.shape[0]
     freqs = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
-    spectrum = np.fft.rfft(x - x.mean(axis=0), axis=0)
+    spectrum = np.fft.rfft(x, axis=0)
     spectrum[freqs < highpass_hz] = 0.0
-    squared = np.square(np.fft.irfft(spectrum, n=n, axis=0))
-    freqs, power = power_spectrum(squared, sample_rate_hz)
-    # power of a line of amplitude a is a^2 / 2
+    squared = np.fft.irfft(spectrum, n=n, axis=0)
+    np.square(squared, out=squared)
+    envelope = np.fft.rfft(squared, axis=0)
+    envelope[0] = 0.0
+    # the one-sided power of power_spectrum (mean square per bin); a line of amplitude a has power a^2 / 2
+    power = np.square(np.abs(envelope)) / (n * n)
+    power[1:(n + 1) // 2] *= 2.0
     return freqs, np.sqrt(2.0 * power)
 
 
@@ -83,14 +90,37 @@ class DefectLine:
     line_db: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class EnvelopeFloor:
+    """What every defect line of one envelope spectrum is read against, computed once per snapshot.
+
+    The four defect frequencies share it: computing it per line read the whole spectrum four times.
+    """
+
+    power: np.ndarray  # per bin and channel, amplitude^2 / 2
+    total: np.ndarray  # power in the envelope band, per channel
+    median_amplitude: np.ndarray  # the band's median line, per channel
+    density: np.ndarray  # the band's median bin power over the bin width, per channel
+
+
+def envelope_floor(freqs: np.ndarray, amplitude: np.ndarray,
+                   band_hz: tuple[float, float] = ENVELOPE_BAND_HZ) -> EnvelopeFloor:
+    """The :class:`EnvelopeFloor` of the envelope spectrum ``(freqs, amplitude)``."""
+    power = np.square(amplitude) / 2.0
+    lo, hi = np.searchsorted(freqs, band_hz[0], "left"), np.searchsorted(freqs, band_hz[1], "right")
+    return EnvelopeFloor(power, power[lo:hi].sum(axis=0), np.median(amplitude[lo:hi], axis=0),
+                         np.median(power[lo:hi], axis=0) / (freqs[1] - freqs[0]))
+
+
 def defect_line(freqs: np.ndarray, amplitude: np.ndarray, defect_hz: float,
                 tolerance: float = DEFAULT_TOLERANCE, harmonics: int = DEFAULT_HARMONICS,
-                band_hz: tuple[float, float] = ENVELOPE_BAND_HZ) -> DefectLine:
+                band_hz: tuple[float, float] = ENVELOPE_BAND_HZ, floor: EnvelopeFloor | None = None) -> DefectLine:
     """The envelope spectrum ``(freqs, amplitude)`` read at ``defect_hz`` (see :class:`DefectLine`).
 
     Each harmonic's window is ``h * defect_hz * (1 +/- tolerance)`` (slip scales every
     harmonic alike) and at least one bin either side, so a slow cage frequency still
-    gets a window wider than the spectrum's resolution.
+    gets a window wider than the spectrum's resolution. ``floor``: the spectrum's
+    :func:`envelope_floor` over ``band_hz``, when the caller reads several lines of one spectrum.
     """
     if not defect_hz > 0:
         raise ValueError(f"defect_hz must be > 0, got {defect_hz!r}")
@@ -98,28 +128,28 @@ def defect_line(freqs: np.ndarray, amplitude: np.ndarray, defect_hz: float,
         raise ValueError(f"tolerance must be in (0, 0.5), got {tolerance!r}")
     if harmonics < 1:
         raise ValueError(f"harmonics must be >= 1, got {harmonics!r}")
+    floor = floor if floor is not None else envelope_floor(freqs, amplitude, band_hz)
     resolution = freqs[1] - freqs[0]
-    power = np.square(amplitude) / 2.0
+    power = floor.power
     energy = np.zeros(amplitude.shape[1])
     fundamental_peak = np.zeros(amplitude.shape[1])
     fundamental_power = np.zeros(amplitude.shape[1])
     for h in range(1, harmonics + 1):
         centre = h * defect_hz
         half_width = max(tolerance * centre, resolution)
-        window = np.abs(freqs - centre) <= half_width
-        if not window.any():
+        # the bins within half_width of centre (freqs ascend): two binary searches, not a pass over the spectrum
+        lo, hi = np.searchsorted(freqs, centre - half_width, "left"), np.searchsorted(freqs, centre + half_width,
+                                                                                      "right")
+        if hi <= lo:
             continue  # above Nyquist: nothing to add
-        energy += power[window].sum(axis=0)
+        energy += power[lo:hi].sum(axis=0)
         if h == 1:
-            fundamental_peak = amplitude[window].max(axis=0)
-            fundamental_power = power[window].sum(axis=0)
-    in_band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
-    total = power[in_band].sum(axis=0)
-    floor = np.median(amplitude[in_band], axis=0)
+            fundamental_peak = amplitude[lo:hi].max(axis=0)
+            fundamental_power = power[lo:hi].sum(axis=0)
+    total, median, density = floor.total, floor.median_amplitude, floor.density
     share = np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
-    peak_to_median = np.divide(fundamental_peak, floor, out=np.zeros_like(floor), where=floor > 0)
+    peak_to_median = np.divide(fundamental_peak, median, out=np.zeros_like(median), where=median > 0)
     # the median bin power over the bin width: the floor's density, which no longer depends on the length
-    density = np.median(power[in_band], axis=0) / resolution
     with np.errstate(divide="ignore"):
         line_db = np.where((density > 0) & (fundamental_power > 0),
                            10.0 * np.log10(np.maximum(fundamental_power, 1e-300) / np.maximum(density, 1e-300)),

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.diagnosis import bundle_section
+from edge_agent.diagnosis.bundle_section import BundlePhysics
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.scoring.archive import ArchiveError, unpacked_folder
 from edge_agent.scoring.archive import unpack as unpack_archive
@@ -71,6 +73,9 @@ class Bundle:
     reference: ReferenceCheck | None = None
     #: The id of the trusted key whose signature was verified; None: no trusted keys were given.
     signed_by: str | None = None
+    #: The bearing, shaft speed and commissioning envelope spectrum the physics diagnosis reads (the manifest's
+    #: ``physics`` section, :mod:`edge_agent.diagnosis.bundle_section`); None: the bundle carries none.
+    physics: BundlePhysics | None = field(default=None, repr=False)
 
     @property
     def runtime(self) -> str:
@@ -263,6 +268,10 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
     except (ValueError, TypeError) as exc:
         raise BundleError(f"{root / MANIFEST}: bad feature_spec: {exc}") from exc
     scaler = _load_scaler(root, spec, verified[SCALER][0])
+    try:
+        physics = bundle_section.read(manifest, {n: data for n, (data, _) in verified.items()}, spec)
+    except bundle_section.PhysicsSectionError as exc:
+        raise BundleError(f"{root / MANIFEST}: {exc}; reconvert the bundle") from exc
 
     variant = variant or manifest["default_variant"]
     if variant not in manifest["variants"]:
@@ -313,7 +322,8 @@ def _load_dir(root: Path, variant: str | None, runtime: str, probe: bool = False
                   scaler=scaler, threshold=threshold, debounce=debounce, variant=variant,
                   model_path=model_path, runner=runner,
                   immediate_limits=_immediate_limits(root, manifest["threshold"], spec),
-                  model_content=model, on_disk=DiskWatch(bundle_id, watch), reference=proof, signed_by=signed_by)
+                  model_content=model, on_disk=DiskWatch(bundle_id, watch), reference=proof, signed_by=signed_by,
+                  physics=physics)
 
 
 def _immediate_limits(root: Path, threshold: dict, spec: FeatureSpec) -> np.ndarray | None:
@@ -347,6 +357,10 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "no reference windows (a schema-1 bundle, converted before they were stored): reconvert it to have the "
         "model's decisions checked where it is loaded",
         "signed_by": bundle.signed_by,
+        "physics_diagnosis": bundle_section.missing_reason(bundle.spec) if bundle.physics is None else
+        f"{bundle.physics.bearing.n_elements} rolling elements at {bundle.physics.shaft_hz * 60:g} rpm, commissioning "
+        f"envelope spectrum of {bundle.physics.baseline.n_snapshots} snapshots"
+        + (f" ({bundle.physics.first} to {bundle.physics.last})" if bundle.physics.first else ""),
         "bundle_version": m.get("bundle_version"),
         "training_data": m.get("training_data"),
         "versions": m.get("versions"),

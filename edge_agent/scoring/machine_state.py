@@ -110,15 +110,21 @@ class MachineState:
         if level is not None and (flat := [n for n, v in zip(names, level) if not v > 0]):
             return StateVerdict(SENSOR_FAULT, f"flat line on {', '.join(flat)}: no signal at all")
         if samples is not None and len(samples):
+            # Three passes over the samples (max, min, and the sum for the DC offset), not six: whether any sample
+            # sits at full scale follows from the max and min, so the clipped fraction is counted only then.
             x = np.asarray(samples)
-            flat = np.flatnonzero(x.max(axis=0) == x.min(axis=0))
+            top, bottom = x.max(axis=0), x.min(axis=0)
+            flat = np.flatnonzero(top == bottom)
             if len(flat):
                 return StateVerdict(SENSOR_FAULT, f"flat line on {', '.join(names[i] for i in flat)}: every sample "
                                                   f"is {x[0, flat[0]]}")
             if np.issubdtype(x.dtype, np.integer):
                 hi = self.rules.full_scale_counts or 32767
                 lo = -(self.rules.full_scale_counts or 32768)
-                at = ((x >= hi) | (x <= lo)).mean(axis=0)
+                touching = np.flatnonzero((top >= hi) | (bottom <= lo))
+                at = np.zeros(x.shape[1])
+                if len(touching):
+                    at[touching] = ((x[:, touching] >= hi) | (x[:, touching] <= lo)).mean(axis=0)
                 clipped = np.flatnonzero(at >= self.rules.clip_fraction)
                 if len(clipped):
                     i = clipped[0]

@@ -19,7 +19,7 @@ from prometheus_client import (CollectorRegistry, Histogram, Info, disable_creat
                                write_to_textfile)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from edge_agent.facts import LEVEL_NUMBER, node_facts
+from edge_agent.facts import LEVEL_NUMBER, condition_states, node_facts
 from edge_agent.journal import Journal
 from edge_agent.telemetry.discovery import package_version
 
@@ -60,9 +60,20 @@ GAUGES = {
     "bearing_edge_mqtt_connected": "1 while the publisher is connected to the MQTT broker",
 }
 
+#: per-channel gauges of the after-outputs readings (edge_agent.diagnosis.on_alarm) -> help
+CONDITION_GAUGES = {
+    "bearing_edge_velocity_rms_mm_s": "RMS velocity 10-1000 Hz of the last running snapshot, mm/s, per channel",
+    "bearing_edge_iso_zone": "ISO 10816-3 zone of that velocity, per channel: 1 A, 2 B, 3 C, 4 D (for the "
+                             "configured machine group and foundation)",
+    "bearing_edge_physics_diagnosis": "Confidence (0-1) of the physics diagnosis of the newest alarming snapshot, "
+                                      "labelled with the part named (none: no clear defect line) and its channel",
+}
+ZONE_NUMBER = {"A": 1, "B": 2, "C": 3, "D": 4}
+
 #: every name a scrape can show (counters with _total, the histogram's series, the info metric)
 METRIC_NAMES = frozenset(
-    [f"{n}_total" for n in COUNTERS] + list(GAUGES) + ["bearing_edge_build_info", "bearing_edge_mqtt_messages_total"]
+    [f"{n}_total" for n in COUNTERS] + list(GAUGES) + list(CONDITION_GAUGES)
+    + ["bearing_edge_build_info", "bearing_edge_mqtt_messages_total"]
     + [f"{h}{s}" for h in ("bearing_edge_alarm_latency_seconds", "bearing_edge_inference_seconds")
        for s in ("_bucket", "_sum", "_count")])
 
@@ -124,7 +135,7 @@ class TelemetryMetrics:
             c.add_metric(node, float(sum(counters.get(s, 0) for s in sources)))
             families.append(c)
         scored = last_row is not None and last_row["error"] is not None
-        facts = node_facts(heartbeat, last_row)
+        facts = node_facts(heartbeat, last_row, **condition_states(journal))
         values = {
             "bearing_edge_agent_up": float(running),
             "bearing_edge_error": last_row["error"] if scored else None,
@@ -144,6 +155,7 @@ class TelemetryMetrics:
                 g = GaugeMetricFamily(name, GAUGES[name], labels=["node"])
                 g.add_metric(node, float(value))
                 families.append(g)
+        families += _condition_families(self.node_id, facts)
         g = GaugeMetricFamily("bearing_edge_outbox_backlog", GAUGES["bearing_edge_outbox_backlog"],
                               labels=["node", "stream"])
         for stream, n in backlog.items():
@@ -173,3 +185,27 @@ class TelemetryMetrics:
             threading.Thread(target=self._server.shutdown, daemon=True).start()
             self._server.server_close()
             self._server = None
+
+
+def _condition_families(node: str, facts: dict[str, Any]) -> list[Any]:
+    """Velocity and its ISO zone per channel, and the physics diagnosis; no sample before there is one."""
+    families: list[Any] = []
+    velocity = facts.get("velocity")
+    if velocity and len(velocity.get("channels") or []) == len(velocity.get("mm_s") or []):
+        speed = GaugeMetricFamily("bearing_edge_velocity_rms_mm_s", CONDITION_GAUGES["bearing_edge_velocity_rms_mm_s"],
+                                  labels=["node", "channel"])
+        zone = GaugeMetricFamily("bearing_edge_iso_zone", CONDITION_GAUGES["bearing_edge_iso_zone"],
+                                 labels=["node", "channel"])
+        for name, mm_s, letter in zip(velocity["channels"], velocity["mm_s"], velocity.get("zones") or []):
+            if isinstance(mm_s, (int, float)):
+                speed.add_metric([node, str(name)], float(mm_s))
+            if letter in ZONE_NUMBER:
+                zone.add_metric([node, str(name)], float(ZONE_NUMBER[letter]))
+        families += [speed, zone]
+    physics = facts.get("physics_diagnosis") or {}
+    if physics.get("part") and isinstance(physics.get("confidence"), (int, float)):
+        g = GaugeMetricFamily("bearing_edge_physics_diagnosis", CONDITION_GAUGES["bearing_edge_physics_diagnosis"],
+                              labels=["node", "part", "channel"])
+        g.add_metric([node, str(physics["part"]), str(physics.get("channel") or "")], float(physics["confidence"]))
+        families.append(g)
+    return families

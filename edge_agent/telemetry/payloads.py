@@ -87,16 +87,19 @@ def diagnosis_message(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None
 
 def state_message(*, running: bool, heartbeat: dict[str, Any], last_row: dict[str, Any] | None,
                   counters: dict[str, int], diagnosis: dict[str, Any] | None = None,
-                  baseline_state: dict[str, Any] | None = None) -> dict[str, Any]:
+                  baseline_state: dict[str, Any] | None = None, physics: dict[str, Any] | None = None,
+                  vibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the node shows now: retained, so a dashboard that connects later sees it at once.
 
     ``top_channel`` is where the last scored snapshot's error is (every scored snapshot has
     one); ``diagnosis`` (:func:`diagnosis_message`) is the newest snapshot over the threshold
-    or in alarm, named in words, and stays until a newer one replaces it.
+    or in alarm, named in words, and stays until a newer one replaces it. ``physics`` and ``vibration`` (the
+    journal's after-outputs readings, :func:`edge_agent.facts.condition_states`) become the ``physics_diagnosis``
+    and ``velocity`` facts.
     """
     last = last_row or {}
     scored = last.get("error") is not None
-    facts = node_facts(heartbeat, last_row, diagnosis, baseline_state)
+    facts = node_facts(heartbeat, last_row, diagnosis, baseline_state, physics, vibration)
     if facts["diagnosis"] and (diagnosis or {}).get("diagnosis") != facts["diagnosis"]:
         # a latched alarm shows its own diagnosis (the snapshot that raised it), not the newest row's
         diagnosis = {"diagnosis": facts["diagnosis"]}

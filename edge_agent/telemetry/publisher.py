@@ -26,6 +26,7 @@ from edge_agent.config import Config
 from edge_agent.journal import Journal, JournalError
 from edge_agent.journal.lock import PUBLISHER, JournalLock
 from edge_agent.status import agent_running, parse_rebaseline_command, queue_rebaseline
+from edge_agent.facts import condition_states
 from edge_agent.telemetry import payloads
 from edge_agent.telemetry.broker import (CONNACK_TIMEOUT_S, BrokerSettings, connect_properties, explain_connect_error,
                                          explain_delivery_refusal, explain_no_connack, explain_refusal,
@@ -344,7 +345,7 @@ class Publisher:
             self._retained("availability", self.topics.availability, b"online" if running else b"offline")
             state = payloads.state_message(running=running, heartbeat=heartbeat, last_row=last_row,
                                            counters=counters, diagnosis=j.latest_diagnosis(),
-                                           baseline_state=j.get_state("baseline"))
+                                           baseline_state=j.get_state("baseline"), **condition_states(j))
             self._retained("state", self.topics.state, payloads.encode(state))
             channels = tuple(payloads.feature_names(last_row, j.feature_names_by_bundle())) if last_row else ()
             if self._sent.get("discovery") != channels:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_agent.facts import PHYSICS_STATE, SPECTRUM_STATE
 from edge_agent.journal import Journal, JournalError
 from edge_agent.status import collect_status, diagnosis_words
 from edge_agent.strict_json import finite
@@ -90,6 +91,8 @@ EVENT_HELP = {
     "journal_fault_end": "the journal takes writes again: the rows that waited are written",
     "pruned": "journal retention deleted old rows (how many, and by which rule, in the detail)",
     "crash": "an error ended the agent's loop (see its log); the next start resumes from the journal",
+    "physics_diagnosis": "the failing part named from the alarming snapshot's envelope spectrum against the "
+                         "commissioning baseline (a vibration analysis, separate from the alarm's novelty score)",
 }
 
 STATE_WORDS = {"normal": "Normal", "alarm": "Alarm", "fault": "Sensor fault", "learning": "Learning",
@@ -166,6 +169,20 @@ def timeline(journal: Journal, range_name: str = "24h", points: int = DEFAULT_PO
             "rows": sum(b["n"] for b in buckets), "buckets": finite(buckets),
             "alarm_periods": [{"start": a, "end": b} for a, b in journal.state_runs("alarm", start, end)],
             "events": events}
+
+
+def spectrum(journal: Journal) -> dict[str, Any]:
+    """The envelope spectrum of the newest physics diagnosis against the commissioning baseline (what the
+    page's vibration card draws), or ``{"spectrum": null, "why": ...}`` when there is none to draw."""
+    drawn = journal.get_state(SPECTRUM_STATE)
+    physics = journal.get_state(PHYSICS_STATE) or {}
+    if not isinstance(drawn, dict):
+        why = physics.get("why_not") or ("no alarming snapshot has been diagnosed since the bundle was loaded"
+                                         if physics else "the agent has not diagnosed a snapshot yet")
+        return {"spectrum": None, "why": why}
+    if physics.get("bundle_id") is not None and physics.get("time") != drawn.get("time"):
+        return {"spectrum": None, "why": "the spectrum journaled is not the newest diagnosis's"}
+    return {"spectrum": finite(drawn), "why": None}
 
 
 def snapshots(journal: Journal, since: float | None, after_id: int | None, limit: int) -> dict[str, Any]:
@@ -332,4 +349,5 @@ def _event(journal: Journal, e: dict, at: float | None = None) -> dict[str, Any]
             "help": EVENT_HELP.get(e["kind"], "")}
 
 
-__all__ = ["RANGES", "JournalError", "open_journal", "no_journal", "status", "timeline", "snapshots", "events"]
+__all__ = ["RANGES", "JournalError", "open_journal", "no_journal", "status", "timeline", "snapshots", "events",
+           "spectrum"]

@@ -174,6 +174,7 @@ class StatusHandler(BoundedRequestHandler):
             "/api/snapshots": lambda j, q: api.snapshots(j, _opt_float(q, "since"), _opt_int(q, "after_id"),
                                                          _int(q, "limit", 1000)),
             "/api/events": lambda j, q: api.events(j, _int(q, "last", 50), q.get("kind")),
+            "/api/spectrum": lambda j, q: api.spectrum(j),
         }
         if url.path not in routes:
             return self._send_json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)

@@ -29,3 +29,15 @@ def test_a_bad_command_line_or_model_path_is_answered_before_tensorflow_loads(tm
         lines = proc.stderr.splitlines()
         assert proc.returncode == 2 and message in lines[-2], proc.stderr
         assert lines[-1] == "False", "TensorFlow was imported: " + proc.stderr
+
+
+def test_baseline_options_without_a_recording_are_refused_before_the_conversion(tmp_path, capsys):
+    """Issue 24: --bearing and --baseline-snapshots only mean something with --physics-baseline."""
+    from convert.cli import main
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("model.keras", "scaler.json", "threshold.json", "metadata.json"):
+        (model / name).write_text("{}")
+    assert main([str(model), "--out", str(tmp_path / "b"), "--bearing", "ims"]) == 2
+    assert "--bearing and --baseline-snapshots go with --physics-baseline RECORDING" in capsys.readouterr().err

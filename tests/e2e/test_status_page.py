@@ -213,6 +213,7 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path)
         assert driver.find_elements("css selector", "#chart-error .event-mark")  # events are marked
         assert "3 snapshots in a row over the threshold raise the alarm" in page_text(driver, "debounce")
         assert "moved most from its healthy level" in page_text(driver, "driver")
+        check_vibration_card(driver, journal)
         shoot(driver, screenshot_dir(tmp_path) / "status_page_laptop.png", *LAPTOP)
         # switch to 24 h: the range ends at the newest snapshot, so it holds fewer rows
         driver.find_element("css selector", ".ranges button[data-range='24h']").click()
@@ -238,6 +239,33 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path)
         assert not driver.find_element("id", "ack").is_displayed()
     finally:
         driver.quit()
+
+
+def check_vibration_card(driver, journal: Path) -> None:
+    """Issue 24 #5: the velocity with its ISO zone, and the physics diagnosis of the alarm with its envelope
+    spectrum against the baseline, defect frequencies marked and the named lines circled, as journaled."""
+    physics, velocity = journal_read(journal, lambda j: (j.get_state("physics"), j.get_state("vibration")))
+    assert physics["part"] == "outer_race" and physics["channel"] == "Bearing 1"  # the real failure, named
+    wait_page(driver, lambda d: d.find_element("id", "physics").get_attribute("data-part") == "outer_race", 120,
+              "the physics diagnosis on the page")
+    text = page_text(driver, "physics")
+    assert text.startswith(f"Physics diagnosis ({physics['level']} snapshot of ") and "outer race" in text
+    assert f"confidence {physics['confidence']:.2f}" in text and "dB over baseline" in text
+    wait_page(driver, lambda d: d.find_elements("css selector", "#chart-spectrum svg"), 120, "the envelope spectrum")
+    svg = driver.find_element("css selector", "#chart-spectrum svg")
+    assert svg.get_attribute("data-part") == "outer_race" and svg.get_attribute("data-channel") == "Bearing 1"
+    for line in ("spectrum-line", "baseline-line"):  # the snapshot's and the baseline's, hundreds of points each
+        points = driver.find_element("css selector", f"#chart-spectrum polyline.{line}").get_attribute("points")
+        assert len(points.split()) > 500
+    marks = driver.find_elements("css selector", "#chart-spectrum line.defect-mark")
+    assert len(marks) == 12  # 4 parts x 3 harmonics, all under the highest frequency read
+    assert len(driver.find_elements("css selector", "#chart-spectrum circle.named-line.part-outer_race")) >= 2
+    rows = driver.find_elements("css selector", "#velocity tr")
+    assert [r.get_attribute("data-zone") for r in rows] == velocity["zones"]
+    assert rows[0].text.startswith(f"Bearing 1 {velocity['mm_s'][0]:.2f} mm/s {velocity['zones'][0]}")
+    assert "group 2 (medium machines, 15 - 300 kW), rigid foundation" in page_text(driver, "velocity-class")
+    # the autoencoder's "which channel" stays on the state card, labelled as such
+    assert page_text(driver, "diagnosis").startswith(("Diagnosis (autoencoder", "Last diagnosis (autoencoder"))
 
 
 def test_phone_width_screenshot_and_the_agent_stopped(live, tmp_path):

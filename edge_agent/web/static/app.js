@@ -146,7 +146,9 @@ function showStatus(s) {
   const d = st.diagnosis;
   dg.hidden = !d;
   if (d) {
-    dg.textContent = d.current ? `Diagnosis: ${d.text}` : `Last diagnosis: ${d.text}, snapshot of ${fmtTime(d.time)}`;
+    // the autoencoder's "which channel": where its error is, labelled as such (the physics diagnosis has its card)
+    dg.textContent = d.current ? `Diagnosis (autoencoder: where its error is): ${d.text}`
+      : `Last diagnosis (autoencoder: where its error is): ${d.text}, snapshot of ${fmtTime(d.time)}`;
     dg.dataset.current = String(d.current);
   } else {
     dg.textContent = "";
@@ -182,6 +184,7 @@ function showStatus(s) {
   text("driver", s.channels.text);
   showEvents(s.events);
   showCounters(s.counters);
+  showVibration(f);
 
   const newest = last ? last.time : null;
   if (newest !== lastSnapshotTime && Date.now() - lastTimelineAt > 5000) {
@@ -376,6 +379,117 @@ function drawChannels(tl) {
     }
     box.appendChild(wrap);
   });
+}
+
+// -- vibration analysis (issue 24): velocity and its ISO zone, the physics diagnosis and its spectrum --------
+
+let spectrumShownFor = null;  // the diagnosis time the drawn spectrum belongs to
+
+function showVibration(f) {
+  const v = f.velocity;
+  const body = $("velocity").tBodies[0];
+  body.replaceChildren();
+  if (v) {
+    v.channels.forEach((name, i) => {
+      const tr = el("tr");
+      tr.appendChild(el("td", null, name));
+      tr.appendChild(el("td", "value", v.mm_s[i] == null ? "-" : `${v.mm_s[i].toFixed(2)} mm/s`));
+      const zone = el("td");
+      const badge = el("span", `zone zone-${v.zones[i]}`, v.zones[i]);
+      badge.title = ZONE_WORDS[v.zones[i]] || "";
+      zone.appendChild(badge);
+      zone.appendChild(el("span", "help", ` ${ZONE_WORDS[v.zones[i]] || ""}`));
+      tr.appendChild(zone);
+      tr.dataset.zone = v.zones[i];
+      body.appendChild(tr);
+    });
+    text("velocity-class", `RMS velocity 10-1000 Hz of the snapshot of ${fmtTime(v.time)}; zones of ${v.class}. ` +
+      "Check the limits against your copy of the standard for your machine ([vibration] in agent.toml).");
+  } else {
+    text("velocity-class", "No velocity yet: it is read from running snapshots (and needs 2 kHz sampling or more).");
+  }
+  const p = f.physics_diagnosis;
+  const line = $("physics");
+  if (!p) {
+    line.textContent = "Physics diagnosis: none yet (the agent journals it for alarming snapshots).";
+  } else if (!p.available) {
+    line.textContent = `Physics diagnosis: ${p.why_not}`;
+  } else if (p.part == null) {
+    line.textContent = "Physics diagnosis: no alarming snapshot since the bundle was loaded.";
+  } else {
+    const part = p.part === "none" ? "no clear defect line" : p.part.replace("_", " ");
+    line.textContent = `Physics diagnosis (${p.level} snapshot of ${fmtTime(p.time)}): ${part}` +
+      (p.part === "none" ? "" : `, confidence ${p.confidence.toFixed(2)}: ${p.text}`);
+  }
+  line.dataset.part = p && p.part ? p.part : "";
+  const at = p && p.available && p.part != null ? p.time : null;
+  if (at == null) {
+    $("chart-spectrum").hidden = true;
+    $("spectrum-legend").hidden = true;
+    spectrumShownFor = null;
+  } else if (at !== spectrumShownFor) {
+    spectrumShownFor = at;
+    loadSpectrum();
+  }
+}
+
+const ZONE_WORDS = { A: "newly commissioned", B: "unrestricted long-term operation",
+  C: "restricted operation: plan maintenance", D: "damage likely: act now" };
+
+async function loadSpectrum() {
+  try {
+    const answer = await getJSON("/api/spectrum");
+    if (answer.spectrum) drawSpectrum(answer.spectrum);
+  } catch (err) {
+    spectrumShownFor = null;  // try again at the next status
+  }
+}
+
+function drawSpectrum(sp) {
+  const box = $("chart-spectrum");
+  box.hidden = false;
+  $("spectrum-legend").hidden = false;
+  box.replaceChildren();
+  const width = Math.max(300, box.clientWidth || 600);
+  const height = width < 500 ? 230 : 280;
+  const left = 48, right = 10, top = 22, bottom = 30, h = height - top - bottom;
+  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+    "aria-label": `squared envelope spectrum of ${sp.channel} against the commissioning baseline` }, box);
+  svg.dataset.part = sp.part;
+  svg.dataset.channel = sp.channel;
+  const n = sp.snapshot_db.length;
+  const fmax = sp.start_hz + sp.step_hz * (n - 1);
+  const x = (hz) => left + ((hz - sp.start_hz) / (fmax - sp.start_hz || 1)) * (width - left - right);
+  const values = sp.snapshot_db.concat(sp.baseline_db).filter((v) => v != null);
+  const hi = Math.max(...values), lo = Math.max(Math.min(...values), hi - 60);
+  const y = (db) => top + h - ((Math.max(db, lo) - lo) / (hi - lo || 1)) * h;
+  for (let k = 0; k <= 4; k++) {
+    const db = lo + ((hi - lo) * k) / 4;
+    svgEl("line", { class: "grid", x1: left, x2: width - right, y1: y(db), y2: y(db) }, svg);
+    svgEl("text", { x: left - 6, y: y(db) + 4, "text-anchor": "end" }, svg).textContent = `${Math.round(db)}`;
+  }
+  const ticks = width < 500 ? 3 : 6;
+  for (let k = 0; k <= ticks; k++) {
+    const hz = sp.start_hz + ((fmax - sp.start_hz) * k) / ticks;
+    svgEl("text", { x: x(hz), y: top + h + 16, "text-anchor": k === 0 ? "start" : k === ticks ? "end" : "middle" },
+      svg).textContent = `${Math.round(hz)} Hz`;
+  }
+  svgEl("text", { x: left, y: 14 }, svg).textContent = `${sp.channel}: squared envelope spectrum, dB`;
+  for (const m of sp.marks) {
+    const mark = svgEl("line", { class: `defect-mark part-${m.part}`, x1: x(m.hz), x2: x(m.hz), y1: top, y2: top + h }, svg);
+    svgEl("title", {}, mark).textContent = `${m.part.replace("_", " ")} ${m.harmonic}x: ${m.hz} Hz`;
+  }
+  const path = (series) => series.map((v, i) => v == null ? null : `${x(sp.start_hz + i * sp.step_hz).toFixed(1)},${y(v).toFixed(1)}`)
+    .filter(Boolean).join(" ");
+  svgEl("polyline", { class: "baseline-line", points: path(sp.baseline_db) }, svg);
+  svgEl("polyline", { class: "spectrum-line", points: path(sp.snapshot_db) }, svg);
+  for (const line of sp.found) {
+    const i = Math.round((line.hz - sp.start_hz) / sp.step_hz);
+    const db = sp.snapshot_db[Math.max(0, Math.min(n - 1, i))];
+    if (db == null) continue;
+    const c = svgEl("circle", { class: `named-line part-${sp.part}`, cx: x(line.hz), cy: y(db), r: 7 }, svg);
+    svgEl("title", {}, c).textContent = `${line.kind} ${line.order}: ${line.hz} Hz, ${line.db_over_floor} dB over the floor`;
+  }
 }
 
 // -- acknowledge ----------------------------------------------------------------------------------

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from edge_agent.cli import main as cli
 from edge_agent.journal import Journal, format_time
 from edge_agent.scoring.bundle import load_bundle
-from edge_agent.service import Agent
 from edge_agent.telemetry import payloads
 from edge_agent.web import api
-from tests.agent_fixtures import (ENVELOPE_FEATURES, ReplayThread, agent_config, envelope_bundle_dir,
-                                 raw_test2_files, wait_for)
+from tests.agent_fixtures import ENVELOPE_FEATURES, envelope_bundle_dir, raw_test2_files, replay_into_agent
 
 FEATURES = ENVELOPE_FEATURES
 
@@ -35,18 +32,9 @@ def journal(envelope_bundle, tmp_path_factory):
     """The journal of a real agent that scored the 25 snapshots with the envelope bundle."""
     tmp = tmp_path_factory.mktemp("agent")
     sources = raw_test2_files()
-    replay = ReplayThread(sources, tmp / "ttyBEARING", speed=0).start()
     seen = []
-    agent = Agent(agent_config(tmp, str(tmp / "ttyBEARING"), bundle=envelope_bundle.path,
-                               faults={"no_data_timeout_s": 600.0}),
-                  pin_factory=MockFactory(), on_snapshot=lambda row, _: seen.append(row))
-    thread = agent.start()
-    try:
-        wait_for(lambda: len(seen) >= len(sources), 180, f"{len(sources)} snapshots journaled")
-    finally:
-        agent.stop()
-        thread.join(30)
-        replay.close()
+    replay_into_agent(tmp, sources, envelope_bundle.path, lambda row, _: seen.append(row),
+                      lambda: len(seen) >= len(sources))
     return tmp / "journal.sqlite"
 
 

@@ -77,7 +77,7 @@ def test_bearing_agent_score_names_the_bearing_at_the_first_alarm(bundle, featur
 
     assert main(["score", "--bundle", str(bundle.path), str(feature_table_path), "-o", str(tmp_path / "s.csv")]) == 0
     out = capsys.readouterr().out
-    assert "at the first alarm 2004-02-16" in out and ": bearing 1 (" in out and "% of the error)" in out
+    assert "at the first alarm 2004-02-16" in out and ": bearing 1 (" in out and "% of the error; the autoencoder's: where its error is)" in out
 
 
 def test_far_over_alarms_at_once_counts_as_over_and_clears_after_k_under():

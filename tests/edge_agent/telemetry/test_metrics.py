@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.mosquitto import Mosquitto, free_port
-from edge_agent.telemetry.metrics import METRIC_NAMES
+from edge_agent.telemetry.metrics import CONDITION_GAUGES, METRIC_NAMES
 from tests.agent_fixtures import wait_for
 from tests.conftest import require_executable
 from tests.edge_agent.telemetry.fake_agent import fill
@@ -94,7 +94,8 @@ def test_metrics_carry_the_journal_figures(scraped):
     names = {re.match(r"[a-z_]+", k).group(0) for k in values}
     # the level and the machine state have no sample for rows journaled without them (learning, older journals)
     assert names <= METRIC_NAMES and names >= METRIC_NAMES - {"bearing_edge_error", "bearing_edge_threshold",
-                                                              "bearing_edge_level", "bearing_edge_machine_running"}
+                                                              "bearing_edge_level", "bearing_edge_machine_running",
+                                                              *CONDITION_GAUGES}
 
 
 def test_grafana_dashboard_uses_only_metrics_the_exporter_emits(scraped):

@@ -177,3 +177,26 @@ def test_out_of_range_parameters_are_refused_with_their_name(journal_path):
             assert status == 400 and json.loads(body)["error"].startswith(f"{name} must be"), (query, body)
         assert call(url + f"/api/snapshots?after_id={2**63 - 1}")[0] == 200
         assert call(url + f"/api/timeline?points={2**70}")[0] == 400
+
+
+def test_the_spectrum_answer_is_the_newest_diagnosis_or_says_why_there_is_none(journal_path):
+    """Issue 24 #5: ``/api/spectrum`` over the real server: nothing before a diagnosis (and why), then the one
+    the agent journaled with it, never another diagnosis's."""
+    with served(journal_path) as url:
+        status, _, body = call(url + "/api/spectrum")
+        assert status == 200 and json.loads(body) == {"spectrum": None,
+                                                      "why": "the agent has not diagnosed a snapshot yet"}
+        j = Journal(journal_path, create=False)
+        try:
+            j.set_state(physics={"bundle_id": "b-1", "available": False, "why_not": "no physics diagnosis: old"})
+            assert json.loads(call(url + "/api/spectrum")[2])["why"] == "no physics diagnosis: old"
+            drawn = {"time": 5.0, "channel": "Bearing 1", "part": "outer_race", "start_hz": 1.0, "step_hz": 1.0,
+                     "snapshot_db": [-100.0, None, -90.5], "baseline_db": [-101.0, -99.0, -98.0], "marks": [],
+                     "found": [], "text": "outer race"}
+            j.set_state(physics={"bundle_id": "b-1", "available": True, "time": 5.0, "part": "outer_race"},
+                        physics_spectrum=drawn)
+            assert json.loads(call(url + "/api/spectrum")[2]) == {"spectrum": drawn, "why": None}
+            j.set_state(physics={"bundle_id": "b-1", "available": True, "time": 6.0, "part": "none"})
+            assert json.loads(call(url + "/api/spectrum")[2])["spectrum"] is None  # a newer diagnosis's is not this
+        finally:
+            j.close()

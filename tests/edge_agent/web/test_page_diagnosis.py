@@ -40,12 +40,14 @@ def test_the_state_card_shows_the_diagnosis_when_there_is_one(tmp_path):
                       60, "the page to show the journal")
             assert diagnosis_shown(driver) == ""
             add_row(journal, 40, 5.0, Diagnosis("Bearing 1", 0.72, "bpfo"))
-            wait_page(driver, lambda d: diagnosis_shown(d) == "Diagnosis: bearing 1, outer race, 72 % of the error",
+            wait_page(driver, lambda d: diagnosis_shown(d) == "Diagnosis (autoencoder: where its error is): bearing 1, outer race, "
+                      "72 % of the error",
                       60, "the diagnosis of the last snapshot on the state card")
             assert driver.find_element("id", "diagnosis").get_attribute("data-current") == "true"
             assert page_text(driver, "state-word").startswith("ALARM")
             add_row(journal, 41, 0.1, Diagnosis("Bearing 2", 0.4))  # back under: the words stay, dated
-            wait_page(driver, lambda d: diagnosis_shown(d).startswith("Last diagnosis: bearing 1, outer race, 72 %"),
+            wait_page(driver, lambda d: diagnosis_shown(d).startswith(
+                "Last diagnosis (autoencoder: where its error is): bearing 1, outer race, 72 %"),
                       60, "the earlier diagnosis, with its snapshot's time")
             assert f"snapshot of {format_time(T0 + STEP * 40)} UTC" in diagnosis_shown(driver)
     finally:
