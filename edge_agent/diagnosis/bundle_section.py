@@ -25,6 +25,7 @@ from edge_agent.diagnosis.physics import Baseline, spectrum_extent_hz
 from edge_agent.features.bearing import BearingGeometry
 from edge_agent.features.condition import ConditionSettings
 from edge_agent.features.spec import FeatureSpec
+from firmware_io.errors import BearingEdgeError
 
 SECTION = "physics"
 BASELINE_FILE = "physics_baseline.npy"
@@ -32,7 +33,7 @@ BASELINE_FILE = "physics_baseline.npy"
 MAX_VALUES = 1 << 20
 
 
-class PhysicsSectionError(ValueError):
+class PhysicsSectionError(BearingEdgeError, ValueError):
     """The manifest's ``physics`` section or its baseline file is malformed; the message names the field."""
 
 
