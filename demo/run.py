@@ -58,11 +58,18 @@ def fit_bundled(out: Path, seed: int, epochs: int):
 
 
 def convert_bundle(out: Path, model_dir: Path):
-    """Step 4: every TFLite variant through the parity gate, the bundle for the Pi."""
-    from convert.pipeline import convert_model_dir
-    from firmware_io.recordings import ims as datasets
+    """Step 4: every TFLite variant through the parity gate, the bundle for the Pi, with the commissioning
+    envelope spectrum of the bundled healthy raw snapshots (``--physics-baseline``): the agent then names the
+    failing part of an alarming snapshot from the physics of the IMS rig's bearing."""
+    import functools
 
-    result = convert_model_dir(model_dir, out / "bundle", data=datasets.FEATURES_TEST2)
+    from convert.pipeline import convert_model_dir
+    from edge_agent.features.bearing import IMS_BEARING, IMS_SHAFT_HZ
+    from firmware_io.recordings import ims as datasets
+    from train.physics_baseline import build
+
+    physics = functools.partial(build, [datasets.RAW_TEST2_DIR], bearing=IMS_BEARING, shaft_hz=IMS_SHAFT_HZ)
+    result = convert_model_dir(model_dir, out / "bundle", data=datasets.FEATURES_TEST2, physics=physics)
     print(result.parity_table(markdown=False))
     print(f"deployed variant: {result.default_variant}; bundle: {out / 'bundle'} and {result.archive}")
     return result
@@ -141,8 +148,24 @@ def check_against_offline(out: Path, bundle: Path, raw_table: Path, rows: list) 
           f"relay on from {format_time(first.time) if first else 'never'} (Danger: LED steady, relay on, buzzer); "
           f"journal: {out / 'journal.sqlite'} (try: {_venv_command('bearing-agent')} status --journal "
           f"{out / 'journal.sqlite'})")
+    physics = _physics_diagnosis(out / "journal.sqlite")
+    if physics:
+        print(f"named from the physics (envelope spectrum against the commissioning baseline): {physics}")
     if not same:
         raise RuntimeError("the live agent and offline scoring disagree; please report this as a bug")
+
+
+def _physics_diagnosis(journal_path: Path) -> str | None:
+    """The agent's physics diagnosis of its newest alarming snapshot, as journaled (None if there is none)."""
+    from edge_agent.facts import PHYSICS_STATE
+    from edge_agent.journal import Journal
+
+    journal = Journal(journal_path, create=False)
+    try:
+        physics = journal.get_state(PHYSICS_STATE)
+    finally:
+        journal.close()
+    return physics.get("text") if isinstance(physics, dict) and physics.get("part") else None
 
 
 def _venv_command(name: str) -> str:

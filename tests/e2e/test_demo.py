@@ -39,6 +39,9 @@ def test_demo_trains_the_default_model_and_alarms_on_time(tmp_path, capsys):
     # failing-bearing file; Danger (+6 dB, 3 in a row) switches the relay two files later
     assert "alarm from the snapshot recorded 2004-02-19 04:32:39 (Alert" in printed
     assert "relay on from 2004-02-19 04:52:39 (Danger" in printed
+    # the part, named by the agent from the envelope spectrum against the healthy raw files' (issue 24 #4)
+    assert "named from the physics (envelope spectrum against the commissioning baseline): outer race (Bearing 1)" \
+        in printed
     from edge_agent.journal import Journal
     journal = Journal(tmp_path / "journal.sqlite", create=False)
     try:

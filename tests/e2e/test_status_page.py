@@ -29,16 +29,7 @@ from tests.agent_fixtures import ReplayThread, agent_config, bundle_dir, raw_tes
 from tests.conftest import require_executable
 
 XSS = "<script>alert(1)</script>"
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 LAPTOP, PHONE = (1280, 900), (390, 844)
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """docs/img with ``BEARING_EDGE_SCREENSHOTS=1`` (to refresh the docs' pictures), else ``tmp_path``.
-
-    A plain ``make test`` must leave the checkout as it found it (git status clean).
-    """
-    return DOCS_IMG if os.environ.get("BEARING_EDGE_SCREENSHOTS") == "1" else tmp_path
 
 
 def free_port() -> int:
@@ -214,7 +205,7 @@ def test_page_shows_the_journal_and_acknowledge_clears_the_latch(live, tmp_path)
         assert "3 snapshots in a row over the threshold raise the alarm" in page_text(driver, "debounce")
         assert "moved most from its healthy level" in page_text(driver, "driver")
         check_vibration_card(driver, journal)
-        shoot(driver, screenshot_dir(tmp_path) / "status_page_laptop.png", *LAPTOP)
+        shoot(driver, tmp_path / "status_page_laptop.png", *LAPTOP)
         # switch to 24 h: the range ends at the newest snapshot, so it holds fewer rows
         driver.find_element("css selector", ".ranges button[data-range='24h']").click()
         wait_page(driver, lambda d: "active" in d.find_element("css selector", ".ranges button[data-range='24h']")
@@ -278,7 +269,7 @@ def test_phone_width_screenshot_and_the_agent_stopped(live, tmp_path):
         wait_page(driver, lambda d: d.find_elements("css selector", "#chart-error svg"), 120, "the timeline")
         # nothing wider than the phone: no sideways scrolling
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
-        shoot(driver, screenshot_dir(tmp_path) / "status_page_phone.png", *PHONE)
+        shoot(driver, tmp_path / "status_page_phone.png", *PHONE)
         agent.stop()
         live["thread"].join(120)
         wait_page(driver, lambda d: "NOT running" in page_text(d, "agent-pill"), 120, "the page to see the agent stop")
