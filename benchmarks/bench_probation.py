@@ -68,6 +68,23 @@ def markdown(runs: list[list[list]]) -> str:
     return "\n".join(lines)
 
 
+def run(quick: bool = False) -> "BenchResult":
+    """For ``bearing-bench``: bench_agent's bundle (T=2, float32), 5 fresh processes (2 when quick)."""
+    import tempfile
+
+    from benchmarks.bench_agent import _bundle
+    from benchmarks.harness import BenchResult
+
+    with tempfile.TemporaryDirectory(prefix="bench-probation-") as tmp:
+        runs = [measure(_bundle(Path(tmp), quick), 50) for _ in range(2 if quick else 5)]
+    hwm = {name: max(run[k][2] for run in runs) for k, (name, *_rest) in enumerate(runs[0])}
+    one, two = list(hwm.values())[0], max(list(hwm.values())[1:])
+    return BenchResult("probation", "What a deploy's probation costs: a second bundle loaded beside the first",
+                       figures={"runs": runs, "extra_peak_mib": round(two - one, 2)}, markdown=markdown(runs)
+                       + f"\n\nExtra peak memory while two bundles score: {two - one:+.1f} MiB (the issue's "
+                       "budget for the agent outside a deploy is +1 MiB; during a probation it is this).")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_probation", description=__doc__.splitlines()[0])
     p.add_argument("bundle", type=Path, help="a bundle directory or .tar.gz (e.g. demo-output/bundle)")

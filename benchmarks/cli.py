@@ -33,8 +33,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 #: (regenerate that one on purpose with ``--out benchmarks``).
 DEFAULT_OUT = BENCH_DIR.parent / "bench-output"
 #: Cheap first, so a broken environment shows up before the long ones run.
-ORDER = ["features", "condition", "decoder", "firmware", "ingest", "inference", "training", "agent", "restructure", "web", "fleet", "detection",
-         "levels", "baselines"]
+ORDER = ["features", "condition", "physics_diagnosis", "decoder", "firmware", "ingest", "inference", "training", "agent",
+         "probation", "restructure", "web", "fleet", "detection", "levels", "baselines"]
 
 console = Console(stderr=True)
 

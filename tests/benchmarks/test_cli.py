@@ -57,3 +57,17 @@ def test_the_hand_written_sections_of_the_committed_results_survive_a_run(tmp_pa
                                     "versions": {}}, False, "bearing-bench", {}, 1.0, kept)
     assert text.index("## Machine") < text.index("## Notes")
     assert cli.kept_sections(tmp_path / "missing.md") == ""
+
+
+def test_every_benchmark_module_can_be_run_by_bearing_bench():
+    """bearing-bench calls ``run(quick)`` on every benchmarks/bench_*.py: a module without it is a failed run."""
+    import ast
+
+    cli = import_or_skip_desktop("benchmarks.cli")
+    missing = []
+    for name in cli.discover():
+        tree = ast.parse((cli.BENCH_DIR / f"bench_{name}.py").read_text())
+        if not any(isinstance(n, ast.FunctionDef) and n.name == "run" for n in tree.body):
+            missing.append(name)
+    assert missing == [], f"no run(quick) in: {missing}"
+    assert set(cli.ORDER) <= set(cli.discover()), "ORDER names a benchmark that does not exist"
