@@ -19,7 +19,6 @@ Run: ``python -m benchmarks.bench_condition [--quick]`` (``--help``: where the d
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,7 +320,8 @@ def run(quick: bool = False) -> BenchResult:
     if npz is None:
         md += f"Detection on raw test 2 skipped: {datasets.FULL_NPZ_MISSING}.\n\n"
     else:
-        cache = Path(os.environ.get("BEARING_BENCH_OUT", tempfile.gettempdir())) / "condition_test2.csv"
+        # a cache, not a result: never in the output folder (`--out benchmarks` is the committed one)
+        cache = Path(tempfile.gettempdir()) / "bearing-edge-bench-condition_test2.csv"
         figures["detection"], det_md = _detection(condition_table(npz, cache))
         md += ("Detection on raw IMS test 2 (984 snapshots, trained until 2004-02-15 12:52:39), per-feature "
                "z-score (largest |z| over the chosen features and channels; deterministic, so one row stands "

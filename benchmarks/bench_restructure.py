@@ -58,7 +58,7 @@ def _remove_worktree(dest: Path) -> None:
 
 def _one_run(tmp: Path, tree: Path, which: str, bundle: Path, config: Path, window: float) -> dict:
     """One agent from ``tree`` on a fresh real-time pty stream: its figures and latencies."""
-    replay, url, cleanup = ba._transport(tmp, "pty")
+    replay, url, cleanup = ba._transport(tmp, "pty", tree)  # each agent with the replay of its own revision
     journal = tmp / f"journal-{which}-{time.monotonic_ns()}.sqlite"
     env = {**os.environ, "PYTHONPATH": str(tree)}  # the tree's own sources win over the editable install
     agent = subprocess.Popen([sys.executable, "-m", AGENT_MODULE[which], "run", "--config", str(config),
