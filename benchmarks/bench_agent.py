@@ -101,13 +101,10 @@ def _byte_compile() -> None:
             raise RuntimeError(f"cannot byte-compile {REPO / package}")
 
 
-def _replay(link: Path, tree: Path = REPO) -> subprocess.Popen:
-    """``bearing-replay --speed 1`` of ``tree`` (another revision's replay speaks that revision's protocol: an agent
-    from before the StreamInfo extension of issue 24 refuses today's)."""
+def _replay(link: Path) -> subprocess.Popen:
     files = sorted(str(p) for p in datasets.RAW_TEST2_DIR.iterdir() if p.name[:4].isdigit())
-    env = os.environ if tree == REPO else {**os.environ, "PYTHONPATH": str(tree)}
     return subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *files, "--pty", "--link", str(link),
-                             "--speed", "1", "--loops", "0"], cwd=tree, env=env, stdout=subprocess.DEVNULL,
+                             "--speed", "1", "--loops", "0"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
@@ -191,10 +188,10 @@ class _TcpSensor:
         self._thread.join(5)
 
 
-def _transport(tmp: Path, name: str, tree: Path = REPO):
+def _transport(tmp: Path, name: str):
     """(replay process, the URL the reader opens, cleanup) for ``name`` in ``("pty", "socket")``."""
     link = tmp / f"tty-{name}-{time.monotonic_ns()}"
-    replay = _replay(link, tree)
+    replay = _replay(link)
     _wait(link.exists, 30)
     if name == "pty":
         return replay, str(link), lambda: _stop(replay)

@@ -34,7 +34,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR.parent / "bench-output"
 #: Cheap first, so a broken environment shows up before the long ones run.
 ORDER = ["features", "condition", "physics_diagnosis", "decoder", "firmware", "ingest", "inference", "training", "agent",
-         "probation", "restructure", "web", "fleet", "detection", "levels", "baselines"]
+         "probation", "web", "fleet", "detection", "levels", "baselines"]
 
 console = Console(stderr=True)
 
