@@ -16,7 +16,7 @@ import os
 import signal
 from pathlib import Path
 
-from edge_agent.cli.run import setup_logging
+from edge_agent.cli.logs import add_log_level, setup_logging
 from edge_agent.config import ConfigError, load_config
 
 
@@ -24,8 +24,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="agent.toml with [mqtt] and/or [metrics] (the agent's own file)")
     p.add_argument("--journal", help="journal to follow (overrides [journal] path)")
     p.add_argument("--node-id", help="this machine's name in the topics (overrides [mqtt] node_id)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                   help="least severe log lines shown (default INFO)")
+    add_log_level(p, "connections, refusals, back-offs")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 SIGTERM and SIGINT stop it cleanly (outputs off, journal closed with a
 ``stop`` event); SIGHUP reloads the bundle from its configured path, keeping
-the old one if the new one fails validation. Logs go to stdout, where
+the old one if the new one fails validation. Logs go to stderr, where
 journald picks them up (``journalctl -u bearing-agent``). A refused
 configuration, bundle or journal ends it at once with exit status 2 and the
 message on stderr (:mod:`firmware_io.cli_support`), so systemd shows why.
@@ -13,8 +13,8 @@ import argparse
 import logging
 import os
 import signal
-import sys
 
+from edge_agent.cli.logs import add_log_level, setup_logging
 from edge_agent.config import Config, load_config
 from firmware_io.cli_support import EXIT_INTERRUPTED
 
@@ -29,16 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="score one snapshot every SECONDS (0 = every snapshot; overrides [agent] interval_s)")
     p.add_argument("--learn", action="store_true", default=None,
                    help="learning mode: no bundle, record features for retraining")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                   help="least severe log lines shown (default INFO: starts, stops, faults, alarms)")
+    add_log_level(p, "starts, stops, faults, alarms")
 
-
-def setup_logging(level: str) -> None:
-    """Log lines to stdout; under systemd (JOURNAL_STREAM set) without our own timestamp."""
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not os.environ.get("JOURNAL_STREAM"):
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level, format=fmt, stream=sys.stdout, force=True)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

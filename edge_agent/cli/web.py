@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 
+from edge_agent.cli.logs import add_log_level, setup_logging
 from edge_agent.config import ConfigError, load_config
 from edge_agent.web.server import StatusServer, parse_listen, read_token
 
@@ -22,12 +23,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", help="journal path (overrides [journal] path)")
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="address to serve on (overrides [web] listen; default 127.0.0.1:8080, this machine only)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                   help="least severe log lines shown (default INFO)")
+    add_log_level(p, "where it listens, refused requests")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    setup_logging(args.log_level)
     config = load_config(args.config)
     web = config.web
     try:

@@ -36,6 +36,7 @@ from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import Replayer
 from edge_agent.outputs.gpio import StatusOutputs
 from tests.agent_fixtures import HeldReplay, ReplayThread, agent_config, features_of, raw_test2_files, wait_for
+from tests.support.logged_process import LoggedProcess
 
 N = 20480
 RELAY, LED = 22, 17
@@ -496,8 +497,7 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
     # the stream waits at snapshots 3 and 8 while the test swaps the bundle: the refusal and the reload
     # happen mid-stream however slow the machine (a stream at 4x real time once ran out first)
     replay = HeldReplay(raw_test2_files(), link, hold_before=(3, 8))
-    proc = subprocess.Popen(agent_cmd(tmp_path, link, live), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = LoggedProcess(agent_cmd(tmp_path, link, live), tmp_path / "agent.log")
     model = live / "model_float32.tflite"
     good = model.read_bytes()
     try:
@@ -516,8 +516,7 @@ def test_sighup_with_broken_bundle_keeps_the_old_one(tmp_path, bundle, truth):
         wait_for(replay.finished.is_set, 300, "the replay to finish")
         wait_for(lambda: journal_rows(journal)[-1]["first_index"] == 24 * N, 120, "the last snapshot")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(120) == 0, proc.stderr.read()
+        proc.stop()
         replay.close()
     rejected = journal_events(journal, "bundle_rejected")[0]["detail"]
     assert "model_float32.tflite" in rejected

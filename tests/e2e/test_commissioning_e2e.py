@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from edge_agent.journal import Journal
 from firmware_io.recordings import ims as datasets
 from tests.agent_fixtures import HeldReplay, raw_test2_files, wait_for
 from tests.conftest import import_or_skip_desktop
+from tests.support.logged_process import LoggedProcess
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")]
@@ -83,7 +85,7 @@ def replay(*args: str) -> subprocess.Popen:
     return subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def start_agent(tmp: Path, link: Path, bundle: Path, *, learn: bool) -> subprocess.Popen:
+def start_agent(tmp: Path, link: Path, bundle: Path, *, learn: bool) -> LoggedProcess:
     """``bearing-agent run`` as a process with the config a user would write (mock pins off a Pi)."""
     config = tmp / "agent.toml"
     config.write_text(
@@ -92,14 +94,8 @@ def start_agent(tmp: Path, link: Path, bundle: Path, *, learn: bool) -> subproce
         f'[learning]\nchannel_names = {json.dumps(CHANNELS)}\n'
         f'[gpio]\npin_factory = "mock"\n[journal]\npath = "{tmp / "journal.sqlite"}"\n')
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def stop_agent(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    assert proc.wait(120) == 0, proc.stderr.read()
+    return LoggedProcess([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config)],
+                         tmp / f"agent-{time.monotonic_ns()}.log", env=env)
 
 
 def deploy(bundle: Path, live: Path) -> None:
@@ -167,7 +163,7 @@ def test_learn_export_retrain_hot_swap_alarms_like_the_desktop(tmp_path, full_np
         assert second.wait(600) == 0, second.stderr.read()
         wait_for(lambda: n_rows(journal) == len(desktop), 120, "all 984 snapshots")
     finally:
-        stop_agent(agent)
+        agent.stop()
 
     rows = read_journal(journal)
     bundle_id = json.loads((converted.bundle_dir / "manifest.json").read_text())["bundle_id"]
@@ -241,7 +237,7 @@ def test_sighup_refuses_a_bundle_for_another_sensor_and_swaps_to_a_good_one(tmp_
         wait_for(device.finished.is_set, 300, "the stream to end")
         wait_for(lambda: n_rows(journal) == len(files), 120, "the last snapshot")
     finally:
-        stop_agent(agent)
+        agent.stop()
         device.close()
 
     rejected = read_journal(journal, "events", kind="bundle_rejected")[0]

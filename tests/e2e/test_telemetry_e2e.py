@@ -8,9 +8,7 @@ subscriber, and the agent must not notice the broker at all.
 from __future__ import annotations
 
 import json
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from benchmarks.mosquitto import Mosquitto, Subscriber, check_snapshot_stream
 from edge_agent.journal import Journal
 from tests.agent_fixtures import HeldReplay, ReplayThread, bundle_dir, raw_test2_files, wait_for
 from tests.conftest import require_executable
+from tests.support.logged_process import LoggedProcess
 
 N = 20480
 NODE = "pump-1"
@@ -52,39 +51,31 @@ class Node:
             '[gpio]\npin_factory = "mock"\n'
             f'[journal]\npath = "{self.journal}"\n'
             "[mqtt]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in section.items()))
-        self.agent: subprocess.Popen | None = None
-        self.publisher: subprocess.Popen | None = None
+        self.agent: LoggedProcess | None = None
+        self.publisher: LoggedProcess | None = None
 
     def start_agent(self) -> None:
-        self.agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(self.config)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.agent = LoggedProcess([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(self.config)],
+                                   self.tmp / "agent.log")
 
     def start_publisher(self) -> None:
-        # into a file, not a pipe: a test can read what it said so far and wait for it
-        self.publisher_log = self.tmp / "publisher.log"
-        with self.publisher_log.open("w") as log:
-            self.publisher = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "publish", "--config",
-                                               str(self.config)], stdout=log, stderr=subprocess.STDOUT, text=True)
+        # a test can read what it said so far and wait for it
+        self.publisher = LoggedProcess([sys.executable, "-m", "edge_agent.cli.main", "publish", "--config",
+                                        str(self.config)], self.tmp / "publisher.log")
 
     def publisher_output(self) -> str:
-        return self.publisher_log.read_text(errors="replace")
+        return self.publisher.output()
 
     def stop_agent(self) -> None:
-        self.agent.send_signal(signal.SIGTERM)
-        assert self.agent.wait(20) == 0, self.agent.stderr.read()
+        self.agent.stop(timeout=20)
 
     def stop_publisher(self) -> str:
-        self.publisher.send_signal(signal.SIGTERM)
-        self.publisher.wait(timeout=20)
-        out = self.publisher_output()
-        assert self.publisher.returncode == 0, out
-        return out
+        return self.publisher.stop(timeout=20)
 
     def close(self) -> None:
         for p in (self.agent, self.publisher):
-            if p is not None and p.poll() is None:
+            if p is not None:
                 p.kill()
-                p.wait(10)
 
     def rows(self) -> list[dict]:
         if not self.journal.exists():

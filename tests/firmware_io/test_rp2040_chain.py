@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ from firmware_io.simulator.ports import PtyPort
 from tests.agent_fixtures import bundle_dir, raw_test2_files, wait_for
 from tests.conftest import IN_CI, require_executable
 from tests.firmware_io.test_firmware_build import build_firmware
+from tests.support.logged_process import LoggedProcess
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need a POSIX system")
 
@@ -130,22 +130,15 @@ class EmulatedBoard:
         self.stderr.close()
 
 
-def start_agent(tmp: Path, link: Path, bundle: Path) -> subprocess.Popen:
+def start_agent(tmp: Path, link: Path, bundle: Path) -> LoggedProcess:
     """``bearing-agent run`` as a user starts it (mock pins off a Pi; every snapshot taken)."""
     config = tmp / "agent.toml"
     config.write_text('[gpio]\npin_factory = "mock"\n[serial]\nread_timeout_s = 0.05\n'
                       'reconnect_initial_s = 0.05\nreconnect_max_s = 0.2\n')
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
-                             "--bundle", str(bundle), "--port", str(link), "--journal", str(tmp / "journal.sqlite"),
-                             "--interval", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=env)
-
-
-def stop_agent(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    assert proc.wait(120) == 0, proc.stderr.read()
+    return LoggedProcess([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
+                          "--bundle", str(bundle), "--port", str(link), "--journal", str(tmp / "journal.sqlite"),
+                          "--interval", "0"], tmp / "agent.log", env=env)
 
 
 def journal(path: Path) -> tuple[list[dict], dict[str, int]]:
@@ -217,7 +210,7 @@ def test_firmware_digitises_and_the_agent_scores_like_offline(tmp_path: Path, bu
         wait_for(lambda: len(journal(journal_path)[0]) >= len(SNAPSHOTS), 120, "4 journaled snapshots")
     finally:
         board.close()
-        stop_agent(agent)
+        agent.stop()
     print(f"\nharness: {stats}")
 
     # What the firmware sent: every sample as the front end digitised it, every frame checked.
@@ -286,7 +279,7 @@ def test_at_1_mbaud_device_overruns_equal_host_missing_samples_and_nothing_broke
                  60, "the agent to journal the last DeviceStatus")
     finally:
         board.close()
-        stop_agent(agent)
+        agent.stop()
     assert stats["uart_baud"] == 1_000_000
 
     # At every DeviceStatus the device's count equals the gaps the host decoder has seen so far:

@@ -47,15 +47,20 @@ def test_ctrl_c_ends_run_and_replay_with_130_and_sigterm_run_with_0(tmp_path):
     repo = Path(__file__).resolve().parents[3]
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
         journal = tmp_path / f"j{code}.sqlite"
-        proc = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--learn", "--port",
-                                 str(tmp_path / "no-such-device"), "--journal", str(journal)],
-                                cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:  # the handlers are installed when it says so
-            if "SIGTERM stops" in line:
-                break
-        proc.send_signal(sig)
-        proc.communicate(timeout=60)
-        assert proc.returncode == code
+        with (tmp_path / "stdout").open("w+") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--learn", "--port",
+                                     str(tmp_path / "no-such-device"), "--journal", str(journal)],
+                                    cwd=repo, stdout=out, stderr=subprocess.PIPE, text=True)
+            for line in proc.stderr:  # the handlers are installed when it says so
+                if "SIGTERM stops" in line:
+                    break
+            proc.send_signal(sig)
+            rest = proc.communicate(timeout=60)[1]
+            assert proc.returncode == code
+            # issue 21 #31: log lines on standard error, like every diagnostic; standard output stays clean
+            assert "bearing-agent stopped" in rest, rest
+            out.seek(0)
+            assert out.read() == ""
     link = tmp_path / "ttyREPLAY"
     replay = subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *map(str, raw_test2_files()[:2]),
                                "--pty", "--link", str(link), "--loops", "0"],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from edge_agent.journal import Journal, SnapshotRow
 from edge_agent.telemetry.publisher import Publisher
 from tests.agent_fixtures import wait_for
 from tests.conftest import require_executable
+from tests.support.logged_process import LoggedProcess
 from tests.edge_agent.telemetry.fake_agent import Writer, fill
 
 
@@ -132,7 +132,7 @@ def test_publisher_killed_and_restarted_loses_no_row(tmp_path, broker):
     fill(journal, 1)
     sub = Subscriber(broker, ["bearing-edge/node-a/#"])
     writer = Writer(journal)
-    first = subprocess.Popen(publisher_cmd(tmp_path, broker), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = LoggedProcess(publisher_cmd(tmp_path, broker), tmp_path / "first.log")
     second = None
     try:
         wait_for(lambda: len(sub.on("bearing-edge/node-a/snapshot")) >= 15, 30, "15 messages")
@@ -142,7 +142,7 @@ def test_publisher_killed_and_restarted_loses_no_row(tmp_path, broker):
         wait_for(lambda: [m.payload for m in sub.on("bearing-edge/node-a/availability")][-1:] == [b"offline"], 30,
                  "the last will")
         time.sleep(1)
-        second = subprocess.Popen(publisher_cmd(tmp_path, broker), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        second = LoggedProcess(publisher_cmd(tmp_path, broker), tmp_path / "second.log")
         time.sleep(1)
         writer.close()
         expected = journal_ids(journal)
@@ -154,8 +154,7 @@ def test_publisher_killed_and_restarted_loses_no_row(tmp_path, broker):
         writer.close()
         for p in (first, second):
             if p is not None and p.poll() is None:
-                p.terminate()
-                assert p.wait(20) == 0, p.stderr.read().decode()
+                p.stop(timeout=20)
         sub.close()
     check_snapshot_stream(sub.on("bearing-edge/node-a/snapshot"), expected)
 

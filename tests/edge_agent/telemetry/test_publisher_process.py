@@ -16,6 +16,7 @@ from edge_agent.config import parse_config
 from edge_agent.telemetry.metrics import TelemetryMetrics
 from edge_agent.telemetry.publisher import Publisher
 from tests.agent_fixtures import wait_for
+from tests.support.logged_process import LoggedProcess
 from tests.edge_agent.telemetry.fake_agent import fill
 
 REPO = Path(__file__).resolve().parents[3]
@@ -34,18 +35,17 @@ def test_a_second_publisher_on_the_same_journal_names_the_first_and_exits(tmp_pa
     (tmp_path / "prom").mkdir()
     config = textfile_config(tmp_path, tmp_path / "prom" / "bearing_edge.prom")
     command = [sys.executable, "-m", "edge_agent.cli.main", "publish", "--config", str(config)]
-    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = LoggedProcess(command, tmp_path / "first.log", cwd=REPO)
     try:
         wait_for(lambda: (tmp_path / "prom" / "bearing_edge.prom").exists() or first.poll() is not None, 60,
                  "the first publisher's textfile")
-        assert first.poll() is None, first.stderr.read().decode()
+        assert first.poll() is None, first.output()
         second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         assert f"another publisher (pid {first.pid}) is using this journal" in second.stderr
         assert "Traceback" not in second.stderr
     finally:
-        first.terminate()
-        first.wait(30)
+        first.stop(timeout=30)
 
 
 def test_a_textfile_that_cannot_be_written_is_logged_once_and_publishing_goes_on(tmp_path, caplog):
