@@ -119,3 +119,16 @@ def test_the_dedicated_user_has_no_login_and_the_device_groups_that_exist():
 def test_the_agent_unit_is_notify_with_a_watchdog():
     unit = shipped_unit_path().read_text()
     assert "\nType=notify\n" in unit and "\nNotifyAccess=main\n" in unit and "\nWatchdogSec=30\n" in unit
+
+
+def test_the_agent_runs_ahead_of_default_priority_processes_but_not_realtime():
+    """Issue 24 #6: on a Pi whose cores are busy the alarm path keeps its budget
+    (``python -m benchmarks.bench_agent --envelope --busy 2 --busy-nice 5``); the page does not get the edge."""
+    def nice(unit: str) -> int:
+        values = [int(line.split("=", 1)[1]) for line in unit.splitlines() if line.startswith("Nice=")]
+        return values[-1] if values else 0
+
+    agent = shipped_unit_path().read_text()
+    web = shipped_unit_path("bearing-agent-web.service").read_text()
+    assert -10 <= nice(agent) < 0 <= nice(web)
+    assert "CPUSchedulingPolicy" not in agent and "\nRestrictRealtime=yes\n" in agent  # a stuck loop cannot freeze the Pi
