@@ -36,10 +36,11 @@ the four defect frequencies, ``bench_condition_agent``'s set) and carries the co
 so the agent also reads velocity and runs the physics diagnosis of its alarming snapshots (after the outputs,
 so outside the latency). Goals then: last byte -> outputs p99 <= 20 ms and the agent under 2.5 % of a core.
 
-``--busy N`` runs N processes that each keep a core busy for the whole measurement, at ``--busy-nice K``
-(added to this benchmark's own niceness, which the agent inherits): every core taken, the worst case of a
-shared Pi, reproducibly. ``--busy 2 --busy-nice 0`` puts the agent at the load's priority; ``--busy-nice 5``
-gives it the edge over the load that the shipped unit's ``Nice=-5`` gives it over default-priority processes.
+``--busy N`` runs N processes that each keep a core busy for the whole measurement, ``--busy-nice K`` steps of
+niceness below the agent (a negative K: the agent runs -K steps below them; no root needed either way): every
+core taken, the worst case of a shared Pi, reproducibly. ``--busy 2 --busy-nice 0`` puts the agent at the
+load's priority; ``--busy-nice 5`` gives it the edge over the load that the shipped unit's ``Nice=-5`` gives
+it over default-priority processes; ``--busy-nice -10`` is an agent started with ``nice -n 10`` on a busy Pi.
 """
 from __future__ import annotations
 
@@ -210,10 +211,15 @@ def _transport(tmp: Path, name: str):
     return replay, sensor.url, cleanup
 
 
-def _floor(tmp: Path, name: str, window: float) -> dict[str, float]:
+def _niced(cmd: list[str], nice: int) -> list[str]:
+    """``cmd`` run ``nice`` steps below this process (0: as it is)."""
+    return ["nice", "-n", str(nice), *cmd] if nice else cmd
+
+
+def _floor(tmp: Path, name: str, window: float, nice: int = 0) -> dict[str, float]:
     """A bare reader (the agent's serial link, bytes discarded) on the same real-time stream."""
     replay, url, cleanup = _transport(tmp, name)
-    reader = subprocess.Popen([sys.executable, "-c", _READER_SCRIPT, url], cwd=REPO)
+    reader = subprocess.Popen(_niced([sys.executable, "-c", _READER_SCRIPT, url], nice), cwd=REPO)
     try:
         time.sleep(2.0)
         return _measure(reader, window)
@@ -222,13 +228,14 @@ def _floor(tmp: Path, name: str, window: float) -> dict[str, float]:
         cleanup()
 
 
-def _agent(tmp: Path, name: str, bundle: Path, config: Path, window: float) -> tuple[dict, list[dict]]:
+def _agent(tmp: Path, name: str, bundle: Path, config: Path, window: float,
+           nice: int = 0) -> tuple[dict, list[dict]]:
     """The real ``bearing-agent run`` on the stream: its figures and the journal rows of the window."""
     replay, url, cleanup = _transport(tmp, name)
     journal = tmp / f"journal-{name}-{time.monotonic_ns()}.sqlite"
-    agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
-                              "--bundle", str(bundle), "--port", url, "--journal", str(journal),
-                              "--interval", "0", "--log-level", "WARNING"], cwd=REPO)
+    agent = subprocess.Popen(_niced([sys.executable, "-m", "edge_agent.cli.main", "run", "--config", str(config),
+                                     "--bundle", str(bundle), "--port", url, "--journal", str(journal),
+                                     "--interval", "0", "--log-level", "WARNING"], nice), cwd=REPO)
     try:
         if not _wait(lambda: len(_snapshot_rows(journal)) >= 2, 90):
             raise RuntimeError(f"the agent journaled no snapshot within 90 s on {name}")
@@ -244,7 +251,7 @@ def _agent(tmp: Path, name: str, bundle: Path, config: Path, window: float) -> t
 @contextlib.contextmanager
 def _busy_loops(n: int, nice: int):
     """``n`` processes that each keep a core busy at ``nice`` (relative to this process) until the block ends."""
-    procs = [subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    procs = [subprocess.Popen(_niced([sys.executable, "-c", "while True: pass"], nice)) for _ in range(n)]
     try:
         yield
     finally:
@@ -269,19 +276,20 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope:
     goal_cpu = GOAL_ENVELOPE_CPU_PCT if envelope else GOAL_CPU_PCT
     figures: dict = {"window_s": window, "goal_cpu_pct": goal_cpu, "goal_rss_mib": GOAL_RSS_MIB,
                      "goal_latency_ms": GOAL_LATENCY_MS, "transports": list(transports), "envelope": envelope,
-                     "busy_loops": busy, "busy_nice": busy_nice, "nice": os.nice(0)}
+                     "busy_loops": busy, "busy_nice": os.nice(0) + max(0, busy_nice),
+                     "nice": os.nice(0) + max(0, -busy_nice)}
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp_name, contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
         bundle = _bundle(tmp, quick, envelope)
         _byte_compile()
         config = tmp / "agent.toml"
         config.write_text('[gpio]\npin_factory = "mock"\n')
-        stack.enter_context(_busy_loops(busy, busy_nice))  # after the training: only the measurement is loaded
+        stack.enter_context(_busy_loops(busy, max(0, busy_nice)))  # after the training: only the measurement
         load_before = os.getloadavg()
         for name in transports:
             # as long as the agent's window: CPU time comes in 10 ms ticks, so 5 s resolved only 0.2 %
-            floor = _floor(tmp, name, window)
-            agent, rows = _agent(tmp, name, bundle, config, window)
+            floor = _floor(tmp, name, window, max(0, -busy_nice))
+            agent, rows = _agent(tmp, name, bundle, config, window, max(0, -busy_nice))
             figures[name] = {**agent, **_latencies(rows), "snapshots_in_window": len(rows),
                              "snapshots_scored_in_window": sum(r["error"] is not None for r in rows),
                              "floor_cpu_pct": floor["cpu_pct"], "floor_peak_rss_mib": floor["peak_rss_mib"],
@@ -396,7 +404,7 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
         f"`bearing-replay --speed 1` (25 IMS test-2 snapshots, looping, 4 ch x 20 kHz) -> "
         f"{' and '.join(transports)} -> `bearing-agent run --interval 0` (every snapshot scored: the worst "
         f"case). Window {f['window_s']:.0f} s after the first snapshot, per transport. "
-        + (f"Beside {f['busy_loops']} busy loop(s) at nice {f['nice'] + f['busy_nice']} (the agent at nice "
+        + (f"Beside {f['busy_loops']} busy loop(s) at nice {f['busy_nice']} (the agent at nice "
            f"{f['nice']}). " if f.get("busy_loops") else f"The agent at nice {f.get('nice', 0)}. ")
         + "Load average "
         f"(1/5/15 min) before {f['load_average'][0]:.2f}/{f['load_average'][1]:.2f}/{f['load_average'][2]:.2f}, "
@@ -449,16 +457,16 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="N processes that each keep a core busy during the measurement (a loaded Pi)")
     parser.add_argument("--busy-nice", type=int, default=0, metavar="K",
-                        help="their niceness relative to the agent's (default 0: the same priority; "
-                             "5: the edge the unit's Nice=-5 gives the agent)")
+                        help="their niceness steps below the agent (default 0: the same priority; 5: the edge "
+                             "the unit's Nice=-5 gives the agent; -10: the agent 10 steps below them)")
     parser.add_argument("--steps-only", action="store_true",
                         help="only the CPU time of the loop's steps on one snapshot (no agent run; seconds)")
     args = parser.parse_args()
     if args.steps_only:
         print(_costs_markdown(snapshot_path_costs(20 if args.quick else 60)))
         return
-    if args.busy < 0 or not 0 <= args.busy_nice <= 19:
-        parser.error("--busy must be >= 0 and --busy-nice between 0 and 19")
+    if args.busy < 0 or not -19 <= args.busy_nice <= 19:
+        parser.error("--busy must be >= 0 and --busy-nice between -19 and 19")
     print(run(args.quick, tuple(args.transport or TRANSPORTS), args.envelope, args.window, args.busy,
               args.busy_nice).markdown)
 
