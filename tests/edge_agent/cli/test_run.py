@@ -42,25 +42,29 @@ def test_ctrl_c_ends_run_and_replay_with_130_and_sigterm_run_with_0(tmp_path):
     import sys
     from pathlib import Path
 
-    from tests.agent_fixtures import raw_test2_files
+    from tests.agent_fixtures import raw_test2_files, wait_for
 
     repo = Path(__file__).resolve().parents[3]
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
         journal = tmp_path / f"j{code}.sqlite"
-        with (tmp_path / "stdout").open("w+") as out:
+        out, err = tmp_path / f"stdout{code}", tmp_path / f"stderr{code}"
+        with out.open("w") as out_file, err.open("w") as err_file:
             proc = subprocess.Popen([sys.executable, "-m", "edge_agent.cli.main", "run", "--learn", "--port",
                                      str(tmp_path / "no-such-device"), "--journal", str(journal)],
-                                    cwd=repo, stdout=out, stderr=subprocess.PIPE, text=True)
-            for line in proc.stderr:  # the handlers are installed when it says so
-                if "SIGTERM stops" in line:
-                    break
+                                    cwd=repo, stdout=out_file, stderr=err_file)
+        try:
+            # The handlers are installed when it says so, and (issue 21 #31) it says so on standard error,
+            # like every diagnostic of the kit: before, its log lines went to standard output.
+            wait_for(lambda: "SIGTERM stops" in err.read_text() or proc.poll() is not None, 60,
+                     lambda: f"the start line on stderr (stdout had {out.read_text()[-300:]!r})")
             proc.send_signal(sig)
-            rest = proc.communicate(timeout=60)[1]
-            assert proc.returncode == code
-            # issue 21 #31: log lines on standard error, like every diagnostic; standard output stays clean
-            assert "bearing-agent stopped" in rest, rest
-            out.seek(0)
-            assert out.read() == ""
+            assert proc.wait(60) == code, err.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+        assert "bearing-agent stopped" in err.read_text()
+        assert out.read_text() == ""  # standard output stays free for what a command prints as its result
     link = tmp_path / "ttyREPLAY"
     replay = subprocess.Popen([sys.executable, "-m", "firmware_io.simulator.replay_cli", *map(str, raw_test2_files()[:2]),
                                "--pty", "--link", str(link), "--loops", "0"],
