@@ -274,22 +274,24 @@ def run(quick: bool = False, transports: tuple[str, ...] = TRANSPORTS, envelope:
         window_s: float | None = None, busy: int = 0, busy_nice: int = 0) -> BenchResult:
     window = window_s if window_s is not None else 15.0 if quick else 45.0
     goal_cpu = GOAL_ENVELOPE_CPU_PCT if envelope else GOAL_CPU_PCT
+    # busy_nice > 0: the loads run that many steps below this process; < 0: the agent (and its floor) do
+    loads_below, agent_below = max(0, busy_nice), max(0, -busy_nice)
     figures: dict = {"window_s": window, "goal_cpu_pct": goal_cpu, "goal_rss_mib": GOAL_RSS_MIB,
                      "goal_latency_ms": GOAL_LATENCY_MS, "transports": list(transports), "envelope": envelope,
-                     "busy_loops": busy, "busy_nice": os.nice(0) + max(0, busy_nice),
-                     "nice": os.nice(0) + max(0, -busy_nice)}
+                     "busy_loops": busy, "busy_loops_nice": os.nice(0) + loads_below,
+                     "agent_nice": os.nice(0) + agent_below}
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp_name, contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
         bundle = _bundle(tmp, quick, envelope)
         _byte_compile()
         config = tmp / "agent.toml"
         config.write_text('[gpio]\npin_factory = "mock"\n')
-        stack.enter_context(_busy_loops(busy, max(0, busy_nice)))  # after the training: only the measurement
+        stack.enter_context(_busy_loops(busy, loads_below))  # after the training: only the measurement
         load_before = os.getloadavg()
         for name in transports:
             # as long as the agent's window: CPU time comes in 10 ms ticks, so 5 s resolved only 0.2 %
-            floor = _floor(tmp, name, window, max(0, -busy_nice))
-            agent, rows = _agent(tmp, name, bundle, config, window, max(0, -busy_nice))
+            floor = _floor(tmp, name, window, agent_below)
+            agent, rows = _agent(tmp, name, bundle, config, window, agent_below)
             figures[name] = {**agent, **_latencies(rows), "snapshots_in_window": len(rows),
                              "snapshots_scored_in_window": sum(r["error"] is not None for r in rows),
                              "floor_cpu_pct": floor["cpu_pct"], "floor_peak_rss_mib": floor["peak_rss_mib"],
@@ -404,8 +406,8 @@ def _markdown(f: dict, transports: tuple[str, ...]) -> str:
         f"`bearing-replay --speed 1` (25 IMS test-2 snapshots, looping, 4 ch x 20 kHz) -> "
         f"{' and '.join(transports)} -> `bearing-agent run --interval 0` (every snapshot scored: the worst "
         f"case). Window {f['window_s']:.0f} s after the first snapshot, per transport. "
-        + (f"Beside {f['busy_loops']} busy loop(s) at nice {f['busy_nice']} (the agent at nice "
-           f"{f['nice']}). " if f.get("busy_loops") else f"The agent at nice {f.get('nice', 0)}. ")
+        + (f"Beside {f['busy_loops']} busy loop(s) at nice {f['busy_loops_nice']} (the agent at nice "
+           f"{f['agent_nice']}). " if f["busy_loops"] else f"The agent at nice {f['agent_nice']}. ")
         + "Load average "
         f"(1/5/15 min) before {f['load_average'][0]:.2f}/{f['load_average'][1]:.2f}/{f['load_average'][2]:.2f}, "
         f"after {f['load_average'][3]:.2f}/{f['load_average'][4]:.2f}/{f['load_average'][5]:.2f}.",
