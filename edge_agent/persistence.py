@@ -96,9 +96,9 @@ class AgentMemory:
             log.warning("an alarm latched before the restart is still active: acknowledge it to clear")
         return events
 
-    def heartbeat(self) -> dict[str, Any]:
-        """What ``bearing-agent status`` shows about the running agent."""
-        board, alarm, running = self.boards[0], self.alarm, self.now()
+    def heartbeat(self, running: Running | None = None) -> dict[str, Any]:
+        """What ``bearing-agent status`` shows about the running agent (``running``: taken now if not given)."""
+        board, alarm, running = self.boards[0], self.alarm, running or self.now()
         return {
             "time": time.time(), "pid": os.getpid(), "started": self.started,
             **stamp(),  # boot id and monotonic time: readers judge liveness without the wall clock (issue 21 #3)
@@ -122,8 +122,9 @@ class AgentMemory:
     def persisted_state(self) -> tuple[dict[str, Any], dict[str, int]]:
         """What a snapshot leaves behind, journaled with its row: (state, counters). (The cadence's last
         snapshot time is the last row's time; the snapshot length changes only at start and on a swap.)"""
-        state: dict[str, Any] = {"alarm": self.alarm.to_dict(), "heartbeat": self.heartbeat()}
-        loaded = self.now().loaded
+        running = self.now()  # once per snapshot: it reads the deploy fact
+        state: dict[str, Any] = {"alarm": self.alarm.to_dict(), "heartbeat": self.heartbeat(running)}
+        loaded = running.loaded
         if loaded is not None:
             state["scorer"] = loaded.scorer.state()
         return state, self.counters.totals()

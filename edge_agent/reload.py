@@ -116,11 +116,6 @@ class BundleReloader:
         ``floor`` an older signed bundle is accepted: a rollback by hand is a deliberate downgrade."""
         self._from = (str(path), floor)
 
-    @property
-    def busy(self) -> bool:
-        """A load is running or requested."""
-        return self._loader is not None or self._from is not None or self._requested.is_set()
-
     def poll(self, check: Callable[[FeatureSpec], str | None] | None, *,
              learning: bool = False) -> ReloadResult | None:
         """Start a requested load; return a finished one, else None. ``check(spec)`` says why a bundle of that

@@ -265,29 +265,30 @@ class Agent:
     def _roll_back(self, why: str, request_id: int | None = None) -> None:
         """Back to the bundle that ran before the deploy, kept loaded and judging during probation (``request_id``:
         the ``deploy --rollback`` that asked)."""
-        old, new_id = self.probation.previous, self._bundle_id()
-        old.scorer.continue_from(self.history, prime=False)  # its window saw every snapshot of the probation
-        self.loaded = old
-        self.rebaselining.attach(old.scorer)
-        for board in self.boards:
-            board.set_spec(old.bundle.spec)
+        new_id = self._bundle_id()
+        self._install(self.probation.previous, prime=False)  # its window saw every snapshot of the probation
         self.probation.rolled_back(why, new_id, request_id)
         self.memory.persist_all()
+
+    def _install(self, loaded: LoadedBundle, *, prime: bool = True) -> None:
+        """Make ``loaded`` the running bundle: it continues the machine's history, with its own commissioning
+        baseline, and the boards cut snapshots of its length."""
+        loaded.scorer.continue_from(self.history, prime=prime)
+        self.loaded = loaded
+        self.rebaselining.attach(loaded.scorer)
+        for board in self.boards:
+            board.set_spec(loaded.bundle.spec)
 
     def _use(self, new: LoadedBundle, path: str) -> None:
         """Swap ``new`` in: it continues the machine's history, with its own commissioning baseline."""
         old_id = self._bundle_id()
-        new.scorer.continue_from(self.history)  # the new scorer continues this machine's history
-        self.loaded = new
-        self.rebaselining.attach(new.scorer)  # a new bundle: its own commissioning baseline
+        self._install(new)
         if self.learning:  # commissioning done: score from the next snapshot on, alarms live
             self.learning = self.alarm.learning = False
             advice = "set [agent] learn = false (or drop --learn) so that a restart keeps scoring"
             self._event("learning_ended", f"scoring with {new.bundle.bundle_id}; {advice}")
             log.warning("learning mode ended by the reload; the configuration still asks for learning mode: %s",
                         advice)
-        for board in self.boards:
-            board.set_spec(new.bundle.spec)
         b = new.bundle
         detail = (f"{b.bundle_id} from {path} "
                   f"(replaces {old_id or 'learning mode'}); threshold {b.threshold:.6g}, debounce {b.debounce}")

@@ -77,6 +77,8 @@ class Probation:
         self.previous: LoadedBundle | None = None
         self._began = 0.0  # time.monotonic() of the swap (hours of probation: not moved by a clock change)
         self._compared = self._disagreements = 0
+        #: the running bundle and its slot: resolved once per bundle, not per snapshot (three path resolutions)
+        self._slot_of: tuple[Any, str | None] = (None, None)
 
     @property
     def in_probation(self) -> bool:
@@ -242,7 +244,7 @@ class Probation:
         """The ``deploy`` fact: the running bundle's slot and the last deploy, with the probation's progress."""
         state = self.state or {}
         fact: dict[str, Any] = {
-            "slot": self.slots.slot_of(running.bundle.path) if running is not None else None,
+            "slot": self._slot(running),
             "phase": state.get("phase"), "deployed_bundle_id": state.get("bundle_id"),
             "deployed_slot": state.get("slot"), "previous_bundle_id": state.get("previous_bundle_id"),
             "by": state.get("by"), "since": state.get("since"), "why": state.get("why"),
@@ -254,6 +256,13 @@ class Probation:
                                  "hours_needed": s.probation_hours, "disagreements": self._disagreements,
                                  "on_alarm": s.on_alarm}
         return fact
+
+    def _slot(self, running: "LoadedBundle | None") -> str | None:
+        if running is None:
+            return None
+        if self._slot_of[0] is not running.bundle:  # a bundle never moves to another slot while loaded
+            self._slot_of = (running.bundle, self.slots.slot_of(running.bundle.path))
+        return self._slot_of[1]
 
     def _save(self, **changes: Any) -> None:
         self.state = {**(self.state or {}), **changes}
