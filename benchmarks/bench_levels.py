@@ -13,9 +13,11 @@ judges every snapshot with the device's own code (:func:`edge_agent.scoring.judg
 | PRONOSTIA Bearing1_1, Bearing2_1 (``../shared``) | mean \\|x\\|, 2 channels, 25.6 kHz | the first 30 % of the run | run to failure (the end of the run) |
 
 **What was tuned on what.** The limits (Alert +2 dB for levels, +6 dB for ratios; Danger +6 / +12 dB;
-never below a feature's healthy scatter + 1 dB) were chosen on IMS test 2 (its healthy scatter and the
+never below a feature's healthy scatter + a margin) were chosen on IMS test 2 (its healthy scatter and the
 envelope line at the defect) and from the 15 % step requirement; IMS test 1 and both PRONOSTIA bearings were
-not looked at before this benchmark ran: they are the held-out evidence.
+not looked at before this benchmark ran: they are the held-out evidence for the limits. The margin was then
+raised from 1 to 1.25 dB after PRONOSTIA 1_1's scenario run (a 15 % step alerted on a wide-scatter feature),
+so those scenarios are no longer held-out evidence for the margin; IMS test 1's are.
 
 Per recording the synthetic scenarios (labelled, the recordings have none of them) are injected into the
 healthy part: they start right after commissioning (IMS) or 10 % of the run later (PRONOSTIA) and end at the
@@ -305,7 +307,8 @@ def summarise(rows: list[dict], skipped: list[str]) -> BenchResult:
                                                                                for r in scen)
     lines += ["", "Cells: the kit's false Alerts (the level rule's in brackets); '-': the recording left its "
               "commissioning band before the window began (no healthy part to inject into). The limits were chosen "
-              "on IMS test 2; IMS test 1 and PRONOSTIA are held out (see the module docstring)."]
+              "on IMS test 2; IMS test 1 and PRONOSTIA are held out for them, but the 1.25 dB margin was set after "
+              "PRONOSTIA 1_1's scenarios (see the module docstring)."]
     lines += [f"- skipped: {s}" for s in skipped]
     return BenchResult("levels", "Alarm levels on run-to-failure recordings and labelled scenarios",
                        figures={"rows": rows, "skipped": skipped}, markdown="\n".join(lines), goals=goals)
