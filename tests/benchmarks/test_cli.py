@@ -67,7 +67,11 @@ def test_every_benchmark_module_can_be_run_by_bearing_bench():
     missing = []
     for name in cli.discover():
         tree = ast.parse((cli.BENCH_DIR / f"bench_{name}.py").read_text())
-        if not any(isinstance(n, ast.FunctionDef) and n.name == "run" for n in tree.body):
+        runs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run"]
+        # called as run(quick=...): a parameter of that name, and no other without a default
+        params = [a.arg for a in runs[0].args.args] if runs else []
+        required = params[:len(params) - len(runs[0].args.defaults)] if runs else []
+        if not runs or "quick" not in params or set(required) - {"quick"}:
             missing.append(name)
     assert missing == [], f"no run(quick) in: {missing}"
     assert set(cli.ORDER) <= set(cli.discover()), "ORDER names a benchmark that does not exist"

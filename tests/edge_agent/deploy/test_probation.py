@@ -74,7 +74,7 @@ def test_hold_keeps_the_new_bundle_journals_each_disagreement_and_commits_after_
 
 
 @pytest.mark.parametrize("link_moved", [False, True])
-def test_a_probation_a_restart_interrupted_is_journaled_as_rolled_back(tmp_path, real_bundle, link_moved):
+def test_a_probation_a_restart_interrupted_ends_as_the_link_says(tmp_path, real_bundle, link_moved):
     """Restarted during probation: the link still names the old bundle, which runs (rolled back); or, stopped between
     moving the link and journaling the commit, the deployed bundle runs (committed)."""
     pointer = tmp_path / "bundle"
