@@ -31,8 +31,8 @@ rise is large enough to false-alarm** in the kit's own scaled units, the healthy
 
 A falling level is reported but not refused: settling after a run-in falls, and the real healthy
 period of IMS test 2 falls by 1.2 %/day (bearings 2 and 3) without a false alarm.
-A period whose latest half spans less than :data:`MIN_SPAN_HOURS` (or holds fewer than
-:data:`MIN_SNAPSHOTS`) is **too short to judge**: said so, not refused (a daily cycle of load
+A period whose latest half spans less than :attr:`TimeScale.min_span_hours` (half the slowest cycle:
+12 h in service), or holds fewer than :data:`MIN_SNAPSHOTS`, is **too short to judge**: said so, not refused (a daily cycle of load
 or temperature cannot be told from a trend in less); so is a feature worth fewer than
 :data:`MIN_EFFECTIVE_SNAPSHOTS` independent snapshots (a slow wander, :func:`drift_caveat`). The evidence (stationary simulations,
 real healthy periods of IMS tests 1 and 2, injected ramps): ``docs/commissioning.md``,
@@ -66,8 +66,6 @@ HORIZON_DAYS = 7.0
 #: healthy median plus d ranges (its healthy scatter kept) false-alarmed from d = 0.3 to 0.7 depending
 #: on seed and channel, median 0.55 (``docs/commissioning.md``). 0.5: about where it starts.
 FALSE_ALARM_RANGES = 0.5
-#: The latest half must span this long to be judged: less cannot tell a trend from a daily cycle.
-MIN_SPAN_HOURS = 12.0
 #: Fewer snapshots than this in the latest half (or in a quarter) and the tests have no power.
 MIN_SNAPSHOTS = 24
 #: A test needs this many effectively independent snapshots (``n (1 - r) / (1 + r)``) in what it
@@ -89,6 +87,11 @@ class TimeScale:
     #: How far a trend is continued after the period; None: as long again as the healthy period lasted.
     horizon_days: float | None = HORIZON_DAYS
     name: str = "in service"
+
+    @property
+    def min_span_hours(self) -> float:
+        """The latest half must span this long to be judged: less cannot tell a trend from the cycle."""
+        return self.cycle_hours / 2.0
 
     def horizon(self, period_days: float) -> float:
         return self.horizon_days if self.horizon_days is not None else period_days
@@ -186,7 +189,7 @@ class DriftCheck:
                 "judged": self.judged, "too_short": self.too_short, "significance": SIGNIFICANCE,
                 "time_scale": self.time_scale.name,
                 "horizon_days": round(self.time_scale.horizon(self.span_hours / 24.0), 6),
-                "false_alarm_ranges": FALSE_ALARM_RANGES, "min_span_hours": self.time_scale.cycle_hours / 2.0,
+                "false_alarm_ranges": FALSE_ALARM_RANGES, "min_span_hours": self.time_scale.min_span_hours,
                 "min_snapshots": MIN_SNAPSHOTS, "min_effective_snapshots": MIN_EFFECTIVE_SNAPSHOTS,
                 "features": [{k: _finite(v) for k, v in asdict(d).items()} for d in self.features]}
 
@@ -212,7 +215,7 @@ def measure_drift(timestamps: np.ndarray, X: np.ndarray, names: Sequence[str],
     late = days >= days[-1] / 2
     half_hours = 24.0 * float(days[late][-1] - days[late][0])
     quarter = len(days) // 4
-    min_span = time_scale.cycle_hours / 2.0
+    min_span = time_scale.min_span_hours
     if half_hours < min_span or late.sum() < MIN_SNAPSHOTS or quarter < MIN_SNAPSHOTS // 2:
         needs = (f"its latest half to span at least {min_span:g} h with {MIN_SNAPSHOTS} snapshots (less cannot "
                  "tell a trend from a daily cycle)" if min_span > 0 else

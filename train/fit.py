@@ -290,7 +290,6 @@ def train_autoencoder(windows: np.ndarray, *, seed: int, epochs: int = DEFAULT_E
 
 #: Below this much healthy data, fit warns (see :func:`healthy_data_warning`).
 MIN_HEALTHY_WINDOWS = 288
-MIN_HEALTHY_HOURS = 48.0
 
 
 def healthy_data_warning(healthy_times: np.ndarray, time_scale: TimeScale = IN_SERVICE) -> str | None:

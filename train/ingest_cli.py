@@ -70,11 +70,8 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
 
 def read_options(args: argparse.Namespace):
     """The ReadOptions the recording options ask for."""
-    from firmware_io.recordings.sources import ReadOptions
+    from firmware_io.recordings.sources import ReadOptions, listed
     from firmware_io.time_text import parse_time
-
-    def listed(text: str | None) -> tuple[str, ...] | None:
-        return None if text is None else tuple(c.strip() for c in text.split(",") if c.strip())
 
     return ReadOptions(sample_rate_hz=args.sample_rate, snapshot_length=args.snapshot_length,
                        columns=listed(args.columns), time_columns=listed(args.time_columns),

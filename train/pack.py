@@ -68,7 +68,7 @@ def pack_ims_files(sources: Sequence[str | Path], out: str | Path, *, scale: flo
             if not skip_bad:
                 raise RecordingError(f"{exc} (--skip-bad leaves malformed files out, counted and listed)") from None
             why = str(exc)
-            skip(path, why[len(str(path)) + 2:] if why.startswith(f"{path}: ") else why)
+            skip(path, why.removeprefix(f"{path}: "))
             continue
         if samples is None:
             samples = np.empty((len(files), *counts.shape), dtype=np.int16)

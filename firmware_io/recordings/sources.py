@@ -109,6 +109,11 @@ class SourceFile:
     read: Callable[[], bytes]
 
 
+def listed(text: str | None) -> tuple[str, ...] | None:
+    """A comma-separated option (``--columns``, ``--time-columns``) as its entries; empty ones left out."""
+    return None if text is None else tuple(c.strip() for c in text.split(",") if c.strip())
+
+
 def is_archive(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 

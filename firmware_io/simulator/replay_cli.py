@@ -23,7 +23,7 @@ from typing import Sequence
 from firmware_io.cli_support import EXIT_INTERRUPTED, help_text, main_single
 from firmware_io.protocol.frames import DEFAULT_FRAME_SAMPLES
 from firmware_io.recordings import reader as rec
-from firmware_io.recordings.sources import ReadOptions, is_archive
+from firmware_io.recordings.sources import ReadOptions, is_archive, listed
 from firmware_io.simulator.faults import FaultConfig
 from firmware_io.simulator.replay import DEFAULT_RATE_HZ, Replayer, ReplayError
 
@@ -96,7 +96,7 @@ def replayer_from_args(args: argparse.Namespace) -> Replayer:
 
 def read_options(args: argparse.Namespace) -> ReadOptions | None:
     """How to read the sources: like ``ingest`` when asked to (or for an archive), else the IMS/npz/npy reader."""
-    columns = tuple(c.strip() for c in args.time_columns.split(",")) if args.time_columns else None
+    columns = listed(args.time_columns)
     if not (args.pattern or columns or args.snapshot_length or any(is_archive(Path(s)) for s in args.sources)):
         return None
     return ReadOptions(sample_rate_hz=args.rate, snapshot_length=args.snapshot_length, pattern=args.pattern,
