@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.harness import BenchResult
+
 _SCRIPT = r"""
 import gc, json, sys, time
 import numpy as np
@@ -68,12 +70,11 @@ def markdown(runs: list[list[list]]) -> str:
     return "\n".join(lines)
 
 
-def run(quick: bool = False) -> "BenchResult":
+def run(quick: bool = False) -> BenchResult:
     """For ``bearing-bench``: bench_agent's bundle (T=2, float32), 5 fresh processes (2 when quick)."""
     import tempfile
 
     from benchmarks.bench_agent import _bundle
-    from benchmarks.harness import BenchResult
 
     with tempfile.TemporaryDirectory(prefix="bench-probation-") as tmp:
         runs = [measure(_bundle(Path(tmp), quick), 50) for _ in range(2 if quick else 5)]

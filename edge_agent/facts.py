@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge_agent.deploy.names import PHASES, SLOT_NAMES
 from edge_agent.scoring.level_names import LEVELS
 
 #: fact -> what it means (the docs, the API and the MQTT state payload use these names)
@@ -27,8 +28,8 @@ FACTS: dict[str, str] = {
     "baseline_change": "the last running snapshot's largest rise over the commissioning baseline and over the "
                        "active one, in dB, with the feature: information, not an alarm",
     "bundle_id": "the bundle the agent runs (none in learning mode)",
-    "slot": "the slot (a or b) the running bundle was deployed to by bearing-agent deploy (none: not deployed so)",
-    "deploy": "the last bearing-agent deploy: phase (loading, probation, committed, rolled_back, rejected), the "
+    "slot": f"the slot ({' or '.join(SLOT_NAMES)}) the running bundle was deployed to by bearing-agent deploy (none: not deployed so)",
+    "deploy": f"the last bearing-agent deploy: phase ({', '.join(PHASES)}), the "
               "deployed and the previous bundle, why, and during probation its progress (none before any deploy)",
     "velocity": "the last running snapshot's RMS velocity 10-1000 Hz per channel in mm/s and its ISO 10816-3 zone "
                 "(A-D) for the configured machine group and foundation (none before a running snapshot)",

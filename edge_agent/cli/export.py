@@ -13,7 +13,7 @@ import functools
 import sys
 
 from edge_agent.cli.journal_options import add_journal_options, journal_from_args
-from edge_agent.export import ExportError, OutputError, check_output, select, write_export
+from edge_agent.export import OutputError, check_output, select, write_export
 from firmware_io.time_text import FORMS, TimeTextError, parse_time, unix_seconds
 
 

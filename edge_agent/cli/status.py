@@ -61,7 +61,7 @@ def _print_text(status: dict) -> None:
         _say("agent: never started with this journal")
     else:
         running = ("running" if status["running"] else "stopped" if hb.get("stopped") else
-                   f"not running, or unable to write its journal (last heartbeat "
+                   "not running, or unable to write its journal (last heartbeat "
                    + (f"{status['heartbeat_age_s']:.0f} s ago" if status["heartbeat_age_s"] is not None else
                       "at an unknown time: written in another boot, or the clock changed since")
                    + "; see journalctl -u bearing-agent)")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config import Config
-from edge_agent.deploy.probation import (COMMITTED, DEPLOY, LOADING, PROBATION, RESTORING, ROLLBACK, STATE_KEY,
-                                         request_source)
-from edge_agent.deploy.slots import SLOT_NAMES, SlotError, Slots
+from edge_agent.deploy.names import COMMITTED, LOADING_PHASES, PROBATION, SLOT_NAMES, UNDER_WAY
+from edge_agent.deploy.probation import DEPLOY, ROLLBACK, STATE_KEY, request_source
+from edge_agent.deploy.slots import SlotError, Slots
 from edge_agent.journal import Journal, JournalError
 from edge_agent.liveness import agent_running
 
@@ -50,7 +50,7 @@ def deploy(config: Config, journal: Journal, source: str | Path, by: str, *,
         raise DeployError(f"the running agent loads {heartbeat['bundle_path']}, this configuration names "
                           f"{config.agent.bundle}: give deploy the agent's own --config")
     last = journal.get_state(STATE_KEY) or {}
-    if running and last.get("phase") in (LOADING, PROBATION, RESTORING):
+    if running and last.get("phase") in UNDER_WAY:
         raise DeployError(f"a deploy of {last.get('bundle_id') or 'a bundle'} (slot {last.get('slot')}) is under "
                           "way: wait for its commit ('bearing-agent deploy --status') or roll it back "
                           "('bearing-agent deploy --rollback') first")
@@ -100,7 +100,7 @@ def wait_for_answer(journal: Journal, request_id: int, running: bool, wait_s: fl
     deadline = time.monotonic() + wait_s
     while running:
         state = journal.get_state(STATE_KEY) or {}
-        if state.get("request") == request_id and state.get("phase") not in (LOADING, RESTORING):
+        if state.get("request") == request_id and state.get("phase") not in LOADING_PHASES:
             return Outcome(request_id, running, state)
         refused = [e for e in journal.events(last=20, kind="deploy_refused")
                    if e["detail"].startswith(f"request {request_id} ")]

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from edge_agent.deploy.names import (COMMITTED, LOADING, LOADING_PHASES, PROBATION, REJECTED, RESTORING,
+                                     ROLLED_BACK, UNDER_WAY)
 from edge_agent.deploy.slots import SlotError, Slots
 from edge_agent.scoring.history import FeatureHistory
 
@@ -44,10 +46,6 @@ log = logging.getLogger("edge_agent")
 DEPLOY, ROLLBACK = "deploy", "deploy_rollback"
 #: the journal state key of the last deploy
 STATE_KEY = "deploy"
-#: phases of a deploy: loading (the agent verifies the slot), probation, then committed, rolled_back or rejected
-LOADING, PROBATION, COMMITTED, ROLLED_BACK, REJECTED = "loading", "probation", "committed", "rolled_back", "rejected"
-#: a rollback by hand after the commit: the previous bundle is being loaded
-RESTORING = "restoring"
 
 
 @dataclass(frozen=True)
@@ -86,12 +84,12 @@ class Probation:
 
     @property
     def loading(self) -> bool:
-        return bool(self.state) and self.state.get("phase") in (LOADING, RESTORING)
+        return bool(self.state) and self.state.get("phase") in LOADING_PHASES
 
     def at_start(self, running_id: str | None) -> list[tuple[str, str]]:
         """The events of a deploy the last run left unfinished (the link names the bundle that runs now)."""
         phase = (self.state or {}).get("phase")
-        if phase not in (LOADING, PROBATION, RESTORING):
+        if phase not in UNDER_WAY:
             return []
         if phase == PROBATION and running_id is not None and running_id == self.state.get("bundle_id"):
             why = "the agent stopped just after moving the link to it (the commit was not journaled before)"

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from edge_agent.atomic import atomic_directory
 from edge_agent.scoring.manifest import MANIFEST
+from edge_agent.deploy.names import SLOT_NAMES
 from edge_agent.scoring.signing import SIGNATURE
 from firmware_io.errors import BearingEdgeError
 
-SLOT_NAMES = ("a", "b")
 #: The folder beside ``[agent] bundle`` that holds the slots.
 SLOTS_DIR = "slots"
 #: The largest file a bundle may hold (a model of 64 MiB is far beyond what a Pi scores every 10 minutes).
@@ -74,7 +74,8 @@ class Slots:
 
     def inactive(self) -> str:
         """The slot the pointer does not name: where the next bundle goes."""
-        return "b" if self.slot_of(self.active()) == "a" else "a"
+        first, second = SLOT_NAMES
+        return second if self.slot_of(self.active()) == first else first
 
     def stage(self, source: str | Path) -> tuple[str, Path]:
         """Copy the bundle folder or ``.tar.gz`` ``source`` into the inactive slot; return (slot, its path).
